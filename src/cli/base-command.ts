@@ -1,0 +1,116 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { AbortError, ExitCode, StarclusterError, exitCodeOf } from '../errors.js';
+import { redact } from '../secrets.js';
+import { CliIoHost } from './cli-io-host.js';
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/**
+ * The base of every command: global flags, the IoHost, Ctrl-C handling and the error policy.
+ * A command parses, calls one library function with `this.io` and `this.signal`, and returns its
+ * result (printed as JSON under --json) after logging the human form with `this.io.log`.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    config: Flags.string({
+      description: 'config file (default: $STARCLUSTER_CONFIG, then ~/.starcluster/config)',
+      helpGroup: 'GLOBAL',
+    }),
+    region: Flags.string({ description: 'AWS region (overrides [aws info] and the AWS chain)', helpGroup: 'GLOBAL' }),
+    debug: Flags.boolean({ description: 'show debug messages and stack traces', helpGroup: 'GLOBAL' }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: BaseArgs<T>;
+  protected io!: CliIoHost;
+  private readonly abort = new AbortController();
+  private interrupts = 0;
+
+  /** Fires on the first Ctrl-C: the running step cleans up, then the command exits 130. */
+  protected get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    this.args = args as BaseArgs<T>;
+    this.io = new CliIoHost({ json: this.jsonEnabled(), debug: Boolean(this.flags.debug), assumeYes: this.assumeYes() });
+    if (this.flags.region) process.env.AWS_REGION = this.flags.region;
+    process.on('SIGINT', this.onInterrupt);
+    process.on('SIGTERM', this.onInterrupt);
+  }
+
+  /** Commands with a `--confirm`/`-c` style flag override this. */
+  protected assumeYes(): boolean {
+    return false;
+  }
+
+  private readonly onInterrupt = (): void => {
+    this.interrupts += 1;
+    if (this.interrupts === 1) {
+      this.io?.error('interrupted: cleaning up (Ctrl-C again to exit now)');
+      this.abort.abort();
+    } else {
+      process.exit(ExitCode.interrupted);
+    }
+  };
+
+  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    await this.io?.close();
+    // oclif's own parse errors (unknown flag, missing argument) are usage errors.
+    if (!StarclusterError.is(error) && error instanceof Errors.CLIError) {
+      const parseError = error as Errors.CLIError & { oclif?: { exit?: number } };
+      if (parseError.oclif?.exit === 0) throw error;
+      this.report(new StarclusterError('UsageError', error.message), ExitCode.usage);
+      return this.exit(ExitCode.usage);
+    }
+    const failure = this.signal.aborted && !StarclusterError.is(error) ? new AbortError(undefined, { cause: error }) : error;
+    const code = exitCodeOf(failure);
+    this.report(failure, code);
+    return this.exit(code);
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    process.off('SIGINT', this.onInterrupt);
+    process.off('SIGTERM', this.onInterrupt);
+    return super.finally(error);
+  }
+
+  private report(error: Error, code: number): void {
+    const ours = StarclusterError.is(error);
+    if (this.jsonEnabled()) {
+      this.io.json({
+        status: code,
+        error: {
+          code: ours ? error.code : 'UnexpectedError',
+          message: redact(error.message),
+          ...(ours && error.details.length ? { details: error.details.map(redact) } : {}),
+          ...(ours && error.hint ? { hint: redact(error.hint) } : {}),
+        },
+      });
+      return;
+    }
+    this.io.error(ours ? `error: ${error.message}` : `unexpected error: ${error.message}`);
+    if (ours) {
+      for (const line of error.details) this.io.error(`  ${line}`);
+      if (error.hint) this.io.error(`hint: ${error.hint}`);
+    }
+    if (this.flags?.debug) {
+      this.io.error(redact(error.stack ?? ''));
+      if (error.cause instanceof Error) this.io.error(`caused by: ${redact(error.cause.stack ?? error.cause.message)}`);
+    } else if (!ours) {
+      this.io.error('run again with --debug for the stack trace');
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The validated, typed settings every other layer uses. Produced only by the config loader
+ * (src/config): nothing later in the program sees a raw INI value. Keys keep StarCluster's
+ * meaning (../shared/reference/starcluster.md §2); our additions are marked.
+ */
+
+export type ProviderKind = 'ec2' | 'local';
+export type SharedFs = 'nfs' | 'sshfs' | 'none';
+export type ClusterShell = 'bash' | 'zsh' | 'csh' | 'ksh' | 'tcsh';
+
+/** Where a setting came from, for messages: `FILE:LINE`. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+export interface GlobalSettings {
+  defaultTemplate?: string;
+  enableExperimental: boolean;
+  /** Seconds between polls while waiting for nodes. */
+  refreshInterval: number;
+  webBrowser?: string;
+  include: string[];
+}
+
+export interface AwsSettings {
+  /** Absent: the standard AWS credential chain is used. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  userId?: string;
+  regionName?: string;
+  regionHost?: string;
+  /** Endpoint override (AWS_ENDPOINT_URL, or built from REGION_HOST/PORT/IS_SECURE). */
+  endpoint?: string;
+  proxy?: { host: string; port?: number; user?: string; pass?: string };
+  ec2Cert?: string;
+  ec2PrivateKey?: string;
+  validateCerts: boolean;
+}
+
+export interface KeySettings {
+  /** Section name: must equal the EC2 key pair's name. */
+  name: string;
+  /** Absolute path to the private key file (~ expanded). */
+  location: string;
+}
+
+export interface VolumeSettings {
+  name: string;
+  volumeId: string;
+  mountPath: string;
+  device?: string;
+  partition?: number;
+}
+
+export interface PermissionSettings {
+  name: string;
+  protocol: 'tcp' | 'udp' | 'icmp';
+  fromPort: number;
+  toPort: number;
+  /** Default 0.0.0.0/0 as in StarCluster. */
+  cidrIp: string;
+  sourceGroup?: string;
+}
+
+export interface PluginSettings {
+  name: string;
+  /** A StarCluster dotted class path, a bundled plugin name, or a .ts/.js file path. */
+  setupClass: string;
+  /** Every other key of the section, lower-cased, as written. */
+  settings: Record<string, string>;
+  location?: SourceLocation;
+}
+
+/** One `type[:ami][:count]` item of NODE_INSTANCE_TYPE. */
+export interface NodeTypeSpec {
+  instanceType: string;
+  imageId?: string;
+  count: number;
+}
+
+export interface ClusterTemplate {
+  /** Section name, e.g. `smallcluster`. */
+  name: string;
+  extends?: string;
+  provider: ProviderKind; // ours: default 'ec2'
+  keyname?: string; // required for ec2
+  key?: KeySettings;
+  clusterSize: number;
+  clusterUser: string;
+  clusterShell: ClusterShell;
+  dnsPrefix: boolean;
+  masterImageId?: string;
+  masterInstanceType?: string;
+  nodeImageId?: string; // required for ec2
+  /** The default (last) node type. */
+  nodeInstanceType?: string; // required for ec2
+  /** The explicit items before the default, in order. Their counts sum to ≤ clusterSize - 1. */
+  nodeInstanceTypes: NodeTypeSpec[];
+  availabilityZone?: string;
+  volumes: VolumeSettings[];
+  plugins: PluginSettings[];
+  permissions: PermissionSettings[];
+  spotBid?: number;
+  forceSpotMaster: boolean;
+  userdataScripts: string[];
+  disableQueue: boolean;
+  disableCloudinit: boolean;
+  subnetId?: string;
+  publicIps?: boolean;
+  sharedFs: SharedFs; // ours: default 'nfs'
+  /** ours: CIDR allowed to reach port 22; default: the caller's address /32 is unknowable offline, so 0.0.0.0/0 only if written. */
+  sshCidr: string;
+  /** ours: engines per node; absent = the node's core count. */
+  enginesPerNode?: number;
+  location?: SourceLocation;
+}
+
+export interface StarclusterConfig {
+  /** The file that was read (after INCLUDEs, the main one). */
+  path: string;
+  global: GlobalSettings;
+  aws: AwsSettings;
+  keys: Map<string, KeySettings>;
+  clusters: Map<string, ClusterTemplate>;
+  volumes: Map<string, VolumeSettings>;
+  plugins: Map<string, PluginSettings>;
+  permissions: Map<string, PermissionSettings>;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/e2e/**', 'node_modules/**'],
+    reporters: ['default', './test/_helpers/summary-reporter.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 300_000,
+    // Integration tests share one LocalStack and one fleet; they run one file at a time.
+    fileParallelism: true,
+    pool: 'forks',
+  },
+});
