@@ -3,7 +3,9 @@ import { AbortError, ExitCode, StarclusterError, exitCodeOf } from '../errors.js
 import { redact } from '../secrets.js';
 import { CliIoHost } from './cli-io-host.js';
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
 /**
@@ -45,7 +47,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
-    this.io = new CliIoHost({ json: this.jsonEnabled(), debug: Boolean(this.flags.debug), assumeYes: this.assumeYes() });
+    this.io = new CliIoHost({
+      json: this.jsonEnabled(),
+      debug: Boolean(this.flags.debug),
+      assumeYes: this.assumeYes(),
+    });
     if (this.flags.region) process.env.AWS_REGION = this.flags.region;
     process.on('SIGINT', this.onInterrupt);
     process.on('SIGTERM', this.onInterrupt);
@@ -75,7 +81,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.report(new StarclusterError('UsageError', error.message), ExitCode.usage);
       return this.exit(ExitCode.usage);
     }
-    const failure = this.signal.aborted && !StarclusterError.is(error) ? new AbortError(undefined, { cause: error }) : error;
+    const failure =
+      this.signal.aborted && !StarclusterError.is(error) ? new AbortError(undefined, { cause: error }) : error;
     const code = exitCodeOf(failure);
     this.report(failure, code);
     return this.exit(code);

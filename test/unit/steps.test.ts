@@ -39,9 +39,9 @@ describe('runSteps', () => {
     const { log, step } = recorder();
     const abort = new AbortController();
     const first: Step<object> = { ...step('a'), run: async () => abort.abort() };
-    await expect(runSteps([first, step('b')], {}, { io: new RecordingIoHost(), signal: abort.signal })).rejects.toBeInstanceOf(
-      AbortError,
-    );
+    await expect(
+      runSteps([first, step('b')], {}, { io: new RecordingIoHost(), signal: abort.signal }),
+    ).rejects.toBeInstanceOf(AbortError);
     expect(log).toEqual(['undo a']);
   });
 
