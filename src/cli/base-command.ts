@@ -73,7 +73,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   };
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    await this.io?.close();
+    // A parse failure happens before init() made the host: make one from the raw argv.
+    this.io ??= new CliIoHost({ json: this.argv.includes('--json'), debug: this.argv.includes('--debug') });
+    await this.io.close();
     // oclif's own parse errors (unknown flag, missing argument) are usage errors.
     if (!StarclusterError.is(error) && error instanceof Errors.CLIError) {
       const parseError = error as Errors.CLIError & { oclif?: { exit?: number } };
@@ -113,7 +115,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       for (const line of error.details) this.io.error(`  ${line}`);
       if (error.hint) this.io.error(`hint: ${error.hint}`);
     }
-    if (this.flags?.debug) {
+    if (this.flags?.debug ?? this.argv.includes('--debug')) {
       this.io.error(redact(error.stack ?? ''));
       if (error.cause instanceof Error) this.io.error(`caused by: ${redact(error.cause.stack ?? error.cause.message)}`);
     } else if (!ours) {
