@@ -1,0 +1,414 @@
+"""The test fleet: every running LocalStack instance in the fleet subnet becomes a real host.
+
+LocalStack's EC2 records instances but boots nothing. The fleet gives each running instance a
+network namespace on a Linux bridge at the instance's private IP, its own hostname (UTS
+namespace), a private root filesystem (an overlay over this machine's /, so /etc, users, host
+keys and installed packages are per host), empty private /root and /home, and an sshd on port 22
+that trusts the public key of the key pair the instance was launched with (root by key only).
+
+Commands (run as root, usually through ../fleet):
+  start   bridge + VPC/subnet in LocalStack + background reconciler
+  stop    reconciler, every host and the bridge are removed
+  status  one line per host: instance id, cluster tag, address, hostname pid
+  subnet  the fleet subnet id (creates the VPC/subnet if needed)
+  reconcile  run the reconciler in the foreground (what `start` runs in the background)
+
+Traffic stays on loopback and 198.18.0.0/15: hosts get no default route, and the bridge is not
+forwarded anywhere (ip_forward is left as it is; the bridge has no uplink).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STATE = Path(os.environ.get("FLEET_STATE", HERE.parent / ".state" / "fleet"))
+HOSTS = STATE / "hosts"
+PID_FILE = STATE / "reconciler.pid"
+LOG_FILE = STATE / "reconciler.log"
+SUBNET_FILE = STATE / "subnet"
+
+BRIDGE = os.environ.get("FLEET_BRIDGE", "scfleet0")
+BRIDGE_ADDR = "198.18.0.1"
+PREFIX = 16
+VPC_CIDR = "198.18.0.0/16"
+SUBNET_CIDR = "198.18.0.0/20"
+FLEET_TAG = "starcluster:fleet"
+POLL_SECONDS = float(os.environ.get("FLEET_POLL_SECONDS", "1"))
+
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+REGION = os.environ.get("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} fleet: {msg}", flush=True)
+
+
+def run(*cmd: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(cmd, text=True, capture_output=True)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+    if not quiet and res.returncode != 0:
+        log(f"warning: {' '.join(cmd)}: {res.stderr.strip()}")
+    return res
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        sys.exit("fleet: needs root (network namespaces, bridge, overlay mounts); run it with sudo")
+
+
+# ---------------------------------------------------------------- LocalStack (boto3)
+
+
+def ec2():
+    import boto3  # from localstack/.venv
+
+    return boto3.client(
+        "ec2",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    )
+
+
+def ensure_subnet(client) -> str:
+    """The fleet's VPC and subnet, found by tag or created (idempotent)."""
+    flt = [{"Name": f"tag:{FLEET_TAG}", "Values": ["1"]}]
+    subnets = client.describe_subnets(Filters=flt)["Subnets"]
+    if subnets:
+        subnet_id = subnets[0]["SubnetId"]
+    else:
+        vpcs = client.describe_vpcs(Filters=flt)["Vpcs"]
+        if vpcs:
+            vpc_id = vpcs[0]["VpcId"]
+        else:
+            vpc_id = client.create_vpc(
+                CidrBlock=VPC_CIDR,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "vpc",
+                        "Tags": [{"Key": FLEET_TAG, "Value": "1"}, {"Key": "Name", "Value": "starcluster-fleet"}],
+                    }
+                ],
+            )["Vpc"]["VpcId"]
+        subnet_id = client.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=SUBNET_CIDR,
+            TagSpecifications=[
+                {
+                    "ResourceType": "subnet",
+                    "Tags": [{"Key": FLEET_TAG, "Value": "1"}, {"Key": "Name", "Value": "starcluster-fleet"}],
+                }
+            ],
+        )["Subnet"]["SubnetId"]
+    STATE.mkdir(parents=True, exist_ok=True)
+    SUBNET_FILE.write_text(subnet_id + "\n")
+    return subnet_id
+
+
+def running_instances(client, subnet_id: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    pages = client.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+    )
+    for page in pages:
+        for res in page["Reservations"]:
+            for inst in res["Instances"]:
+                if inst.get("SubnetId") != subnet_id or not inst.get("PrivateIpAddress"):
+                    continue
+                tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                out[inst["InstanceId"]] = {
+                    "ip": inst["PrivateIpAddress"],
+                    "key": inst.get("KeyName"),
+                    "cluster": tags.get("starcluster:cluster", ""),
+                }
+    return out
+
+
+def public_key(client, key_name: str | None, cache: dict[str, str]) -> str:
+    """OpenSSH public key of a key pair: DescribeKeyPairs(IncludePublicKey), else a file drop."""
+    if not key_name:
+        return ""
+    if key_name in cache:
+        return cache[key_name]
+    key = ""
+    try:
+        pairs = client.describe_key_pairs(KeyNames=[key_name], IncludePublicKey=True)["KeyPairs"]
+        key = (pairs[0].get("PublicKey") or "").strip() if pairs else ""
+    except Exception as exc:  # noqa: BLE001 - the key may be gone; the host then trusts nothing
+        log(f"describe_key_pairs {key_name}: {exc}")
+    drop = STATE / "keys" / f"{key_name}.pub"
+    if not key and drop.exists():
+        key = drop.read_text().strip()
+    if key:
+        cache[key_name] = key
+    return key
+
+
+# ---------------------------------------------------------------- bridge
+
+
+def bridge_up() -> None:
+    if run("ip", "link", "show", BRIDGE, check=False, quiet=True).returncode != 0:
+        run("ip", "link", "add", BRIDGE, "type", "bridge")
+    run("ip", "addr", "replace", f"{BRIDGE_ADDR}/{PREFIX}", "dev", BRIDGE)
+    run("ip", "link", "set", BRIDGE, "up")
+
+
+def bridge_down() -> None:
+    run("ip", "link", "del", BRIDGE, check=False, quiet=True)
+
+
+def hosts_fs_up() -> None:
+    """Host state lives on its own tmpfs: an overlay's upper dir may not sit inside its lower (/)."""
+    HOSTS.mkdir(parents=True, exist_ok=True)
+    if run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode != 0:
+        run("mount", "-t", "tmpfs", "-o", "mode=0700", "fleet-hosts", str(HOSTS))
+
+
+# ---------------------------------------------------------------- hosts
+
+
+def netns_name(instance_id: str) -> str:
+    return f"sc-{instance_id}"
+
+
+def veth_name(instance_id: str) -> str:
+    return f"scv{instance_id[-10:]}"[:15]
+
+
+def host_dir(instance_id: str) -> Path:
+    return HOSTS / instance_id
+
+
+def read_host(instance_id: str) -> dict | None:
+    try:
+        return json.loads((host_dir(instance_id) / "host.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+HOST_INIT = HERE / "host-init.sh"
+
+
+def host_up(instance_id: str, ip: str, pubkey: str, cluster: str) -> None:
+    """Network namespace + veth on the bridge at `ip`, then host-init.sh in new UTS/mount/pid namespaces."""
+    started = time.monotonic()
+    ns, veth = netns_name(instance_id), veth_name(instance_id)
+    hdir = host_dir(instance_id)
+    host_down(instance_id, quiet=True)
+    for sub in ("upper", "work", "merged", "root", "home"):
+        (hdir / sub).mkdir(parents=True, exist_ok=True)
+    (hdir / "authorized_keys").write_text(pubkey + "\n" if pubkey else "")
+    run("ip", "netns", "add", ns)
+    run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    run("ip", "link", "set", veth, "master", BRIDGE, "up")
+    run("ip", "-n", ns, "addr", "add", f"{ip}/{PREFIX}", "dev", "eth0")
+    run("ip", "-n", ns, "link", "set", "eth0", "up")
+    run("ip", "-n", ns, "link", "set", "lo", "up")
+    hostname = "ip-" + ip.replace(".", "-")
+    logf = open(hdir / "host.log", "ab")
+    proc = subprocess.Popen(
+        [
+            "ip", "netns", "exec", ns,
+            "unshare", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+            "/bin/sh", str(HOST_INIT), str(hdir), hostname, ip,
+        ],
+        stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
+    )  # fmt: skip
+    (hdir / "host.json").write_text(
+        json.dumps({"id": instance_id, "ip": ip, "cluster": cluster, "pid": proc.pid, "netns": ns, "veth": veth})
+    )
+    log(f"host {instance_id} {ip} ({cluster or '-'}) up in {time.monotonic() - started:.2f}s, pid {proc.pid}")
+
+
+def host_down(instance_id: str, quiet: bool = False) -> None:
+    info = read_host(instance_id) or {}
+    pid = info.get("pid")
+    if isinstance(pid, int) and pid_alive(pid):
+        # unshare --kill-child: the namespace's init dies, and with it every process of the host.
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            if not pid_alive(pid):
+                break
+            time.sleep(0.05)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    ns = netns_name(instance_id)
+    # Anything still running in the netns (should be nothing) goes too.
+    pids = run("ip", "netns", "pids", ns, check=False, quiet=True).stdout.split()
+    for p in pids:
+        try:
+            os.kill(int(p), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    run("ip", "link", "del", veth_name(instance_id), check=False, quiet=True)
+    run("ip", "netns", "del", ns, check=False, quiet=True)
+    hdir = host_dir(instance_id)
+    if hdir.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", str(hdir)], check=False)
+    if info and not quiet:
+        log(f"host {instance_id} {info.get('ip')} removed")
+
+
+def known_hosts() -> list[str]:
+    if not HOSTS.exists():
+        return []
+    return sorted(p.name for p in HOSTS.iterdir() if (p / "host.json").exists())
+
+
+# ---------------------------------------------------------------- reconciler
+
+
+def reconcile_forever() -> None:
+    need_root()
+    client = ec2()
+    subnet_id = ensure_subnet(client)
+    bridge_up()
+    hosts_fs_up()
+    keys: dict[str, str] = {}
+    log(f"reconciling instances of subnet {subnet_id} against {ENDPOINT}")
+    stopping = False
+
+    def on_term(_sig, _frm):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    while not stopping:
+        try:
+            want = running_instances(client, subnet_id)
+            have = set(known_hosts())
+            for iid in sorted(have - set(want)):
+                host_down(iid)
+            for iid, inst in sorted(want.items()):
+                if iid in have:
+                    continue
+                try:
+                    host_up(iid, inst["ip"], public_key(client, inst["key"], keys), inst["cluster"])
+                except Exception as exc:  # noqa: BLE001 - one bad host must not stop the others
+                    log(f"host {iid}: {exc}")
+                    host_down(iid, quiet=True)
+        except Exception as exc:  # noqa: BLE001 - LocalStack restarting: try again next round
+            log(f"poll failed: {exc}")
+        # Reap finished children (hosts whose init died) without blocking.
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(POLL_SECONDS)
+    log("reconciler stopped")
+
+
+def reconciler_pid() -> int | None:
+    try:
+        pid = int(PID_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def cmd_start() -> None:
+    need_root()
+    STATE.mkdir(parents=True, exist_ok=True)
+    subnet_id = ensure_subnet(ec2())
+    bridge_up()
+    hosts_fs_up()
+    if reconciler_pid() is None:
+        logf = open(LOG_FILE, "ab")
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "reconcile"],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
+        )  # fmt: skip
+        PID_FILE.write_text(f"{proc.pid}\n")
+        log(f"reconciler started (pid {proc.pid}, log {LOG_FILE})")
+    else:
+        log("reconciler already running")
+    print(subnet_id)
+
+
+def cmd_stop() -> None:
+    need_root()
+    pid = reconciler_pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not pid_alive(pid):
+                break
+            time.sleep(0.05)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    PID_FILE.unlink(missing_ok=True)
+    for iid in known_hosts():
+        host_down(iid)
+    # Leftovers from a crashed run: namespaces named by us.
+    for line in run("ip", "netns", "list", check=False, quiet=True).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith("sc-i-"):
+            host_down(name[3:], quiet=True)
+    if HOSTS.exists() and run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode == 0:
+        run("umount", "-l", str(HOSTS), check=False)
+    bridge_down()
+    log("stopped: hosts and bridge removed")
+
+
+def cmd_status() -> None:
+    pid = reconciler_pid()
+    print(f"reconciler: {'running, pid ' + str(pid) if pid else 'not running'}")
+    print(f"{'INSTANCE':<22} {'CLUSTER':<16} {'ADDRESS':<15} STATE")
+    for iid in known_hosts():
+        info = read_host(iid) or {}
+        alive = isinstance(info.get("pid"), int) and pid_alive(info["pid"])
+        print(f"{iid:<22} {info.get('cluster') or '-':<16} {info.get('ip', '?'):<15} {'up' if alive else 'dead'}")
+
+
+def main(argv: list[str]) -> None:
+    cmd = argv[1] if len(argv) > 1 else "status"
+    if cmd == "start":
+        cmd_start()
+    elif cmd == "stop":
+        cmd_stop()
+    elif cmd == "status":
+        cmd_status()
+    elif cmd == "subnet":
+        if SUBNET_FILE.exists() and reconciler_pid() is not None:
+            print(SUBNET_FILE.read_text().strip())
+        else:
+            print(ensure_subnet(ec2()))
+    elif cmd == "reconcile":
+        reconcile_forever()
+    elif cmd == "host-up":  # for debugging: host-up ID IP PUBKEYFILE
+        need_root()
+        bridge_up()
+        hosts_fs_up()
+        host_up(argv[2], argv[3], Path(argv[4]).read_text().strip(), "")
+    elif cmd == "host-down":
+        need_root()
+        host_down(argv[2])
+    else:
+        sys.exit(f"usage: fleet start|stop|status|subnet (got {cmd!r})")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

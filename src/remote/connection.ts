@@ -1,0 +1,477 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import type { StarclusterError } from '../errors.js';
+import { AbortError, RemoteError } from '../errors.js';
+import { checkHostKey, knownHostsName } from './known-hosts.js';
+import { Semaphore } from './semaphore.js';
+import { shellQuote, type ExecOptions, type ExecResult, type RemoteHost, type TransferOptions } from './types.js';
+
+export interface ConnectTarget {
+  /** For messages: `master`, `node001`... */
+  alias: string;
+  address: string;
+  port?: number;
+  user: string;
+  privateKey: Buffer | string;
+  /** The cluster's pinned host keys (`~/.starcluster/clusters/NAME/known_hosts`). */
+  knownHostsFile: string;
+  /** TCP connect + handshake + auth must finish within this (default 20 s). */
+  connectTimeoutMs?: number;
+}
+
+/** OpenSSH's default MaxSessions is 10: stay below it on one connection. */
+const CHANNELS_PER_CONNECTION = 8;
+
+/** Opens one authenticated SSH connection, verifying (or pinning) the host key. */
+export function connect(target: ConnectTarget, signal?: AbortSignal): Promise<SshConnection> {
+  const port = target.port ?? 22;
+  const hostName = knownHostsName(target.address, port);
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortError());
+      return;
+    }
+    const client = new ssh2.Client();
+    let refused: unknown;
+    let settled = false;
+    const onAbort = (): void => finish(new AbortError());
+    const finish = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) {
+        resolve(new SshConnection(client, target));
+        return;
+      }
+      client.end();
+      client.destroy();
+      reject(error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    client.on('ready', () => finish());
+    client.on('error', (error: Error & { level?: string }) => {
+      if (refused !== undefined) finish(refused);
+      else finish(connectError(target, error));
+    });
+    client.on('close', () =>
+      finish(refused ?? new RemoteError('SshClosed', `ssh to ${target.alias} (${target.address}) closed during login`)),
+    );
+    client.connect({
+      host: target.address,
+      port,
+      username: target.user,
+      privateKey: target.privateKey,
+      readyTimeout: target.connectTimeoutMs ?? 20_000,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
+      hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+        checkHostKey(target.knownHostsFile, hostName, key, target.alias).then(
+          () => verify(true),
+          (error: unknown) => {
+            refused = error;
+            verify(false);
+          },
+        );
+      },
+    });
+  });
+}
+
+function connectError(target: ConnectTarget, error: Error & { level?: string; code?: string }): RemoteError {
+  const where = `${target.alias} (${target.address})`;
+  if (error.level === 'client-authentication') {
+    return new RemoteError('SshAuthFailed', `ssh to ${where} as ${target.user} was refused: the key was not accepted`, {
+      hint: 'check that KEY_LOCATION is the private key of the key pair the instance was launched with',
+      cause: error,
+    });
+  }
+  if (/timed out/i.test(error.message)) {
+    return new RemoteError('SshTimeout', `ssh to ${where} timed out: ${error.message}`, { cause: error });
+  }
+  return new RemoteError('SshConnectFailed', `ssh to ${where} failed: ${error.code ?? error.message}`, {
+    cause: error,
+  });
+}
+
+/** One live SSH connection to one node as one user. */
+export class SshConnection implements RemoteHost {
+  readonly alias: string;
+  readonly address: string;
+  readonly user: string;
+  private readonly channels = new Semaphore(CHANNELS_PER_CONNECTION);
+  private sftpSession?: Promise<SFTPWrapper>;
+  private closed = false;
+
+  constructor(
+    private readonly client: Client,
+    target: ConnectTarget,
+  ) {
+    this.alias = target.alias;
+    this.address = target.address;
+    this.user = target.user;
+    client.on('close', () => {
+      this.closed = true;
+    });
+    client.on('error', () => {
+      this.closed = true;
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client.end();
+  }
+
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    return this.execRaw(command, options).then((r) => ({
+      stdout: r.stdout.toString('utf8'),
+      stderr: r.stderr.toString('utf8'),
+      code: r.code,
+    }));
+  }
+
+  /** `exec` with the output as bytes. */
+  execRaw(command: string, options: ExecOptions = {}): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    const full = withEnv(command, options.env);
+    return this.channels.use(
+      () =>
+        new Promise((resolve, reject) => {
+          if (options.signal?.aborted) {
+            reject(new AbortError());
+            return;
+          }
+          this.client.exec(full, (error, stream) => {
+            if (error) {
+              reject(this.channelError(error, command));
+              return;
+            }
+            const out: Buffer[] = [];
+            const err: Buffer[] = [];
+            let code: number | undefined;
+            let failure: StarclusterError | undefined;
+            const timer =
+              options.timeoutMs === undefined
+                ? undefined
+                : setTimeout(() => {
+                    failure = new RemoteError(
+                      'RemoteTimeout',
+                      `command on ${this.alias} did not finish within ${Math.round(options.timeoutMs! / 1000)}s: ${short(command)}`,
+                    );
+                    stopChannel(stream);
+                  }, options.timeoutMs);
+            const onAbort = (): void => {
+              failure = new AbortError();
+              stopChannel(stream);
+            };
+            options.signal?.addEventListener('abort', onAbort, { once: true });
+            stream.on('data', (chunk: Buffer) => out.push(chunk));
+            stream.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+            stream.on('exit', (exitCode: number | null) => {
+              code = exitCode ?? 255;
+            });
+            stream.on('close', () => {
+              if (timer) clearTimeout(timer);
+              options.signal?.removeEventListener('abort', onAbort);
+              if (failure) reject(failure);
+              else if (code === undefined && this.closed)
+                reject(
+                  new RemoteError(
+                    'SshClosed',
+                    `connection to ${this.alias} (${this.address}) closed while running: ${short(command)}`,
+                  ),
+                );
+              else resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 });
+            });
+            if (options.stdin !== undefined) stream.end(options.stdin);
+            else stream.end();
+          });
+        }),
+    );
+  }
+
+  async writeFile(remotePath: string, content: string | Buffer, mode = 0o644): Promise<void> {
+    const temp = `${remotePath}.sc-tmp`;
+    const q = shellQuote;
+    const result = await this.exec(
+      `umask 077 && cat > ${q(temp)} && chmod ${mode.toString(8)} ${q(temp)} && mv -f ${q(temp)} ${q(remotePath)}`,
+      { stdin: content },
+    );
+    if (result.code !== 0) {
+      throw new RemoteError(
+        'RemoteWriteFailed',
+        `cannot write ${remotePath} on ${this.alias}: ${result.stderr.trim()}`,
+      );
+    }
+  }
+
+  async readFile(remotePath: string): Promise<Buffer> {
+    const result = await this.execRaw(`cat ${shellQuote(remotePath)}`);
+    if (result.code !== 0) {
+      throw new RemoteError(
+        'RemoteReadFailed',
+        `cannot read ${remotePath} on ${this.alias}: ${result.stderr.toString().trim()}`,
+      );
+    }
+    return result.stdout;
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    this.sftpSession ??= new Promise((resolve, reject) => {
+      this.client.sftp((error, sftp) => {
+        if (error) {
+          this.sftpSession = undefined;
+          reject(this.channelError(error, 'sftp'));
+        } else resolve(sftp);
+      });
+    });
+    return this.sftpSession;
+  }
+
+  async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    const files = await localTree(localPath);
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    const sftp = await this.sftp();
+    let done = 0;
+    for (const file of files) {
+      if (options.signal?.aborted) throw new AbortError();
+      const target = file.relative ? posix.join(remotePath, file.relative) : remotePath;
+      if (file.directory) {
+        await sftpMkdir(sftp, target);
+        continue;
+      }
+      let sent = 0;
+      await pipeline(
+        createReadStream(file.path),
+        counting(file.size, (n) => {
+          sent += n;
+          done += n;
+          options.onProgress?.({ file: file.path, transferred: sent, size: file.size, totalTransferred: done, total });
+        }),
+        sftp.createWriteStream(target, { mode: file.mode }),
+      ).catch((error: unknown) => {
+        throw new RemoteError(
+          'SftpFailed',
+          `cannot copy ${file.path} to ${this.alias}:${target}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      });
+      if (file.size === 0)
+        options.onProgress?.({ file: file.path, transferred: 0, size: 0, totalTransferred: done, total });
+    }
+  }
+
+  async get(remotePath: string, localPath: string, options: TransferOptions = {}): Promise<void> {
+    const sftp = await this.sftp();
+    const files = await remoteTree(sftp, remotePath).catch((error: unknown) => {
+      throw new RemoteError('SftpFailed', `cannot read ${this.alias}:${remotePath}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    });
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    let done = 0;
+    for (const file of files) {
+      if (options.signal?.aborted) throw new AbortError();
+      const target = file.relative ? join(localPath, ...file.relative.split('/')) : localPath;
+      if (file.directory) {
+        await mkdir(target, { recursive: true });
+        continue;
+      }
+      let got = 0;
+      await pipeline(
+        sftp.createReadStream(file.path),
+        counting(file.size, (n) => {
+          got += n;
+          done += n;
+          options.onProgress?.({ file: file.path, transferred: got, size: file.size, totalTransferred: done, total });
+        }),
+        createWriteStream(target, { mode: file.mode & 0o777 }),
+      );
+      if (file.size === 0)
+        options.onProgress?.({ file: file.path, transferred: 0, size: 0, totalTransferred: done, total });
+    }
+  }
+
+  /** A channel to `host:port` as seen from this node (for tunnels). */
+  forwardOut(host: string, port: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+        if (error)
+          reject(
+            new RemoteError('TunnelFailed', `${this.alias} cannot reach ${host}:${port}: ${error.message}`, {
+              cause: error,
+            }),
+          );
+        else resolve(channel);
+      });
+    });
+  }
+
+  /**
+   * An interactive session with a pty (a login shell, or `command`), wired to the given streams.
+   * Resolves with the remote exit status.
+   */
+  interactive(io: InteractiveIo, command?: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const pty = { term: io.term ?? 'xterm-256color', rows: io.rows ?? 24, cols: io.cols ?? 80 };
+      const onChannel = (error: Error | undefined, stream: ClientChannel): void => {
+        if (error) {
+          reject(this.channelError(error, command ?? 'shell'));
+          return;
+        }
+        let code = 0;
+        io.onResize?.((rows, cols) => stream.setWindow(rows, cols, 0, 0));
+        io.input.pipe(stream);
+        stream.pipe(io.output, { end: false });
+        stream.stderr.pipe(io.errorOutput ?? io.output, { end: false });
+        stream.on('exit', (exitCode: number | null) => {
+          code = exitCode ?? 255;
+        });
+        stream.on('close', () => {
+          io.input.unpipe(stream);
+          resolve(code);
+        });
+      };
+      if (command) this.client.exec(command, { pty }, onChannel);
+      else this.client.shell(pty, onChannel);
+    });
+  }
+
+  private channelError(error: Error, what: string): RemoteError {
+    return new RemoteError(
+      'SshChannelFailed',
+      `cannot open a session on ${this.alias} (${this.address}) for ${short(what)}: ${error.message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+export interface InteractiveIo {
+  input: Readable;
+  output: Writable;
+  errorOutput?: Writable;
+  term?: string;
+  rows?: number;
+  cols?: number;
+  /** Called once with a function to forward window size changes. */
+  onResize?: (resize: (rows: number, cols: number) => void) => void;
+}
+
+function withEnv(command: string, env: Record<string, string> | undefined): string {
+  if (!env || Object.keys(env).length === 0) return command;
+  const exports = Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      throw new RemoteError('BadEnvName', `environment variable name ${JSON.stringify(k)} is not valid`);
+    return `export ${k}=${shellQuote(v)}`;
+  });
+  return `${exports.join('; ')}; ${command}`;
+}
+
+function stopChannel(stream: ClientChannel): void {
+  try {
+    stream.signal('KILL');
+  } catch {
+    // Not every server honours signals; closing the channel is what counts.
+  }
+  stream.close();
+}
+
+function short(command: string): string {
+  const line = command.trim().split('\n')[0] ?? '';
+  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
+}
+
+function counting(_size: number, onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+}
+
+interface TreeEntry {
+  path: string;
+  /** Path below the root, `/`-separated; '' for the root itself. */
+  relative: string;
+  directory: boolean;
+  size: number;
+  mode: number;
+}
+
+async function localTree(root: string): Promise<TreeEntry[]> {
+  const top = await stat(root).catch((error: unknown) => {
+    throw new RemoteError(
+      'LocalPathMissing',
+      `cannot read ${root}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  });
+  if (!top.isDirectory())
+    return [{ path: root, relative: '', directory: false, size: top.size, mode: top.mode & 0o777 }];
+  const out: TreeEntry[] = [{ path: root, relative: '', directory: true, size: 0, mode: top.mode & 0o777 }];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      const relative = rel ? `${rel}/${entry.name}` : entry.name;
+      const info = await stat(path);
+      if (info.isDirectory()) {
+        out.push({ path, relative, directory: true, size: 0, mode: info.mode & 0o777 });
+        await walk(path, relative);
+      } else if (info.isFile()) {
+        out.push({ path, relative, directory: false, size: info.size, mode: info.mode & 0o777 });
+      }
+    }
+  };
+  await walk(root, '');
+  return out;
+}
+
+function sftpStat(sftp: SFTPWrapper, path: string): Promise<{ isDirectory(): boolean; size: number; mode: number }> {
+  return new Promise((resolve, reject) => sftp.stat(path, (error, stats) => (error ? reject(error) : resolve(stats))));
+}
+
+function sftpMkdir(sftp: SFTPWrapper, path: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    sftp.mkdir(path, (error) => {
+      if (!error) resolve();
+      else
+        sftpStat(sftp, path).then(
+          (s) => (s.isDirectory() ? resolve() : reject(error)),
+          () => reject(error),
+        );
+    }),
+  );
+}
+
+async function remoteTree(sftp: SFTPWrapper, root: string): Promise<TreeEntry[]> {
+  const top = await sftpStat(sftp, root);
+  if (!top.isDirectory()) return [{ path: root, relative: '', directory: false, size: top.size, mode: top.mode }];
+  const out: TreeEntry[] = [{ path: root, relative: '', directory: true, size: 0, mode: top.mode }];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    const list = await new Promise<{ filename: string; attrs: { size: number; mode: number } }[]>((resolve, reject) =>
+      sftp.readdir(dir, (error, items) => (error ? reject(error) : resolve(items))),
+    );
+    for (const item of list.sort((a, b) => a.filename.localeCompare(b.filename))) {
+      const path = posix.join(dir, item.filename);
+      const relative = rel ? `${rel}/${item.filename}` : item.filename;
+      const kind = item.attrs.mode & 0o170000;
+      if (kind === 0o040000) {
+        out.push({ path, relative, directory: true, size: 0, mode: item.attrs.mode });
+        await walk(path, relative);
+      } else if (kind === 0o100000) {
+        out.push({ path, relative, directory: false, size: item.attrs.size, mode: item.attrs.mode });
+      }
+    }
+  };
+  await walk(root, '');
+  return out;
+}
