@@ -1,0 +1,2 @@
+/** Test file whose default export is not a job. */
+export default { name: 'nope' };

@@ -1,0 +1,65 @@
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StarclusterError } from '../../../src/errors.js';
+import { loadJob } from '../../../src/jobs/load.js';
+
+const fixtures = join(import.meta.dirname, '../../_fixtures/jobs');
+const scratch = await mkdtemp(join(tmpdir(), 'sc-load-'));
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (StarclusterError.is(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a StarclusterError');
+}
+
+describe('loadJob', () => {
+  it('imports the job on the client with its native-addon imports intact', async () => {
+    const job = await loadJob(join(fixtures, 'squares.ts'));
+    expect(job.definition.name).toBe('squares');
+    expect(job.moduleName).toMatch(/^job-squares-[0-9a-f]{16}$/);
+    const figures = await job.definition.plot!({ tasks: 3 }, {});
+    expect(Buffer.from(figures[0]!.png.subarray(1, 4)).toString()).toBe('PNG'); // "PNG"
+  });
+
+  it('makes a self-contained engine module: runs from anywhere, client-only packages stubbed', async () => {
+    const job = await loadJob(join(fixtures, 'squares.ts'));
+    expect(job.engineCode).not.toMatch(/from ["']zod["']/);
+    // Written outside the project, so no node_modules can be found: everything must be inside.
+    const file = join(scratch, 'engine.mjs');
+    await writeFile(file, job.engineCode);
+    const mod = (await import(pathToFileURL(file).href)) as { default: typeof job.definition };
+    const value = await mod.default.run({ index: 0, from: 0, to: 4, failAt: -1, sleepMs: 0 }, { engine: 3, index: 0 });
+    expect(value).toMatchObject({ sum: 14, count: 4, engine: 3 });
+    expect(() => mod.default.plot!({ tasks: 1 }, {})).toThrow(/@resvg\/resvg-js is not available on engines/);
+  });
+
+  it('refuses a job that imports zeromq, naming the rule', async () => {
+    const error = await failure(loadJob(join(fixtures, 'imports-zeromq.ts')));
+    expect(error.code).toBe('JobBundleFailed');
+    expect(error.message).toContain('must not import zeromq');
+  });
+
+  it('refuses a module that is not a job, and a missing file', async () => {
+    const notJob = await failure(loadJob(join(fixtures, 'not-a-job.ts')));
+    expect(notJob.code).toBe('NotAJob');
+    expect(notJob.message).toContain('missing params, tasks, run, reduce');
+    const missing = await failure(loadJob(join(scratch, 'nope.ts')));
+    expect(missing.code).toBe('JobNotFound');
+  });
+
+  it('reports a syntax error with file and line', async () => {
+    const file = join(scratch, 'broken.ts');
+    await writeFile(file, 'export default {\n  name: "x",,\n};\n');
+    const error = await failure(loadJob(file));
+    expect(error.code).toBe('JobBundleFailed');
+    expect(error.message).toMatch(/broken\.ts:2:/);
+  });
+});
