@@ -1,0 +1,220 @@
+/**
+ * Period search for RR Lyrae-like light curves: a periodogram over a frequency grid finds the
+ * candidate peaks, then a multi-harmonic Fourier fit of every band, at each candidate and its
+ * daily aliases, picks the one the light curve's shape supports best. Plain Lomb-Scargle alone
+ * often picks a 1-day alias or half the period; the harmonic fit tells them apart because an
+ * RR Lyrae curve is strongly non-sinusoidal and the aliases smear its harmonics.
+ */
+
+/** One band of one star (times in days). */
+export interface BandData {
+  t: Float64Array;
+  y: Float64Array;
+  dy: Float64Array;
+}
+
+/** Evenly spaced frequencies `f0 + k·df`, k = 0..n-1 (cycles per day). */
+export interface FrequencyGrid {
+  f0: number;
+  df: number;
+  n: number;
+}
+
+/** A single-band periodogram, normalised to [0, 1] like the generalised Lomb-Scargle power. */
+export type BandPeriodogram = (band: BandData, grid: FrequencyGrid) => Float64Array | Promise<Float64Array>;
+
+export interface PeriodSearchOptions {
+  grid: FrequencyGrid;
+  periodogram: BandPeriodogram;
+  /** Peaks of the periodogram examined with the harmonic fit. */
+  candidates?: number;
+  /** Harmonics in the Fourier fit that ranks candidates. */
+  nterms?: number;
+  /** Bands with fewer points are ignored. */
+  minPoints?: number;
+}
+
+export interface PeriodSearchResult {
+  period: number;
+  /** Periodogram power at the chosen period's grid point. */
+  power: number;
+  /** The runner-up (a different peak), for alias diagnostics. */
+  period2: number;
+  /** Multiband periodogram over the grid (chi²-weighted sum of the band powers). */
+  powers: Float64Array;
+  /** Reduced chi² of the harmonic fit at the chosen period. */
+  chi2dof: number;
+}
+
+/** Weighted chi² of a constant model (the periodogram's reference). */
+export function chi2Constant(b: BandData): number {
+  let sw = 0;
+  let swy = 0;
+  for (let i = 0; i < b.t.length; i++) {
+    const w = 1 / (b.dy[i]! * b.dy[i]!);
+    sw += w;
+    swy += w * b.y[i]!;
+  }
+  const mean = swy / sw;
+  let c = 0;
+  for (let i = 0; i < b.t.length; i++) {
+    const r = (b.y[i]! - mean) / b.dy[i]!;
+    c += r * r;
+  }
+  return c;
+}
+
+/**
+ * Chi² of the weighted least-squares fit `y ≈ a0 + Σ_k (a_k cos 2πkft + b_k sin 2πkft)`,
+ * k = 1..nterms, solved by Cholesky on the normal equations (2·nterms+1 unknowns).
+ */
+export function fourierChi2(b: BandData, f: number, nterms: number): number {
+  const m = 2 * nterms + 1;
+  const ata = new Float64Array(m * m);
+  const aty = new Float64Array(m);
+  const row = new Float64Array(m);
+  let yty = 0;
+  const w2pi = 2 * Math.PI * f;
+  for (let i = 0; i < b.t.length; i++) {
+    const w = 1 / (b.dy[i]! * b.dy[i]!);
+    const y = b.y[i]!;
+    const ph = w2pi * b.t[i]!;
+    const c1 = Math.cos(ph);
+    const s1 = Math.sin(ph);
+    row[0] = 1;
+    let c = c1;
+    let s = s1;
+    for (let k = 1; k <= nterms; k++) {
+      row[2 * k - 1] = c;
+      row[2 * k] = s;
+      const cn = c * c1 - s * s1;
+      s = s * c1 + c * s1;
+      c = cn;
+    }
+    yty += w * y * y;
+    for (let p = 0; p < m; p++) {
+      const wp = w * row[p]!;
+      aty[p] = aty[p]! + wp * y;
+      for (let q = 0; q <= p; q++) ata[p * m + q] = ata[p * m + q]! + wp * row[q]!;
+    }
+  }
+  // Cholesky: ata = L Lᵀ (lower triangle), then z = L⁻¹ aty; chi² = yᵀWy − |z|².
+  for (let p = 0; p < m; p++) {
+    for (let q = 0; q <= p; q++) {
+      let sum = ata[p * m + q]!;
+      for (let k = 0; k < q; k++) sum -= ata[p * m + k]! * ata[q * m + k]!;
+      if (p === q) {
+        if (!(sum > 1e-12 * (ata[p * m + p]! + 1e-300))) return chi2Constant(b);
+        ata[p * m + p] = Math.sqrt(sum);
+      } else {
+        ata[p * m + q] = sum / ata[q * m + q]!;
+      }
+    }
+  }
+  let explained = 0;
+  for (let p = 0; p < m; p++) {
+    let sum = aty[p]!;
+    for (let k = 0; k < p; k++) sum -= ata[p * m + k]! * row[k]!;
+    row[p] = sum / ata[p * m + p]!;
+    explained += row[p]! * row[p]!;
+  }
+  return Math.max(0, yty - explained);
+}
+
+/** Sum over bands of the harmonic-fit chi². */
+export function multibandFourierChi2(bands: readonly BandData[], f: number, nterms: number): number {
+  let c = 0;
+  for (const b of bands) c += fourierChi2(b, f, nterms);
+  return c;
+}
+
+/** Indices of local maxima of `p`, highest first, at least `separation` samples apart. */
+export function topPeaks(p: Float64Array, k: number, separation = 3): number[] {
+  const maxima: number[] = [];
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i]!;
+    if ((i === 0 || v >= p[i - 1]!) && (i === p.length - 1 || v > p[i + 1]!)) maxima.push(i);
+  }
+  maxima.sort((a, b) => p[b]! - p[a]!);
+  const out: number[] = [];
+  for (const i of maxima) {
+    if (out.every((j) => Math.abs(i - j) > separation)) out.push(i);
+    if (out.length >= k) break;
+  }
+  return out;
+}
+
+/** Chi²-weighted combination of per-band powers: the multiband (no shared term) periodogram. */
+export async function multibandPower(
+  bands: readonly BandData[],
+  grid: FrequencyGrid,
+  periodogram: BandPeriodogram,
+): Promise<Float64Array> {
+  const total = new Float64Array(grid.n);
+  let norm = 0;
+  for (const b of bands) {
+    const c0 = chi2Constant(b);
+    const p = await periodogram(b, grid);
+    for (let k = 0; k < grid.n; k++) total[k] = total[k]! + c0 * p[k]!;
+    norm += c0;
+  }
+  if (norm > 0) for (let k = 0; k < grid.n; k++) total[k] = total[k]! / norm;
+  return total;
+}
+
+/** Refines a frequency by a local scan of the harmonic fit over ±`halfWidth`. */
+function refine(bands: readonly BandData[], f: number, halfWidth: number, nterms: number): { f: number; chi2: number } {
+  let best = { f, chi2: multibandFourierChi2(bands, f, nterms) };
+  let step = halfWidth / 4;
+  for (let round = 0; round < 3; round++) {
+    const centre = best.f;
+    for (let j = -4; j <= 4; j++) {
+      if (j === 0) continue;
+      const g = centre + j * step;
+      if (g <= 0) continue;
+      const chi2 = multibandFourierChi2(bands, g, nterms);
+      if (chi2 < best.chi2) best = { f: g, chi2 };
+    }
+    step /= 4;
+  }
+  return best;
+}
+
+/**
+ * Finds the period of one star from one or more bands. Bands with fewer than `minPoints` points
+ * are ignored; with no usable band the result's period is NaN.
+ */
+export async function findPeriod(
+  allBands: readonly BandData[],
+  options: PeriodSearchOptions,
+): Promise<PeriodSearchResult> {
+  const nterms = options.nterms ?? 3;
+  const minPoints = options.minPoints ?? 2 * nterms + 4;
+  const bands = allBands.filter((b) => b.t.length >= minPoints);
+  const { grid } = options;
+  if (bands.length === 0) {
+    return { period: NaN, power: NaN, period2: NaN, powers: new Float64Array(grid.n), chi2dof: NaN };
+  }
+  const powers = await multibandPower(bands, grid, options.periodogram);
+  const peaks = topPeaks(powers, options.candidates ?? 8);
+  const fmax = grid.f0 + (grid.n - 1) * grid.df;
+  const tried: { f: number; chi2: number }[] = [];
+  for (const k of peaks) {
+    const f = grid.f0 + k * grid.df;
+    // The peak itself and its daily aliases (sampling at one site tends to fold f onto f ± 1 c/d).
+    for (const g of [f, f - 1, f + 1]) {
+      if (g < grid.f0 || g > fmax) continue;
+      if (tried.some((c) => Math.abs(c.f - g) < grid.df)) continue;
+      tried.push(refine(bands, g, grid.df, nterms));
+    }
+  }
+  tried.sort((a, b) => a.chi2 - b.chi2);
+  const best = tried[0]!;
+  // Runner-up: the best candidate that is a different peak, not the same one refined.
+  const second = tried.find((c) => Math.abs(c.f - best.f) > 2 * grid.df) ?? best;
+  const idx = Math.min(grid.n - 1, Math.max(0, Math.round((best.f - grid.f0) / grid.df)));
+  let n = 0;
+  for (const b of bands) n += b.t.length;
+  const dof = Math.max(1, n - bands.length * (2 * nterms + 1));
+  return { period: 1 / best.f, power: powers[idx]!, period2: 1 / second.f, powers, chi2dof: best.chi2 / dof };
+}
