@@ -30,6 +30,15 @@ export interface AwsSettings {
   userId?: string;
   regionName?: string;
   regionHost?: string;
+  /** AWS_PORT: the port of AWS_REGION_HOST. */
+  port?: number;
+  /** AWS_IS_SECURE (default true): https, else http, for an endpoint built from AWS_REGION_HOST. */
+  isSecure?: boolean;
+  /** AWS_EC2_PATH (default `/`). */
+  ec2Path?: string;
+  /** AWS_S3_HOST and AWS_S3_PATH (default `/`): kept for compatibility; nothing uses S3 yet. */
+  s3Host?: string;
+  s3Path?: string;
   /** Endpoint override (AWS_ENDPOINT_URL, or built from REGION_HOST/PORT/IS_SECURE). */
   endpoint?: string;
   proxy?: { host: string; port?: number; user?: string; pass?: string };
@@ -58,8 +67,9 @@ export interface PermissionSettings {
   protocol: 'tcp' | 'udp' | 'icmp';
   fromPort: number;
   toPort: number;
-  /** Default 0.0.0.0/0 as in StarCluster. */
+  /** Default 0.0.0.0/0 as in StarCluster. Not used when `sourceGroup` is set (the loader rejects both written). */
   cidrIp: string;
+  /** SOURCE_GROUP: admit this security group (id or name) instead of a CIDR range. */
   sourceGroup?: string;
 }
 
@@ -108,8 +118,9 @@ export interface ClusterTemplate {
   disableCloudinit: boolean;
   subnetId?: string;
   publicIps?: boolean;
-  sharedFs: SharedFs; // ours: default 'nfs'
-  /** ours: CIDR allowed to reach port 22; default: the caller's address /32 is unknowable offline, so 0.0.0.0/0 only if written. */
+  sharedFs: SharedFs; // ours: default 'nfs' for ec2, 'none' for local (one machine, one disk)
+  /** ours: CIDR allowed to reach port 22. Default 0.0.0.0/0 (StarCluster's world-open SSH): the caller's
+   * address is unknowable offline, so write e.g. `203.0.113.7/32` to restrict it. */
   sshCidr: string;
   /** ours: engines per node; absent = the node's core count. */
   enginesPerNode?: number;

@@ -1,0 +1,252 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { didYouMean, shown } from './diagnostics.js';
+
+/**
+ * One zod schema per section type: the single source of every setting's type, default and
+ * value rules. Keys are the lower-case StarCluster names. Each field takes the raw string (or
+ * undefined when absent) and outputs the typed value; its messages are written to follow
+ * `[section] KEY: ` in a located line, so they name the bad value and what is allowed.
+ */
+
+class Bad {
+  constructor(readonly message: string) {}
+}
+
+/** A string-to-T field whose failures become zod issues with our own message. */
+function field<T>(parse: (value: string) => T | Bad) {
+  return z.string().transform((value, ctx) => {
+    const result = parse(value.trim());
+    if (result instanceof Bad) {
+      ctx.addIssue({ code: 'custom', message: result.message });
+      return z.NEVER;
+    }
+    return result;
+  });
+}
+
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+
+export const text = (pattern?: RegExp, what?: string) =>
+  field((v) => (pattern && !pattern.test(v) ? new Bad(`${shown(v)} is not ${what ?? 'valid'}`) : v));
+
+export const bool = () =>
+  field((v) => {
+    const lower = v.toLowerCase();
+    if (TRUE_WORDS.includes(lower)) return true;
+    if (FALSE_WORDS.includes(lower)) return false;
+    return new Bad(`expected True or False, got ${shown(v)}`);
+  });
+
+export const int = (min?: number, max?: number) =>
+  field((v) => {
+    if (!/^[+-]?\d+$/.test(v)) return new Bad(`expected a whole number, got ${shown(v)}`);
+    const n = Number(v);
+    if (min !== undefined && n < min) return new Bad(`${v} is too small (at least ${min})`);
+    if (max !== undefined && n > max) return new Bad(`${v} is too large (at most ${max})`);
+    return n;
+  });
+
+export const positiveNumber = () =>
+  field((v) => {
+    const n = /^[+-]?(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : Number.NaN;
+    if (Number.isNaN(n)) return new Bad(`expected a number such as 0.50, got ${shown(v)}`);
+    if (n <= 0) return new Bad(`${v} must be greater than 0`);
+    return n;
+  });
+
+/** Comma-separated, items trimmed, empty items dropped (as StarCluster's `_get_list`). */
+export const list = () =>
+  field((v) =>
+    v
+      .split(/[,\n]/)
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+export const choice = <const T extends readonly string[]>(values: T) =>
+  field((v): T[number] | Bad => {
+    const lower = v.toLowerCase();
+    const hit = values.find((x) => x === lower);
+    return hit ?? new Bad(`${shown(v)} is not one of ${values.join(', ')}${didYouMean(v, values)}`);
+  });
+
+/** An IPv4 or IPv6 range `ADDRESS/BITS`. */
+export function checkCidr(v: string): string | Bad {
+  const match = /^([^/\s]+)\/(\d{1,3})$/.exec(v);
+  const family = match ? isIP(match[1] ?? '') : 0;
+  const bits = match ? Number(match[2]) : -1;
+  if (!match || family === 0 || bits > (family === 4 ? 32 : 128)) {
+    return new Bad(`${shown(v)} is not a CIDR range such as 0.0.0.0/0 or 203.0.113.7/32`);
+  }
+  return v;
+}
+export const cidr = () => field(checkCidr);
+
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+const IMAGE_ID = /^ami-[0-9a-z]+$/i;
+const instanceType = () => text(INSTANCE_TYPE, 'an instance type such as m1.small or c5.large');
+const imageId = () => text(IMAGE_ID, 'an AMI id such as ami-0123abcd');
+
+/** One `type[:ami][:count]` item of NODE_INSTANCE_TYPE (before the last). */
+export interface NodeTypeItem {
+  instanceType: string;
+  imageId?: string;
+  count: number;
+}
+export interface NodeTypes {
+  /** The last item: the type of every worker not counted by `items`. */
+  defaultType: string;
+  items: NodeTypeItem[];
+}
+
+/** StarCluster's `_load_instance_types`: `c1.xlarge:ami-x:2, m1.large:1, m1.small`. */
+export const nodeInstanceTypes = () =>
+  field((v): NodeTypes | Bad => {
+    const parts = v
+      .split(/[,\n]/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const defaultType = parts.pop();
+    if (defaultType === undefined) return new Bad('is empty: give an instance type such as m1.small');
+    if (!INSTANCE_TYPE.test(defaultType)) {
+      return new Bad(
+        `the last item ${shown(defaultType)} must be a plain instance type (the default for the other workers), such as m1.small`,
+      );
+    }
+    const items: NodeTypeItem[] = [];
+    for (const part of parts) {
+      const bits = part.split(':').map((s) => s.trim());
+      const [type = '', second, third] = bits;
+      let image: string | undefined;
+      let countText = '1';
+      if (bits.length === 3) {
+        image = second;
+        countText = third ?? '';
+      } else if (bits.length === 2 && second !== undefined) {
+        if (second.toLowerCase().startsWith('ami-')) image = second;
+        else countText = second;
+      } else if (bits.length > 3) {
+        return new Bad(`item ${shown(part)} should be TYPE[:AMI][:COUNT]`);
+      }
+      if (!INSTANCE_TYPE.test(type)) return new Bad(`item ${shown(part)}: ${shown(type)} is not an instance type`);
+      if (image !== undefined && !IMAGE_ID.test(image)) {
+        return new Bad(`item ${shown(part)}: ${shown(image)} is not an AMI id`);
+      }
+      if (!/^\d+$/.test(countText) || Number(countText) < 1) {
+        return new Bad(`item ${shown(part)}: the count ${shown(countText)} must be a whole number of at least 1`);
+      }
+      items.push({ instanceType: type, ...(image ? { imageId: image } : {}), count: Number(countText) });
+    }
+    return { defaultType, items };
+  });
+
+export const PROVIDERS = ['ec2', 'local'] as const;
+export const SHARED_FILESYSTEMS = ['nfs', 'sshfs', 'none'] as const;
+export const SHELLS = ['bash', 'zsh', 'csh', 'ksh', 'tcsh'] as const;
+export const PROTOCOLS = ['tcp', 'udp', 'icmp'] as const;
+
+export const globalSchema = z.object({
+  default_template: text().optional(),
+  enable_experimental: bool().default(false),
+  refresh_interval: int(1).default(30),
+  web_browser: text().optional(),
+  include: list().default([]),
+});
+
+export const awsSchema = z.object({
+  aws_access_key_id: text().optional(),
+  aws_secret_access_key: text().optional(),
+  aws_user_id: text().optional(),
+  ec2_cert: text().optional(),
+  ec2_private_key: text().optional(),
+  aws_region_name: text(/^[a-z]{2}(-[a-z0-9]+)+-\d+$/, 'a region name such as us-east-1').optional(),
+  aws_region_host: text(/^[A-Za-z0-9.-]+$/, 'a host name such as ec2.us-east-1.amazonaws.com').optional(),
+  aws_s3_host: text(/^[A-Za-z0-9.-]+$/, 'a host name such as s3.amazonaws.com').optional(),
+  aws_port: int(1, 65535).optional(),
+  aws_ec2_path: text(/^\//, 'a path starting with /').default('/'),
+  aws_s3_path: text(/^\//, 'a path starting with /').default('/'),
+  aws_is_secure: bool().default(true),
+  aws_validate_certs: bool().default(true),
+  aws_proxy: text(/^[^\s/]+$/, 'a proxy host name').optional(),
+  aws_proxy_port: int(1, 65535).optional(),
+  aws_proxy_user: text().optional(),
+  aws_proxy_pass: text().optional(),
+});
+
+export const keySchema = z.object({
+  key_location: text(),
+});
+
+export const volumeSchema = z.object({
+  volume_id: text(/^vol-[0-9a-z]+$/i, 'an EBS volume id such as vol-0123abcd'),
+  mount_path: field((v) =>
+    !v.startsWith('/')
+      ? new Bad(`${shown(v)} must be an absolute path such as /data`)
+      : /^\/+$/.test(v)
+        ? new Bad('cannot be / (the root filesystem): use a folder such as /data')
+        : v.length > 1
+          ? v.replace(/\/+$/, '')
+          : v,
+  ),
+  device: text(/^\/dev\/[a-z0-9]+$/, 'a device such as /dev/sdz').optional(),
+  partition: int(1).optional(),
+});
+
+export const permissionSchema = z.object({
+  ip_protocol: choice(PROTOCOLS).optional(),
+  /** StarCluster's own template writes PROTOCOL; accepted as IP_PROTOCOL. */
+  protocol: choice(PROTOCOLS).optional(),
+  from_port: int(-1, 65535),
+  to_port: int(-1, 65535),
+  cidr_ip: cidr().optional(),
+  source_group: text(/^[^\s,]+$/, 'a security group id or name').optional(),
+});
+
+export const pluginSchema = z.object({
+  setup_class: text(),
+});
+
+export const clusterSchema = z.object({
+  extends: text().optional(),
+  provider: choice(PROVIDERS).optional(),
+  keyname: text().optional(),
+  cluster_size: int(1).optional(),
+  cluster_user: field((v) =>
+    v === 'root'
+      ? new Bad('cannot be root: StarCluster creates this user on every node; use e.g. sgeadmin')
+      : /^[a-z_][a-z0-9_-]{0,31}$/.test(v)
+        ? v
+        : new Bad(`${shown(v)} is not a Linux user name (lower case letters, digits, _ and -)`),
+  ).optional(),
+  cluster_shell: choice(SHELLS).optional(),
+  dns_prefix: bool().optional(),
+  master_image_id: imageId().optional(),
+  master_instance_type: instanceType().optional(),
+  node_image_id: imageId().optional(),
+  node_instance_type: nodeInstanceTypes().optional(),
+  availability_zone: text(/^[a-z0-9-]+$/, 'a zone such as us-east-1a').optional(),
+  volumes: list().optional(),
+  plugins: list().optional(),
+  permissions: list().optional(),
+  spot_bid: positiveNumber().optional(),
+  force_spot_master: bool().optional(),
+  userdata_scripts: list().optional(),
+  disable_queue: bool().optional(),
+  disable_cloudinit: bool().optional(),
+  subnet_id: text(/^subnet-[0-9a-z]+$/i, 'a subnet id such as subnet-0123abcd').optional(),
+  public_ips: bool().optional(),
+  shared_fs: choice(SHARED_FILESYSTEMS).optional(),
+  ssh_cidr: cidr().optional(),
+  engines_per_node: int(1).optional(),
+});
+
+export type GlobalFields = z.output<typeof globalSchema>;
+export type AwsFields = z.output<typeof awsSchema>;
+export type KeyFields = z.output<typeof keySchema>;
+export type VolumeFields = z.output<typeof volumeSchema>;
+export type PermissionFields = z.output<typeof permissionSchema>;
+export type PluginFields = z.output<typeof pluginSchema>;
+/** A cluster section's own settings, before EXTENDS and defaults: every field optional. */
+export type ClusterFields = z.output<typeof clusterSchema>;
