@@ -199,7 +199,7 @@ function unknownKeyHint(lower: string, kind: SectionKind, known: string[]): stri
   if (typo) return typo;
   for (const [otherKind, schema] of Object.entries(SCHEMAS)) {
     if (otherKind !== kind && lower in schema.shape) {
-      return ` (${lower.toUpperCase()} belongs in a ${sectionLabel(otherKind as SectionKind, 'NAME').replace(' NAME]', ' …]')} section)`;
+      return ` (${lower.toUpperCase()} belongs in ${sectionLabel(otherKind as SectionKind, 'NAME')})`;
     }
   }
   return '';
