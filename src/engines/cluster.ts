@@ -1,24 +1,390 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NodeRecord } from '../cloud/provider.js';
 import type { ClusterContext } from '../cluster/context.js';
+import { JobError, throwIfAborted } from '../errors.js';
+import type { IoHost } from '../io-host.js';
+import { clusterStateDir, starclusterHome } from '../paths.js';
+import { nodeEntryCommand } from '../cloud/local/entry.js';
+import { readNodeStatus, writeDesired } from '../cloud/local/index.js';
+import type { DesiredProcess } from '../cloud/local/node/files.js';
+import { readJson, writeJsonAtomic } from '../cloud/local/node/files.js';
+import { Client } from './client/client.js';
+import { startController } from './controller/controller.js';
+import { ensureClusterKeys, KEY_FILES, loadPeerKeys, newClusterKeys, engineKeysOf } from './protocol/keys.js';
+
+export { Client };
 
 /**
  * The engine runtime on a cluster: a controller on the master and ENGINES_PER_NODE engines on
- * every node. For PROVIDER = local they are supervised processes on this machine; for ec2 the
- * bundled runtime is uploaded over SFTP and started under a small supervisor.
+ * every node. For PROVIDER = local they are processes kept alive by each local node's supervisor
+ * (src/cloud/local/node); for ec2 the bundled runtime is uploaded over SFTP and started under a
+ * small supervisor.
  *
  * Contract for src/cluster: idempotent; `startEngines` returns once every engine has registered
  * (or throws a JobError naming the nodes whose engines did not).
+ *
+ * What a running runtime looks like is recorded in `STATE_DIR/engines.json` (EngineState), with
+ * the CURVE keys next to it (curve-*.json, 0600): that is all a client needs to connect.
  */
-export async function startEngines(_ctx: ClusterContext, _signal?: AbortSignal): Promise<void> {
-  // Filled in by the engine runtime work (issue 6).
+export const ENGINE_STATE_FILE = 'engines.json';
+
+export interface EngineState {
+  provider: 'local' | 'ec2';
+  /** Where the controller runs: the master's private IP (127.0.0.1 for local). */
+  host: string;
+  clientPort: number;
+  enginePort: number;
+  /** Engines per node alias. */
+  engines: Record<string, number>;
+  startedAt: string;
+}
+
+/** How long `startEngines` waits for every engine to register. */
+const REGISTER_TIMEOUT_MS = 60_000;
+
+const controllerEntry = (): string[] =>
+  nodeEntryCommand(new URL('./controller/main.js', import.meta.url), ['--enable-source-maps']);
+const engineEntry = (): string[] =>
+  nodeEntryCommand(new URL('./engine/main.js', import.meta.url), ['--enable-source-maps']);
+
+function engineArgv(endpoint: string, keyFile: string, node: string): string[] {
+  return [...engineEntry(), '--controller', endpoint, '--keys', keyFile, '--node', node];
+}
+
+function controllerArgv(host: string, clientPort: number, enginePort: number, keyFile: string): string[] {
+  return [
+    ...controllerEntry(),
+    '--host',
+    host,
+    '--port',
+    String(clientPort),
+    '--engine-port',
+    String(enginePort),
+    '--keys',
+    keyFile,
+  ];
+}
+
+/** ENGINES_PER_NODE, or the default: 1 per local node (they share this machine's cores). */
+export function enginesPerNode(ctx: Pick<ClusterContext, 'template' | 'provider'>): number {
+  return Math.max(1, ctx.template.enginesPerNode ?? 1);
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function readEngineState(stateDir: string): Promise<EngineState | undefined> {
+  return readJson<EngineState>(join(stateDir, ENGINE_STATE_FILE));
+}
+
+function engineProcesses(state: EngineState, stateDir: string, alias: string): DesiredProcess[] {
+  const endpoint = `tcp://${state.host}:${state.enginePort}`;
+  const keyFile = join(stateDir, KEY_FILES.engine);
+  const out: DesiredProcess[] = [];
+  for (let i = 1; i <= (state.engines[alias] ?? 0); i++) {
+    out.push({ name: `engine-${i}`, argv: engineArgv(endpoint, keyFile, alias), maxRestarts: 5 });
+  }
+  return out;
+}
+
+async function writeNodeDesired(state: EngineState, stateDir: string, alias: string): Promise<void> {
+  const processes = engineProcesses(state, stateDir, alias);
+  if (alias === 'master') {
+    processes.unshift({
+      name: 'controller',
+      argv: controllerArgv(state.host, state.clientPort, state.enginePort, join(stateDir, KEY_FILES.controller)),
+      maxRestarts: 3,
+    });
+  }
+  await writeDesired(stateDir, alias, { processes });
+}
+
+async function connectLocal(state: EngineState, stateDir: string, timeoutMs = 10_000): Promise<Client> {
+  const keys = await loadPeerKeys(join(stateDir, KEY_FILES.client));
+  return Client.connect({ endpoint: `tcp://${state.host}:${state.clientPort}`, keys, timeoutMs });
+}
+
+/** Waits until `expected` engines are registered; the error names the nodes short of engines. */
+async function waitForAll(client: Client, state: EngineState, signal?: AbortSignal): Promise<void> {
+  const expected = Object.values(state.engines).reduce((a, b) => a + b, 0);
+  const abort = new Promise<never>((_, reject) => {
+    signal?.addEventListener('abort', () => reject(new JobError('Interrupted', 'interrupted')), { once: true });
+  });
+  abort.catch(() => undefined);
+  try {
+    await Promise.race([client.waitForEngines(expected, REGISTER_TIMEOUT_MS), abort]);
+  } catch (error) {
+    throwIfAborted(signal);
+    const have = new Map<string, number>();
+    for (const e of client.engines) have.set(e.node, (have.get(e.node) ?? 0) + 1);
+    const short = Object.entries(state.engines)
+      .filter(([alias, n]) => (have.get(alias) ?? 0) < n)
+      .map(([alias, n]) => `${alias} (${have.get(alias) ?? 0} of ${n})`);
+    throw new JobError('EnginesDidNotStart', `engines did not register on ${short.join(', ') || 'some nodes'}`, {
+      hint: 'see the engine-*.log files under the cluster state dir (nodes/ALIAS/)',
+      cause: error,
+    });
+  }
+}
+
+async function startLocalEngines(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {
+  await ensureClusterKeys(ctx.stateDir);
+  const previous = await readEngineState(ctx.stateDir);
+  const perNode = enginesPerNode(ctx);
+  const host = '127.0.0.1';
+  const state: EngineState = {
+    provider: 'local',
+    host,
+    clientPort: previous?.clientPort ?? (await freePort(host)),
+    enginePort: previous?.enginePort ?? (await freePort(host)),
+    engines: Object.fromEntries(ctx.nodes.map((n) => [n.alias, perNode])),
+    startedAt: previous?.startedAt ?? new Date().toISOString(),
+  };
+  if (!ctx.nodes.some((n) => n.alias === 'master')) {
+    throw new JobError('NoMaster', `cluster ${ctx.name} has no running master: the controller runs there`, {
+      hint: `starcluster terminate ${ctx.name} && starcluster start ${ctx.name}`,
+    });
+  }
+  await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
+  for (const node of ctx.nodes) await writeNodeDesired(state, ctx.stateDir, node.alias);
+  ctx.io.notify({
+    level: 'debug',
+    code: 'SC_ENGINES_D0001',
+    message: `controller on ${host}:${state.clientPort}, ${perNode} engine(s) on each of ${ctx.nodes.length} node(s)`,
+  });
+  throwIfAborted(signal);
+  const client = await connectWithRetry(state, ctx.stateDir, signal);
+  try {
+    await waitForAll(client, state, signal);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The controller process takes a moment to bind after its supervisor starts it. */
+async function connectWithRetry(state: EngineState, stateDir: string, signal?: AbortSignal): Promise<Client> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    throwIfAborted(signal);
+    try {
+      return await connectLocal(state, stateDir, 3_000);
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new JobError(
+          'ControllerDidNotStart',
+          `the controller did not answer on ${state.host}:${state.clientPort}`,
+          {
+            hint: 'see nodes/master/controller.log under the cluster state dir',
+            cause: error,
+          },
+        );
+      }
+    }
+  }
+}
+
+export async function startEngines(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {
+  if (ctx.provider.kind === 'local') return startLocalEngines(ctx, signal);
+  throw new JobError(
+    'RemoteEnginesUnavailable',
+    `engines on ${ctx.provider.kind} clusters are not available in this build`,
+    {
+      hint: 'use PROVIDER = local, or start with --no-engines',
+    },
+  );
 }
 
 /** After nodes were added: start their engines. */
-export async function addEngines(_ctx: ClusterContext, _added: NodeRecord[], _signal?: AbortSignal): Promise<void> {
-  // Filled in by the engine runtime work (issue 6).
+export async function addEngines(ctx: ClusterContext, added: NodeRecord[], signal?: AbortSignal): Promise<void> {
+  if (ctx.provider.kind !== 'local') return startEngines(ctx, signal);
+  const state = await readEngineState(ctx.stateDir);
+  if (!state) return startLocalEngines(ctx, signal);
+  const perNode = enginesPerNode(ctx);
+  for (const node of added) state.engines[node.alias] = perNode;
+  await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
+  for (const node of added) await writeNodeDesired(state, ctx.stateDir, node.alias);
+  const client = await connectWithRetry(state, ctx.stateDir, signal);
+  try {
+    await waitForAll(client, state, signal);
+  } finally {
+    await client.close();
+  }
 }
 
 /** Before nodes are removed (or, with no list, before terminate/stop): stop their engines. */
-export async function stopEngines(_ctx: ClusterContext, _nodes?: NodeRecord[]): Promise<void> {
-  // Filled in by the engine runtime work (issue 6).
+export async function stopEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Promise<void> {
+  if (ctx.provider.kind !== 'local') return;
+  const state = await readEngineState(ctx.stateDir);
+  const aliases = nodes ? nodes.map((n) => n.alias) : ctx.nodes.map((n) => n.alias);
+  for (const alias of aliases) {
+    await writeDesired(ctx.stateDir, alias, { processes: [] });
+    if (state) delete state.engines[alias];
+  }
+  if (!nodes) {
+    await rm(join(ctx.stateDir, ENGINE_STATE_FILE), { force: true });
+  } else if (state) {
+    await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
+  }
+  // Give supervisors a moment to stop their children; terminate kills whatever remains.
+  const deadline = Date.now() + 5_000;
+  for (const alias of aliases) {
+    while (Date.now() < deadline) {
+      const status = await readNodeStatus(ctx.stateDir, alias);
+      if (!status || status.children.every((c) => c.state !== 'running' && c.state !== 'restarting')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Clusters with a runtime this machine can reach: local ones whose controller is alive, and ec2 ones. */
+export async function listRunningClusters(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(join(starclusterHome(env), 'clusters'));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names.sort()) {
+    const dir = clusterStateDir(name, env);
+    const state = await readEngineState(dir);
+    if (!state) continue;
+    if (state.provider === 'local') {
+      const status = await readNodeStatus(dir, 'master');
+      const controller = status?.children.find((c) => c.name === 'controller');
+      if (!controller?.pid || controller.state !== 'running' || !isAlive(controller.pid)) continue;
+    }
+    out.push(name);
+  }
+  return out;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A connected Client for the cluster (local: straight to 127.0.0.1; ec2: through an SSH tunnel). */
+export async function connectToCluster(
+  cluster: ClusterContext | string,
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<Client> {
+  const name = typeof cluster === 'string' ? cluster : cluster.name;
+  const stateDir = typeof cluster === 'string' ? clusterStateDir(cluster, options.env) : cluster.stateDir;
+  const state = await readEngineState(stateDir);
+  if (!state) {
+    throw new JobError('EnginesNotRunning', `cluster ${name} has no engine runtime running`, {
+      hint: `start it: starcluster start ${name}`,
+    });
+  }
+  if (state.provider !== 'local') {
+    throw new JobError(
+      'RemoteEnginesUnavailable',
+      `connecting to ${state.provider} cluster ${name} is not available in this build`,
+    );
+  }
+  return connectLocal(state, stateDir);
+}
+
+export interface ThrowawayCluster {
+  client: Client;
+  close(): Promise<void>;
+}
+
+/**
+ * `run --local -n N`: a controller in this process on 127.0.0.1 with fresh keys, N engine
+ * processes, and a connected client; `close` stops all of it and deletes the keys.
+ */
+export async function startThrowawayCluster(options: {
+  engines: number;
+  io: IoHost;
+  signal?: AbortSignal | undefined;
+}): Promise<ThrowawayCluster> {
+  const { io } = options;
+  const id = 'local:cluster';
+  const title = `start a local cluster of ${options.engines} engine${options.engines === 1 ? '' : 's'}`;
+  io.progress({ id, state: 'start', title });
+  const keys = newClusterKeys();
+  const dir = await mkdtemp(join(tmpdir(), 'starcluster-local-'));
+  const keyFile = join(dir, KEY_FILES.engine);
+  await writeFile(keyFile, JSON.stringify(engineKeysOf(keys)), { mode: 0o600 });
+  const controller = await startController({ host: '127.0.0.1', port: 0, enginePort: 0, keys });
+  const children: ChildProcess[] = [];
+  let client: Client | undefined;
+  const close = async (): Promise<void> => {
+    await client?.close().catch(() => undefined);
+    await controller.close({ stopEngines: true }).catch(() => undefined);
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 1; i <= options.engines; i++) {
+      const [command, ...args] = engineArgv(controller.engineEndpoint, keyFile, 'local');
+      const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+      });
+      child.once('exit', (code, signal) => {
+        if (code !== 0 && code !== null)
+          io.notify({
+            level: 'debug',
+            code: 'SC_LOCAL_D0001',
+            message: `engine ${i} exited ${code}: ${stderr.trim()}`,
+          });
+        void signal;
+      });
+      children.push(child);
+    }
+    client = await Client.connect({ endpoint: controller.clientEndpoint, keys });
+    await waitForAll(
+      client,
+      {
+        provider: 'local',
+        host: '127.0.0.1',
+        clientPort: 0,
+        enginePort: 0,
+        engines: { local: options.engines },
+        startedAt: '',
+      },
+      options.signal,
+    );
+  } catch (error) {
+    io.progress({ id, state: 'fail', title, detail: (error as Error).message });
+    await close();
+    throw error;
+  }
+  io.progress({ id, state: 'done', title });
+  const connected = client;
+  return { client: connected, close };
 }

@@ -41,7 +41,7 @@ const FORBIDDEN = /^zeromq(\/|$)/;
 export interface JobBundles {
   /** Absolute path of the job file. */
   file: string;
-  /** The engine module's source (ESM). Its default export is the job definition. */
+  /** The engine module's source (ESM): default export the job, `runTask` the task entry. */
   engineCode: string;
   /** Where the client module was written; import it with `import(pathToFileURL(...))`. */
   clientFile: string;
@@ -141,10 +141,40 @@ function formatMessages(messages: Message[]): string[] {
   });
 }
 
-async function esbuildOne(file: string, plugins: Plugin[], extra: { sourcemap: boolean }): Promise<string> {
+/** The name of the engine module's task entry (see ENGINE_ENTRY). */
+export const ENGINE_RUN_EXPORT = 'runTask';
+
+/**
+ * The engine module's entry: the job as default export, plus `runTask([index, task], ctx)` that
+ * the engine runtime calls by reference (module, export) with its TaskContext appended.
+ */
+function engineEntry(file: string): string {
+  return `import job from ${JSON.stringify(file)};
+export default job;
+export async function ${ENGINE_RUN_EXPORT}(item, ctx) {
+  const [index, task] = item;
+  return job.run(task, { engine: ctx && typeof ctx.engine === 'number' ? ctx.engine : -1, index, signal: ctx ? ctx.signal : undefined });
+}
+`;
+}
+
+async function esbuildOne(
+  file: string,
+  plugins: Plugin[],
+  extra: { sourcemap: boolean; wrap?: boolean },
+): Promise<string> {
   try {
     const result = await build({
-      entryPoints: [file],
+      ...(extra.wrap
+        ? {
+            stdin: {
+              contents: engineEntry(file),
+              resolveDir: dirname(file),
+              sourcefile: 'engine-entry.js',
+              loader: 'js',
+            },
+          }
+        : { entryPoints: [file] }),
       bundle: true,
       write: false,
       platform: 'node',
@@ -187,7 +217,7 @@ export async function bundleJob(file: string): Promise<JobBundles> {
     throw new UsageError('JobNotFound', `job file ${file} does not exist: give the path of a .ts or .js job file`);
   }
   const [engineCode, clientCode] = await Promise.all([
-    esbuildOne(abs, [forbidZeromq(abs), stubClientOnly], { sourcemap: false }),
+    esbuildOne(abs, [forbidZeromq(abs), stubClientOnly], { sourcemap: false, wrap: true }),
     esbuildOne(abs, [forbidZeromq(abs), externalOwnPackages], { sourcemap: false }),
   ]);
   const hash = createHash('sha256').update(engineCode).digest('hex').slice(0, 16);

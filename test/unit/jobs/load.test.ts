@@ -35,8 +35,11 @@ describe('loadJob', () => {
     // Written outside the project, so no node_modules can be found: everything must be inside.
     const file = join(scratch, 'engine.mjs');
     await writeFile(file, job.engineCode);
-    const mod = (await import(pathToFileURL(file).href)) as { default: typeof job.definition };
-    const value = await mod.default.run({ index: 0, from: 0, to: 4, failAt: -1, sleepMs: 0 }, { engine: 3, index: 0 });
+    const mod = (await import(pathToFileURL(file).href)) as {
+      default: typeof job.definition;
+      runTask: (item: [number, unknown], ctx: { engine: number }) => Promise<unknown>;
+    };
+    const value = await mod.runTask([0, { index: 0, from: 0, to: 4, failAt: -1, sleepMs: 0 }], { engine: 3 });
     expect(value).toMatchObject({ sum: 14, count: 4, engine: 3 });
     expect(() => mod.default.plot!({ tasks: 1 }, {})).toThrow(/@resvg\/resvg-js is not available on engines/);
   });

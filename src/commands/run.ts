@@ -1,0 +1,53 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { parseParamFlags } from '../jobs/params.js';
+import { renderRunResult, runJob, type RunJobResult } from '../jobs/index.js';
+import { SCHEMES } from '../jobs/run.js';
+
+export default class Run extends BaseCommand<typeof Run> {
+  static override summary = 'Run a TypeScript job on a cluster’s engines.';
+  static override description =
+    'Bundles JOB.ts and its imports with esbuild, ships the bundle once to every engine, streams the job’s ' +
+    'tasks through a load-balanced view (progress: tasks done, rate, ETA), reduces the results here and ' +
+    'writes the job’s figures (SVG and PNG) to --out. Without -c it uses the only running cluster; ' +
+    '--local runs on a throwaway cluster of -n engine processes on this machine.';
+  static override examples = [
+    '<%= config.bin %> run jobs/pi.ts --local -n 2 --param samples=1e10',
+    '<%= config.bin %> run jobs/star-periods.ts -c mycluster --param data=../shared/data/s82-rrlyrae --param format=s82',
+    '<%= config.bin %> run job.ts --json',
+  ];
+  static override args = {
+    job: Args.string({ required: true, description: 'job file (.ts or .js) whose default export is defineJob({...})' }),
+  };
+  static override flags = {
+    cluster: Flags.string({
+      char: 'c',
+      description: 'cluster to run on (default: the only running one)',
+      exclusive: ['local'],
+    }),
+    local: Flags.boolean({ description: 'run on a throwaway local cluster (started and stopped by this command)' }),
+    engines: Flags.integer({
+      char: 'n',
+      description: 'engines of the --local cluster (default: this machine’s cores)',
+      min: 1,
+      dependsOn: ['local'],
+    }),
+    param: Flags.string({ char: 'p', description: 'job parameter as key=value (repeatable)', multiple: true }),
+    scheme: Flags.string({ description: 'task scheduler scheme', options: [...SCHEMES] }),
+    out: Flags.string({ char: 'o', description: 'folder for figures (default: ./starcluster-out/<job>/)' }),
+  };
+
+  async run(): Promise<RunJobResult> {
+    const result = await runJob({
+      file: this.args.job,
+      target: this.flags.local ? { local: this.flags.engines ?? 'auto' } : { cluster: this.flags.cluster },
+      params: parseParamFlags(this.flags.param),
+      scheme: this.flags.scheme,
+      outDir: this.flags.out,
+      io: this.io,
+      signal: this.signal,
+    });
+    this.io.log(renderRunResult(result));
+    return result;
+  }
+}

@@ -1,0 +1,83 @@
+import { relative } from 'node:path';
+import type { IoHost } from '../io-host.js';
+import { openRunTarget, type RunTarget } from './runtime.js';
+import { prepareJob, runPreparedJob, type RunJobResult } from './run.js';
+
+export { defineJob } from './define.js';
+export type { Figure, JobContext, JobDefinition, TaskContext, TaskOutcome } from './define.js';
+export { loadJob, type LoadedJob } from './load.js';
+export { parseParamFlags, resolveParams } from './params.js';
+export { prepareJob, runPreparedJob, writeFigures, SCHEMES, type RunJobResult } from './run.js';
+export type { RunTarget } from './runtime.js';
+
+export interface RunJobOptions {
+  file: string;
+  /** `{ cluster }` (absent name: the only running cluster) or `{ local: N }` for a throwaway local cluster. */
+  target: RunTarget;
+  params?: Record<string, string>;
+  scheme?: string;
+  outDir?: string;
+  io: IoHost;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `starcluster run`: load and check the job (params validated before any cluster is touched),
+ * open the target (connect to a running cluster, or start a throwaway local one), run, close.
+ */
+export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
+  const prepared = await prepareJob(options.file, options.params);
+  const target = await openRunTarget(options.target, {
+    io: options.io,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  try {
+    return await runPreparedJob(prepared, target.backend, {
+      io: options.io,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.scheme ? { scheme: options.scheme } : {}),
+      ...(options.outDir ? { outDir: options.outDir } : {}),
+    });
+  } finally {
+    await target.close();
+  }
+}
+
+/** A short human summary: the headline numbers of the result and where the figures are. */
+export function renderRunResult(result: RunJobResult, cwd = process.cwd()): string {
+  const lines = [
+    `${result.job} on ${result.cluster}: ${result.tasks} tasks on ${result.engines} engine${result.engines === 1 ? '' : 's'} in ${result.seconds.toFixed(2)} s`,
+  ];
+  lines.push(...summarise(result.result).map((l) => `  ${l}`));
+  if (result.figures.length) {
+    const svgs = result.figures.filter((f) => f.endsWith('.svg'));
+    const dir = relative(cwd, svgs[0] ?? result.figures[0]!).replace(/[^/]+$/, '') || './';
+    lines.push(`figures (${svgs.length}, .svg and .png) in ${dir}:`);
+    for (const f of svgs) lines.push(`  ${relative(cwd, f).replace(/\.svg$/, '')}.{svg,png}`);
+  }
+  return lines.join('\n');
+}
+
+/** Scalars of the result as `key: value`, arrays as counts; at most 12 lines. */
+export function summarise(value: unknown): string[] {
+  if (value === null || typeof value !== 'object') return [`result: ${formatScalar(value)}`];
+  if (Array.isArray(value)) return [`result: ${value.length} items`];
+  const lines: string[] = [];
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    if (lines.length >= 12) break;
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) lines.push(`${key}: ${(v as ArrayLike<unknown>).length} items`);
+    else if (v !== null && typeof v === 'object') continue;
+    else if (v !== undefined) lines.push(`${key}: ${formatScalar(v)}`);
+  }
+  return lines;
+}
+
+function formatScalar(v: unknown): string {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return Math.abs(v) >= 1e6 ? v.toExponential(3) : String(v);
+    return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? String(Number(v.toPrecision(10))) : v.toExponential(4);
+  }
+  return String(v);
+}
