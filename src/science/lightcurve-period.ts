@@ -6,6 +6,11 @@
  * RR Lyrae curve is strongly non-sinusoidal and the aliases smear its harmonics.
  */
 
+import { gridFrequency, gridSize, type FrequencyGrid } from './frequency-grid.js';
+import { lombScargle } from './lombscargle.js';
+
+export type { FrequencyGrid } from './frequency-grid.js';
+
 /** One band of one star (times in days). */
 export interface BandData {
   t: Float64Array;
@@ -13,22 +18,19 @@ export interface BandData {
   dy: Float64Array;
 }
 
-/** Evenly spaced frequencies `f0 + k·df`, k = 0..n-1 (cycles per day). */
-export interface FrequencyGrid {
-  f0: number;
-  df: number;
-  n: number;
-}
-
 /** A single-band periodogram, normalised to [0, 1] like the generalised Lomb-Scargle power. */
 export type BandPeriodogram = (band: BandData, grid: FrequencyGrid) => Float64Array | Promise<Float64Array>;
 
+/** The generalised (floating-mean, error-weighted) Lomb-Scargle power of src/science/lombscargle.ts. */
+export const generalisedLombScargle: BandPeriodogram = (b, grid) => lombScargle(b.t, b.y, b.dy, grid);
+
 export interface PeriodSearchOptions {
   grid: FrequencyGrid;
-  periodogram: BandPeriodogram;
+  /** Default: the generalised Lomb-Scargle periodogram. */
+  periodogram?: BandPeriodogram;
   /** Peaks of the periodogram examined with the harmonic fit. */
   candidates?: number;
-  /** Harmonics in the Fourier fit that ranks candidates. */
+  /** Harmonics in the Fourier fit that ranks candidates (default 4). */
   nterms?: number;
   /** Bands with fewer points are ignored. */
   minPoints?: number;
@@ -148,17 +150,18 @@ export function topPeaks(p: Float64Array, k: number, separation = 3): number[] {
 export async function multibandPower(
   bands: readonly BandData[],
   grid: FrequencyGrid,
-  periodogram: BandPeriodogram,
+  periodogram: BandPeriodogram = generalisedLombScargle,
 ): Promise<Float64Array> {
-  const total = new Float64Array(grid.n);
+  const n = gridSize(grid);
+  const total = new Float64Array(n);
   let norm = 0;
   for (const b of bands) {
     const c0 = chi2Constant(b);
     const p = await periodogram(b, grid);
-    for (let k = 0; k < grid.n; k++) total[k] = total[k]! + c0 * p[k]!;
+    for (let k = 0; k < n; k++) total[k] = total[k]! + c0 * p[k]!;
     norm += c0;
   }
-  if (norm > 0) for (let k = 0; k < grid.n; k++) total[k] = total[k]! / norm;
+  if (norm > 0) for (let k = 0; k < n; k++) total[k] = total[k]! / norm;
   return total;
 }
 
@@ -188,33 +191,64 @@ export async function findPeriod(
   allBands: readonly BandData[],
   options: PeriodSearchOptions,
 ): Promise<PeriodSearchResult> {
-  const nterms = options.nterms ?? 3;
+  const nterms = options.nterms ?? 4;
   const minPoints = options.minPoints ?? 2 * nterms + 4;
   const bands = allBands.filter((b) => b.t.length >= minPoints);
   const { grid } = options;
-  if (bands.length === 0) {
-    return { period: NaN, power: NaN, period2: NaN, powers: new Float64Array(grid.n), chi2dof: NaN };
+  const n = gridSize(grid);
+  if (bands.length === 0 || n === 0) {
+    return { period: NaN, power: NaN, period2: NaN, powers: new Float64Array(n), chi2dof: NaN };
   }
   const powers = await multibandPower(bands, grid, options.periodogram);
   const peaks = topPeaks(powers, options.candidates ?? 8);
-  const fmax = grid.f0 + (grid.n - 1) * grid.df;
-  const tried: { f: number; chi2: number }[] = [];
+  let fmin = Infinity;
+  let fmax = -Infinity;
+  for (const k of [0, n - 1]) {
+    fmin = Math.min(fmin, gridFrequency(grid, k));
+    fmax = Math.max(fmax, gridFrequency(grid, k));
+  }
+  const tried: { f: number; chi2: number; k: number }[] = [];
   for (const k of peaks) {
-    const f = grid.f0 + k * grid.df;
+    const f = gridFrequency(grid, k);
+    // The local grid step: the refinement scans ± one step, where the true maximum must lie.
+    const step =
+      Math.abs(gridFrequency(grid, Math.min(n - 1, k + 1)) - gridFrequency(grid, Math.max(0, k - 1))) / 2 || 1e-4;
     // The peak itself and its daily aliases (sampling at one site tends to fold f onto f ± 1 c/d).
     for (const g of [f, f - 1, f + 1]) {
-      if (g < grid.f0 || g > fmax) continue;
-      if (tried.some((c) => Math.abs(c.f - g) < grid.df)) continue;
-      tried.push(refine(bands, g, grid.df, nterms));
+      if (g < fmin || g > fmax) continue;
+      if (tried.some((c) => Math.abs(c.f - g) < step)) continue;
+      tried.push({ ...refine(bands, g, step, nterms), k });
     }
   }
   tried.sort((a, b) => a.chi2 - b.chi2);
-  const best = tried[0]!;
-  // Runner-up: the best candidate that is a different peak, not the same one refined.
-  const second = tried.find((c) => Math.abs(c.f - best.f) > 2 * grid.df) ?? best;
-  const idx = Math.min(grid.n - 1, Math.max(0, Math.round((best.f - grid.f0) / grid.df)));
-  let n = 0;
-  for (const b of bands) n += b.t.length;
-  const dof = Math.max(1, n - bands.length * (2 * nterms + 1));
-  return { period: 1 / best.f, power: powers[idx]!, period2: 1 / second.f, powers, chi2dof: best.chi2 / dof };
+  const best = tried[0];
+  if (!best) return { period: NaN, power: NaN, period2: NaN, powers, chi2dof: NaN };
+  // Runner-up: the best candidate that is a different peak (more than 1% away in frequency).
+  const second = tried.find((c) => Math.abs(c.f - best.f) > 0.01 * best.f) ?? best;
+  let points = 0;
+  for (const b of bands) points += b.t.length;
+  const dof = Math.max(1, points - bands.length * (2 * nterms + 1));
+  return {
+    period: 1 / best.f,
+    power: powers[nearestIndex(grid, best.f)]!,
+    period2: 1 / second.f,
+    powers,
+    chi2dof: best.chi2 / dof,
+  };
+}
+
+/** Index of the grid frequency nearest to f (grids are monotonic). */
+export function nearestIndex(grid: FrequencyGrid, f: number): number {
+  const n = gridSize(grid);
+  if (grid.kind === 'regular') return Math.min(n - 1, Math.max(0, Math.round((f - grid.f0) / grid.df)));
+  const fr = grid.frequencies;
+  const ascending = n < 2 || fr[n - 1]! >= fr[0]!;
+  let lo = 0;
+  let hi = n - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fr[mid]! < f === ascending) lo = mid;
+    else hi = mid;
+  }
+  return Math.abs(fr[lo]! - f) <= Math.abs(fr[hi]! - f) ? lo : hi;
 }
