@@ -1,0 +1,371 @@
+import { JobError } from '../../errors.js';
+import type { Scheme } from '../controller/schedulers.js';
+import { decodeValue, encodeValue } from '../protocol/codec.js';
+import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
+import { clientKeysOf } from '../protocol/keys.js';
+import type { EngineInfo, ModuleDoneMsg, ResultHead, SubmitHead, TaskKindCode } from '../protocol/messages.js';
+import { nowMs, parseHeader } from '../protocol/messages.js';
+import type { Frames } from '../protocol/sockets.js';
+import { curveClient, Outbox, zmq } from '../protocol/sockets.js';
+import type { PartOutcome, TaskMetadata } from './async-result.js';
+import { EngineDiedError, RemoteTaskError } from './errors.js';
+import { DirectView, LoadBalancedView } from './views.js';
+import type { LoadBalancedOptions } from './views.js';
+
+/**
+ * A function run on engines: either a self-contained function, shipped as its source
+ * (`fn.toString()`) and compiled in the engine's namespace — it must not use variables it closes
+ * over (they do not travel; pass them as arguments or `push` them), nor be a method shorthand or a
+ * native function — or a reference to an export of a module loaded with `client.loadModule`.
+ */
+export type TaskFunction<A extends unknown[] = never[], R = unknown> = ((...args: A) => R) | FnRef;
+
+/** An export of a loaded module. With `context: true` the engine appends an EngineTaskContext argument. */
+export interface FnRef {
+  module: string;
+  export: string;
+  context?: boolean;
+}
+
+export interface ClientOptions {
+  /** The controller's client endpoint (through the SSH tunnel for a remote cluster). */
+  endpoint: string;
+  keys: ClusterKeys | PeerKeys;
+  /** How long connect waits for the controller's welcome (default 10 s). */
+  timeoutMs?: number;
+  /** No word from the controller for this long fails every pending task (default 15 s). */
+  lostAfterMs?: number;
+}
+
+type Done = (outcome: PartOutcome, meta: Partial<TaskMetadata>) => void;
+
+/** @internal what a view submits */
+export interface Submission {
+  to?: number[];
+  direct?: boolean;
+  retries?: number;
+  scheme?: Scheme;
+}
+
+const MAX_BATCH_TASKS = 1024;
+const MAX_BATCH_BYTES = 4 << 20;
+
+const fnSources = new WeakMap<object, string>();
+
+/** Builds a task's frames: its body JSON (kind, function, encoded args) and the args' binary frames. */
+export function taskFrames(
+  kind: TaskKindCode,
+  fn: TaskFunction<never[], unknown> | undefined,
+  args: unknown[],
+): Frames {
+  const enc = encodeValue(args);
+  let head = `{"k":"${kind}"`;
+  if (typeof fn === 'function') {
+    let src = fnSources.get(fn);
+    if (src === undefined) {
+      src = JSON.stringify(fn.toString());
+      fnSources.set(fn, src);
+    }
+    head += `,"f":${src}`;
+  } else if (fn) {
+    if (typeof fn.module !== 'string' || typeof fn.export !== 'string') {
+      throw new TypeError('a function reference needs { module, export } strings');
+    }
+    head += `,"m":${JSON.stringify([fn.module, fn.export])}`;
+    if (fn.context) head += ',"x":1';
+  }
+  return [`${head},"a":${enc.body}}`, ...enc.buffers];
+}
+
+function frameBytes(f: Uint8Array | string): number {
+  return typeof f === 'string' ? f.length : f.byteLength;
+}
+
+export class Client {
+  private readonly sock: zmq.Dealer;
+  private readonly out: Outbox;
+  private readonly pending = new Map<number, Done>();
+  private readonly moduleWaits = new Map<number, (errors: ModuleDoneMsg['errors']) => void>();
+  private readonly engineMap = new Map<number, EngineInfo>();
+  private readonly engineListeners = new Set<() => void>();
+  private nextId = 1;
+  private batch: { heads: SubmitHead[]; frames: Frames; bytes: number } = { heads: [], frames: [], bytes: 0 };
+  private flushQueued = false;
+  private closed = false;
+  private lastHeard = Date.now();
+  private pingTimer?: NodeJS.Timeout;
+  private loop?: Promise<void>;
+  private welcomed?: (msg: { engines: EngineInfo[]; scheme: string; hb: number }) => void;
+  private authError?: string;
+  /** The controller's default scheme. */
+  scheme = '';
+
+  private constructor(private readonly options: ClientOptions) {
+    this.sock = new zmq.Dealer({
+      ...curveClient(clientKeysOf(options.keys)),
+      linger: 0,
+      sendHighWaterMark: 0,
+      receiveHighWaterMark: 0,
+    });
+    this.out = new Outbox(this.sock);
+    this.sock.events.on('handshake:error:auth', (e) => {
+      this.authError = `the controller refused this client's CURVE key (${e.error.message})`;
+    });
+    this.sock.events.on('handshake:error:protocol', (e) => {
+      this.authError = `CURVE handshake failed (${e.error.message}): are these the cluster's keys?`;
+    });
+  }
+
+  /** Connects and waits for the controller's welcome; fails with ControllerUnreachable within `timeoutMs`. */
+  static async connect(options: ClientOptions): Promise<Client> {
+    const client = new Client(options);
+    await client.open();
+    return client;
+  }
+
+  private async open(): Promise<void> {
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
+    const welcome = new Promise<{ engines: EngineInfo[]; scheme: string; hb: number }>((resolve) => {
+      this.welcomed = resolve;
+    });
+    try {
+      this.sock.connect(this.options.endpoint);
+    } catch (error) {
+      this.sock.close();
+      throw new JobError(
+        'ControllerUnreachable',
+        `bad controller endpoint ${this.options.endpoint}: ${(error as Error).message}`,
+      );
+    }
+    this.loop = this.readLoop();
+    this.out.send(['{"t":"hello"}']);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    const w = await Promise.race([welcome, timeout]);
+    clearTimeout(timer);
+    if (!w) {
+      await this.shutdown();
+      const why = this.authError ?? 'is the cluster running, the SSH tunnel up, and are these the cluster keys?';
+      throw new JobError(
+        'ControllerUnreachable',
+        `no answer from the controller at ${this.options.endpoint} within ${timeoutMs} ms: ${why}`,
+      );
+    }
+    this.scheme = w.scheme;
+    for (const e of w.engines) this.engineMap.set(e.id, e);
+    const hb = Math.max(50, w.hb);
+    const lostAfter = this.options.lostAfterMs ?? 15_000;
+    this.pingTimer = setInterval(() => {
+      this.out.send(['{"t":"ping"}']);
+      if (Date.now() - this.lastHeard > lostAfter) this.lose(lostAfter);
+    }, hb * 2);
+    this.pingTimer.unref();
+  }
+
+  /** Registered engine ids, ascending. */
+  get ids(): number[] {
+    return [...this.engineMap.keys()].sort((a, b) => a - b);
+  }
+
+  get engines(): EngineInfo[] {
+    return this.ids.map((id) => this.engineMap.get(id)!);
+  }
+
+  /** Calls `listener` whenever engines register or die; returns an unsubscribe function. */
+  onEngines(listener: () => void): () => void {
+    this.engineListeners.add(listener);
+    return () => this.engineListeners.delete(listener);
+  }
+
+  /** Resolves with the engine ids once at least `n` are registered. */
+  waitForEngines(n: number, timeoutMs = 30_000): Promise<number[]> {
+    if (this.engineMap.size >= n) return Promise.resolve(this.ids);
+    return new Promise((resolve, reject) => {
+      const off = this.onEngines(() => {
+        if (this.engineMap.size >= n) {
+          off();
+          clearTimeout(timer);
+          resolve(this.ids);
+        }
+      });
+      const timer = setTimeout(() => {
+        off();
+        reject(
+          new JobError(
+            'EnginesTimeout',
+            `only ${this.engineMap.size} of ${n} engines registered within ${timeoutMs} ms: check the engines' logs`,
+          ),
+        );
+      }, timeoutMs);
+    });
+  }
+
+  directView(targets: number | number[] | 'all' = 'all'): DirectView {
+    return new DirectView(this, targets);
+  }
+
+  loadBalancedView(options: LoadBalancedOptions = {}): LoadBalancedView {
+    return new LoadBalancedView(this, options);
+  }
+
+  /**
+   * Ships an ES module (e.g. an esbuild bundle) to every engine, and to every engine that registers
+   * later; its exports are then callable as `{ module: name, export }`. Resolves when every current
+   * engine has imported it; rejects with ModuleLoadFailed naming the engines that could not.
+   */
+  async loadModule(name: string, code: string | Uint8Array): Promise<void> {
+    this.assertOpen();
+    const id = this.nextId++;
+    const done = new Promise<ModuleDoneMsg['errors']>((resolve) => this.moduleWaits.set(id, resolve));
+    this.flush();
+    this.out.send([JSON.stringify({ t: 'mod', i: id, name }), typeof code === 'string' ? Buffer.from(code) : code]);
+    const errors = await done;
+    if (errors.length > 0) {
+      throw new JobError(
+        'ModuleLoadFailed',
+        `module ${name} failed to load on ${errors.length} engine(s): ${errors[0]!.message}`,
+        { details: errors.map((e) => `engine ${e.engine}: ${e.message}`) },
+      );
+    }
+  }
+
+  /** @internal Queues one task; `done` is called exactly once with its outcome. */
+  submit(sub: Submission, frames: Frames, done: Done): number {
+    this.assertOpen();
+    const i = this.nextId++;
+    const head: SubmitHead = { i, n: frames.length };
+    if (sub.to) head.to = sub.to;
+    if (sub.direct) head.d = 1;
+    if (sub.retries) head.r = sub.retries;
+    if (sub.scheme) head.s = sub.scheme;
+    this.pending.set(i, done);
+    const b = this.batch;
+    b.heads.push(head);
+    for (const f of frames) {
+      b.frames.push(f);
+      b.bytes += frameBytes(f);
+    }
+    if (b.heads.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
+    return i;
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const b = this.batch;
+    if (b.heads.length === 0 || this.closed) return;
+    this.batch = { heads: [], frames: [], bytes: 0 };
+    this.out.send([JSON.stringify({ t: 'sub', k: b.heads }), ...b.frames]);
+  };
+
+  private assertOpen(): void {
+    if (this.closed) throw new JobError('ClientClosed', 'this client is closed: connect a new one');
+  }
+
+  private async readLoop(): Promise<void> {
+    try {
+      for await (const msg of this.sock) this.onMessage(msg);
+    } catch {
+      // closed
+    }
+  }
+
+  private onMessage(msg: Buffer[]): void {
+    this.lastHeard = Date.now();
+    const head = parseHeader(msg[0]);
+    if (!head) return;
+    switch (head.t) {
+      case 'res':
+        this.onResults(head.r as ResultHead[], msg);
+        break;
+      case 'eng': {
+        for (const e of (head.up as EngineInfo[] | undefined) ?? []) this.engineMap.set(e.id, e);
+        for (const id of (head.down as number[] | undefined) ?? []) this.engineMap.delete(id);
+        for (const l of [...this.engineListeners]) l();
+        break;
+      }
+      case 'modok': {
+        const wait = this.moduleWaits.get(Number(head.i));
+        this.moduleWaits.delete(Number(head.i));
+        wait?.((head.errors as ModuleDoneMsg['errors']) ?? []);
+        break;
+      }
+      case 'welcome':
+        this.welcomed?.(head as unknown as { engines: EngineInfo[]; scheme: string; hb: number });
+        this.welcomed = undefined;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onResults(heads: ResultHead[], msg: Buffer[]): void {
+    const received = nowMs();
+    let offset = 1;
+    for (const h of heads) {
+      const frames = msg.slice(offset, offset + h.n);
+      offset += h.n;
+      const done = this.pending.get(h.i);
+      if (!done) continue; // a duplicate: each result is delivered once
+      this.pending.delete(h.i);
+      const meta: Partial<TaskMetadata> = { engine: h.e ?? -1, started: h.s, completed: h.c, received };
+      let outcome: PartOutcome;
+      try {
+        const value = decodeValue(frames[0] ?? Buffer.from('null'), frames.slice(1));
+        outcome = h.ok ? { ok: true, value } : { ok: false, error: remoteError(h.i, h.e ?? -1, value) };
+      } catch (error) {
+        outcome = {
+          ok: false,
+          error: new JobError('BadResult', `task ${h.i}: undecodable result: ${(error as Error).message}`),
+        };
+      }
+      done(outcome, meta);
+    }
+  }
+
+  private lose(afterMs: number): void {
+    this.failAll(
+      new JobError('ControllerLost', `no word from the controller at ${this.options.endpoint} for ${afterMs} ms`),
+    );
+  }
+
+  private failAll(error: JobError): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    const now = nowMs();
+    for (const done of pending) done({ ok: false, error }, { received: now });
+    for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: error.message }]);
+    this.moduleWaits.clear();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.sock.close();
+    await this.loop;
+  }
+
+  /** Says goodbye (the controller drops this client's queued tasks) and closes. Pending results fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.out.send(['{"t":"bye"}']);
+    await this.out.drain(200);
+    await this.shutdown();
+    this.failAll(new JobError('ClientClosed', 'the client was closed before this result arrived'));
+  }
+}
+
+function remoteError(taskId: number, engine: number, value: unknown): JobError {
+  const e = (value ?? {}) as { name?: unknown; message?: unknown; stack?: unknown };
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const message = typeof e.message === 'string' ? e.message : String(value);
+  if (name === 'EngineDied') return new EngineDiedError(engine, taskId, message);
+  if (name === 'EngineNotFound' || name === 'NoEngine') return new JobError(name, `task ${taskId}: ${message}`);
+  return new RemoteTaskError(engine, taskId, name, message, typeof e.stack === 'string' ? e.stack : undefined);
+}

@@ -1,0 +1,53 @@
+import { JobError } from '../../errors.js';
+
+/** A task raised on its engine; carries the remote error's name, message and stack. */
+export class RemoteTaskError extends JobError {
+  constructor(
+    readonly engine: number,
+    readonly taskId: number,
+    readonly remoteName: string,
+    readonly remoteMessage: string,
+    readonly remoteStack: string | undefined,
+  ) {
+    super('RemoteTaskError', `task ${taskId} failed on engine ${engine}: ${remoteName}: ${remoteMessage}`, {
+      details: remoteStack ? remoteStack.split('\n').slice(0, 20) : [],
+      hint: 'the remote stack is in the details (shown with --debug)',
+    });
+  }
+}
+
+/** The engine running a task died (and the task was not, or could no longer be, resubmitted). */
+export class EngineDiedError extends JobError {
+  constructor(
+    readonly engine: number,
+    readonly taskId: number,
+    message: string,
+  ) {
+    super('EngineDied', `task ${taskId}: ${message}`, {
+      hint: 'direct tasks are never resubmitted; load-balanced ones are, up to the controller deathRetries',
+    });
+  }
+}
+
+/** `get(timeoutMs)` ran out before the result was ready (the task keeps running). */
+export class TaskTimeoutError extends JobError {
+  constructor(
+    readonly timeoutMs: number,
+    readonly done: number,
+    readonly total: number,
+  ) {
+    super(
+      'TaskTimeout',
+      `result not ready after ${timeoutMs} ms (${done} of ${total} tasks done): wait longer, or check the engines are alive`,
+    );
+  }
+}
+
+/** Several tasks of one result failed (a DirectView call on many engines, or a map). */
+export class CompositeTaskError extends JobError {
+  constructor(readonly errors: JobError[]) {
+    super('CompositeTaskError', `${errors.length} tasks failed; first: ${errors[0]?.message ?? ''}`, {
+      details: errors.slice(0, 20).map((e) => e.message),
+    });
+  }
+}

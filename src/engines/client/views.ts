@@ -1,0 +1,285 @@
+import { JobError } from '../../errors.js';
+import type { Scheme } from '../controller/schedulers.js';
+import { isScheme } from '../controller/schedulers.js';
+import { nowMs, TaskKind } from '../protocol/messages.js';
+import type { Frames } from '../protocol/sockets.js';
+import { AsyncMapResult, AsyncResult } from './async-result.js';
+import type { PartOutcome, TaskMetadata } from './async-result.js';
+import type { Client, Submission, TaskFunction } from './client.js';
+import { taskFrames } from './client.js';
+
+export interface LoadBalancedOptions {
+  /** Scheme for this view's tasks (default: the controller's). */
+  scheme?: Scheme;
+  /** Re-run a failed task up to this many times, each on an engine that has not failed it. */
+  retries?: number;
+  /** Restrict to these engines. */
+  targets?: number[];
+}
+
+export interface MapOptions {
+  /** Await/iterate results in input order (default) or as they complete. */
+  ordered?: boolean;
+  /** Inputs per task (default 1): batching amortises per-task overhead for tiny tasks. */
+  chunksize?: number;
+}
+
+export interface ImapOptions extends MapOptions {
+  /** Tasks in flight at most (default max(64, 16 × engines)). */
+  maxOutstanding?: number;
+}
+
+type Fn<A extends unknown[], R> = TaskFunction<A, R>;
+
+/** Anything array-like that map accepts: arrays, typed arrays. */
+type Sliceable<T> = ArrayLike<T> & { slice(start: number, end: number): ArrayLike<T> };
+
+function toSliceable<T>(inputs: Iterable<T> | ArrayLike<T>): Sliceable<T> {
+  if (ArrayBuffer.isView(inputs)) return inputs as unknown as Sliceable<T>;
+  if (Array.isArray(inputs)) return inputs;
+  return Array.from(inputs as Iterable<T>);
+}
+
+function submitPart<T>(client: Client, sub: Submission, frames: Frames, ar: AsyncResult<T>, index: number): void {
+  ar.metadata[index]!.taskId = client.submit(sub, frames, (outcome: PartOutcome, meta: Partial<TaskMetadata>) =>
+    ar.complete(index, outcome, meta),
+  );
+}
+
+/** Load-balanced tasks (IPython's LoadBalancedView): the controller's scheduler picks the engine. */
+export class LoadBalancedView {
+  private readonly sub: Submission;
+
+  constructor(
+    private readonly client: Client,
+    options: LoadBalancedOptions = {},
+  ) {
+    if (options.scheme !== undefined && !isScheme(options.scheme)) {
+      throw new JobError(
+        'UnknownScheme',
+        `unknown scheduler scheme ${JSON.stringify(options.scheme)}: use lru, plainrandom, twobin, leastload or weighted`,
+      );
+    }
+    this.sub = {
+      ...(options.scheme ? { scheme: options.scheme } : {}),
+      ...(options.retries ? { retries: options.retries } : {}),
+      ...(options.targets?.length ? { to: [...options.targets] } : {}),
+    };
+  }
+
+  /** Runs `fn(...args)` on one engine. */
+  apply<A extends unknown[], R>(fn: Fn<A, R>, ...args: A): AsyncResult<Awaited<R>> {
+    const frames = taskFrames(TaskKind.apply, fn as TaskFunction<never[], unknown>, args);
+    const ar = new AsyncResult<Awaited<R>>(1, nowMs(), (v) => v[0] as Awaited<R>);
+    submitPart(this.client, this.sub, frames, ar, 0);
+    return ar;
+  }
+
+  /** `fn(item)` for every input, `chunksize` inputs per task. */
+  map<T, R>(fn: Fn<[T], R>, inputs: Iterable<T> | ArrayLike<T>, options: MapOptions = {}): AsyncMapResult<Awaited<R>> {
+    const items = toSliceable(inputs);
+    const chunksize = Math.max(1, Math.floor(options.chunksize ?? 1));
+    const ar = new AsyncMapResult<Awaited<R>>(Math.ceil(items.length / chunksize), nowMs(), options.ordered ?? true);
+    for (let start = 0, index = 0; start < items.length; start += chunksize, index++) {
+      const frames = taskFrames(TaskKind.mapChunk, fn as TaskFunction<never[], unknown>, [
+        items.slice(start, start + chunksize),
+      ]);
+      submitPart(this.client, this.sub, frames, ar, index);
+    }
+    return ar;
+  }
+
+  /**
+   * Lazy map over a (possibly endless, possibly async) iterable: at most `maxOutstanding` tasks in
+   * flight; yields results in input order (default) or as they complete. Breaking out of the loop
+   * stops submitting (tasks in flight finish and are dropped). The first failed task throws.
+   */
+  async *imap<T, R>(
+    fn: Fn<[T], R>,
+    inputs: Iterable<T> | AsyncIterable<T>,
+    options: ImapOptions = {},
+  ): AsyncGenerator<Awaited<R>> {
+    const ordered = options.ordered ?? true;
+    const chunksize = Math.max(1, Math.floor(options.chunksize ?? 1));
+    const maxOutstanding = Math.max(1, options.maxOutstanding ?? Math.max(64, 16 * this.client.ids.length));
+    const source: AsyncIterator<T> | Iterator<T> =
+      Symbol.asyncIterator in inputs
+        ? (inputs as AsyncIterable<T>)[Symbol.asyncIterator]()
+        : (inputs as Iterable<T>)[Symbol.iterator]();
+    const ready = new Map<number, PartOutcome>();
+    const arrivals: number[] = [];
+    let wake: (() => void) | undefined;
+    let submittedChunks = 0;
+    let nextToYield = 0;
+    let inFlight = 0;
+    let exhausted = false;
+    const fnArg = fn as TaskFunction<never[], unknown>;
+    const fill = async (): Promise<void> => {
+      while (!exhausted && inFlight < maxOutstanding) {
+        const chunk: T[] = [];
+        while (chunk.length < chunksize) {
+          const step = await source.next();
+          if (step.done) {
+            exhausted = true;
+            break;
+          }
+          chunk.push(step.value);
+        }
+        if (chunk.length === 0) break;
+        const index = submittedChunks++;
+        inFlight++;
+        this.client.submit(this.sub, taskFrames(TaskKind.mapChunk, fnArg, [chunk]), (outcome) => {
+          inFlight--;
+          ready.set(index, outcome);
+          arrivals.push(index);
+          wake?.();
+        });
+      }
+    };
+    try {
+      await fill();
+      while (nextToYield < submittedChunks || !exhausted) {
+        let index: number;
+        if (ordered) {
+          while (!ready.has(nextToYield)) await new Promise<void>((r) => (wake = r));
+          index = nextToYield;
+        } else {
+          while (arrivals.length === 0) await new Promise<void>((r) => (wake = r));
+          index = arrivals.shift()!;
+        }
+        const outcome = ready.get(index)!;
+        ready.delete(index);
+        nextToYield++;
+        if (!outcome.ok) throw outcome.error;
+        await fill();
+        for (const v of outcome.value as Awaited<R>[]) yield v;
+        if (exhausted && nextToYield >= submittedChunks) break;
+      }
+    } finally {
+      exhausted = true;
+      await (source as { return?: () => unknown }).return?.();
+    }
+  }
+}
+
+/** Work on chosen engines (IPython's DirectView); every call returns one value per target engine. */
+export class DirectView {
+  constructor(
+    private readonly client: Client,
+    private readonly targetSpec: number | number[] | 'all',
+  ) {}
+
+  /** The engines this view addresses now ('all' is resolved at each call, as in IPython). */
+  get targets(): number[] {
+    const spec = this.targetSpec;
+    const ids = spec === 'all' ? this.client.ids : typeof spec === 'number' ? [spec] : [...spec];
+    if (ids.length === 0) throw new JobError('NoEngines', 'no engines are registered: wait with waitForEngines(n)');
+    return ids;
+  }
+
+  private each<T>(build: (engine: number, index: number) => Frames, combine: (values: unknown[]) => T): AsyncResult<T> {
+    const targets = this.targets;
+    const ar = new AsyncResult<T>(targets.length, nowMs(), combine);
+    targets.forEach((engine, index) =>
+      submitPart(this.client, { to: [engine], direct: true }, build(engine, index), ar, index),
+    );
+    return ar;
+  }
+
+  /** Runs `fn(...args)` on every target; the function sees the engine's namespace as globals. */
+  apply<A extends unknown[], R>(fn: Fn<A, R>, ...args: A): AsyncResult<Awaited<R>[]> {
+    const frames = taskFrames(TaskKind.apply, fn as TaskFunction<never[], unknown>, args);
+    return this.each(
+      () => frames,
+      (v) => v as Awaited<R>[],
+    );
+  }
+
+  /** Runs code in each engine's namespace (a vm context); gives each engine's completion value. */
+  execute(code: string): AsyncResult<unknown[]> {
+    const frames = taskFrames(TaskKind.execute, undefined, [code]);
+    return this.each(
+      () => frames,
+      (v) => v,
+    );
+  }
+
+  /** Sets names in each engine's namespace. */
+  push(namespace: Record<string, unknown>): AsyncResult<void> {
+    const frames = taskFrames(TaskKind.push, undefined, [namespace]);
+    return this.each(
+      () => frames,
+      (): void => undefined,
+    );
+  }
+
+  /** One name → its value on each engine; several names → each engine's list of values. */
+  pull(name: string): AsyncResult<unknown[]>;
+  pull(names: string[]): AsyncResult<unknown[][]>;
+  pull(names: string | string[]): AsyncResult<unknown[]> | AsyncResult<unknown[][]> {
+    const list = typeof names === 'string' ? [names] : names;
+    const frames = taskFrames(TaskKind.pull, undefined, [list]);
+    if (typeof names === 'string') {
+      return this.each(
+        () => frames,
+        (v) => (v as unknown[][]).map((values) => values[0]),
+      );
+    }
+    return this.each(
+      () => frames,
+      (v) => v as unknown[][],
+    );
+  }
+
+  /** Splits `data` into contiguous blocks, one per target (sizes differ by at most one), and pushes each as `name`. */
+  scatter(name: string, data: ArrayLike<unknown> & { slice(start: number, end: number): unknown }): AsyncResult<void> {
+    const targets = this.targets;
+    const n = targets.length;
+    const base = Math.floor(data.length / n);
+    const extra = data.length % n;
+    const bounds: [number, number][] = [];
+    for (let i = 0, start = 0; i < n; i++) {
+      const size = base + (i < extra ? 1 : 0);
+      bounds.push([start, start + size]);
+      start += size;
+    }
+    return new DirectView(this.client, targets).each(
+      (_engine, index) => {
+        const [s, e] = bounds[index]!;
+        return taskFrames(TaskKind.push, undefined, [{ [name]: data.slice(s, e) }]);
+      },
+      (): void => undefined,
+    );
+  }
+
+  /** Pulls `name` from every target and concatenates the parts (typed arrays stay typed). */
+  gather(name: string): AsyncResult<unknown> {
+    const frames = taskFrames(TaskKind.pull, undefined, [[name]]);
+    return this.each(
+      () => frames,
+      (v) => concat((v as unknown[][]).map((values) => values[0])),
+    );
+  }
+}
+
+function concat(parts: unknown[]): unknown {
+  if (parts.length > 0 && parts.every((p) => ArrayBuffer.isView(p) && !(p instanceof DataView))) {
+    const tag = Object.prototype.toString.call(parts[0]);
+    if (parts.every((p) => Object.prototype.toString.call(p) === tag)) {
+      const views = parts as unknown as (ArrayLike<number> & {
+        length: number;
+        constructor: new (n: number) => unknown;
+      })[];
+      const total = views.reduce((s, p) => s + p.length, 0);
+      const out = new views[0]!.constructor(total) as { set(a: ArrayLike<number>, offset: number): void };
+      let offset = 0;
+      for (const p of views) {
+        out.set(p, offset);
+        offset += p.length;
+      }
+      return out;
+    }
+  }
+  if (parts.every((p) => Array.isArray(p))) return (parts as unknown[][]).flat();
+  return parts;
+}

@@ -1,0 +1,737 @@
+import { JobError } from '../../errors.js';
+import { encodeValue } from '../protocol/codec.js';
+import type { ClusterKeys, ControllerKeys } from '../protocol/keys.js';
+import { controllerKeysOf } from '../protocol/keys.js';
+import type {
+  EngineInfo,
+  ModuleDoneMsg,
+  ResultHead,
+  SubmitHead,
+  TaskHead,
+  WelcomeClientMsg,
+  WelcomeEngineMsg,
+} from '../protocol/messages.js';
+import { nowMs, parseHeader, TaskKind } from '../protocol/messages.js';
+import type { Frames, ZapStats } from '../protocol/sockets.js';
+import { curveServer, Outbox, tcpEndpoint, ZapHandler, zmq } from '../protocol/sockets.js';
+import type { Random, Scheme } from './schedulers.js';
+import { DEFAULT_SCHEME, isScheme, LruLoads, SCHEME_FUNCTIONS } from './schedulers.js';
+
+/**
+ * Outstanding tasks per engine. A number is a fixed high-water mark as in ipyparallel (`0` =
+ * unlimited, ipyparallel's pre-0.13 behaviour; `1` = its current default). `'auto'` (our default)
+ * starts every engine at 1 and lets it hold as many tasks as fit in AUTO_WINDOW_MS of its measured
+ * task time (at most AUTO_MAX): tasks of 10 ms or more get ipyparallel's hwm=1 (perfect balance,
+ * a round trip of idle per task is < 3 %), tiny tasks get up to AUTO_MAX in flight, which hides the
+ * round trip and lets messages carry many tasks — while at most ~10 ms of work ever waits on an
+ * engine that another idle engine could have done.
+ */
+export type HighWaterMark = number | 'auto';
+export const AUTO_WINDOW_MS = 10;
+export const AUTO_MAX = 256;
+
+export interface ControllerOptions {
+  /** Interface to bind: a private IP or 127.0.0.1. `0.0.0.0`/`*` only with `allowAnyInterface`. */
+  host: string;
+  /** Client port (0 = ephemeral). */
+  port?: number;
+  /** Engine port (0 = ephemeral). */
+  enginePort?: number;
+  keys: ClusterKeys | ControllerKeys;
+  scheme?: Scheme;
+  hwm?: HighWaterMark;
+  /** Heartbeat period; an engine silent for `deadAfterBeats` periods is dead. */
+  heartbeatMs?: number;
+  deadAfterBeats?: number;
+  /** Periods without a word from the controller before an engine gives up (told to engines). */
+  engineLostBeats?: number;
+  /** How many times a task whose engine died is resubmitted before it fails with EngineDied. */
+  deathRetries?: number;
+  allowAnyInterface?: boolean;
+  /** Random source for the random schemes (tests pin it). */
+  random?: Random;
+}
+
+export interface ControllerStats {
+  engines: number;
+  queued: number;
+  running: number;
+  submitted: number;
+  completed: number;
+  resubmitted: number;
+  droppedResults: number;
+  zap: ZapStats;
+}
+
+export interface ControllerHandle {
+  readonly clientEndpoint: string;
+  readonly engineEndpoint: string;
+  readonly scheme: Scheme;
+  engines(): EngineInfo[];
+  stats(): ControllerStats;
+  /** Resolves when `n` engines are registered. */
+  waitForEngines(n: number, timeoutMs?: number): Promise<EngineInfo[]>;
+  /** Stops serving. With `stopEngines`, tells every engine to exit first. */
+  close(options?: { stopEngines?: boolean }): Promise<void>;
+}
+
+type Owner =
+  { kind: 'client'; client: ClientRec; id: number } | { kind: 'internal'; done: (ok: boolean, body: Buffer) => void };
+
+interface TaskRec {
+  id: number;
+  owner: Owner;
+  frames: Buffer[];
+  to?: number[];
+  direct: boolean;
+  retriesLeft: number;
+  deathsLeft: number;
+  blacklist?: Set<number>;
+  scheme?: Scheme;
+  engine?: number;
+  lastError?: { head: ResultHead; frames: Buffer[] };
+}
+
+interface EngineRec {
+  info: EngineInfo;
+  route: Buffer;
+  heart?: Buffer;
+  /** task id → counted in the LRU loads (load-balanced) */
+  outstanding: Map<number, boolean>;
+  seen: boolean;
+  misses: number;
+  ewmaMs?: number;
+  limit: number;
+  batch?: { heads: TaskHead[]; frames: Frames };
+}
+
+interface ClientRec {
+  key: string;
+  route: Buffer;
+  gone: boolean;
+  batch?: { heads: ResultHead[]; frames: Frames };
+}
+
+const enc = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
+function errorFrames(name: string, message: string): Buffer[] {
+  const err = new Error(message);
+  err.name = name;
+  err.stack = `${name}: ${message}`;
+  const { body } = encodeValue(err);
+  return [Buffer.from(body)];
+}
+
+/** A FIFO with O(1) shift. */
+class Queue<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head]!;
+    this.items[this.head++] = undefined as T;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+export class Controller implements ControllerHandle {
+  readonly scheme: Scheme;
+  clientEndpoint = '';
+  engineEndpoint = '';
+
+  private readonly context = new zmq.Context();
+  private readonly zap: ZapHandler;
+  private readonly clientSock: zmq.Router;
+  private readonly engineSock: zmq.Router;
+  private readonly clientOut: Outbox;
+  private readonly engineOut: Outbox;
+  private readonly hb: number;
+  private readonly deadAfter: number;
+  private readonly lostBeats: number;
+  private readonly deathRetries: number;
+  private readonly hwm: HighWaterMark;
+  private readonly random: Random | undefined;
+  private readonly schemeFn;
+
+  private readonly engineRecs = new Map<number, EngineRec>();
+  private readonly byRoute = new Map<string, EngineRec>();
+  private readonly byUuid = new Map<string, EngineRec>();
+  private readonly byHeart = new Map<string, EngineRec>();
+  private readonly clients = new Map<string, ClientRec>();
+  private readonly lru = new LruLoads();
+  private readonly tasks = new Map<number, TaskRec>();
+  private readonly queue = new Queue<TaskRec>();
+  private urgent: TaskRec[] = [];
+  private restricted: TaskRec[] = [];
+  private readonly modules = new Map<string, Buffer>();
+  private nextTaskId = 1;
+  private nextEngineId = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private beatTimer?: NodeJS.Timeout;
+  private lastRound = Date.now();
+  private readonly loops: Promise<void>[] = [];
+  private readonly waiters = new Set<() => void>();
+  private readonly counters = { submitted: 0, completed: 0, resubmitted: 0, droppedResults: 0 };
+
+  constructor(private readonly options: ControllerOptions) {
+    const host = options.host;
+    if (!options.allowAnyInterface && (host === '0.0.0.0' || host === '*' || host === '::' || host === '')) {
+      throw new JobError(
+        'UnsafeBindAddress',
+        `refusing to bind the controller on ${JSON.stringify(host)}: give the node's private IP or 127.0.0.1`,
+      );
+    }
+    const scheme = options.scheme ?? DEFAULT_SCHEME;
+    if (!isScheme(scheme)) {
+      throw new JobError(
+        'UnknownScheme',
+        `unknown scheduler scheme ${JSON.stringify(scheme)}: use lru, plainrandom, twobin, leastload or weighted`,
+      );
+    }
+    this.scheme = scheme;
+    this.schemeFn = SCHEME_FUNCTIONS[scheme];
+    this.hb = options.heartbeatMs ?? 500;
+    this.deadAfter = options.deadAfterBeats ?? 3;
+    this.lostBeats = options.engineLostBeats ?? 10;
+    this.deathRetries = options.deathRetries ?? 3;
+    this.hwm = options.hwm ?? 'auto';
+    if (this.hwm !== 'auto' && !(Number.isInteger(this.hwm) && this.hwm >= 0)) {
+      throw new JobError('InvalidHwm', `hwm must be 'auto' or an integer ≥ 0, got ${String(this.hwm)}`);
+    }
+    this.random = options.random;
+    const keys = controllerKeysOf(options.keys);
+    this.zap = new ZapHandler(this.context, { client: keys.clientPublicKeys, engine: keys.enginePublicKeys });
+    const common = { context: this.context, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 };
+    this.clientSock = new zmq.Router({ ...common, ...curveServer(keys.server.secretKey, 'client'), mandatory: true });
+    this.engineSock = new zmq.Router({
+      ...common,
+      ...curveServer(keys.server.secretKey, 'engine'),
+      mandatory: true,
+      handover: true,
+    });
+    this.clientOut = new Outbox(this.clientSock);
+    this.engineOut = new Outbox(this.engineSock);
+  }
+
+  async start(): Promise<void> {
+    const { host } = this.options;
+    try {
+      await this.engineSock.bind(tcpEndpoint(host, this.options.enginePort ?? 0));
+      await this.clientSock.bind(tcpEndpoint(host, this.options.port ?? 0));
+    } catch (error) {
+      await this.close();
+      throw new JobError('ControllerBindFailed', `cannot bind the controller on ${host}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.engineEndpoint = this.engineSock.lastEndpoint ?? '';
+    this.clientEndpoint = this.clientSock.lastEndpoint ?? '';
+    this.loops.push(this.engineLoop(), this.clientLoop());
+    this.beatTimer = setInterval(() => this.beatRound(), this.hb);
+    this.beatTimer.unref?.();
+  }
+
+  engines(): EngineInfo[] {
+    return [...this.engineRecs.values()].map((e) => e.info).sort((a, b) => a.id - b.id);
+  }
+
+  stats(): ControllerStats {
+    let running = 0;
+    for (const e of this.engineRecs.values()) running += e.outstanding.size;
+    return {
+      engines: this.engineRecs.size,
+      queued: this.queue.length + this.urgent.length + this.restricted.length,
+      running,
+      ...this.counters,
+      zap: { ...this.zap.stats },
+    };
+  }
+
+  waitForEngines(n: number, timeoutMs = 30_000): Promise<EngineInfo[]> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        if (this.engineRecs.size >= n) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          resolve(this.engines());
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(
+          new JobError(
+            'EnginesTimeout',
+            `only ${this.engineRecs.size} of ${n} engines registered within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      if (!check()) this.waiters.add(check);
+    });
+  }
+
+  async close(options: { stopEngines?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    if (options.stopEngines) {
+      for (const e of this.engineRecs.values()) this.engineOut.send([e.route, enc({ t: 'stop' })]);
+      await this.engineOut.drain(500);
+      // give the I/O thread a moment to put the stop messages on the wire
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.closed = true;
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    this.clientSock.close();
+    this.engineSock.close();
+    await Promise.allSettled(this.loops);
+    await this.zap.close();
+  }
+
+  // ---------------------------------------------------------------- engines
+
+  private async engineLoop(): Promise<void> {
+    try {
+      for await (const msg of this.engineSock) this.onEngineMessage(msg);
+    } catch (error) {
+      if (!this.closed) throw error;
+    }
+  }
+
+  private onEngineMessage(msg: Buffer[]): void {
+    const route = msg[0]!;
+    const head = parseHeader(msg[1]);
+    if (!head) return;
+    const key = route.toString('latin1');
+    const rec = this.byRoute.get(key);
+    if (rec) rec.seen = true;
+    switch (head.t) {
+      case 'res':
+        this.onResults(rec, head.r as ResultHead[], msg);
+        break;
+      case 'hb': {
+        const beating = rec ?? this.byHeart.get(key) ?? this.byUuid.get(String(head.uuid));
+        if (beating) {
+          beating.seen = true;
+          if (!rec && beating.heart?.toString('latin1') !== key) {
+            if (beating.heart) this.byHeart.delete(beating.heart.toString('latin1'));
+            beating.heart = route;
+            this.byHeart.set(key, beating);
+          }
+          this.engineOut.send([route, '{"t":"hb"}']);
+        } else {
+          this.engineOut.send([route, '{"t":"unknown"}']);
+        }
+        break;
+      }
+      case 'reg':
+        this.onRegister(route, head as unknown as { uuid: string; node: string; pid: number });
+        break;
+      case 'bye':
+        if (rec) this.removeEngine(rec, 'it shut down');
+        break;
+      default:
+        if (!rec) this.engineOut.send([route, '{"t":"unknown"}']);
+    }
+  }
+
+  private onRegister(route: Buffer, reg: { uuid: string; node: string; pid: number }): void {
+    if (typeof reg.uuid !== 'string' || reg.uuid.length === 0 || reg.uuid.length > 128) return;
+    let rec = this.byUuid.get(reg.uuid);
+    if (rec) {
+      // the same engine again (it reconnected): keep its id and its tasks
+      this.byRoute.delete(rec.route.toString('latin1'));
+      rec.route = route;
+      this.byRoute.set(route.toString('latin1'), rec);
+    } else {
+      const info: EngineInfo = {
+        id: this.nextEngineId++,
+        uuid: reg.uuid,
+        node: String(reg.node ?? ''),
+        pid: Number(reg.pid ?? 0),
+        registered: Date.now(),
+      };
+      rec = { info, route, outstanding: new Map(), seen: true, misses: 0, limit: this.initialLimit() };
+      this.engineRecs.set(info.id, rec);
+      this.byRoute.set(route.toString('latin1'), rec);
+      this.byUuid.set(reg.uuid, rec);
+      this.lru.add(info.id);
+    }
+    const welcome: WelcomeEngineMsg = { t: 'welcome', id: rec.info.id, hb: this.hb, lost: this.lostBeats };
+    this.engineOut.send([route, enc(welcome)]);
+    for (const [name, code] of this.modules) this.loadOn(rec, name, code, () => {});
+    this.broadcast({ t: 'eng', up: [rec.info] });
+    for (const w of [...this.waiters]) w();
+    this.dispatch();
+  }
+
+  private initialLimit(): number {
+    if (this.hwm === 'auto') return 1;
+    return this.hwm === 0 ? Number.POSITIVE_INFINITY : this.hwm;
+  }
+
+  private removeEngine(rec: EngineRec, why: string): void {
+    if (!this.engineRecs.has(rec.info.id)) return;
+    this.engineRecs.delete(rec.info.id);
+    this.byRoute.delete(rec.route.toString('latin1'));
+    this.byUuid.delete(rec.info.uuid);
+    if (rec.heart) this.byHeart.delete(rec.heart.toString('latin1'));
+    this.lru.remove(rec.info.id);
+    for (const taskId of rec.outstanding.keys()) {
+      const t = this.tasks.get(taskId);
+      if (!t || t.engine !== rec.info.id) continue;
+      t.engine = undefined;
+      const message = `engine ${rec.info.id} (${rec.info.node || 'local'} pid ${rec.info.pid}) died while running task: ${why}`;
+      if (t.direct || t.deathsLeft <= 0) {
+        this.fail(t, 'EngineDied', message, rec.info.id);
+      } else {
+        t.deathsLeft--;
+        this.counters.resubmitted++;
+        this.urgent.push(t);
+      }
+    }
+    rec.outstanding.clear();
+    this.broadcast({ t: 'eng', down: [rec.info.id] });
+    this.dispatch();
+  }
+
+  private beatRound(): void {
+    const now = Date.now();
+    const late = now - this.lastRound > 2 * this.hb;
+    this.lastRound = now;
+    for (const rec of [...this.engineRecs.values()]) {
+      if (rec.seen) rec.misses = 0;
+      // a round that fires late (a blocked event loop) proves nothing about the engines
+      else if (!late && ++rec.misses >= this.deadAfter) {
+        this.removeEngine(rec, `no heartbeat for ${rec.misses} beats of ${this.hb} ms`);
+        continue;
+      }
+      rec.seen = false;
+    }
+  }
+
+  private onResults(rec: EngineRec | undefined, heads: ResultHead[], msg: Buffer[]): void {
+    if (!Array.isArray(heads)) return;
+    let offset = 2;
+    for (const h of heads) {
+      const n = h.n | 0;
+      const frames = msg.slice(offset, offset + n);
+      offset += n;
+      if (rec) {
+        const lb = rec.outstanding.get(h.i);
+        if (lb !== undefined) {
+          rec.outstanding.delete(h.i);
+          if (lb) this.lru.finish(rec.info.id);
+          if (this.hwm === 'auto') this.tune(rec, h.c - h.s);
+        }
+      }
+      const t = this.tasks.get(h.i);
+      if (!t) {
+        this.counters.droppedResults++;
+        continue;
+      }
+      const engineId = rec?.info.id ?? -1;
+      if (!h.ok && !t.direct && t.retriesLeft > 0) {
+        t.retriesLeft--;
+        (t.blacklist ??= new Set()).add(engineId);
+        t.lastError = { head: { ...h, e: engineId }, frames };
+        t.engine = undefined;
+        this.counters.resubmitted++;
+        this.restricted.push(t);
+        continue;
+      }
+      this.tasks.delete(h.i);
+      this.deliver(t, h.ok, h.s, h.c, engineId, frames);
+    }
+    this.dispatch();
+  }
+
+  private tune(rec: EngineRec, ms: number): void {
+    const d = Math.max(0.001, Number.isFinite(ms) ? ms : 0);
+    rec.ewmaMs = rec.ewmaMs === undefined ? d : 0.8 * rec.ewmaMs + 0.2 * d;
+    rec.limit = Math.max(1, Math.min(AUTO_MAX, Math.ceil(AUTO_WINDOW_MS / rec.ewmaMs)));
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  private async clientLoop(): Promise<void> {
+    try {
+      for await (const msg of this.clientSock) this.onClientMessage(msg);
+    } catch (error) {
+      if (!this.closed) throw error;
+    }
+  }
+
+  private onClientMessage(msg: Buffer[]): void {
+    const route = msg[0]!;
+    const head = parseHeader(msg[1]);
+    if (!head) return;
+    const key = route.toString('latin1');
+    let client = this.clients.get(key);
+    if (!client) {
+      client = { key, route, gone: false };
+      this.clients.set(key, client);
+    }
+    client.gone = false;
+    switch (head.t) {
+      case 'hello': {
+        const welcome: WelcomeClientMsg = { t: 'welcome', engines: this.engines(), scheme: this.scheme, hb: this.hb };
+        this.clientOut.send([route, enc(welcome)]);
+        break;
+      }
+      case 'ping':
+        this.clientOut.send([route, '{"t":"pong"}']);
+        break;
+      case 'sub':
+        this.onSubmit(client, head.k as SubmitHead[], msg);
+        break;
+      case 'mod':
+        this.onModule(client, Number(head.i), String(head.name), msg[2]);
+        break;
+      case 'bye':
+        client.gone = true;
+        this.clients.delete(key);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onSubmit(client: ClientRec, heads: SubmitHead[], msg: Buffer[]): void {
+    if (!Array.isArray(heads)) return;
+    let offset = 2;
+    for (const h of heads) {
+      const n = h.n | 0;
+      const frames = msg.slice(offset, offset + n);
+      offset += n;
+      const t: TaskRec = {
+        id: this.nextTaskId++,
+        owner: { kind: 'client', client, id: h.i },
+        frames,
+        direct: h.d === 1,
+        retriesLeft: Math.max(0, h.r ?? 0),
+        deathsLeft: this.deathRetries,
+      };
+      if (Array.isArray(h.to) && h.to.length > 0) t.to = h.to;
+      if (isScheme(h.s)) t.scheme = h.s;
+      this.counters.submitted++;
+      this.tasks.set(t.id, t);
+      if (t.direct) {
+        const target = t.to?.[0];
+        const rec = target === undefined ? undefined : this.engineRecs.get(target);
+        if (!rec) this.fail(t, 'EngineNotFound', `engine ${String(target)} is not registered`, target ?? -1);
+        else this.sendTask(rec, t, false);
+      } else if (t.to) this.restricted.push(t);
+      else this.queue.push(t);
+    }
+    this.dispatch();
+  }
+
+  private onModule(client: ClientRec, reqId: number, name: string, code: Buffer | undefined): void {
+    const reply = (errors: ModuleDoneMsg['errors']): void => {
+      const msg: ModuleDoneMsg = { t: 'modok', i: reqId, errors };
+      if (!client.gone) this.clientOut.send([client.route, enc(msg)]);
+    };
+    if (!code || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      reply([{ engine: -1, message: `invalid module name ${JSON.stringify(name)}: use letters, digits, _ . -` }]);
+      return;
+    }
+    this.modules.set(name, code);
+    const recs = [...this.engineRecs.values()];
+    if (recs.length === 0) return reply([]);
+    const errors: ModuleDoneMsg['errors'] = [];
+    let left = recs.length;
+    for (const rec of recs) {
+      this.loadOn(rec, name, code, (ok, body) => {
+        if (!ok) errors.push({ engine: rec.info.id, message: messageOf(body) });
+        if (--left === 0) reply(errors);
+      });
+    }
+    this.dispatch();
+  }
+
+  private loadOn(rec: EngineRec, name: string, code: Buffer, done: (ok: boolean, body: Buffer) => void): void {
+    const { body, buffers } = encodeValue([name, new Uint8Array(code.buffer, code.byteOffset, code.byteLength)]);
+    const t: TaskRec = {
+      id: this.nextTaskId++,
+      owner: { kind: 'internal', done },
+      frames: [Buffer.from(`{"k":"${TaskKind.load}","a":${body}}`), ...buffers.map((b) => Buffer.from(b))],
+      to: [rec.info.id],
+      direct: true,
+      retriesLeft: 0,
+      deathsLeft: 0,
+    };
+    this.tasks.set(t.id, t);
+    this.sendTask(rec, t, false);
+  }
+
+  private broadcast(msg: unknown): void {
+    const frame = enc(msg);
+    for (const c of this.clients.values()) if (!c.gone) this.clientOut.send([c.route, frame]);
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  private limitOf(engine: number): number {
+    return this.engineRecs.get(engine)?.limit ?? 0;
+  }
+
+  private pick(t: TaskRec): number | undefined {
+    const to = t.to;
+    const black = t.blacklist;
+    return this.lru.pick(
+      t.scheme ? SCHEME_FUNCTIONS[t.scheme] : this.schemeFn,
+      (engine, load) =>
+        load < this.limitOf(engine) && (to === undefined || to.includes(engine)) && !(black?.has(engine) ?? false),
+      this.random,
+    );
+  }
+
+  /** Could this task ever run on a registered engine? */
+  private possible(t: TaskRec): boolean {
+    for (const id of this.engineRecs.keys()) {
+      if ((t.to === undefined || t.to.includes(id)) && !(t.blacklist?.has(id) ?? false)) return true;
+    }
+    return false;
+  }
+
+  private dispatch(): void {
+    if (this.engineRecs.size === 0) return;
+    if (this.urgent.length) {
+      const urgent = this.urgent;
+      this.urgent = [];
+      for (const t of urgent) {
+        if (this.cancelled(t)) continue;
+        if (t.to || t.blacklist) this.restricted.push(t);
+        else {
+          const e = this.pick(t);
+          if (e === undefined) this.urgent.push(t);
+          else this.sendTask(this.engineRecs.get(e)!, t, true);
+        }
+      }
+    }
+    if (this.restricted.length) {
+      const rest: TaskRec[] = [];
+      for (const t of this.restricted) {
+        if (this.cancelled(t)) continue;
+        const e = this.pick(t);
+        if (e !== undefined) this.sendTask(this.engineRecs.get(e)!, t, true);
+        else if (!this.possible(t)) this.failImpossible(t);
+        else rest.push(t);
+      }
+      this.restricted = rest;
+    }
+    while (this.queue.length > 0 && this.urgent.length === 0) {
+      const t = this.queue.peek()!;
+      if (this.cancelled(t)) {
+        this.queue.shift();
+        continue;
+      }
+      const e = this.pick(t);
+      if (e === undefined) break;
+      this.queue.shift();
+      this.sendTask(this.engineRecs.get(e)!, t, true);
+    }
+  }
+
+  private cancelled(t: TaskRec): boolean {
+    if (t.owner.kind === 'client' && t.owner.client.gone) {
+      this.tasks.delete(t.id);
+      return true;
+    }
+    return false;
+  }
+
+  private failImpossible(t: TaskRec): void {
+    if (t.lastError) {
+      this.tasks.delete(t.id);
+      const h = t.lastError.head;
+      this.deliver(t, false, h.s, h.c, h.e ?? -1, t.lastError.frames);
+      return;
+    }
+    this.fail(t, 'NoEngine', `no registered engine is among the task's targets ${JSON.stringify(t.to)}`, -1);
+  }
+
+  private sendTask(rec: EngineRec, t: TaskRec, lb: boolean): void {
+    t.engine = rec.info.id;
+    rec.outstanding.set(t.id, lb);
+    if (lb) this.lru.assign(rec.info.id);
+    const batch = (rec.batch ??= { heads: [], frames: [] });
+    batch.heads.push({ i: t.id, n: t.frames.length });
+    for (const f of t.frames) batch.frames.push(f);
+    this.scheduleFlush();
+  }
+
+  private fail(t: TaskRec, name: string, message: string, engine: number): void {
+    this.tasks.delete(t.id);
+    const now = nowMs();
+    this.deliver(t, false, now, now, engine, errorFrames(name, message));
+  }
+
+  private deliver(t: TaskRec, ok: boolean, s: number, c: number, engine: number, frames: Buffer[]): void {
+    this.counters.completed++;
+    const owner = t.owner;
+    if (owner.kind === 'internal') {
+      owner.done(ok, frames[0] ?? Buffer.alloc(0));
+      return;
+    }
+    const client = owner.client;
+    if (client.gone) return;
+    const batch = (client.batch ??= { heads: [], frames: [] });
+    batch.heads.push({ i: owner.id, n: frames.length, ok, s, c, e: engine });
+    for (const f of frames) batch.frames.push(f);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    for (const rec of this.engineRecs.values()) {
+      const b = rec.batch;
+      if (!b) continue;
+      rec.batch = undefined;
+      this.engineOut.send([rec.route, enc({ t: 'run', k: b.heads }), ...b.frames]);
+    }
+    for (const c of this.clients.values()) {
+      const b = c.batch;
+      if (!b) continue;
+      c.batch = undefined;
+      this.clientOut.send([c.route, enc({ t: 'res', r: b.heads }), ...b.frames]);
+    }
+  };
+}
+
+function messageOf(body: Buffer): string {
+  try {
+    const v = JSON.parse(body.toString()) as { message?: unknown };
+    return typeof v.message === 'string' ? v.message : body.toString();
+  } catch {
+    return body.toString();
+  }
+}
+
+/** Starts a controller: binds its client and engine ports (CURVE + ZAP) and starts heartbeats. */
+export async function startController(options: ControllerOptions): Promise<ControllerHandle> {
+  const controller = new Controller(options);
+  await controller.start();
+  return controller;
+}

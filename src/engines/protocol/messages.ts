@@ -1,0 +1,148 @@
+/**
+ * The wire protocol between clients, the controller and engines. Every message is
+ * `[header JSON, ...payload frames]` (after the ROUTER's routing id). Tasks and results are batched:
+ * a header lists many items and each item owns `n` consecutive payload frames — its body (JSON made by
+ * the codec) and the binary frames of its typed arrays. The controller routes by the header only
+ * and forwards payload frames untouched, so it never parses task data. CURVE encrypts and
+ * authenticates every frame.
+ */
+
+/** Kinds of task body, as the engine executes them. */
+export const TaskKind = {
+  apply: 'a',
+  mapChunk: 'm',
+  execute: 'x',
+  push: 'p',
+  pull: 'g',
+  load: 'l',
+} as const;
+export type TaskKindCode = (typeof TaskKind)[keyof typeof TaskKind];
+
+/** The body of a task as the client encodes it (frame 0 of the task's frames). */
+export interface TaskBody {
+  k: TaskKindCode;
+  /** Function source (fn.toString()) for apply/map. */
+  f?: string;
+  /** Module export reference for apply/map: [module, export]. */
+  m?: [string, string];
+  /** Append a TaskContext argument. */
+  x?: 1;
+  /** Encoded arguments (an array). */
+  a: unknown;
+}
+
+export interface EngineInfo {
+  id: number;
+  uuid: string;
+  node: string;
+  pid: number;
+  /** Epoch ms of registration. */
+  registered: number;
+}
+
+// engine → controller
+export interface RegisterMsg {
+  t: 'reg';
+  uuid: string;
+  node: string;
+  pid: number;
+}
+export interface ResultHead {
+  /** Task id (controller's to engines, the client's own to clients). */
+  i: number;
+  /** Frames owned by this result. */
+  n: number;
+  ok: boolean;
+  /** Started / completed, epoch ms (engine clock). */
+  s: number;
+  c: number;
+  /** Engine id (controller → client only). */
+  e?: number;
+}
+export interface ResultsMsg {
+  t: 'res';
+  r: ResultHead[];
+}
+export interface BeatMsg {
+  t: 'hb';
+  uuid?: string;
+}
+
+// controller → engine
+export interface WelcomeEngineMsg {
+  t: 'welcome';
+  id: number;
+  hb: number;
+  /** Beats without a word from the controller before the engine gives up. */
+  lost: number;
+}
+export interface TaskHead {
+  i: number;
+  n: number;
+}
+export interface RunMsg {
+  t: 'run';
+  k: TaskHead[];
+}
+
+// client → controller
+export interface HelloMsg {
+  t: 'hello';
+}
+export interface SubmitHead {
+  /** The client's task id. */
+  i: number;
+  n: number;
+  /** Target engines: for a direct task exactly one; for load-balanced tasks a restriction. */
+  to?: number[];
+  /** Direct: run on `to[0]`, no scheduler, no hwm, no resubmission. */
+  d?: 1;
+  /** Retries on failure (load-balanced only), each on an engine that has not failed it. */
+  r?: number;
+  /** Scheme for this task instead of the controller's default. */
+  s?: string;
+}
+export interface SubmitMsg {
+  t: 'sub';
+  k: SubmitHead[];
+}
+export interface ModuleMsg {
+  t: 'mod';
+  i: number;
+  name: string;
+}
+
+// controller → client
+export interface WelcomeClientMsg {
+  t: 'welcome';
+  engines: EngineInfo[];
+  scheme: string;
+  hb: number;
+}
+export interface EnginesMsg {
+  t: 'eng';
+  up?: EngineInfo[];
+  down?: number[];
+}
+export interface ModuleDoneMsg {
+  t: 'modok';
+  i: number;
+  errors: { engine: number; message: string }[];
+}
+
+/** Parses a header frame; undefined if it is not a JSON object with a string `t`. */
+export function parseHeader(frame: Uint8Array | undefined): ({ t: string } & Record<string, unknown>) | undefined {
+  if (!frame || frame.length === 0) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString());
+    if (typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string') {
+      return value as { t: string } & Record<string, unknown>;
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** Milliseconds since the epoch with sub-millisecond precision. */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
