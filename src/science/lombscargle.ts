@@ -26,6 +26,7 @@
 import type { FrequencyGrid } from './frequency-grid.js';
 import { gridFrequencies, gridFrequency, gridSize } from './frequency-grid.js';
 import { directSums, regularSums, smoothListSums, SUMS_PER_FREQUENCY } from './lombscargle-kernels.js';
+import { wasmSumsKernel } from './wasm/ls/kernel.js';
 
 export type { FrequencyGrid, AutoGridOptions } from './frequency-grid.js';
 export { autoGrid, seedGrid, logPeriodGrid, gridFrequencies, gridFrequency, gridSize } from './frequency-grid.js';
@@ -60,11 +61,12 @@ export type SumsKernel = (
   out: Float64Array,
 ) => void;
 
-let wasmKernel: SumsKernel | undefined;
+let wasmKernel: SumsKernel | null | undefined;
 
-/** Installs the WebAssembly kernel used by engine 'auto' / 'wasm' (done by ./wasm/ls-kernel.ts on import). */
-export function setWasmSumsKernel(kernel: SumsKernel | undefined): void {
-  wasmKernel = kernel;
+/** The WebAssembly SIMD kernel (./wasm/ls/kernel.ts), or null when this runtime has no WebAssembly SIMD. */
+export function wasmSumsKernelOrNull(): SumsKernel | null {
+  if (wasmKernel === undefined) wasmKernel = wasmSumsKernel() ?? null;
+  return wasmKernel;
 }
 
 /** The TypeScript kernels: recurrences on regular grids and smooth lists, exact per-pair evaluation otherwise. */
@@ -81,11 +83,12 @@ export const directSumsKernel: SumsKernel = (t, w, wy, grid, out) => {
 function pickKernel(engine: Engine): SumsKernel {
   if (engine === 'direct') return directSumsKernel;
   if (engine === 'js') return jsSumsKernel;
+  const wasm = wasmSumsKernelOrNull();
   if (engine === 'wasm') {
-    if (!wasmKernel) throw new Error('the WebAssembly Lomb-Scargle kernel is not available in this runtime');
-    return wasmKernel;
+    if (!wasm) throw new Error('the WebAssembly Lomb-Scargle kernel is not available in this runtime');
+    return wasm;
   }
-  return wasmKernel ?? jsSumsKernel;
+  return wasm ?? jsSumsKernel;
 }
 
 /** Validated, weighted and centred inputs shared by the single-band and multiband periodograms. */
