@@ -108,7 +108,7 @@ export function renderTemplate(described: Record<string, unknown>): string {
   const nested: string[] = [];
   lines.push(`[cluster ${String(described.name)}]`);
   for (const [key, value] of Object.entries(described)) {
-    if (key === 'name') continue;
+    if (key === 'name' || (Array.isArray(value) && value.length === 0)) continue;
     if (key === 'volumes' || key === 'permissions' || key === 'plugins') {
       const items = value as Record<string, unknown>[];
       lines.push(`${key} = ${items.map((i) => String(i.name)).join(', ')}`);
