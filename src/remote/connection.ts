@@ -156,21 +156,30 @@ export class SshConnection implements RemoteHost {
             const out: Buffer[] = [];
             const err: Buffer[] = [];
             let code: number | undefined;
-            let failure: StarclusterError | undefined;
+            let finished = false;
+            const fail = (error: StarclusterError): void => {
+              // Settle now: a server may keep the channel open until the command ends by itself.
+              if (finished) return;
+              finished = true;
+              if (timer) clearTimeout(timer);
+              options.signal?.removeEventListener('abort', onAbort);
+              stopChannel(stream);
+              reject(error);
+            };
             const timer =
               options.timeoutMs === undefined
                 ? undefined
-                : setTimeout(() => {
-                    failure = new RemoteError(
-                      'RemoteTimeout',
-                      `command on ${this.alias} did not finish within ${Math.round(options.timeoutMs! / 1000)}s: ${short(command)}`,
-                    );
-                    stopChannel(stream);
-                  }, options.timeoutMs);
-            const onAbort = (): void => {
-              failure = new AbortError();
-              stopChannel(stream);
-            };
+                : setTimeout(
+                    () =>
+                      fail(
+                        new RemoteError(
+                          'RemoteTimeout',
+                          `command on ${this.alias} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)}s: ${short(command)}`,
+                        ),
+                      ),
+                    options.timeoutMs,
+                  );
+            const onAbort = (): void => fail(new AbortError());
             options.signal?.addEventListener('abort', onAbort, { once: true });
             stream.on('data', (chunk: Buffer) => out.push(chunk));
             stream.stderr.on('data', (chunk: Buffer) => err.push(chunk));
@@ -178,10 +187,11 @@ export class SshConnection implements RemoteHost {
               code = exitCode ?? 255;
             });
             stream.on('close', () => {
+              if (finished) return;
+              finished = true;
               if (timer) clearTimeout(timer);
               options.signal?.removeEventListener('abort', onAbort);
-              if (failure) reject(failure);
-              else if (code === undefined && this.closed)
+              if (code === undefined && this.closed)
                 reject(
                   new RemoteError(
                     'SshClosed',
