@@ -156,7 +156,8 @@ describe('config fuzz', () => {
         expect(error.code, context).toBe('InvalidConfig');
         expect(error.details.length, context).toBeGreaterThan(0);
         for (const line of error.details) {
-          if (!DETAIL.test(line)) throw new Error(`${context}: unlocated detail ${JSON.stringify(line)}`);
+          if (!DETAIL.test(line))
+            throw new Error(`${context}: unlocated detail ${JSON.stringify(line)}`, { cause: error });
         }
         outcomes.invalid += 1;
       }
