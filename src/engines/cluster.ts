@@ -234,7 +234,9 @@ export async function stopEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Pr
     if (state) delete state.engines[alias];
   }
   if (!nodes) {
+    // The whole runtime is going: its keys go too (a new start makes new ones).
     await rm(join(ctx.stateDir, ENGINE_STATE_FILE), { force: true });
+    for (const file of Object.values(KEY_FILES)) await rm(join(ctx.stateDir, file), { force: true });
   } else if (state) {
     await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
   }

@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { basename, dirname, isAbsolute, relative } from 'node:path';
 import type { IoHost } from '../io-host.js';
 import { openRunTarget, type RunTarget } from './runtime.js';
 import { prepareJob, runPreparedJob, type RunJobResult } from './run.js';
@@ -53,11 +53,17 @@ export function renderRunResult(result: RunJobResult, cwd = process.cwd()): stri
   lines.push(...summarise(result.result).map((l) => `  ${l}`));
   if (result.figures.length) {
     const svgs = result.figures.filter((f) => f.endsWith('.svg'));
-    const dir = relative(cwd, svgs[0] ?? result.figures[0]!).replace(/[^/]+$/, '') || './';
-    lines.push(`figures (${svgs.length}, .svg and .png) in ${dir}:`);
-    for (const f of svgs) lines.push(`  ${relative(cwd, f).replace(/\.svg$/, '')}.{svg,png}`);
+    const dir = dirname(svgs[0] ?? result.figures[0]!);
+    lines.push(`figures (.svg and .png) in ${shortPath(dir, cwd)}/:`);
+    for (const f of svgs) lines.push(`  ${basename(f, '.svg')}.svg  ${basename(f, '.svg')}.png`);
   }
   return lines.join('\n');
+}
+
+/** `cwd`-relative when inside it, absolute otherwise. */
+function shortPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }
 
 /** Scalars of the result as `key: value`, arrays as counts; at most 12 lines. */
@@ -76,7 +82,7 @@ export function summarise(value: unknown): string[] {
 
 function formatScalar(v: unknown): string {
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return Math.abs(v) >= 1e6 ? v.toExponential(3) : String(v);
+    if (Number.isInteger(v)) return Math.abs(v) >= 1e21 ? v.toExponential(6) : v.toLocaleString('en-US');
     return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? String(Number(v.toPrecision(10))) : v.toExponential(4);
   }
   return String(v);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
  */
 export const DESIRED_FILE = 'desired.json';
 export const STATUS_FILE = 'status.json';
-/** Environment marker on every supervised child: `STARCLUSTER_NODE=<cluster>/<alias>`. */
-export const NODE_ENV = 'STARCLUSTER_NODE';
+/** Environment marker on every supervised child: `STARCLUSTER_LOCAL_NODE=<cluster>/<alias>`. */
+export const NODE_ENV = 'STARCLUSTER_LOCAL_NODE';
 
 export interface DesiredProcess {
   /** Unique on the node: `controller`, `engine-1`... (also the log file's name). */
