@@ -13,8 +13,15 @@ import {
 } from '../../lombscargle-kernels.js';
 import { LS_KERNEL_WASM_BASE64 } from './kernel-wasm.js';
 
+/** The WebAssembly global, typed here: the project's lib settings include no DOM types. */
+interface WasmGlobal {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+}
+const wasm = (globalThis as unknown as { WebAssembly?: WasmGlobal }).WebAssembly;
+
 interface LsExports {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
   anchor(n: number, f: number, pt: number, pth: number, ptl: number, por: number, poi: number): void;
   regular(
     n: number,
@@ -66,9 +73,9 @@ let instance: LsExports | null | undefined;
 export function lsKernelExports(): LsExports | null {
   if (instance !== undefined) return instance;
   try {
+    if (!wasm) throw new Error('no WebAssembly');
     const bytes = Buffer.from(LS_KERNEL_WASM_BASE64, 'base64');
-    const module = new WebAssembly.Module(bytes);
-    instance = new WebAssembly.Instance(module).exports as unknown as LsExports;
+    instance = new wasm.Instance(new wasm.Module(bytes)).exports as LsExports;
   } catch {
     instance = null;
   }
