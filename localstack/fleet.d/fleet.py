@@ -42,7 +42,19 @@ SUBNET_CIDR = "198.18.0.0/20"
 FLEET_TAG = "starcluster:fleet"
 POLL_SECONDS = float(os.environ.get("FLEET_POLL_SECONDS", "1"))
 
-ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+
+
+def _endpoint() -> str:
+    """AWS_ENDPOINT_URL, else the endpoint localstack/start.sh recorded, else LocalStack's default."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return os.environ["AWS_ENDPOINT_URL"]
+    recorded = HERE.parent / ".state" / "localstack.endpoint"
+    if recorded.exists() and recorded.read_text().strip():
+        return recorded.read_text().strip()
+    return "http://127.0.0.1:4566"
+
+
+ENDPOINT = _endpoint()
 REGION = os.environ.get("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
 
 

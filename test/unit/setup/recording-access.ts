@@ -110,7 +110,7 @@ export function template(overrides: Partial<ClusterTemplate> = {}): ClusterTempl
 export function context(
   nodes: NodeRecord[],
   overrides: Partial<ClusterTemplate> = {},
-  provider?: Partial<Provider>,
+  provider?: object,
 ): ClusterContext & { io: RecordingIoHost } {
   const config: StarclusterConfig = {
     path: '/nonexistent/config',
