@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ini from 'ini';
 import { describe, expect, it } from 'vitest';
-import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
+import { getClusterTemplate, loadConfig, resolveConfigPath } from '../../../src/config/index.js';
 import { Diagnostics } from '../../../src/config/diagnostics.js';
 import { scanConfigText } from '../../../src/config/locate.js';
 import { StarclusterError } from '../../../src/errors.js';
@@ -388,6 +388,14 @@ describe('missing and unreadable files, templates', () => {
   it('throws ConfigUnreadable for a folder', async () => {
     const err = await loadConfig({ path: FIXTURES, env: cleanEnv() }).catch((e: unknown) => e);
     expect(StarclusterError.is(err) && err.code).toBe('ConfigUnreadable');
+  });
+
+  it('resolves the path from --config, then STARCLUSTER_CONFIG, then STARCLUSTER_HOME/config, then ~/.starcluster/config', () => {
+    const env = { HOME: '/home/u', STARCLUSTER_HOME: '/sc', STARCLUSTER_CONFIG: '~/alt.ini' };
+    expect(resolveConfigPath('~/flag.ini', env)).toBe('/home/u/flag.ini');
+    expect(resolveConfigPath(undefined, env)).toBe('/home/u/alt.ini');
+    expect(resolveConfigPath(undefined, { HOME: '/home/u', STARCLUSTER_HOME: '/sc' })).toBe('/sc/config');
+    expect(resolveConfigPath(undefined, { HOME: '/home/u' })).toMatch(/\/\.starcluster\/config$/);
   });
 
   it('uses STARCLUSTER_CONFIG when there is no --config', async () => {
