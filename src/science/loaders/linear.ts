@@ -31,14 +31,20 @@ export function parseLinearStar(id: string, file: string, text: string): Star | 
   const mag: number[] = [];
   const err: number[] = [];
   try {
-    parseNumericRows(text, file, 3, (v, line) => {
-      if (v.length !== 3)
-        throw new DataFormatError(file, line, `expected 3 columns (t mag mag_err), found ${v.length}`);
-      if (!(v[2]! > 0) || v[1]! < -90) return;
-      t.push(v[0]!);
-      mag.push(v[1]!);
-      err.push(v[2]!);
-    });
+    parseNumericRows(
+      text,
+      file,
+      3,
+      (v, line) => {
+        if (v.length !== 3)
+          throw new DataFormatError(file, line, `expected 3 columns (t mag mag_err), found ${v.length}`);
+        if (!(v[2]! > 0) || v[1]! < -90) return;
+        t.push(v[0]!);
+        mag.push(v[1]!);
+        err.push(v[2]!);
+      },
+      't mag mag_err',
+    );
   } catch (err) {
     if (err instanceof DataFormatError) return { id, file, line: err.line, reason: err.reason };
     throw err;

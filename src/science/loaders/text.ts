@@ -74,6 +74,8 @@ export function parseNumericRows(
   file: string,
   minColumns: number,
   onRow: (values: number[], line: number) => void,
+  /** Column names for the message, e.g. `t mag mag_err`. */
+  names?: string,
 ): void {
   const lines = text.split('\n');
   for (let k = 0; k < lines.length; k++) {
@@ -81,7 +83,8 @@ export function parseNumericRows(
     if (raw === '' || raw.startsWith('#')) continue;
     const parts = raw.split(/\s+/);
     if (parts.length < minColumns) {
-      throw new DataFormatError(file, k + 1, `expected ${minColumns} columns, found ${parts.length}`);
+      const what = names ? ` (${names})` : '';
+      throw new DataFormatError(file, k + 1, `expected ${minColumns} columns${what}, found ${parts.length}`);
     }
     const values = new Array<number>(parts.length);
     for (let c = 0; c < parts.length; c++) {
