@@ -1,0 +1,210 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalProvider, readNodeStatus } from '../../../src/cloud/local/index.js';
+import type { ClusterContext } from '../../../src/cluster/context.js';
+import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
+import { listRunningClusters, startEngines, stopEngines } from '../../../src/engines/cluster.js';
+import { StarclusterError } from '../../../src/errors.js';
+import { runJob } from '../../../src/jobs/index.js';
+import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
+
+// Real controllers and engine processes on this machine (no fakes), under a throwaway
+// STARCLUSTER_HOME. vitest runs each file in its own process, so setting the variable is local.
+const home = await mkdtemp(join(tmpdir(), 'sc-run-'));
+process.env.STARCLUSTER_HOME = home;
+const out = join(home, 'out');
+const job = join(import.meta.dirname, '../../_fixtures/jobs/squares.ts');
+const provider = createLocalProvider();
+const root = join(import.meta.dirname, '../../..');
+
+const expectedSum = (n: number): number => ((n - 1) * n * (2 * n - 1)) / 6;
+
+async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (StarclusterError.is(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a StarclusterError');
+}
+
+function template(name: string): ClusterTemplate {
+  return {
+    name,
+    provider: 'local',
+    clusterSize: 2,
+    clusterUser: 'sgeadmin',
+    clusterShell: 'bash',
+    dnsPrefix: false,
+    nodeInstanceTypes: [],
+    volumes: [],
+    plugins: [],
+    permissions: [],
+    forceSpotMaster: false,
+    userdataScripts: [],
+    disableQueue: false,
+    disableCloudinit: false,
+    sharedFs: 'none',
+    sshCidr: '0.0.0.0/0',
+  };
+}
+
+/** Starts a local cluster the way `start` does: nodes from the provider, then engines. */
+async function startLocal(name: string): Promise<ClusterContext> {
+  const base = { cluster: name, instanceType: 'local', imageId: 'local' };
+  await provider.launch({ ...base, role: 'master', aliases: ['master'], clientToken: `${name}-m` });
+  await provider.launch({ ...base, role: 'node', aliases: ['node001'], clientToken: `${name}-n` });
+  const nodes = await provider.waitRunning([`local-${name}-master`, `local-${name}-node001`]);
+  const ctx: ClusterContext = {
+    name,
+    template: template(name),
+    config: {} as StarclusterConfig,
+    provider,
+    io: new RecordingIoHost(),
+    stateDir: provider.stateDir(name),
+    nodes,
+  };
+  await startEngines(ctx);
+  return ctx;
+}
+
+async function terminate(ctx: ClusterContext): Promise<void> {
+  await stopEngines(ctx);
+  await provider.terminate(ctx.nodes.map((n) => n.id));
+}
+
+const clusters: ClusterContext[] = [];
+afterAll(async () => {
+  for (const ctx of clusters) await terminate(ctx).catch(() => undefined);
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('starcluster run --local -n 2 (throwaway cluster)', () => {
+  it('runs every task on real engine processes, reduces exactly, writes the figures', async () => {
+    const io = new RecordingIoHost();
+    const result = await runJob({
+      file: job,
+      target: { local: 2 },
+      params: { n: '20000', chunks: '12' },
+      outDir: join(out, 'a'),
+      io,
+    });
+    expect(result).toMatchObject({ job: 'squares', cluster: 'local', engines: 2, tasks: 12 });
+    expect(result.result).toMatchObject({ sum: expectedSum(20000), count: 20000, exact: true, tasks: 12 });
+    expect(result.figures).toEqual([join(out, 'a', 'squares.svg'), join(out, 'a', 'squares.png')]);
+    const png = await readFile(join(out, 'a', 'squares.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(await readFile(join(out, 'a', 'squares.svg'), 'utf8')).toContain('12 tasks');
+    const done = io.events.find((e) => e.id === 'job:squares:tasks' && e.state === 'done');
+    expect(done).toMatchObject({ current: 12, total: 12 });
+    expect(done?.detail).toMatch(/tasks\/s/);
+  });
+
+  it('names the failed task, its engine and the remote message', async () => {
+    const error = await failure(
+      runJob({ file: job, target: { local: 2 }, params: { failAt: '5' }, io: new RecordingIoHost() }),
+    );
+    expect(error.code).toBe('TaskFailed');
+    expect(error.exitCode).toBe(6);
+    expect(error.message).toMatch(/^task 5 failed on engine \d+: Error: task 5 was told to fail$/);
+    expect(error.details.join('\n')).toContain('at Object.run');
+  });
+
+  it('checks params before starting anything', async () => {
+    const io = new RecordingIoHost();
+    const error = await failure(runJob({ file: job, target: { local: 2 }, params: { n: 'many' }, io }));
+    expect(error.code).toBe('BadJobParam');
+    expect(error.exitCode).toBe(2);
+    expect(io.events).toEqual([]);
+  });
+});
+
+describe('starcluster run on local clusters', () => {
+  let one: ClusterContext;
+  beforeAll(async () => {
+    one = await startLocal('one');
+    clusters.push(one);
+  });
+
+  it('uses the only running cluster when -c is not given', async () => {
+    expect(await listRunningClusters()).toEqual(['one']);
+    const result = await runJob({
+      file: job,
+      target: {},
+      params: { n: '5000' },
+      outDir: join(out, 'b'),
+      io: new RecordingIoHost(),
+    });
+    expect(result.cluster).toBe('one');
+    expect(result.engines).toBe(2);
+    expect(result.result).toMatchObject({ sum: expectedSum(5000), exact: true });
+  });
+
+  it('completes with exact results when an engine is killed mid-job', async () => {
+    const io = new RecordingIoHost();
+    const running = runJob({
+      file: job,
+      target: { cluster: 'one' },
+      params: { n: '40000', chunks: '40', sleepMs: '150' },
+      io,
+    });
+    // Wait until tasks are flowing, then kill node001's engine outright.
+    for (let i = 0; i < 400 && !io.events.some((e) => e.id === 'job:squares:tasks' && (e.current ?? 0) >= 2); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const status = await readNodeStatus(one.stateDir, 'node001');
+    const pid = status?.children.find((c) => c.name === 'engine-1')?.pid;
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    const result = await running;
+    expect(result.tasks).toBe(40);
+    expect(result.result).toMatchObject({ sum: expectedSum(40000), count: 40000, exact: true, tasks: 40 });
+  });
+
+  it('refuses to guess between several running clusters, listing them', async () => {
+    clusters.push(await startLocal('two'));
+    const error = await failure(runJob({ file: job, target: {}, io: new RecordingIoHost() }));
+    expect(error.code).toBe('WhichCluster');
+    expect(error.message).toBe('2 clusters are running (one, two): choose one with -c NAME');
+  });
+
+  it('stops engines and leaves nothing behind on terminate', async () => {
+    for (const ctx of clusters.splice(0)) await terminate(ctx);
+    expect(await listRunningClusters()).toEqual([]);
+    expect(existsSync(join(home, 'clusters', 'one', 'engines.json'))).toBe(false);
+    expect(existsSync(join(home, 'clusters', 'one', 'curve-client.json'))).toBe(false);
+  });
+});
+
+describe('starcluster run --json (the CLI)', () => {
+  it('prints one JSON object with job, cluster, engines, seconds, result and figures', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        join(root, 'bin', 'dev.js'),
+        'run',
+        job,
+        '--local',
+        '-n',
+        '1',
+        '--param',
+        'n=300',
+        '--out',
+        join(out, 'cli'),
+        '--json',
+      ],
+      { cwd: root, env: { ...process.env, CI: '1' } },
+    );
+    const doc = JSON.parse(stdout) as Record<string, unknown>;
+    expect(Object.keys(doc)).toEqual(
+      expect.arrayContaining(['job', 'cluster', 'engines', 'seconds', 'result', 'figures']),
+    );
+    expect(doc).toMatchObject({ job: 'squares', cluster: 'local', engines: 1, result: { sum: expectedSum(300) } });
+    expect(typeof doc.seconds).toBe('number');
+  });
+});
