@@ -96,7 +96,7 @@
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local $ta v128) (local $tb v128) (local $oa v128) (local $ob v128)
     (local $qa v128) (local $qb v128) (local $sa v128) (local $sb v128)
-    (local $acc v128) (local $corr i64)
+    (local $acc v128) (local $corr i64) (local $ma v128) (local $mb v128) (local $c30 v128) (local $clo v128)
     (if (i32.eqz (local.get $steps)) (then (return (i64.const 0))))
     (local.set $a0 (v128.load offset=0 (i32.const 0)))
     (local.set $a1 (v128.load offset=16 (i32.const 0)))
@@ -106,6 +106,9 @@
     (local.set $b1 (v128.load offset=80 (i32.const 0)))
     (local.set $b2 (v128.load offset=96 (i32.const 0)))
     (local.set $b3 (v128.load offset=112 (i32.const 0)))
+    ;; constants held in locals: V8 does not hoist v128.const out of loops
+    (local.set $c30 (v128.const i32x4 0x40000000 0x40000000 0x40000000 0x40000000))
+    (local.set $clo (v128.const i32x4 0x3ffe0002 0x3ffe0002 0x3ffe0002 0x3ffe0002))
     (loop $step
       ;; outputs: rotl(s0 + s3, 23) + s0, two generators interleaved for instruction-level parallelism
       (local.set $ta (i64x2.add (local.get $a0) (local.get $a3)))
@@ -140,22 +143,15 @@
       (local.set $qb (i16x8.shr_u (local.get $ob) (i32.const 1)))
       (local.set $sa (i32x4.dot_i16x8_s (local.get $qa) (local.get $qa)))
       (local.set $sb (i32x4.dot_i16x8_s (local.get $qb) (local.get $qb)))
-      ;; count near corners inside (true lanes are -1, so subtract)
-      (local.set $acc
-        (i32x4.sub
-          (i32x4.sub
-            (local.get $acc)
-            (i32x4.lt_s (local.get $sa) (v128.const i32x4 0x40000000 0x40000000 0x40000000 0x40000000)))
-          (i32x4.lt_s (local.get $sb) (v128.const i32x4 0x40000000 0x40000000 0x40000000 0x40000000))))
+      ;; count near corners inside: true lanes are -1, so acc counts down (negated at the end)
+      (local.set $ma (i32x4.gt_s (local.get $c30) (local.get $sa)))
+      (local.set $mb (i32x4.gt_s (local.get $c30) (local.get $sb)))
+      (local.set $acc (i32x4.add (local.get $acc) (i32x4.add (local.get $ma) (local.get $mb))))
       ;; rare: a cell that may straddle the arc, 2^30 − 2^17 + 3 ≤ s < 2^30 (a superset; $refine is exact)
       (if (v128.any_true
             (v128.or
-              (i32x4.lt_u
-                (i32x4.sub (local.get $sa) (v128.const i32x4 0x3ffe0003 0x3ffe0003 0x3ffe0003 0x3ffe0003))
-                (v128.const i32x4 0x1fffd 0x1fffd 0x1fffd 0x1fffd))
-              (i32x4.lt_u
-                (i32x4.sub (local.get $sb) (v128.const i32x4 0x3ffe0003 0x3ffe0003 0x3ffe0003 0x3ffe0003))
-                (v128.const i32x4 0x1fffd 0x1fffd 0x1fffd 0x1fffd))))
+              (v128.and (local.get $ma) (i32x4.gt_s (local.get $sa) (local.get $clo)))
+              (v128.and (local.get $mb) (i32x4.gt_s (local.get $sb) (local.get $clo)))))
         (then
           (v128.store offset=160 (i32.const 0) (local.get $sa))
           (v128.store offset=176 (i32.const 0) (local.get $sb))
@@ -171,6 +167,7 @@
     (v128.store offset=80 (i32.const 0) (local.get $b1))
     (v128.store offset=96 (i32.const 0) (local.get $b2))
     (v128.store offset=112 (i32.const 0) (local.get $b3))
+    (local.set $acc (i32x4.neg (local.get $acc)))
     (i64.sub
       (i64.add
         (i64.add
