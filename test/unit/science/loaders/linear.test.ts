@@ -29,8 +29,8 @@ describe('loadLinear', () => {
 
   it('says what is missing when the folder has only the catalogue tables', async () => {
     await expect(loadLinear(SHARED)).rejects.toMatchObject({ code: 'DataNotFound' });
-    const err = await loadLinear(SHARED).catch((e: unknown) => e as { hint: string });
-    expect(err.hint).toContain('allLINEARfinal_dat.tar.gz');
+    const err: unknown = await loadLinear(SHARED).catch((e: unknown) => e);
+    expect((err as { hint: string }).hint).toContain('allLINEARfinal_dat.tar.gz');
   });
 
   it('is detected from its folder', async () => {

@@ -28,8 +28,10 @@ const BAD = GOOD + '10.0 -1.0 52002.0 19.0 0.03\n' + GOOD;
 async function tarGz(files: Record<string, string>): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (d: Buffer) => chunks.push(d));
-  const done = new Promise((r) => pack.on('end', r));
+  pack.on('data', (d: unknown) => {
+    chunks.push(d as Buffer);
+  });
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
   pack.entry({ name: 'table1/', type: 'directory' });
   for (const [name, text] of Object.entries(files)) pack.entry({ name: `table1/${name}`, type: 'file' }, text);
   pack.finalize();
