@@ -587,10 +587,7 @@ function buildTemplate(
     }
   }
   if (fields.public_ips === false && fields.subnet_id === undefined) {
-    problem(
-      'public_ips',
-      'PUBLIC_IPS = False needs SUBNET_ID (nodes without public addresses must be in a VPC subnet)',
-    );
+    problem('public_ips', 'False needs SUBNET_ID (nodes without public addresses must be in a VPC subnet)');
   }
   if (diagnostics.count > before) return undefined;
 

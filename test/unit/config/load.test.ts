@@ -228,7 +228,7 @@ describe('required settings', () => {
   it('rejects PUBLIC_IPS = False without SUBNET_ID', async () => {
     const path = tempConfig('[cluster l]\nPROVIDER = local\nPUBLIC_IPS = False\n');
     expect(await problems(path)).toEqual([
-      `${path}:3: [cluster l] PUBLIC_IPS: PUBLIC_IPS = False needs SUBNET_ID (nodes without public addresses must be in a VPC subnet)`,
+      `${path}:3: [cluster l] PUBLIC_IPS: False needs SUBNET_ID (nodes without public addresses must be in a VPC subnet)`,
     ]);
   });
 
@@ -297,6 +297,14 @@ describe('references', () => {
   it('accepts any key in a plugin section', async () => {
     const config = await load('full.ini');
     expect(config.plugins.get('notebook')?.settings).toMatchObject({ api_token: 'tok-1234567890' });
+  });
+
+  it('reads [vol NAME] as [volume NAME]', async () => {
+    const path = tempConfig(
+      '[cluster l]\nPROVIDER = local\nVOLUMES = data\n[vol data]\nVOLUME_ID = vol-1\nMOUNT_PATH = /data\n',
+    );
+    const config = await loadConfig({ path, env: cleanEnv() });
+    expect(config.clusters.get('l')?.volumes).toEqual([{ name: 'data', volumeId: 'vol-1', mountPath: '/data' }]);
   });
 
   it('rejects two volumes with the same MOUNT_PATH in one template', async () => {
