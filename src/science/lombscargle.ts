@@ -116,6 +116,8 @@ export function prepareSeries(
   dy: Float64Array | undefined,
   center: boolean,
   normalize: boolean,
+  /** Reference time subtracted from t (default: mid-range of t). */
+  tref?: number,
 ): PreparedSeries {
   const n = t.length;
   if (y.length !== n || (dy !== undefined && dy.length !== n)) {
@@ -154,13 +156,13 @@ export function prepareSeries(
     for (let i = 0; i < n; i++) s += (w[i] as number) * (y[i] as number);
     mean = s / W;
   }
-  const tref = n > 0 ? 0.5 * (tmin + tmax) : 0;
+  const t0 = tref ?? (n > 0 ? 0.5 * (tmin + tmax) : 0);
   const tc = new Float64Array(n);
   const wy = new Float64Array(n);
   let Y = 0;
   let YY = 0;
   for (let i = 0; i < n; i++) {
-    tc[i] = (t[i] as number) - tref;
+    tc[i] = (t[i] as number) - t0;
     const yi = (y[i] as number) - mean;
     const v = (w[i] as number) * yi;
     wy[i] = v;
