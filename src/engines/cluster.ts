@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { NodeRecord } from '../cloud/provider.js';
 import type { ClusterContext } from '../cluster/context.js';
 import { JobError, throwIfAborted } from '../errors.js';
@@ -41,6 +45,8 @@ export interface EngineState {
   /** Engines per node alias. */
   engines: Record<string, number>;
   startedAt: string;
+  /** ec2: how the client reaches the master to tunnel to the controller. */
+  ssh?: { address: string; user: string; keyPath: string; knownHosts: string };
 }
 
 /** How long `startEngines` waits for every engine to register. */
@@ -209,7 +215,7 @@ export async function startEngines(ctx: ClusterContext, signal?: AbortSignal): P
 
 /** After nodes were added: start their engines. */
 export async function addEngines(ctx: ClusterContext, added: NodeRecord[], signal?: AbortSignal): Promise<void> {
-  if (ctx.provider.kind !== 'local') return startEngines(ctx, signal);
+  if (ctx.provider.kind !== 'local') return startRemoteEngines(ctx, added, signal);
   const state = await readEngineState(ctx.stateDir);
   if (!state) return startLocalEngines(ctx, signal);
   const perNode = enginesPerNode(ctx);
@@ -226,7 +232,7 @@ export async function addEngines(ctx: ClusterContext, added: NodeRecord[], signa
 
 /** Before nodes are removed (or, with no list, before terminate/stop): stop their engines. */
 export async function stopEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Promise<void> {
-  if (ctx.provider.kind !== 'local') return;
+  if (ctx.provider.kind !== 'local') return stopRemoteEngines(ctx, nodes);
   const state = await readEngineState(ctx.stateDir);
   const aliases = nodes ? nodes.map((n) => n.alias) : ctx.nodes.map((n) => n.alias);
   for (const alias of aliases) {
@@ -389,4 +395,348 @@ export async function startThrowawayCluster(options: {
   io.progress({ id, state: 'done', title });
   const connected = client;
   return { client: connected, close };
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2 (and fleet) clusters: the runtime is uploaded to every node and run under the same small
+// supervisor local nodes use; the client reaches the controller through an SSH tunnel.
+// ---------------------------------------------------------------------------------------------
+
+/** Where the runtime and the cluster's runtime state live on a node (we log in as root). */
+export const REMOTE_ROOT = '/opt/starcluster';
+/** The controller's ports on the master's private IP; open only inside the cluster's security group. */
+export const REMOTE_CLIENT_PORT = 41000;
+export const REMOTE_ENGINE_PORT = 41001;
+
+export interface EngineRuntimePackage {
+  /** Local folder: engine.mjs, controller.mjs, supervisor.mjs, package.json, node_modules/zeromq. */
+  dir: string;
+  hash: string;
+  arch: string;
+}
+
+const RUNTIME_BANNER = [
+  "import { createRequire as __starclusterCreateRequire } from 'node:module';",
+  'const require = __starclusterCreateRequire(import.meta.url);',
+].join('\n');
+
+/** Our entry module as a file esbuild can read: compiled .js under dist/, else the .ts source. */
+function entryFile(url: URL): string {
+  const js = fileURLToPath(url);
+  return existsSync(js) ? js : js.replace(/\.js$/, '.ts');
+}
+
+function zeromqDirs(): { zeromq: string; cmakeTs: string } {
+  const zeromq = dirname(fileURLToPath(import.meta.resolve('zeromq/package.json')));
+  let cmakeTs = join(zeromq, 'node_modules', 'cmake-ts');
+  if (!existsSync(cmakeTs)) cmakeTs = resolve(zeromq, '..', 'cmake-ts');
+  return { zeromq, cmakeTs };
+}
+
+/**
+ * One folder that runs the engine runtime on any Linux node with Node 20+: the controller, engine
+ * and supervisor entry points bundled by esbuild (zeromq external), plus zeromq's JavaScript and
+ * its prebuilt addon for the node's architecture. Built once per content and cached.
+ */
+export async function buildEngineRuntime(arch = 'x64', cacheRoot?: string): Promise<EngineRuntimePackage> {
+  const result = await build({
+    entryPoints: {
+      engine: entryFile(new URL('./engine/main.js', import.meta.url)),
+      controller: entryFile(new URL('./controller/main.js', import.meta.url)),
+      supervisor: entryFile(new URL('../cloud/local/node/main.js', import.meta.url)),
+    },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['zeromq'],
+    outdir: 'out',
+    outExtension: { '.js': '.mjs' },
+    banner: { js: RUNTIME_BANNER },
+    logLevel: 'silent',
+  });
+  const { zeromq, cmakeTs } = zeromqDirs();
+  const zeromqPkg = await readFile(join(zeromq, 'package.json'), 'utf8');
+  const hash = createHash('sha256');
+  for (const file of result.outputFiles) hash.update(file.path).update(file.contents);
+  hash.update(zeromqPkg).update(arch);
+  const digest = hash.digest('hex').slice(0, 16);
+  const root =
+    cacheRoot ??
+    (existsSync(join(fileURLToPath(new URL('../../node_modules', import.meta.url))))
+      ? fileURLToPath(new URL('../../node_modules/.cache/starcluster/runtime', import.meta.url))
+      : join(tmpdir(), 'starcluster-runtime'));
+  const dir = join(root, `engine-runtime-${arch}-${digest}`);
+  if (existsSync(join(dir, 'package.json'))) return { dir, hash: digest, arch };
+  const tmp = `${dir}.${process.pid}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  for (const file of result.outputFiles) await writeFile(join(tmp, file.path.split('/').pop()!), file.contents);
+  const zdir = join(tmp, 'node_modules', 'zeromq');
+  await mkdir(join(zdir, 'build'), { recursive: true });
+  await cp(join(zeromq, 'package.json'), join(zdir, 'package.json'));
+  await cp(join(zeromq, 'lib'), join(zdir, 'lib'), {
+    recursive: true,
+    filter: (src) => !/\.(map|ts)$/.test(src),
+  });
+  await cp(join(zeromq, 'build', 'manifest.json'), join(zdir, 'build', 'manifest.json'));
+  const addonDir = join(zeromq, 'build', 'linux', arch);
+  if (!existsSync(addonDir)) {
+    throw new JobError(
+      'NoZeromqAddon',
+      `zeromq has no prebuilt addon for linux/${arch}: use x64 or arm64 instance types`,
+    );
+  }
+  await cp(addonDir, join(zdir, 'build', 'linux', arch), { recursive: true });
+  const cdir = join(tmp, 'node_modules', 'cmake-ts');
+  await mkdir(join(cdir, 'build'), { recursive: true });
+  await cp(join(cmakeTs, 'package.json'), join(cdir, 'package.json'));
+  for (const f of ['loader.js', 'loader.mjs']) {
+    if (existsSync(join(cmakeTs, 'build', f))) await cp(join(cmakeTs, 'build', f), join(cdir, 'build', f));
+  }
+  await writeFile(join(tmp, 'package.json'), JSON.stringify({ type: 'module', private: true }) + '\n');
+  try {
+    await rename(tmp, dir);
+  } catch {
+    await rm(tmp, { recursive: true, force: true }); // another process made it first
+  }
+  return { dir, hash: digest, arch };
+}
+
+/** `uname -m` → our arch names. */
+function archOf(machine: string): string {
+  const m = machine.trim();
+  if (m === 'x86_64' || m === 'amd64') return 'x64';
+  if (m === 'aarch64' || m === 'arm64') return 'arm64';
+  return m;
+}
+
+interface RemoteNodeInfo {
+  alias: string;
+  address: string;
+  privateIp: string;
+  arch: string;
+  cores: number;
+}
+
+const q = (value: string): string =>
+  /^[A-Za-z0-9_./:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+
+async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], signal?: AbortSignal): Promise<void> {
+  const session = await import('../setup/session.js');
+  const { execChecked } = await import('../remote/index.js');
+  const access = await session.sshAccess(ctx);
+  try {
+    const all = ctx.nodes.map((n) => session.toSetupNode(ctx, n));
+    const master = all.find((n) => n.alias === 'master');
+    if (!master) throw new JobError('NoMaster', `cluster ${ctx.name} has no running master: the controller runs there`);
+    const targets = only ? all.filter((n) => only.some((o) => o.alias === n.alias)) : all;
+    await ensureClusterKeys(ctx.stateDir);
+    const base = posix.join(REMOTE_ROOT, 'clusters', ctx.name);
+
+    // What each node is: architecture, cores, and whether it has Node 20+.
+    const infos: RemoteNodeInfo[] = await session.onNodes(
+      'checking nodes for the engine runtime',
+      targets,
+      async (n) => {
+        const out = await execChecked(
+          access.host(n, 'root'),
+          'uname -m; (nproc 2>/dev/null || echo 1); (node -p "process.versions.node" 2>/dev/null || echo none)',
+        );
+        const [machine = '', cores = '1', version = 'none'] = out.stdout.trim().split('\n');
+        const major = Number(version.split('.')[0]);
+        if (!(major >= 20)) {
+          throw new JobError(
+            'NodeMissing',
+            `${n.alias} has no Node.js 20+ (found ${version.trim()}): install it on the image`,
+          );
+        }
+        return {
+          alias: n.alias,
+          address: n.address,
+          privateIp: n.privateIp,
+          arch: archOf(machine),
+          cores: Number(cores) || 1,
+        };
+      },
+    );
+    throwIfAborted(signal);
+
+    // Upload the runtime (once per content) and the keys each node needs.
+    const packages = new Map<string, EngineRuntimePackage>();
+    for (const arch of new Set(infos.map((i) => i.arch))) packages.set(arch, await buildEngineRuntime(arch));
+    const keyDir = posix.join(base, 'keys');
+    await session.onNodes('uploading the engine runtime', targets, async (n) => {
+      const host = access.host(n, 'root');
+      const pkg = packages.get(infos.find((i) => i.alias === n.alias)!.arch)!;
+      const remoteDir = posix.join(REMOTE_ROOT, 'runtime', `${pkg.arch}-${pkg.hash}`);
+      const have = await host.exec(`test -f ${q(remoteDir)}/.complete`);
+      if (have.code !== 0) {
+        await execChecked(host, `rm -rf ${q(remoteDir)}.tmp && mkdir -p ${q(posix.dirname(remoteDir))}`);
+        await host.put(pkg.dir, `${remoteDir}.tmp`);
+        await execChecked(
+          host,
+          `rm -rf ${q(remoteDir)} && mv ${q(remoteDir)}.tmp ${q(remoteDir)} && touch ${q(remoteDir)}/.complete`,
+        );
+      }
+      await execChecked(host, `mkdir -p ${q(keyDir)} && chmod 700 ${q(base)} ${q(keyDir)}`);
+      const keyFiles = n.alias === 'master' ? [KEY_FILES.engine, KEY_FILES.controller] : [KEY_FILES.engine];
+      for (const file of keyFiles) {
+        await host.writeFile(posix.join(keyDir, file), await readFile(join(ctx.stateDir, file)), 0o600);
+      }
+    });
+    throwIfAborted(signal);
+
+    const previous = await readEngineState(ctx.stateDir);
+    const state: EngineState = {
+      provider: 'ec2',
+      host: master.privateIp,
+      clientPort: REMOTE_CLIENT_PORT,
+      enginePort: REMOTE_ENGINE_PORT,
+      engines: { ...(only ? previous?.engines : {}) },
+      startedAt: previous?.startedAt ?? new Date().toISOString(),
+      ssh: {
+        address: master.address,
+        user: 'root',
+        keyPath: session.privateKeyPath(ctx),
+        knownHosts: session.knownHostsFile(ctx),
+      },
+    };
+    for (const info of infos) state.engines[info.alias] = Math.max(1, ctx.template.enginesPerNode ?? info.cores);
+
+    // Desired processes, then the node's supervisor (if it is not already running).
+    await session.onNodes('starting engines', targets, async (n) => {
+      const host = access.host(n, 'root');
+      const pkg = packages.get(infos.find((i) => i.alias === n.alias)!.arch)!;
+      const runtime = posix.join(REMOTE_ROOT, 'runtime', `${pkg.arch}-${pkg.hash}`);
+      const nodeDir = posix.join(base, 'nodes', n.alias);
+      const processes: DesiredProcess[] = [];
+      if (n.alias === 'master') {
+        processes.push({
+          name: 'controller',
+          argv: [
+            'node',
+            posix.join(runtime, 'controller.mjs'),
+            '--host',
+            master.privateIp,
+            '--port',
+            String(state.clientPort),
+            '--engine-port',
+            String(state.enginePort),
+            '--keys',
+            posix.join(keyDir, KEY_FILES.controller),
+          ],
+          maxRestarts: 3,
+        });
+      }
+      for (let i = 1; i <= (state.engines[n.alias] ?? 0); i++) {
+        processes.push({
+          name: `engine-${i}`,
+          argv: [
+            'node',
+            posix.join(runtime, 'engine.mjs'),
+            '--controller',
+            `tcp://${master.privateIp}:${state.enginePort}`,
+            '--keys',
+            posix.join(keyDir, KEY_FILES.engine),
+            '--node',
+            n.alias,
+          ],
+          maxRestarts: 5,
+        });
+      }
+      await execChecked(host, `mkdir -p ${q(nodeDir)}`);
+      await host.writeFile(posix.join(nodeDir, 'desired.json'), JSON.stringify({ processes }, null, 2), 0o600);
+      const marker = `--sc-node=${ctx.name}/${n.alias}`;
+      await execChecked(
+        host,
+        `pgrep -f -- ${q(marker)} >/dev/null || (cd ${q(nodeDir)} && setsid nohup node ${q(posix.join(runtime, 'supervisor.mjs'))} ${q(marker)} --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null &)`,
+      );
+    });
+    await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
+    throwIfAborted(signal);
+    const client = await connectRemote(state, ctx.stateDir, signal);
+    try {
+      await waitForAll(client, state, signal);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    access.close();
+  }
+}
+
+/** Connects to a remote controller through an SSH tunnel to the master; closing the client closes both. */
+async function connectRemote(state: EngineState, stateDir: string, signal?: AbortSignal): Promise<Client> {
+  if (!state.ssh)
+    throw new JobError(
+      'EngineStateInvalid',
+      `${join(stateDir, ENGINE_STATE_FILE)} has no ssh entry: restart the cluster's engines`,
+    );
+  const remote = await import('../remote/index.js');
+  const pool = new remote.SshPool({
+    privateKey: await remote.readPrivateKey(state.ssh.keyPath),
+    knownHostsFile: state.ssh.knownHosts,
+  });
+  try {
+    const connection = await pool.connection({ alias: 'master', address: state.ssh.address, user: state.ssh.user });
+    const tunnel = await remote.openTunnel(connection, state.host, state.clientPort);
+    const keys = await loadPeerKeys(join(stateDir, KEY_FILES.client));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      throwIfAborted(signal);
+      try {
+        const client = await Client.connect({
+          endpoint: `tcp://127.0.0.1:${tunnel.localPort}`,
+          keys,
+          timeoutMs: 5_000,
+        });
+        const close = client.close.bind(client);
+        client.close = async () => {
+          await close();
+          await tunnel.close();
+          pool.close();
+        };
+        return client;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          await tunnel.close();
+          throw error;
+        }
+      }
+    }
+  } catch (error) {
+    pool.close();
+    throw error;
+  }
+}
+
+async function stopRemoteEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Promise<void> {
+  const session = await import('../setup/session.js');
+  let access;
+  try {
+    access = await session.sshAccess(ctx);
+  } catch {
+    return; // no key: nothing we can reach; terminate removes the machines anyway
+  }
+  try {
+    const targets = (nodes ?? ctx.nodes).map((n) => session.toSetupNode(ctx, n));
+    await Promise.allSettled(
+      targets.map((n) =>
+        access
+          .host(n, 'root')
+          .exec(`pkill -TERM -f -- ${q(`--sc-node=${ctx.name}/${n.alias}`)}`, { timeoutMs: 15_000 }),
+      ),
+    );
+  } finally {
+    access.close();
+  }
+  const state = await readEngineState(ctx.stateDir);
+  if (!nodes || !state) {
+    await rm(join(ctx.stateDir, ENGINE_STATE_FILE), { force: true });
+    return;
+  }
+  for (const n of nodes) delete state.engines[n.alias];
+  await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
 }
