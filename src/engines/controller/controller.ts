@@ -699,7 +699,7 @@ export class Controller implements ControllerHandle {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(this.flush);
+    queueMicrotask(this.flush);
   }
 
   private readonly flush = (): void => {

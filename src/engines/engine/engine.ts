@@ -187,6 +187,12 @@ export class Engine implements EngineHandle {
     if (hb > 0) this.hb = hb;
     if (lost > 0) this.lostBeats = lost;
     if (!this.heart && !this.mainBeat) {
+      // The main thread beats until the heart thread is up (it takes a while to start under load), or
+      // for good with heart: 'main'.
+      this.mainBeat = setInterval(() => {
+        this.out.send([JSON.stringify({ t: 'hb', uuid: this.uuid })]);
+        if (Date.now() - this.lastHeard > this.lostBeats * this.hb) void this.end('lost');
+      }, this.hb);
       if ((this.options.heart ?? 'thread') === 'thread') {
         this.heart = new Heart({
           endpoint: this.options.controller,
@@ -197,12 +203,11 @@ export class Engine implements EngineHandle {
           killOnLost: this.options.exitOnLost ?? false,
           onLost: () => void this.end('lost'),
           onUnknown: () => this.register(),
+          onAlive: () => {
+            if (this.mainBeat) clearInterval(this.mainBeat);
+            this.mainBeat = undefined;
+          },
         });
-      } else {
-        this.mainBeat = setInterval(() => {
-          this.out.send([JSON.stringify({ t: 'hb', uuid: this.uuid })]);
-          if (Date.now() - this.lastHeard > this.lostBeats * this.hb) void this.end('lost');
-        }, this.hb);
       }
     }
     this.registered();
@@ -408,7 +413,7 @@ export class Engine implements EngineHandle {
     this.results.frames.push(encoded.body, ...encoded.buffers);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      queueMicrotask(this.flush);
     }
   }
 

@@ -21,6 +21,7 @@ const sock = new zmq.Dealer({
 sock.connect(w.endpoint);
 let lastHeard = Date.now();
 let lostSent = false;
+let alive = false;
 const beat = JSON.stringify({ t: 'hb', uuid: w.uuid });
 const timer = setInterval(() => {
   sock.send(beat).catch(() => {});
@@ -37,6 +38,7 @@ sock.send(beat).catch(() => {});
       lastHeard = Date.now();
       lostSent = false;
       if (m && m.toString().includes('"unknown"')) parentPort.postMessage('unknown');
+      else if (!alive) { alive = true; parentPort.postMessage('alive'); }
     }
   } catch {}
 })();
@@ -55,6 +57,8 @@ export interface HeartOptions {
   killOnLost: boolean;
   onLost: () => void;
   onUnknown: () => void;
+  /** The controller answered the heart's first beat. */
+  onAlive: () => void;
 }
 
 export class Heart {
@@ -76,7 +80,8 @@ export class Heart {
     });
     this.worker.unref();
     this.worker.on('message', (m) => {
-      if (m === 'lost') options.onLost();
+      if (m === 'alive') options.onAlive();
+      else if (m === 'lost') options.onLost();
       else if (m === 'unknown') options.onUnknown();
     });
     this.worker.on('error', () => {});
