@@ -243,12 +243,47 @@ function checkSamples(samples: number, what: string): void {
   }
 }
 
-function sampler(stream: PiStream, options: CountOptions): Sampler {
-  const states = piStreamStates(stream);
-  const lanes = states.slice(0, LANES);
-  const fine = states[LANES]!;
-  const kind = options.kernel ?? (wasmKernelAvailable() ? 'wasm' : 'ts');
-  return kind === 'wasm' ? new WasmSampler(lanes, fine) : new TsSampler(lanes, fine);
+/**
+ * A running count over one stream: `advance(n)` counts the next `n` samples. Long counts can be
+ * cut into pieces (to check for cancellation or report progress) with the same result as one
+ * piece, as long as every piece but the last is a multiple of 8 samples.
+ */
+export class PiCounter {
+  /** Samples counted so far. */
+  samples = 0;
+  /** Of which inside the circle. */
+  inside = 0;
+  private readonly sampler: Sampler;
+  private closed = false;
+
+  constructor(stream: PiStream, options: CountOptions = {}) {
+    const states = piStreamStates(stream);
+    const lanes = states.slice(0, LANES);
+    const fine = states[LANES]!;
+    const kind = options.kernel ?? (wasmKernelAvailable() ? 'wasm' : 'ts');
+    this.sampler = kind === 'wasm' ? new WasmSampler(lanes, fine) : new TsSampler(lanes, fine);
+  }
+
+  /** Counts the next `n` samples and returns the totals so far. */
+  advance(n: number): PiCount {
+    checkSamples(n, 'samples');
+    if (n === 0) return { samples: this.samples, inside: this.inside };
+    if (this.closed) {
+      throw new RangeError(
+        `this count ended at ${this.samples} samples, not a multiple of ${SAMPLES_PER_STEP}: only the last piece may be`,
+      );
+    }
+    if (this.samples + n > Number.MAX_SAFE_INTEGER) throw new RangeError('samples would exceed 2^53 − 1');
+    const steps = Math.floor(n / SAMPLES_PER_STEP);
+    const rest = n - steps * SAMPLES_PER_STEP;
+    this.inside += this.sampler.steps(steps);
+    if (rest > 0) {
+      this.inside += this.sampler.partial(rest);
+      this.closed = true;
+    }
+    this.samples += n;
+    return { samples: this.samples, inside: this.inside };
+  }
 }
 
 /**
@@ -256,27 +291,15 @@ function sampler(stream: PiStream, options: CountOptions): Sampler {
  * a multiple of 8) in one pass. The last checkpoint is the total.
  */
 export function countInsideAt(checkpoints: readonly number[], stream: PiStream, options: CountOptions = {}): PiCount[] {
-  const s = sampler(stream, options);
-  const out: PiCount[] = [];
-  let at = 0;
-  let inside = 0;
-  checkpoints.forEach((n, i) => {
+  const counter = new PiCounter(stream, options);
+  return checkpoints.map((n, i) => {
     checkSamples(n, 'checkpoint');
-    if (n < at) throw new RangeError(`checkpoints must ascend: ${n} follows ${at}`);
-    const last = i === checkpoints.length - 1;
-    if (!last && n % SAMPLES_PER_STEP !== 0) {
+    if (n < counter.samples) throw new RangeError(`checkpoints must ascend: ${n} follows ${counter.samples}`);
+    if (i < checkpoints.length - 1 && n % SAMPLES_PER_STEP !== 0) {
       throw new RangeError(`checkpoint ${n} is not a multiple of ${SAMPLES_PER_STEP}: only the last may be`);
     }
-    const steps = Math.floor((n - at) / SAMPLES_PER_STEP);
-    inside += s.steps(steps);
-    at += steps * SAMPLES_PER_STEP;
-    if (n > at) {
-      inside += s.partial(n - at);
-      at = n;
-    }
-    out.push({ samples: n, inside });
+    return counter.advance(n - counter.samples);
   });
-  return out;
 }
 
 /** How many of the first `samples` samples of `stream` fall inside the quarter circle (exact). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import job, { splitSamples, type PiTask, type PiTaskResult } from '../../../jobs/pi.js';
 import type { TaskOutcome } from '../../../src/jobs/define.js';
-import { countInside } from '../../../src/science/pi.js';
+import { AbortError } from '../../../src/errors.js';
+import { convergenceCheckpoints, countInside, countInsideAt } from '../../../src/science/pi.js';
 
 /** Runs the job the way the runner does (tasks → run on "engines" round-robin → reduce), in process. */
 async function runLocally(raw: Record<string, unknown>, engines: number) {
@@ -64,5 +65,19 @@ describe('jobs/pi.ts', () => {
       expect(f.svg).toContain('<svg');
       expect(Array.from(f.png.subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]); // "PNG"
     }
+  });
+
+  it("task 0 reports its stream's prefix counts, the same as a one-pass count", async () => {
+    const task: PiTask = { seed: 3, stream: 0, samples: 300_001, checkpoints: true };
+    const result = await job.run(task, { engine: 0, index: 0 });
+    expect(result.checkpoints).toEqual(countInsideAt(convergenceCheckpoints(300_001), { seed: 3, id: 0 }));
+    expect(result.inside).toBe(countInside(300_001, { seed: 3, id: 0 }));
+  });
+
+  it('stops a cancelled task with an AbortError', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const task: PiTask = { seed: 3, stream: 1, samples: 1e9, checkpoints: false };
+    await expect(job.run(task, { engine: 0, index: 1, signal: controller.signal })).rejects.toBeInstanceOf(AbortError);
   });
 });

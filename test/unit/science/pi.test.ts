@@ -5,6 +5,7 @@ import {
   convergenceCheckpoints,
   countInside,
   countInsideAt,
+  PiCounter,
   piStreamStates,
   wasmKernelAvailable,
   type PiStream,
@@ -98,6 +99,17 @@ describe('countInside', () => {
     const counts = countInsideAt([8_000, 8_000, 160_000, 160_005], stream);
     expect(counts.map((c) => c.samples)).toEqual([8_000, 8_000, 160_000, 160_005]);
     for (const c of counts) expect(c.inside).toBe(countInside(c.samples, stream));
+  });
+
+  it('counts the same in pieces as in one pass, while each piece but the last is a multiple of 8', () => {
+    const stream = { seed: 4, id: 7 };
+    for (const kernel of ['wasm', 'ts'] as const) {
+      const counter = new PiCounter(stream, { kernel });
+      for (const piece of [8, 0, 80_000, 16, 8_000_000, 5]) counter.advance(piece);
+      expect(counter.samples).toBe(8_080_029);
+      expect(counter.inside).toBe(countInside(8_080_029, stream));
+      expect(() => counter.advance(8)).toThrow(/ended at 8080029 samples/);
+    }
   });
 
   it('rejects bad sample counts and checkpoints with a message naming the value', () => {
