@@ -1,0 +1,234 @@
+import { basename, posix } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { createProvider, ec2Of } from '../cloud/index.js';
+import type { NodeRecord, Provider } from '../cloud/provider.js';
+import type { ClusterContext } from '../cluster/context.js';
+import { emptyConfig, makeContext, sortNodes, templateFor } from '../cluster/model.js';
+import { providerForCluster } from '../cluster/terminate.js';
+import { loadConfig } from '../config/index.js';
+import type { StarclusterConfig } from '../config/types.js';
+import { CloudError, StarclusterError, UsageError } from '../errors.js';
+import type { IoHost } from '../io-host.js';
+import type { InteractiveIo } from '../remote/connection.js';
+import { SshPool } from '../remote/pool.js';
+import { readPrivateKey } from '../remote/keys.js';
+import type { ExecResult } from '../remote/types.js';
+import { clusterStateDir } from '../paths.js';
+import { knownHostsFile, privateKeyPath, toSetupNode } from './session.js';
+
+/**
+ * What the ssh/put/get/runplugin commands do: find a live cluster's nodes through the provider,
+ * then reach one over SSH with the cluster's pinned known_hosts.
+ */
+
+export interface ClusterAccessOptions {
+  name: string;
+  configPath?: string;
+  io: IoHost;
+  env?: NodeJS.ProcessEnv;
+  provider?: Provider;
+}
+
+async function configOrEmpty(path: string | undefined, env: NodeJS.ProcessEnv): Promise<StarclusterConfig> {
+  try {
+    return await loadConfig({ ...(path ? { path } : {}), env });
+  } catch (error) {
+    if (StarclusterError.is(error) && error.code === 'ConfigNotFound' && !path) return emptyConfig();
+    throw error;
+  }
+}
+
+/** The running cluster NAME as a ClusterContext (nodes from tags, template from the config or the group's tags). */
+export async function openCluster(opts: ClusterAccessOptions): Promise<ClusterContext> {
+  const env = opts.env ?? process.env;
+  const config = await configOrEmpty(opts.configPath, env);
+  const provider = opts.provider ?? (await providerForCluster(opts.name, config, env));
+  const nodes = sortNodes(await provider.listNodes(opts.name)).filter((n) => n.state === 'running');
+  if (nodes.length === 0) {
+    throw new CloudError('ClusterNotFound', `cluster ${opts.name} has no running nodes`, {
+      hint: 'see `starcluster listclusters`',
+    });
+  }
+  const ec2 = ec2Of(provider);
+  // The AWS SDK is loaded only for EC2 clusters.
+  const templateTag = ec2 ? (await import('../cloud/ec2/provider.js')).TAG_TEMPLATE : '';
+  const sg = ec2 ? (await ec2.clusterSecurityGroups(opts.name))[0] : undefined;
+  const template = templateFor(config, sg?.tags[templateTag], provider, nodes);
+  return makeContext({
+    name: opts.name,
+    template,
+    config,
+    provider,
+    io: opts.io,
+    nodes,
+    stateDir: clusterStateDir(opts.name, env),
+  });
+}
+
+/** `master`, `node001`, `1` (StarCluster's numeric shorthand for node001), or an instance id. */
+export function findNode(ctx: Pick<ClusterContext, 'name' | 'nodes'>, which = 'master'): NodeRecord {
+  const wanted = /^\d+$/.test(which) ? (Number(which) === 0 ? 'master' : `node${which.padStart(3, '0')}`) : which;
+  const node = ctx.nodes.find((n) => n.alias === wanted || n.id === wanted || `${ctx.name}-${n.alias}` === wanted);
+  if (!node) {
+    throw new UsageError('NodeNotFound', `cluster ${ctx.name} has no running node ${which}`, {
+      hint: `nodes: ${ctx.nodes.map((n) => n.alias).join(', ')}`,
+    });
+  }
+  return node;
+}
+
+async function poolFor(ctx: ClusterContext): Promise<SshPool> {
+  return new SshPool({ privateKey: await readPrivateKey(privateKeyPath(ctx)), knownHostsFile: knownHostsFile(ctx) });
+}
+
+export interface SshNodeOptions {
+  ctx: ClusterContext;
+  node: NodeRecord;
+  user?: string;
+  /** Runs this and returns its output; without it, an interactive login shell on `tty`. */
+  command?: string;
+  tty?: InteractiveIo;
+  signal?: AbortSignal;
+}
+
+export interface SshNodeResult extends Partial<ExecResult> {
+  node: string;
+  user: string;
+  code: number;
+}
+
+/** `sshmaster`/`sshnode`/`sshinstance`: a command (output returned) or an interactive session with a pty. */
+export async function sshNode(opts: SshNodeOptions): Promise<SshNodeResult> {
+  const user = opts.user ?? 'root';
+  const target = toSetupNode(opts.ctx, opts.node);
+  const pool = await poolFor(opts.ctx);
+  try {
+    const connection = await pool.connection({ alias: target.alias, address: target.address, user });
+    if (opts.tty) {
+      const code = await connection.interactive(opts.tty, opts.command);
+      return { node: target.alias, user, code };
+    }
+    if (!opts.command)
+      throw new UsageError('NoTerminal', 'give a command to run, or run this from a terminal for a login shell');
+    const result = await connection.exec(opts.command, opts.signal ? { signal: opts.signal } : {});
+    return { node: target.alias, user, ...result };
+  } finally {
+    pool.close();
+  }
+}
+
+/** `sshinstance`: any instance by id, in any cluster (the key comes from the [key] named like its key pair). */
+export async function openInstance(opts: {
+  instanceId: string;
+  configPath?: string;
+  io: IoHost;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ ctx: ClusterContext; node: NodeRecord }> {
+  const env = opts.env ?? process.env;
+  const config = await configOrEmpty(opts.configPath, env);
+  const provider = await createProvider(undefined, config, { kind: 'ec2', env });
+  const ec2 = ec2Of(provider);
+  const { toNodeRecord } = await import('../cloud/ec2/provider.js');
+  const found = ec2 ? (await ec2.api.describeInstances([], [opts.instanceId])).map(toNodeRecord) : [];
+  const node = found.find((n) => n.state === 'running');
+  if (!node)
+    throw new CloudError('InstanceNotFound', `instance ${opts.instanceId} is not running (or does not exist)`, {
+      hint: 'see `starcluster listinstances`',
+    });
+  const name = node.cluster || opts.instanceId;
+  const template = templateFor(config, undefined, provider, [node]);
+  const ctx = makeContext({
+    name,
+    template,
+    config,
+    provider,
+    io: opts.io,
+    nodes: [node],
+    stateDir: clusterStateDir(name, env),
+  });
+  return { ctx, node };
+}
+
+export interface TransferOptions {
+  ctx: ClusterContext;
+  node: NodeRecord;
+  user?: string;
+  sources: string[];
+  destination: string;
+  io: IoHost;
+  signal?: AbortSignal;
+}
+
+export interface TransferResult {
+  node: string;
+  files: string[];
+  bytes: number;
+}
+
+/** `put`: local files or trees to the node. Several sources go into the destination directory. */
+export async function putFiles(opts: TransferOptions): Promise<TransferResult> {
+  return transfer(opts, 'put');
+}
+
+/** `get`: remote files or trees to this machine. Several sources go into the destination directory. */
+export async function getFiles(opts: TransferOptions): Promise<TransferResult> {
+  return transfer(opts, 'get');
+}
+
+async function transfer(opts: TransferOptions, direction: 'put' | 'get'): Promise<TransferResult> {
+  const target = toSetupNode(opts.ctx, opts.node);
+  const user = opts.user ?? 'root';
+  const pool = await poolFor(opts.ctx);
+  const id = `${direction}-${target.alias}`;
+  const title = direction === 'put' ? `Uploading to ${target.alias}` : `Downloading from ${target.alias}`;
+  let bytes = 0;
+  try {
+    const host = pool.host({ alias: target.alias, address: target.address, user });
+    const many = opts.sources.length > 1;
+    if (many) {
+      const isDir =
+        direction === 'put'
+          ? (await host.exec(`test -d '${opts.destination.replace(/'/g, `'\\''`)}'`)).code === 0
+          : await stat(opts.destination).then(
+              (s) => s.isDirectory(),
+              () => false,
+            );
+      if (!isDir)
+        throw new UsageError(
+          'DestinationNotDirectory',
+          `${opts.destination} must be an existing directory when copying several files`,
+        );
+    }
+    opts.io.progress({ id, state: 'start', title });
+    for (const source of opts.sources) {
+      const dest = many
+        ? direction === 'put'
+          ? posix.join(opts.destination, basename(source))
+          : `${opts.destination}/${posix.basename(source)}`
+        : opts.destination;
+      let done = 0;
+      const onProgress = (p: { totalTransferred: number; total: number; file: string }): void => {
+        done = p.totalTransferred;
+        opts.io.progress({
+          id,
+          state: 'update',
+          title,
+          detail: p.file,
+          current: bytes + p.totalTransferred,
+          total: bytes + p.total,
+        });
+      };
+      if (direction === 'put')
+        await host.put(source, dest, { onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
+      else await host.get(source, dest, { onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
+      bytes += done;
+    }
+    opts.io.progress({ id, state: 'done', title, detail: `${opts.sources.length} item(s), ${bytes} bytes` });
+    return { node: target.alias, files: opts.sources, bytes };
+  } catch (error) {
+    opts.io.progress({ id, state: 'fail', title, detail: (error as Error).message });
+    throw error;
+  } finally {
+    pool.close();
+  }
+}
