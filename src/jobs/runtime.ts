@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { JobError, StarclusterError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { type Client, connectToCluster, listRunningClusters, startThrowawayCluster } from '../engines/cluster.js';
-import type { Scheme } from '../engines/controller/schedulers.js';
+import type { Scheme } from '../engines/index.js';
 import type { TaskBackend } from './backend.js';
 import { ENGINE_RUN_EXPORT } from './bundle.js';
 import type { TaskOutcome } from './define.js';
