@@ -1,7 +1,7 @@
 /** The SSH layer: the only module that talks ssh2. */
 export { sshAddress, isFleetAddress, isLoopback } from './address.js';
 export { connect, SshConnection, type ConnectTarget, type InteractiveIo } from './connection.js';
-export { clusterKeyPair, generateKeyPair, readPrivateKey, type KeyPairText } from './keys.js';
+export { clusterKeyPair, generateKeyPair, publicKeyLine, readPrivateKey, type KeyPairText } from './keys.js';
 export {
   checkHostKey,
   forgetHosts,

@@ -67,3 +67,15 @@ export async function clusterKeyPair(stateDir: string, cluster: string): Promise
   await writeFile(`${path}.pub`, `${pair.publicKey}\n`, { mode: 0o644 });
   return { ...pair, path };
 }
+
+/** The `authorized_keys` line of a private key's public half (e.g. the EC2 key we log in with). */
+export function publicKeyLine(privateKey: Buffer | string, comment = ''): string {
+  const parsed = utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error)
+    throw new RemoteError(
+      'PrivateKeyInvalid',
+      `not a key ssh can use: ${key instanceof Error ? key.message : 'empty'}`,
+    );
+  return `${key.type} ${key.getPublicSSH().toString('base64')}${comment ? ` ${comment}` : ''}`;
+}

@@ -401,7 +401,10 @@ function trustStep(): Step<SetupState> {
       const lines = await collectHostKeyLines(s, s.all);
       report({ detail: `${lines.length} host keys` });
       const rootKeys = sh.sshKeyScript('/root', 'root', key.privateKey, key.publicKey);
-      const userKeys = sh.sshKeyScript(`/home/${user}`, user, key.privateKey, key.publicKey);
+      // As StarCluster: the key we log in with may log in as the cluster user too (sshmaster -u USER).
+      const userKeys = sh.sshKeyScript(`/home/${user}`, user, key.privateKey, key.publicKey, [
+        await s.access.loginKey(),
+      ]);
       // With a shared /home the user's keys live once, on the master.
       const userOn = (n: SetupNode): boolean =>
         s.ctx.template.sharedFs === 'none' ? s.targets.includes(n) : n === s.master && s.targets.includes(n);

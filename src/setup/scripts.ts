@@ -66,14 +66,23 @@ export function scratchScript(user: string): string {
 }
 
 /** The cluster key in HOME/.ssh, and its public half (plus anything already there) in authorized_keys. */
-export function sshKeyScript(home: string, owner: string, privateKey: string, publicKey: string): string {
+export function sshKeyScript(
+  home: string,
+  owner: string,
+  privateKey: string,
+  publicKey: string,
+  extraAuthorized: readonly string[] = [],
+): string {
   const dir = `${home}/.ssh`;
+  const authorized = `${dir}/authorized_keys`;
   return [
     `umask 077; mkdir -p ${q(dir)}`,
     `cat > ${q(`${dir}/id_ed25519`)} <<'SC_KEY'\n${privateKey.trim()}\nSC_KEY`,
     `echo ${q(publicKey)} > ${q(`${dir}/id_ed25519.pub`)}`,
     `touch ${q(`${dir}/authorized_keys`)}`,
-    `grep -qxF ${q(publicKey)} ${q(`${dir}/authorized_keys`)} || echo ${q(publicKey)} >> ${q(`${dir}/authorized_keys`)}`,
+    ...[publicKey, ...extraAuthorized].map(
+      (k) => `grep -qxF ${q(k)} ${q(authorized)} || echo ${q(k)} >> ${q(authorized)}`,
+    ),
     `chmod 700 ${q(dir)}; chmod 600 ${q(`${dir}/id_ed25519`)} ${q(`${dir}/authorized_keys`)}; chmod 644 ${q(`${dir}/id_ed25519.pub`)}`,
     `chown -R ${q(owner)}: ${q(dir)}`,
   ].join('\n');

@@ -4,7 +4,7 @@ import type { NodeRecord } from '../cloud/provider.js';
 import type { ClusterContext } from '../cluster/context.js';
 import { ConfigError, RemoteError, StarclusterError } from '../errors.js';
 import { sshAddress } from '../remote/address.js';
-import { clusterKeyPair, readPrivateKey, type KeyPairText } from '../remote/keys.js';
+import { clusterKeyPair, publicKeyLine, readPrivateKey, type KeyPairText } from '../remote/keys.js';
 import { SshPool } from '../remote/pool.js';
 import type { RemoteHost } from '../remote/types.js';
 import type { WaitForSshOptions } from '../remote/wait.js';
@@ -19,6 +19,8 @@ export interface NodeAccess {
   waitFor(node: SetupNode, options: WaitForSshOptions): Promise<void>;
   /** The per-cluster key for root and the cluster user between nodes (not the EC2 key). */
   clusterKey(): Promise<KeyPairText>;
+  /** The public half of the key we log in with, also authorized for the cluster user (as StarCluster). */
+  loginKey(): Promise<string>;
   close(): void;
 }
 
@@ -77,6 +79,7 @@ export async function sshAccess(ctx: ClusterContext, concurrency = 16): Promise<
       await pool.waitFor({ alias: node.alias, address: node.address, user: 'root' }, options);
     },
     clusterKey: () => (key ??= clusterKeyPair(ctx.stateDir, ctx.name)),
+    loginKey: () => Promise.resolve(publicKeyLine(privateKey, 'starcluster-login')),
     close: () => pool.close(),
   };
 }

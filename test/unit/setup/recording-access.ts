@@ -50,6 +50,9 @@ export class RecordingAccess implements NodeAccess {
       publicKey: 'ssh-ed25519 AAAACLUSTER starcluster-c1',
     });
   }
+  loginKey(): Promise<string> {
+    return Promise.resolve('ssh-rsa AAAALOGIN starcluster-login');
+  }
   close(): void {}
 
   on(node: string): string[] {

@@ -31,6 +31,7 @@ describe('setupCluster (commands issued, recorded)', () => {
       expect(all).toContain('master,10.0.0.4 ssh-ed25519 AAAAHOSTKEYmaster');
       expect(all).toContain('node002,10.0.0.6 ssh-ed25519 AAAAHOSTKEYnode002');
       expect(all).toContain('ssh-ed25519 AAAACLUSTER starcluster-c1');
+      expect(all).toContain("echo 'ssh-rsa AAAALOGIN starcluster-login' >> /home/sgeadmin/.ssh/authorized_keys");
     }
     const steps = ctx.io.events
       .filter((e) => e.state === 'done' || e.state === 'skip')
