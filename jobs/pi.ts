@@ -15,7 +15,9 @@ import { piConvergenceFigure, piPerEngineFigure } from '../src/plots/index.js';
 import { AbortError } from '../src/errors.js';
 import { PiCounter, convergenceCheckpoints } from '../src/science/pi.js';
 import { summarisePi, type PiSummary } from '../src/science/pi-stats.js';
-import { MAX_STREAM_ID } from '../src/science/random.js';
+
+/** Each task is one message each way; a million is far past any useful split. */
+const MAX_TASKS = 1_000_000;
 
 const params = z.object({
   samples: z
@@ -35,7 +37,7 @@ const params = z.object({
     .number()
     .int('tasks must be a whole number')
     .min(1, 'tasks must be at least 1')
-    .max(MAX_STREAM_ID + 1, `tasks must be at most ${MAX_STREAM_ID + 1}`)
+    .max(MAX_TASKS, `tasks must be at most ${MAX_TASKS}`)
     .optional(),
 });
 

@@ -162,19 +162,66 @@ export function longJump(s: Xoshiro256State): void {
   applyJump(s, LONG_JUMP);
 }
 
-/** Largest stream id accepted: reaching stream `t` costs `t` long jumps (~10 µs each). */
-export const MAX_STREAM_ID = 1_000_000;
+/**
+ * The minimal polynomial of the xoshiro256 state transition T over GF(2) (bit i = coefficient of
+ * x^i; degree 256, primitive, so the period is 2^256 − 1). Advancing a state by n steps is
+ * applying (x^n mod m)(T). Derived by Berlekamp–Massey; the tests derive it again.
+ */
+export const XOSHIRO256_MINIMAL_POLYNOMIAL = 0x10003c03c3f3ecb1904b4edcf26259f850280002bcefd1a5e9d116f2bb0f0f001n;
+const DEGREE = 256n;
+const TOP = 1n << DEGREE;
+
+function wordsToPolynomial(words: Uint32Array): bigint {
+  let p = 0n;
+  for (let i = words.length - 1; i >= 0; i--) p = (p << 32n) | BigInt(words[i]!);
+  return p;
+}
+
+function polynomialToWords(p: bigint): Uint32Array {
+  const words = new Uint32Array(8);
+  for (let i = 0; i < 8; i++) words[i] = Number((p >> BigInt(32 * i)) & 0xffffffffn);
+  return words;
+}
+
+/** a·b mod m over GF(2), for a, b of degree < 256. */
+function multiplyMod(a: bigint, b: bigint): bigint {
+  let product = 0n;
+  for (; b !== 0n; b >>= 1n) {
+    if (b & 1n) product ^= a;
+    a <<= 1n;
+    if (a & TOP) a ^= XOSHIRO256_MINIMAL_POLYNOMIAL;
+  }
+  return product;
+}
+
+/** base^e mod m over GF(2). */
+function powerMod(base: bigint, e: bigint): bigint {
+  let result = 1n;
+  for (; e > 0n; e >>= 1n) {
+    if (e & 1n) result = multiplyMod(result, base);
+    base = multiplyMod(base, base);
+  }
+  return result;
+}
+
+const LONG_JUMP_POLYNOMIAL = wordsToPolynomial(LONG_JUMP);
+
+/** Largest stream id accepted (any id below 2^64 would be disjoint; ids are JSON numbers). */
+export const MAX_STREAM_ID = Number.MAX_SAFE_INTEGER;
 
 /**
- * The first state of stream `id` of `seed`: the seed state long-jumped `id` times (2^192·id
- * steps ahead). Streams of one seed never overlap; each holds 2^64 substreams of 2^128 outputs.
+ * The first state of stream `id` of `seed`: the seed state advanced 2^192·id steps, i.e. long-jumped
+ * `id` times. Streams of one seed never overlap; each holds 2^64 substreams of 2^128 outputs.
+ * Reaching stream `id` costs O(log id): the jump polynomial is raised to the power `id` modulo the
+ * minimal polynomial (a few milliseconds), instead of `id` long jumps.
  */
 export function streamState(seed: number | bigint, id: number): Xoshiro256State {
-  if (!Number.isSafeInteger(id) || id < 0 || id > MAX_STREAM_ID) {
-    throw new RangeError(`stream id ${id} is not an integer in [0, ${MAX_STREAM_ID}]: use fewer tasks`);
+  if (!Number.isSafeInteger(id) || id < 0) {
+    throw new RangeError(`stream id ${id} is not a non-negative whole number: use the task index`);
   }
   const s = seedState(seed);
-  for (let i = 0; i < id; i++) longJump(s);
+  if (id === 1) longJump(s);
+  else if (id > 1) applyJump(s, polynomialToWords(powerMod(LONG_JUMP_POLYNOMIAL, BigInt(id))));
   return s;
 }
 

@@ -11,6 +11,7 @@ import {
   stateWords,
   streamState,
   substreams,
+  XOSHIRO256_MINIMAL_POLYNOMIAL,
   type Xoshiro256State,
 } from '../../../src/science/random.js';
 
@@ -104,6 +105,8 @@ describe('jump-ahead', () => {
     // x^(2^k) mod m(x), i.e. Σ r_b T^b over the polynomial's bits.
     const m = minimalPolynomial(seedState(99));
     expect(degree(m)).toBe(256);
+    expect(m).toBe(XOSHIRO256_MINIMAL_POLYNOMIAL);
+    expect(minimalPolynomial(stateFromWords([1n, 2n, 3n, 4n]))).toBe(m);
     for (const [power, apply] of [
       [128, jump],
       [192, longJump],
@@ -155,6 +158,20 @@ describe('streams', () => {
       }
     }
     expect(seen.size).toBe(total);
+  });
+
+  it('reaches stream ids by polynomial powers exactly as by repeated long jumps', () => {
+    const s = seedState(8);
+    for (let id = 0; id <= 40; id++) {
+      if ([0, 1, 2, 3, 17, 40].includes(id)) expect(stateWords(streamState(8, id)), `id ${id}`).toEqual(stateWords(s));
+      longJump(s);
+    }
+  });
+
+  it('reaches large stream ids quickly and distinctly', () => {
+    const ids = [1e6, 1e6 + 1, 2 ** 40, Number.MAX_SAFE_INTEGER];
+    const words = ids.map((id) => stateWords(streamState(8, id)).join());
+    expect(new Set(words).size).toBe(ids.length);
   });
 
   it('rejects stream ids it cannot reach', () => {
