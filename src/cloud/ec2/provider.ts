@@ -1,0 +1,420 @@
+import { createHash } from 'node:crypto';
+import type { Filter, Instance, IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
+import { CloudError, throwIfAborted } from '../../errors.js';
+import {
+  TAG_ALIAS,
+  TAG_CLUSTER,
+  TAG_NAME,
+  TAG_ROLE,
+  type LaunchSpec,
+  type NodeRecord,
+  type NodeRole,
+  type NodeState,
+  type Provider,
+} from '../provider.js';
+import { Ec2Api, fromTags, isCode, tagSpec } from './api.js';
+import type { Ec2ClientSettings } from './settings.js';
+
+/** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */
+export const TAG_LAUNCH_ALIASES = 'starcluster:launch-aliases';
+/** Tags on the security group that let later commands rebuild the cluster's settings. */
+export const TAG_TEMPLATE = 'starcluster:template';
+export const TAG_VERSION = 'starcluster:version';
+
+/** At most this many aliases per RunInstances, so the alias list fits in one 256-character tag. */
+export const MAX_ALIASES_PER_LAUNCH = 25;
+
+const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
+
+/** One ingress rule in the provider's terms (see src/cluster/security-group.ts for the plan). */
+export type SgRule =
+  | { kind: 'cidr'; protocol: string; fromPort: number; toPort: number; cidr: string; description?: string }
+  | { kind: 'self'; description?: string };
+
+export interface SecurityGroupInfo {
+  id: string;
+  name: string;
+  vpcId?: string;
+  tags: Record<string, string>;
+  rules: SgRule[];
+}
+
+export interface Ec2ProviderOptions {
+  /** Longest wait for instances to reach a state, seconds (default 900, StarCluster's 15 min). */
+  waitTimeoutSeconds?: number;
+  /** Backoff schedule for deleting a security group still in use (ms); default 2 s doubling to 30 s, ~5 min total. */
+  sgDeleteDelaysMs?: number[];
+}
+
+/**
+ * The EC2 provider: the generic Provider contract (nodes by tags, idempotent launch with tags at
+ * creation, waiters, terminate) plus the EC2-only resources a cluster owns (security group,
+ * placement group, spot requests), which src/cluster reaches through `ec2Of(provider)`.
+ */
+export class Ec2Provider implements Provider {
+  readonly kind = 'ec2' as const;
+  readonly api: Ec2Api;
+  private readonly waitTimeoutSeconds: number;
+  private readonly sgDeleteDelaysMs: number[];
+
+  constructor(settingsOrApi: Ec2ClientSettings | Ec2Api, options: Ec2ProviderOptions = {}) {
+    this.api = settingsOrApi instanceof Ec2Api ? settingsOrApi : new Ec2Api(settingsOrApi);
+    this.waitTimeoutSeconds = options.waitTimeoutSeconds ?? 900;
+    this.sgDeleteDelaysMs = options.sgDeleteDelaysMs ?? [
+      2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000,
+    ];
+  }
+
+  get region(): string {
+    return this.api.region;
+  }
+
+  // --- Provider --------------------------------------------------------------------------------
+
+  async listNodes(cluster: string): Promise<NodeRecord[]> {
+    return (await this.describeClusterInstances(cluster, LIVE_STATES)).map(toNodeRecord);
+  }
+
+  /** Instances of the cluster in the given states (default: every state but terminated). */
+  async describeClusterInstances(
+    cluster: string,
+    states: string[] = [...LIVE_STATES, 'shutting-down'],
+  ): Promise<Instance[]> {
+    return this.api.describeInstances([
+      { Name: `tag:${TAG_CLUSTER}`, Values: [cluster] },
+      { Name: 'instance-state-name', Values: states },
+    ]);
+  }
+
+  async listClusters(): Promise<string[]> {
+    const [instances, groups] = await Promise.all([
+      this.api.describeInstances([
+        { Name: 'tag-key', Values: [TAG_CLUSTER] },
+        { Name: 'instance-state-name', Values: LIVE_STATES },
+      ]),
+      this.api.describeSecurityGroups([{ Name: 'tag-key', Values: [TAG_CLUSTER] }]),
+    ]);
+    const names = new Set<string>();
+    for (const i of instances) {
+      const name = fromTags(i.Tags)[TAG_CLUSTER];
+      if (name) names.add(name);
+    }
+    for (const g of groups) {
+      const name = fromTags(g.Tags)[TAG_CLUSTER];
+      if (name) names.add(name);
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * One RunInstances call per MAX_ALIASES_PER_LAUNCH aliases, all tags at creation (cluster, role,
+   * the alias list), then the per-instance alias and Name tags. A spot bid makes them one-time
+   * spot instances (RunInstances' market options, whose requests carry the same tags).
+   */
+  async launch(spec: LaunchSpec, signal?: AbortSignal): Promise<NodeRecord[]> {
+    const launched: Instance[] = [];
+    for (let start = 0; start < spec.aliases.length; start += MAX_ALIASES_PER_LAUNCH) {
+      throwIfAborted(signal);
+      const aliases = spec.aliases.slice(start, start + MAX_ALIASES_PER_LAUNCH);
+      const token = start === 0 ? spec.clientToken : `${spec.clientToken.slice(0, 58)}-${start}`;
+      const instances = await this.api.runInstances(this.runInput(spec, aliases, token, false), signal);
+      // Tag each instance with its own alias; the launch index maps instances to aliases.
+      await Promise.all(
+        instances.map(async (instance) => {
+          const alias = aliases[instance.AmiLaunchIndex ?? 0] ?? aliases[0] ?? 'node';
+          await this.api.createTags([instance.InstanceId ?? ''], {
+            [TAG_ALIAS]: alias,
+            [TAG_NAME]: `${spec.cluster}-${alias}`,
+          });
+          instance.Tags = [
+            ...(instance.Tags ?? []).filter((t) => t.Key !== TAG_ALIAS && t.Key !== TAG_NAME),
+            { Key: TAG_ALIAS, Value: alias },
+            { Key: TAG_NAME, Value: `${spec.cluster}-${alias}` },
+          ];
+        }),
+      );
+      launched.push(...instances);
+    }
+    return launched.map(toNodeRecord);
+  }
+
+  /** Asks EC2 whether this launch would succeed, with DryRun=true; creates nothing. */
+  async dryRunLaunch(spec: LaunchSpec): Promise<true> {
+    return this.api.dryRun('RunInstances', () =>
+      this.api.runInstances(this.runInput(spec, spec.aliases.slice(0, MAX_ALIASES_PER_LAUNCH), spec.clientToken, true)),
+    );
+  }
+
+  private runInput(spec: LaunchSpec, aliases: string[], token: string, dryRun: boolean) {
+    const common: Record<string, string> = {
+      ...spec.tags,
+      [TAG_CLUSTER]: spec.cluster,
+      [TAG_ROLE]: spec.role,
+      [TAG_LAUNCH_ALIASES]: aliases.join(','),
+    };
+    // A single-node launch knows its alias and Name up front.
+    const instanceTags =
+      aliases.length === 1
+        ? { ...common, [TAG_ALIAS]: aliases[0] ?? '', [TAG_NAME]: `${spec.cluster}-${aliases[0] ?? ''}` }
+        : common;
+    const tagSpecs = [
+      ...(tagSpec('instance', instanceTags) ?? []),
+      ...(tagSpec('volume', { [TAG_CLUSTER]: spec.cluster, [TAG_ROLE]: spec.role }) ?? []),
+      ...(spec.spotBid !== undefined ? (tagSpec('spot-instances-request', common) ?? []) : []),
+    ];
+    return {
+      ImageId: spec.imageId,
+      InstanceType: spec.instanceType as 't3.micro',
+      MinCount: aliases.length,
+      MaxCount: aliases.length,
+      ClientToken: token,
+      DryRun: dryRun,
+      ...(spec.keyName ? { KeyName: spec.keyName } : {}),
+      ...(spec.securityGroupIds && !spec.subnetId ? { SecurityGroupIds: spec.securityGroupIds } : {}),
+      ...(spec.subnetId ? { SubnetId: spec.subnetId, SecurityGroupIds: spec.securityGroupIds } : {}),
+      ...(spec.zone || spec.placementGroup
+        ? {
+            Placement: {
+              ...(spec.zone ? { AvailabilityZone: spec.zone } : {}),
+              ...(spec.placementGroup ? { GroupName: spec.placementGroup } : {}),
+            },
+          }
+        : {}),
+      ...(spec.userData ? { UserData: Buffer.from(spec.userData).toString('base64') } : {}),
+      ...(spec.spotBid !== undefined
+        ? {
+            InstanceMarketOptions: {
+              MarketType: 'spot' as const,
+              SpotOptions: {
+                MaxPrice: String(spec.spotBid),
+                SpotInstanceType: 'one-time' as const,
+                InstanceInterruptionBehavior: 'terminate' as const,
+              },
+            },
+          }
+        : {}),
+      TagSpecifications: tagSpecs,
+    };
+  }
+
+  async waitRunning(ids: string[], signal?: AbortSignal): Promise<NodeRecord[]> {
+    if (ids.length === 0) return [];
+    try {
+      await this.api.waitInstances('running', ids, this.waitTimeoutSeconds, signal);
+    } catch (error) {
+      throwIfAborted(signal);
+      const records = (await this.api.describeInstances([], ids)).map(toNodeRecord);
+      const stuck = records.filter((r) => r.state !== 'running').map((r) => `${r.alias} (${r.id}: ${r.state})`);
+      throw new CloudError(
+        'InstancesNotRunning',
+        `instances did not reach running: ${stuck.join(', ') || ids.join(', ')}`,
+        {
+          cause: error,
+          hint: 'run `starcluster terminate` to remove them, or `starcluster start` again to resume',
+        },
+      );
+    }
+    return (await this.api.describeInstances([], ids)).map(toNodeRecord);
+  }
+
+  async terminate(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.api.terminateInstances(ids);
+  }
+
+  async waitTerminated(ids: string[], signal?: AbortSignal): Promise<void> {
+    await this.api.waitInstances('terminated', ids, this.waitTimeoutSeconds, signal);
+  }
+
+  async waitStopped(ids: string[], signal?: AbortSignal): Promise<void> {
+    await this.api.waitInstances('stopped', ids, this.waitTimeoutSeconds, signal);
+  }
+
+  // --- security group --------------------------------------------------------------------------
+
+  async findSecurityGroup(name: string, vpcId?: string): Promise<SecurityGroupInfo | undefined> {
+    const filters: Filter[] = [{ Name: 'group-name', Values: [name] }];
+    if (vpcId) filters.push({ Name: 'vpc-id', Values: [vpcId] });
+    const groups = await this.api.describeSecurityGroups(filters);
+    const group = groups[0];
+    return group ? toSecurityGroupInfo(group) : undefined;
+  }
+
+  /** Security groups tagged with the cluster (there is normally one, `@sc-NAME`). */
+  async clusterSecurityGroups(cluster: string): Promise<SecurityGroupInfo[]> {
+    const tagged = await this.api.describeSecurityGroups([{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }]);
+    const byName = await this.api.describeSecurityGroups([{ Name: 'group-name', Values: [`@sc-${cluster}`] }]);
+    const seen = new Map<string, SecurityGroupInfo>();
+    for (const g of [...tagged, ...byName]) if (g.GroupId) seen.set(g.GroupId, toSecurityGroupInfo(g));
+    return [...seen.values()];
+  }
+
+  async createSecurityGroup(name: string, description: string, tags: Record<string, string>, vpcId?: string) {
+    return this.api.createSecurityGroup(name, description, tags, vpcId);
+  }
+
+  async dryRunSecurityGroup(name: string, vpcId?: string): Promise<true> {
+    return this.api.dryRun('CreateSecurityGroup', () => this.api.createSecurityGroup(name, 'dry run', {}, vpcId, true));
+  }
+
+  async authorizeRules(groupId: string, rules: SgRule[]): Promise<void> {
+    const permissions: IpPermission[] = rules.map((r) =>
+      r.kind === 'self'
+        ? {
+            IpProtocol: '-1',
+            UserIdGroupPairs: [{ GroupId: groupId, ...(r.description ? { Description: r.description } : {}) }],
+          }
+        : {
+            IpProtocol: r.protocol,
+            FromPort: r.fromPort,
+            ToPort: r.toPort,
+            IpRanges: [{ CidrIp: r.cidr, ...(r.description ? { Description: r.description } : {}) }],
+          },
+    );
+    await this.api.authorizeIngress(groupId, permissions);
+  }
+
+  /** Deletes a group, retrying while EC2 still sees it in use (instances shutting down). */
+  async deleteSecurityGroup(groupId: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.api.deleteSecurityGroup(groupId);
+        return;
+      } catch (error) {
+        if (isCode(error, 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound')) return;
+        const delay = this.sgDeleteDelaysMs[attempt];
+        if (!isCode(error, 'DependencyViolation', 'InvalidGroup.InUse') || delay === undefined) throw error;
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  // --- placement group -------------------------------------------------------------------------
+
+  async findPlacementGroup(name: string): Promise<boolean> {
+    try {
+      const groups = await this.api.describePlacementGroups([{ Name: 'group-name', Values: [name] }]);
+      return groups.some((g) => g.GroupName === name && g.State !== 'deleted' && g.State !== 'deleting');
+    } catch (error) {
+      if (isCode(error, 'InvalidPlacementGroup.Unknown')) return false;
+      throw error;
+    }
+  }
+
+  async createPlacementGroup(name: string, tags: Record<string, string>): Promise<void> {
+    await this.api.createPlacementGroup(name, tags);
+  }
+
+  async deletePlacementGroup(name: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.api.deletePlacementGroup(name);
+        return;
+      } catch (error) {
+        if (isCode(error, 'InvalidPlacementGroup.Unknown')) return;
+        const delay = this.sgDeleteDelaysMs[attempt];
+        if (!isCode(error, 'InvalidPlacementGroup.InUse') || delay === undefined) throw error;
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  // --- spot requests ---------------------------------------------------------------------------
+
+  /** Open or active spot requests of the cluster: tagged with it, or feeding its instances. */
+  async clusterSpotRequests(cluster: string, instanceIds: string[] = []): Promise<string[]> {
+    const ids = new Set<string>();
+    const byTag = await this.api.describeSpotRequests([
+      { Name: `tag:${TAG_CLUSTER}`, Values: [cluster] },
+      { Name: 'state', Values: ['open', 'active'] },
+    ]);
+    for (const r of byTag) if (r.SpotInstanceRequestId) ids.add(r.SpotInstanceRequestId);
+    if (instanceIds.length) {
+      const byInstance = await this.api.describeSpotRequests([
+        { Name: 'instance-id', Values: instanceIds },
+        { Name: 'state', Values: ['open', 'active'] },
+      ]);
+      for (const r of byInstance) if (r.SpotInstanceRequestId) ids.add(r.SpotInstanceRequestId);
+    }
+    return [...ids];
+  }
+
+  async cancelSpotRequests(ids: string[]): Promise<void> {
+    try {
+      await this.api.cancelSpotRequests(ids);
+    } catch (error) {
+      if (!isCode(error, 'InvalidSpotInstanceRequestID.NotFound')) throw error;
+    }
+  }
+}
+
+export function toNodeRecord(i: Instance): NodeRecord {
+  const tags = fromTags(i.Tags);
+  const role: NodeRole = tags[TAG_ROLE] === 'master' ? 'master' : 'node';
+  const launchAliases = tags[TAG_LAUNCH_ALIASES]?.split(',');
+  const alias =
+    tags[TAG_ALIAS] ??
+    launchAliases?.[i.AmiLaunchIndex ?? 0] ??
+    (tags[TAG_NAME] && tags[TAG_CLUSTER] ? tags[TAG_NAME].replace(`${tags[TAG_CLUSTER]}-`, '') : undefined) ??
+    i.InstanceId ??
+    '';
+  return {
+    id: i.InstanceId ?? '',
+    cluster: tags[TAG_CLUSTER] ?? '',
+    alias,
+    role,
+    state: (i.State?.Name ?? 'pending') as NodeState,
+    instanceType: i.InstanceType ?? '',
+    ...(i.ImageId ? { imageId: i.ImageId } : {}),
+    ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
+    ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+    ...(i.KeyName ? { keyName: i.KeyName } : {}),
+    ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime) } : {}),
+    ...(i.SpotInstanceRequestId ? { spotRequestId: i.SpotInstanceRequestId } : {}),
+    tags,
+  };
+}
+
+function toSecurityGroupInfo(g: SecurityGroup): SecurityGroupInfo {
+  const rules: SgRule[] = [];
+  for (const p of g.IpPermissions ?? []) {
+    for (const pair of p.UserIdGroupPairs ?? []) if (pair.GroupId === g.GroupId) rules.push({ kind: 'self' });
+    for (const range of p.IpRanges ?? [])
+      rules.push({
+        kind: 'cidr',
+        protocol: p.IpProtocol ?? '-1',
+        fromPort: p.FromPort ?? -1,
+        toPort: p.ToPort ?? -1,
+        cidr: range.CidrIp ?? '',
+      });
+  }
+  return {
+    id: g.GroupId ?? '',
+    name: g.GroupName ?? '',
+    ...(g.VpcId ? { vpcId: g.VpcId } : {}),
+    tags: fromTags(g.Tags),
+    rules,
+  };
+}
+
+/** A launch's idempotency token: stable for one run's group, distinct across runs. */
+export function launchToken(cluster: string, runId: string, groupKey: string): string {
+  const digest = createHash('sha256').update(`${cluster}\0${runId}\0${groupKey}`).digest('hex').slice(0, 32);
+  return `sc-${cluster.slice(0, 24)}-${digest}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

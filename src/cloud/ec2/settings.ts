@@ -1,0 +1,31 @@
+import type { AwsSettings } from '../../config/types.js';
+import { registerSecret } from '../../secrets.js';
+
+/** What an EC2 client needs: region, optional endpoint (LocalStack), optional static credentials. */
+export interface Ec2ClientSettings {
+  region: string;
+  endpoint?: string;
+  /** Absent: the standard AWS credential chain (env, profile, IMDS). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  maxAttempts?: number;
+}
+
+/**
+ * Client settings from `[aws info]` and the environment, used until the config layer's
+ * `awsClientSettings()` is wired in. Order: explicit settings, then `AWS_REGION`/`AWS_ENDPOINT_URL`.
+ */
+export function ec2SettingsFromConfig(
+  aws: AwsSettings | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Ec2ClientSettings {
+  const region = aws?.regionName ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const endpoint = aws?.endpoint ?? env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL;
+  const settings: Ec2ClientSettings = { region, ...(endpoint ? { endpoint } : {}) };
+  if (aws?.accessKeyId && aws.secretAccessKey) {
+    registerSecret(aws.secretAccessKey);
+    settings.credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey };
+  }
+  registerSecret(env.AWS_SECRET_ACCESS_KEY);
+  registerSecret(env.AWS_SESSION_TOKEN);
+  return settings;
+}

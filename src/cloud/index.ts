@@ -1,0 +1,72 @@
+import { awsClientSettings } from '../config/aws.js';
+import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
+import { StarclusterError } from '../errors.js';
+import type { Provider } from './provider.js';
+import type { Ec2ClientSettings } from './ec2/settings.js';
+import type { Ec2Provider, Ec2ProviderOptions } from './ec2/provider.js';
+
+export interface CreateProviderOptions {
+  /** Overrides the template's PROVIDER (commands that work from tags alone have no template). */
+  kind?: ProviderKind;
+  /** EC2 client settings; default from `[aws info]` and the environment. */
+  ec2?: Ec2ClientSettings;
+  ec2Options?: Ec2ProviderOptions;
+  /** The --region flag (wins over [aws info] and the environment). */
+  region?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The provider a cluster runs on: EC2 (default) or processes on this machine (`PROVIDER = local`).
+ * Both are loaded lazily, so a local cluster never loads the AWS SDK.
+ */
+export async function createProvider(
+  template: Pick<ClusterTemplate, 'provider'> | undefined,
+  config: Pick<StarclusterConfig, 'aws'> | undefined,
+  opts: CreateProviderOptions = {},
+): Promise<Provider> {
+  const kind = opts.kind ?? template?.provider ?? 'ec2';
+  if (kind === 'local') return createLocal(opts.env);
+  const ec2 = await import('./ec2/index.js');
+  const env = opts.env ?? process.env;
+  const settings =
+    opts.ec2 ??
+    (config
+      ? awsClientSettings(config as StarclusterConfig, opts.region, env)
+      : ec2.ec2SettingsFromConfig(undefined, opts.region ? { ...env, AWS_REGION: opts.region } : env));
+  return new ec2.Ec2Provider(settings, opts.ec2Options);
+}
+
+/** The EC2 provider's extra capabilities, or undefined for any other provider. */
+export function ec2Of(provider: Provider): Ec2Provider | undefined {
+  return provider.kind === 'ec2' ? (provider as Ec2Provider) : undefined;
+}
+
+interface LocalModule {
+  createLocalProvider(options?: { env?: NodeJS.ProcessEnv }): Provider;
+  hasLocalState?(cluster: string, env?: NodeJS.ProcessEnv): boolean;
+}
+
+async function loadLocal(): Promise<LocalModule> {
+  // A variable specifier: the local provider is written in parallel and may not exist yet.
+  const specifier = './local/index.js';
+  const mod = (await import(specifier)) as Partial<LocalModule>;
+  if (typeof mod.createLocalProvider !== 'function')
+    throw new StarclusterError('LocalProviderMissing', 'the local provider is not available in this build');
+  return mod as LocalModule;
+}
+
+async function createLocal(env?: NodeJS.ProcessEnv): Promise<Provider> {
+  const mod = await loadLocal();
+  return mod.createLocalProvider(env ? { env } : {});
+}
+
+/** True when this machine has a local (process) cluster of that name. */
+export async function hasLocalCluster(name: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  try {
+    const mod = await loadLocal();
+    return mod.hasLocalState?.(name, env) ?? false;
+  } catch {
+    return false;
+  }
+}

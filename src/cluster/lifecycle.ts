@@ -1,0 +1,167 @@
+import { ec2Of } from '../cloud/index.js';
+import type { Provider } from '../cloud/provider.js';
+import type { StarclusterConfig } from '../config/types.js';
+import { CloudError } from '../errors.js';
+import type { IoHost } from '../io-host.js';
+import { runSteps } from '../steps.js';
+import { startEngines, stopEngines } from '../engines/cluster.js';
+import { setupCluster, shutdownCluster } from '../setup/index.js';
+import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
+import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
+import { providerForCluster } from './terminate.js';
+
+export interface LifecycleOptions {
+  name: string;
+  config?: StarclusterConfig;
+  io: IoHost;
+  signal?: AbortSignal;
+  provider?: Provider;
+  confirm?: boolean;
+  skipHooks?: boolean;
+  stateDir?: string;
+}
+
+export interface LifecycleResult {
+  name: string;
+  stopped: string[];
+  /** Spot or instance-store nodes that cannot stop (terminated only with `terminateUnstoppable`). */
+  terminated: string[];
+  rebooted: string[];
+  nodes: NodeSummary[];
+  declined?: boolean;
+}
+
+async function loadCluster(opts: LifecycleOptions) {
+  const provider = opts.provider ?? (await providerForCluster(opts.name, opts.config));
+  const ec2 = ec2Of(provider);
+  if (!ec2)
+    throw new CloudError(
+      'NotOnEc2',
+      `cluster ${opts.name} does not run on EC2: stop and restart apply to EC2 clusters`,
+    );
+  const nodes = sortNodes(await provider.listNodes(opts.name));
+  if (nodes.length === 0)
+    throw new CloudError('ClusterNotFound', `cluster ${opts.name} has no nodes`, {
+      hint: 'see `starcluster listclusters`',
+    });
+  const sg = (await ec2.clusterSecurityGroups(opts.name))[0];
+  const template = templateFor(opts.config, sg?.tags[TAG_TEMPLATE], provider, nodes);
+  const ctx = makeContext({
+    name: opts.name,
+    template,
+    config: opts.config ?? emptyConfig(),
+    provider,
+    io: opts.io,
+    nodes,
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+  });
+  return { provider, ec2, nodes, ctx };
+}
+
+/**
+ * `stop NAME`: shutdown hooks, then stops the EBS-backed on-demand nodes (their disks, the
+ * security group and tags are kept; `start` resumes the cluster). Spot nodes cannot stop: they
+ * are refused unless `terminateUnstoppable` (StarCluster's -t).
+ */
+export async function stopCluster(
+  opts: LifecycleOptions & { terminateUnstoppable?: boolean },
+): Promise<LifecycleResult> {
+  const { ec2, nodes, ctx } = await loadCluster(opts);
+  const unstoppable = nodes.filter((n) => n.spotRequestId);
+  if (unstoppable.length && !opts.terminateUnstoppable)
+    throw new CloudError(
+      'UnstoppableNodes',
+      `cluster ${opts.name} has spot nodes that cannot be stopped: ${unstoppable.map((n) => n.alias).join(', ')}`,
+      { hint: 'use `stop -t` to terminate them and stop the rest' },
+    );
+  if (!opts.confirm) {
+    const ok = await opts.io.requestConfirm(`Stop cluster ${opts.name} (${nodes.length} nodes)?`, false);
+    if (!ok) return { name: opts.name, stopped: [], terminated: [], rebooted: [], nodes: [], declined: true };
+  }
+  const stoppable = nodes.filter((n) => !n.spotRequestId && n.state !== 'stopped');
+  await runSteps(
+    [
+      {
+        id: 'hooks',
+        title: 'Stopping engines and running shutdown hooks',
+        skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+        run: async () => {
+          for (const hook of [() => stopEngines(ctx), () => shutdownCluster(ctx)]) {
+            try {
+              await hook();
+            } catch (error) {
+              opts.io.notify({
+                level: 'warn',
+                code: 'SC_STOP_W0001',
+                message: `shutdown hook failed (${error instanceof Error ? error.message : String(error)}); stopping anyway`,
+              });
+            }
+          }
+        },
+      },
+      {
+        id: 'stop',
+        title: 'Stopping instances',
+        run: async (_s, report, signal) => {
+          await ec2.api.stopInstances(stoppable.map((n) => n.id));
+          if (unstoppable.length) await ec2.terminate(unstoppable.map((n) => n.id));
+          await ec2.waitStopped(
+            stoppable.map((n) => n.id),
+            signal,
+          );
+          report({ detail: `${stoppable.length} stopped` });
+        },
+      },
+    ],
+    {},
+    { io: opts.io, rollbackOnFailure: false, ...(opts.signal ? { signal: opts.signal } : {}) },
+  );
+  return {
+    name: opts.name,
+    stopped: stoppable.map((n) => n.id),
+    terminated: unstoppable.map((n) => n.id),
+    rebooted: [],
+    nodes: sortNodes(await ec2.listNodes(opts.name)).map((n) => summariseNode(n)),
+  };
+}
+
+/** `restart NAME` (reboot): reboots every node, waits, then reruns setup and engines unless `rebootOnly`. */
+export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boolean }): Promise<LifecycleResult> {
+  const { ec2, nodes, ctx } = await loadCluster(opts);
+  const ids = nodes.filter((n) => n.state === 'running').map((n) => n.id);
+  await runSteps(
+    [
+      {
+        id: 'stop-engines',
+        title: 'Stopping engines',
+        skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+        run: async () => {
+          await stopEngines(ctx).catch(() => undefined);
+        },
+      },
+      {
+        id: 'reboot',
+        title: 'Rebooting nodes',
+        run: async (_s, _r, signal) => {
+          await ec2.api.rebootInstances(ids);
+          await ec2.waitRunning(ids, signal);
+        },
+      },
+      {
+        id: 'setup',
+        title: 'Setting up nodes',
+        skip: () => (opts.rebootOnly ? 'reboot only (-o)' : opts.skipHooks ? 'hooks skipped' : false),
+        run: (_s, _r, signal) => setupCluster(ctx, signal),
+      },
+      {
+        id: 'engines',
+        title: 'Starting engines',
+        skip: () => (opts.rebootOnly ? 'reboot only (-o)' : opts.skipHooks ? 'hooks skipped' : false),
+        run: (_s, _r, signal) => startEngines(ctx, signal),
+      },
+    ],
+    {},
+    { io: opts.io, rollbackOnFailure: false, ...(opts.signal ? { signal: opts.signal } : {}) },
+  );
+  return { name: opts.name, stopped: [], terminated: [], rebooted: ids, nodes: nodes.map((n) => summariseNode(n)) };
+}

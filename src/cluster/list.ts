@@ -1,0 +1,161 @@
+import { createProvider, ec2Of } from '../cloud/index.js';
+import type { Provider } from '../cloud/provider.js';
+import type { StarclusterConfig } from '../config/types.js';
+import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
+import { fromTags } from '../cloud/ec2/api.js';
+import { formatUptime, sortNodes, summariseNode, table, type NodeSummary } from './model.js';
+
+export interface ClusterInfo {
+  name: string;
+  provider: Provider['kind'];
+  template?: string;
+  securityGroup?: { id: string; name: string };
+  zone?: string;
+  keyName?: string;
+  launchTime?: string;
+  uptimeSeconds?: number;
+  spotRequests: string[];
+  nodes: NodeSummary[];
+}
+
+export interface ListClustersOptions {
+  config?: StarclusterConfig;
+  /** Only these clusters (default all). */
+  names?: string[];
+  /** Default: EC2 from the config; tests pass their own (or several). */
+  providers?: Provider[];
+  now?: Date;
+}
+
+/** `listclusters` (lc): every cluster visible from tags, with its nodes, alias, state, type, IPs, uptime. */
+export async function listClusters(opts: ListClustersOptions = {}): Promise<ClusterInfo[]> {
+  const providers = opts.providers ?? [await createProvider(undefined, opts.config, { kind: 'ec2' })];
+  const now = opts.now ?? new Date();
+  const out: ClusterInfo[] = [];
+  for (const provider of providers) {
+    const names = opts.names?.length ? opts.names : await provider.listClusters();
+    const ec2 = ec2Of(provider);
+    for (const name of names) {
+      const nodes = sortNodes(await provider.listNodes(name));
+      const sg = ec2 ? (await ec2.clusterSecurityGroups(name))[0] : undefined;
+      if (nodes.length === 0 && !sg) continue;
+      const master = nodes.find((n) => n.role === 'master') ?? nodes[0];
+      const spot = nodes.map((n) => n.spotRequestId).filter((x): x is string => Boolean(x));
+      const launch = master?.launchTime;
+      out.push({
+        name,
+        provider: provider.kind,
+        ...(sg?.tags[TAG_TEMPLATE] ? { template: sg.tags[TAG_TEMPLATE] } : {}),
+        ...(sg ? { securityGroup: { id: sg.id, name: sg.name } } : {}),
+        ...(master?.zone ? { zone: master.zone } : {}),
+        ...(master?.keyName ? { keyName: master.keyName } : {}),
+        ...(launch
+          ? {
+              launchTime: launch.toISOString(),
+              uptimeSeconds: Math.max(0, Math.round((now.getTime() - launch.getTime()) / 1000)),
+            }
+          : {}),
+        spotRequests: spot,
+        nodes: nodes.map((n) => summariseNode(n, now)),
+      });
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function renderClusters(clusters: readonly ClusterInfo[]): string {
+  if (clusters.length === 0) return 'No clusters found.';
+  const blocks = clusters.map((c) => {
+    const head = [
+      `${c.name}`,
+      `  provider: ${c.provider}${c.template ? `   template: ${c.template}` : ''}`,
+      ...(c.securityGroup ? [`  security group: ${c.securityGroup.name} (${c.securityGroup.id})`] : []),
+      ...(c.zone ? [`  zone: ${c.zone}`] : []),
+      ...(c.keyName ? [`  key pair: ${c.keyName}`] : []),
+      `  launched: ${c.launchTime ?? '-'}   uptime: ${formatUptime(c.uptimeSeconds)}`,
+      ...(c.spotRequests.length ? [`  spot requests: ${c.spotRequests.join(', ')}`] : []),
+      `  nodes: ${c.nodes.length}`,
+    ];
+    const rows = c.nodes.map((n) => [
+      n.alias,
+      n.id,
+      n.state,
+      n.instanceType,
+      n.privateIp ?? '-',
+      n.publicIp ?? '-',
+      formatUptime(n.uptimeSeconds),
+    ]);
+    const t = table(['alias', 'id', 'state', 'type', 'private ip', 'public ip', 'uptime'], rows)
+      .split('\n')
+      .map((l) => `    ${l}`);
+    return [...head, ...t].join('\n');
+  });
+  return blocks.join('\n\n');
+}
+
+export interface InstanceInfo {
+  id: string;
+  state: string;
+  instanceType: string;
+  imageId?: string;
+  zone?: string;
+  privateIp?: string;
+  publicIp?: string;
+  keyName?: string;
+  launchTime?: string;
+  cluster?: string;
+  alias?: string;
+  securityGroups: string[];
+  tags: Record<string, string>;
+}
+
+/** `listinstances` (lsi): every instance in the region, whoever made it. */
+export async function listInstances(opts: {
+  config?: StarclusterConfig;
+  provider?: Provider;
+  includeTerminated?: boolean;
+}): Promise<InstanceInfo[]> {
+  const provider = opts.provider ?? (await createProvider(undefined, opts.config, { kind: 'ec2' }));
+  const ec2 = ec2Of(provider);
+  if (!ec2) return [];
+  const filters = opts.includeTerminated
+    ? []
+    : [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }];
+  const instances = await ec2.api.describeInstances(filters);
+  return instances.map((i) => {
+    const tags = fromTags(i.Tags);
+    return {
+      id: i.InstanceId ?? '',
+      state: i.State?.Name ?? '',
+      instanceType: i.InstanceType ?? '',
+      ...(i.ImageId ? { imageId: i.ImageId } : {}),
+      ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
+      ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+      ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+      ...(i.KeyName ? { keyName: i.KeyName } : {}),
+      ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime).toISOString() } : {}),
+      ...(tags['starcluster:cluster'] ? { cluster: tags['starcluster:cluster'] } : {}),
+      ...(tags['starcluster:alias'] ? { alias: tags['starcluster:alias'] } : {}),
+      securityGroups: (i.SecurityGroups ?? []).map((g) => g.GroupName ?? g.GroupId ?? ''),
+      tags,
+    };
+  });
+}
+
+export function renderInstances(instances: readonly InstanceInfo[]): string {
+  if (instances.length === 0) return 'No instances found.';
+  return table(
+    ['id', 'state', 'type', 'ami', 'zone', 'private ip', 'public ip', 'cluster', 'alias'],
+    instances.map((i) => [
+      i.id,
+      i.state,
+      i.instanceType,
+      i.imageId ?? '-',
+      i.zone ?? '-',
+      i.privateIp ?? '-',
+      i.publicIp ?? '-',
+      i.cluster ?? '-',
+      i.alias ?? '-',
+    ]),
+  );
+}

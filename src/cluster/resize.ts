@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { ec2Of } from '../cloud/index.js';
+import type { NodeRecord, Provider } from '../cloud/provider.js';
+import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
+import { CloudError, UsageError } from '../errors.js';
+import type { IoHost } from '../io-host.js';
+import { runSteps, type Step } from '../steps.js';
+import { addEngines, stopEngines } from '../engines/cluster.js';
+import { setupAddedNodes, teardownNodes } from '../setup/index.js';
+import { launchToken, TAG_TEMPLATE } from '../cloud/ec2/provider.js';
+import { MASTER_ALIAS, aliasNumber, aliasesToRemove, nextAliases } from './aliases.js';
+import { launchGroups, type NodeShape } from './launch-plan.js';
+import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
+import { securityGroupName } from './security-group.js';
+import { TAG_RUN } from './start.js';
+import { providerForCluster } from './terminate.js';
+import { supportsPlacementGroup } from '../cloud/ec2/prices.js';
+
+export interface AddNodesOptions {
+  name: string;
+  config?: StarclusterConfig;
+  io: IoHost;
+  signal?: AbortSignal;
+  provider?: Provider;
+  /** How many nodes (default 1, or the number of aliases). */
+  count?: number;
+  /** `-a`: explicit aliases (must be new and not `master`). */
+  aliases?: string[];
+  /** `-I` / `-i` / `-z` / `-b`: override type, AMI, zone, bid of the new nodes. */
+  instanceType?: string;
+  imageId?: string;
+  zone?: string;
+  spotBid?: number;
+  skipHooks?: boolean;
+  stateDir?: string;
+}
+
+export interface RemoveNodesOptions {
+  name: string;
+  config?: StarclusterConfig;
+  io: IoHost;
+  signal?: AbortSignal;
+  provider?: Provider;
+  count?: number;
+  aliases?: string[];
+  /** `-k`: run the hooks but keep the instances running (they lose the cluster tags). */
+  keepInstances?: boolean;
+  /** `-f`: ignore hook failures. */
+  force?: boolean;
+  confirm?: boolean;
+  skipHooks?: boolean;
+  stateDir?: string;
+}
+
+export interface ResizeResult {
+  name: string;
+  added: NodeSummary[];
+  removed: NodeSummary[];
+  nodes: NodeSummary[];
+  declined?: boolean;
+}
+
+interface Loaded {
+  provider: Provider;
+  nodes: NodeRecord[];
+  template: ClusterTemplate;
+  config: StarclusterConfig;
+}
+
+async function load(name: string, config: StarclusterConfig | undefined, provider?: Provider): Promise<Loaded> {
+  const p = provider ?? (await providerForCluster(name, config));
+  const nodes = sortNodes(await p.listNodes(name));
+  if (nodes.length === 0)
+    throw new CloudError('ClusterNotFound', `cluster ${name} has no nodes`, {
+      hint: 'see `starcluster listclusters`; start it with `starcluster start`',
+    });
+  const ec2 = ec2Of(p);
+  const sg = ec2 ? (await ec2.clusterSecurityGroups(name))[0] : undefined;
+  const template = templateFor(config, sg?.tags[TAG_TEMPLATE], p, nodes);
+  return { provider: p, nodes, template, config: config ?? emptyConfig() };
+}
+
+/**
+ * `addnode`: launches nodes with the next free aliases (node004...) in the cluster's zone and
+ * security group, waits for them, then the node-setup and engine hooks. A failure rolls back the
+ * nodes this run launched.
+ */
+export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
+  const { provider, nodes, template, config } = await load(opts.name, opts.config, opts.provider);
+  const ec2 = ec2Of(provider);
+  const existing = nodes.map((n) => n.alias);
+  let aliases: string[];
+  if (opts.aliases?.length) {
+    const bad = opts.aliases.filter((a) => a === MASTER_ALIAS || existing.includes(a));
+    if (bad.length) throw new UsageError('AliasInUse', `alias ${bad.join(', ')} is already in use or reserved`);
+    if (new Set(opts.aliases).size !== opts.aliases.length)
+      throw new UsageError('DuplicateAlias', 'aliases must be unique');
+    aliases = opts.aliases;
+  } else {
+    const count = opts.count ?? 1;
+    if (!Number.isInteger(count) || count < 1)
+      throw new UsageError('NodeCount', `node count ${count} must be at least 1`);
+    aliases = nextAliases(existing, count);
+  }
+  const master = nodes.find((n) => n.role === 'master');
+  const reference = nodes.find((n) => n.role === 'node') ?? master;
+  const instanceType = opts.instanceType ?? template.nodeInstanceType ?? reference?.instanceType ?? '';
+  const imageId = opts.imageId ?? template.nodeImageId ?? reference?.imageId ?? '';
+  const spotBid = opts.spotBid ?? template.spotBid;
+  const shapes: NodeShape[] = aliases.map((alias) => ({
+    alias,
+    role: 'node',
+    instanceType,
+    imageId,
+    ...(spotBid !== undefined ? { spotBid } : {}),
+  }));
+  const runId = randomUUID();
+  const sg = ec2 ? (await ec2.clusterSecurityGroups(opts.name))[0] : undefined;
+  const pgName = securityGroupName(opts.name);
+  const usePg = ec2 && supportsPlacementGroup(instanceType) ? await ec2.findPlacementGroup(pgName) : false;
+  const zone = opts.zone ?? master?.zone ?? template.availabilityZone;
+
+  const state = { launched: [] as NodeRecord[], all: [] as NodeRecord[] };
+  const ctxOf = () =>
+    makeContext({
+      name: opts.name,
+      template,
+      config,
+      provider,
+      io: opts.io,
+      nodes: state.all,
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    });
+  const steps: Step<typeof state>[] = [
+    {
+      id: 'launch',
+      title: `Launching ${aliases.length} node(s)`,
+      run: async (s) => {
+        for (const g of launchGroups(shapes)) {
+          const made = await provider.launch({
+            cluster: opts.name,
+            role: 'node',
+            aliases: g.aliases,
+            instanceType: g.instanceType,
+            imageId: g.imageId,
+            ...(master?.keyName ? { keyName: master.keyName } : template.keyname ? { keyName: template.keyname } : {}),
+            ...(sg ? { securityGroupIds: [sg.id] } : {}),
+            ...(template.subnetId ? { subnetId: template.subnetId } : {}),
+            ...(zone ? { zone } : {}),
+            ...(usePg ? { placementGroup: pgName } : {}),
+            ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
+            clientToken: launchToken(opts.name, runId, g.aliases.join(',')),
+            tags: { [TAG_RUN]: runId },
+          });
+          s.launched.push(...made);
+        }
+      },
+      rollback: async (s) => {
+        const ids = new Set(s.launched.map((n) => n.id));
+        if (ec2) {
+          for (const i of await ec2.api.describeInstances([{ Name: `tag:${TAG_RUN}`, Values: [runId] }]))
+            if (i.InstanceId && i.State?.Name !== 'terminated') ids.add(i.InstanceId);
+        }
+        await provider.terminate([...ids]);
+      },
+    },
+    {
+      id: 'wait-running',
+      title: 'Waiting for the new nodes to run',
+      run: async (s, _r, signal) => {
+        const running = await provider.waitRunning(
+          s.launched.map((n) => n.id),
+          signal,
+        );
+        s.launched = running;
+        s.all = await provider.listNodes(opts.name);
+      },
+    },
+    {
+      id: 'setup',
+      title: 'Setting up the new nodes',
+      skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+      run: async (s, _r, signal) => setupAddedNodes(ctxOf(), s.launched, signal),
+    },
+    {
+      id: 'engines',
+      title: 'Starting engines on the new nodes',
+      skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+      run: async (s, _r, signal) => addEngines(ctxOf(), s.launched, signal),
+    },
+  ];
+  await runSteps(steps, state, { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) });
+  return {
+    name: opts.name,
+    added: sortNodes(state.launched).map((n) => summariseNode(n)),
+    removed: [],
+    nodes: sortNodes(state.all).map((n) => summariseNode(n)),
+  };
+}
+
+/**
+ * `removenode`: picks the highest-numbered workers (or the named aliases), runs the engine and
+ * node teardown hooks, then terminates them (and cancels their spot requests). Never the master.
+ */
+export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResult> {
+  const { provider, nodes, template, config } = await load(opts.name, opts.config, opts.provider);
+  const ec2 = ec2Of(provider);
+  const existing = nodes.map((n) => n.alias);
+  let aliases: string[];
+  if (opts.aliases?.length) {
+    if (opts.aliases.includes(MASTER_ALIAS))
+      throw new UsageError('RemoveMaster', 'the master cannot be removed: use `starcluster terminate`');
+    const unknown = opts.aliases.filter((a) => !existing.includes(a));
+    if (unknown.length)
+      throw new UsageError(
+        'UnknownNode',
+        `cluster ${opts.name} has no node ${unknown.join(', ')} (it has ${existing.join(', ')})`,
+      );
+    aliases = opts.aliases;
+  } else {
+    const count = opts.count ?? 1;
+    const workers = existing.filter((a) => aliasNumber(a) !== undefined);
+    if (!Number.isInteger(count) || count < 1)
+      throw new UsageError('NodeCount', `node count ${count} must be at least 1`);
+    if (count > workers.length)
+      throw new UsageError(
+        'NodeCount',
+        `cluster ${opts.name} has only ${workers.length} worker node(s), cannot remove ${count}`,
+      );
+    aliases = aliasesToRemove(existing, count);
+  }
+  const removed = nodes.filter((n) => aliases.includes(n.alias));
+  if (!opts.confirm) {
+    const ok = await opts.io.requestConfirm(`Remove ${aliases.join(', ')} from cluster ${opts.name}?`, false);
+    if (!ok)
+      return { name: opts.name, added: [], removed: [], nodes: nodes.map((n) => summariseNode(n)), declined: true };
+  }
+  const ctx = makeContext({
+    name: opts.name,
+    template,
+    config,
+    provider,
+    io: opts.io,
+    nodes,
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+  });
+  const guard = async (what: string, hook: () => Promise<void>): Promise<void> => {
+    try {
+      await hook();
+    } catch (error) {
+      if (!opts.force) throw error;
+      opts.io.notify({
+        level: 'warn',
+        code: 'SC_REMOVENODE_W0001',
+        message: `${what} failed (${error instanceof Error ? error.message : String(error)}); removing anyway (-f)`,
+      });
+    }
+  };
+  const steps: Step<object>[] = [
+    {
+      id: 'engines',
+      title: 'Stopping engines on the nodes',
+      skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+      run: () => guard('stopping engines', () => stopEngines(ctx, removed)),
+    },
+    {
+      id: 'teardown',
+      title: 'Removing the nodes from the cluster setup',
+      skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+      run: () => guard('node teardown', () => teardownNodes(ctx, removed)),
+    },
+    {
+      id: 'terminate',
+      title: opts.keepInstances ? 'Untagging the nodes (kept running)' : 'Terminating the nodes',
+      run: async () => {
+        const ids = removed.map((n) => n.id);
+        if (opts.keepInstances) {
+          if (ec2) await ec2.api.createTags(ids, { 'starcluster:cluster': `removed-from-${opts.name}` });
+          return;
+        }
+        await provider.terminate(ids);
+        if (ec2) await ec2.cancelSpotRequests(await ec2.clusterSpotRequests(opts.name, ids));
+      },
+    },
+  ];
+  await runSteps(steps, {}, { io: opts.io, rollbackOnFailure: false, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const left = nodes.filter((n) => !aliases.includes(n.alias));
+  return {
+    name: opts.name,
+    added: [],
+    removed: sortNodes(removed).map((n) => summariseNode(n)),
+    nodes: left.map((n) => summariseNode(n)),
+  };
+}
+
+/** `resize NAME SIZE`: adds or removes nodes until the cluster has SIZE nodes (master included). */
+export async function resizeCluster(
+  opts: Omit<AddNodesOptions, 'count' | 'aliases'> & { size: number; confirm?: boolean; force?: boolean },
+): Promise<ResizeResult> {
+  if (!Number.isInteger(opts.size) || opts.size < 1)
+    throw new UsageError('ClusterSize', `size ${opts.size} must be at least 1 (the master)`);
+  const provider = opts.provider ?? (await providerForCluster(opts.name, opts.config));
+  const nodes = await provider.listNodes(opts.name);
+  if (nodes.length === 0) throw new CloudError('ClusterNotFound', `cluster ${opts.name} has no nodes`);
+  const diff = opts.size - nodes.length;
+  if (diff > 0) return addNodes({ ...opts, provider, count: diff });
+  if (diff < 0)
+    return removeNodes({
+      name: opts.name,
+      io: opts.io,
+      provider,
+      count: -diff,
+      ...(opts.config ? { config: opts.config } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.confirm !== undefined ? { confirm: opts.confirm } : {}),
+      ...(opts.force !== undefined ? { force: opts.force } : {}),
+      ...(opts.skipHooks !== undefined ? { skipHooks: opts.skipHooks } : {}),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    });
+  opts.io.notify({
+    level: 'info',
+    code: 'SC_RESIZE_I0001',
+    message: `cluster ${opts.name} already has ${opts.size} node(s)`,
+  });
+  const sorted = sortNodes(nodes).map((n) => summariseNode(n));
+  return { name: opts.name, added: [], removed: [], nodes: sorted };
+}

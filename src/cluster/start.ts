@@ -1,0 +1,542 @@
+import { randomUUID } from 'node:crypto';
+import { createProvider, ec2Of } from '../cloud/index.js';
+import { TAG_CLUSTER, type NodeRecord, type Provider } from '../cloud/provider.js';
+import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
+import type { IoHost } from '../io-host.js';
+import { runSteps, type Step } from '../steps.js';
+import { startEngines } from '../engines/cluster.js';
+import { setupCluster } from '../setup/index.js';
+import { clusterAliases, missingAliases } from './aliases.js';
+import { launchGroups, nodeShapes, type LaunchGroup, type NodeShape } from './launch-plan.js';
+import { makeContext, sortNodes, summariseNode, type NodeSummary } from './model.js';
+import { missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
+import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
+import { onDemandPrice, supportsPlacementGroup } from '../cloud/ec2/prices.js';
+import { launchToken, TAG_TEMPLATE, TAG_VERSION, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
+
+/** Tag on everything one `start`/`addnode` run creates, so its rollback finds even what it never saw. */
+export const TAG_RUN = 'starcluster:run';
+export const STARCLUSTER_VERSION = '0.1.0';
+
+export type StartMode = 'create' | 'validate-only' | 'dry-run' | 'plan';
+
+export interface StartOptions {
+  /** The cluster tag, e.g. `mycluster`. */
+  name: string;
+  /** The template, with the command's flags (-s, -i, -m, ...) already applied (see applyStartFlags). */
+  template: ClusterTemplate;
+  config: StarclusterConfig;
+  io: IoHost;
+  signal?: AbortSignal;
+  /** Default: createProvider(template, config). */
+  provider?: Provider;
+  mode?: StartMode;
+  /** `-o/--create-only`: create the nodes, skip node setup and engines. */
+  createOnly?: boolean;
+  /** Skip node setup / engines (tests that are only about the cloud side). */
+  skipSetup?: boolean;
+  skipEngines?: boolean;
+  /** `-V`: skip validation (not recommended). */
+  skipValidation?: boolean;
+  /** Default `~/.starcluster/clusters/NAME`. */
+  stateDir?: string;
+}
+
+export interface PlanAction {
+  verb: 'create' | 'reuse' | 'start';
+  resource: 'security-group' | 'placement-group' | 'instances';
+  name: string;
+  detail: string;
+}
+
+export interface StartPlan {
+  cluster: string;
+  provider: ProviderKind;
+  region?: string;
+  actions: PlanAction[];
+  /** Estimated on-demand USD/hour for the whole cluster; an estimate from a built-in table. */
+  hourlyCostUsd: number;
+  costIsEstimate: true;
+  /** Types missing from the price table (not counted). */
+  unpricedTypes: string[];
+}
+
+export interface StartResult {
+  name: string;
+  mode: StartMode;
+  provider: ProviderKind;
+  region?: string;
+  plan: StartPlan;
+  /** True when the cluster already had nodes or a security group (start resumed it). */
+  resumed: boolean;
+  created: { securityGroupId?: string; placementGroup?: string; instanceIds: string[] };
+  /** DryRun answers (mode dry-run). */
+  dryRun?: string[];
+  nodes: NodeSummary[];
+}
+
+interface StartState {
+  opts: StartOptions;
+  provider: Provider;
+  runId: string;
+  shapes: NodeShape[];
+  existing: NodeRecord[];
+  existingSg?: SecurityGroupInfo;
+  existingPg: boolean;
+  rules: IngressRule[];
+  usePlacementGroup: boolean;
+  missing: LaunchGroup[];
+  sgId?: string;
+  sgCreated: boolean;
+  pgCreated: boolean;
+  launched: NodeRecord[];
+  nodes: NodeRecord[];
+  plan?: StartPlan;
+  dryRun: string[];
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+
+/**
+ * `starcluster start`: validate everything, plan, then security group → placement group →
+ * instances (one launch per type/AMI group, tags at creation) → wait running → node setup →
+ * engines. A failure or Ctrl-C rolls back what this run made; on a cluster that already exists
+ * (by tags) it resumes: the security group and nodes found are reused, missing nodes added.
+ */
+export async function startCluster(opts: StartOptions): Promise<StartResult> {
+  const mode = opts.mode ?? 'create';
+  const provider = opts.provider ?? (await createProvider(opts.template, opts.config));
+  const ec2 = ec2Of(provider);
+  const template = opts.template;
+  const aliases = clusterAliases(template.clusterSize);
+  const state: StartState = {
+    opts,
+    provider,
+    runId: randomUUID(),
+    shapes: nodeShapes(template, aliases),
+    existing: [],
+    existingPg: false,
+    rules: planIngressRules(template.sshCidr, template.permissions),
+    usePlacementGroup: false,
+    missing: [],
+    sgCreated: false,
+    pgCreated: false,
+    launched: [],
+    nodes: [],
+    dryRun: [],
+  };
+  state.usePlacementGroup =
+    Boolean(ec2) && state.shapes.length > 1 && state.shapes.every((s) => supportsPlacementGroup(s.instanceType));
+
+  const steps: Step<StartState>[] = [];
+  steps.push({
+    id: 'validate',
+    title: 'Validating cluster settings',
+    skip: () => (opts.skipValidation ? 'validation skipped (-V)' : false),
+    run: async (s, report) => {
+      const problems: Problem[] = [];
+      if (!CLUSTER_NAME.test(opts.name))
+        problems.push({
+          kind: 'config',
+          code: 'ClusterName',
+          message: `cluster name "${opts.name}" must be 1-40 letters, digits, - or _, starting with a letter or digit`,
+        });
+      problems.push(...(await validateOffline(template, s.shapes)));
+      if (ec2) {
+        report({ detail: `checking AMIs, instance types, key pair, zone in ${ec2.region}` });
+        const keyFileOk = !problems.some((p) => p.code.startsWith('KeyFile') || p.code === 'MissingKeyLocation');
+        problems.push(...(await validateCloud(template, s.shapes, ec2, keyFileOk)));
+      }
+      if (problems.length) throw problemsError(opts.name, problems);
+      report({ detail: 'all checks passed' });
+    },
+  });
+  if (mode !== 'validate-only') {
+    steps.push({
+      id: 'inspect',
+      title: 'Looking for an existing cluster',
+      run: async (s, report) => {
+        s.existing = await provider.listNodes(opts.name);
+        if (ec2) {
+          s.existingSg = await ec2.findSecurityGroup(securityGroupName(opts.name));
+          if (s.usePlacementGroup) s.existingPg = await ec2.findPlacementGroup(securityGroupName(opts.name));
+        }
+        const have = s.existing.map((n) => n.alias);
+        const missing = missingAliases(aliases, have);
+        s.missing = launchGroups(s.shapes.filter((sh) => missing.includes(sh.alias)));
+        s.plan = planOf(s, ec2?.region);
+        report({
+          detail: s.existing.length
+            ? `resuming: ${s.existing.length} node(s) found, ${missing.length} to add`
+            : `new cluster: ${missing.length} node(s) to launch`,
+        });
+      },
+    });
+  }
+  if (mode === 'dry-run' && ec2) {
+    steps.push({
+      id: 'dry-run',
+      title: 'Asking EC2 whether each request would succeed (DryRun)',
+      run: async (s) => {
+        if (!s.existingSg) {
+          await ec2.dryRunSecurityGroup(securityGroupName(opts.name));
+          s.dryRun.push(`CreateSecurityGroup ${securityGroupName(opts.name)}: would succeed`);
+        }
+        for (const g of s.missing) {
+          await ec2.dryRunLaunch(launchSpecOf(s, g, undefined, undefined));
+          s.dryRun.push(`RunInstances ${g.aliases.length} × ${g.instanceType} ${g.imageId}: would succeed`);
+        }
+      },
+    });
+  }
+  if (mode === 'create') steps.push(...createSteps(ec2 !== undefined));
+
+  await runSteps(steps, state, { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) });
+
+  const plan = state.plan ?? planOf(state, ec2?.region);
+  if (mode === 'plan' || mode === 'dry-run' || mode === 'validate-only') {
+    return {
+      name: opts.name,
+      mode,
+      provider: provider.kind,
+      ...(ec2 ? { region: ec2.region } : {}),
+      plan,
+      resumed: state.existing.length > 0 || Boolean(state.existingSg),
+      created: { instanceIds: [] },
+      ...(mode === 'dry-run' ? { dryRun: state.dryRun } : {}),
+      nodes: sortNodes(state.existing).map((n) => summariseNode(n)),
+    };
+  }
+  return {
+    name: opts.name,
+    mode,
+    provider: provider.kind,
+    ...(ec2 ? { region: ec2.region } : {}),
+    plan,
+    resumed: state.existing.length > 0 || Boolean(state.existingSg),
+    created: {
+      ...(state.sgCreated && state.sgId ? { securityGroupId: state.sgId } : {}),
+      ...(state.pgCreated ? { placementGroup: securityGroupName(opts.name) } : {}),
+      instanceIds: state.launched.map((n) => n.id),
+    },
+    nodes: sortNodes(state.nodes).map((n) => summariseNode(n)),
+  };
+}
+
+function createSteps(isEc2: boolean): Step<StartState>[] {
+  const steps: Step<StartState>[] = [];
+  if (isEc2) {
+    steps.push({
+      id: 'security-group',
+      title: 'Security group',
+      run: async (s, report) => {
+        const ec2 = ec2Of(s.provider);
+        if (!ec2) return;
+        const name = securityGroupName(s.opts.name);
+        const group = s.existingSg;
+        if (!group) {
+          const vpcId = s.opts.template.subnetId
+            ? (await ec2.api.describeSubnets([s.opts.template.subnetId]))[0]?.VpcId
+            : undefined;
+          // Mark it as made before the call returns: a half-made group is still ours to undo.
+          s.sgCreated = true;
+          s.sgId = await ec2.createSecurityGroup(
+            name,
+            `StarCluster ${s.opts.name}`,
+            {
+              [TAG_CLUSTER]: s.opts.name,
+              [TAG_TEMPLATE]: s.opts.template.name,
+              [TAG_VERSION]: STARCLUSTER_VERSION,
+              [TAG_RUN]: s.runId,
+            },
+            vpcId,
+          );
+          await ec2.authorizeRules(s.sgId, s.rules);
+          report({ detail: `${name} (${s.sgId}) created, ${s.rules.length} rules` });
+          return;
+        }
+        s.sgId = group.id;
+        const add = missingRules(s.rules, group.rules as IngressRule[]);
+        await ec2.authorizeRules(group.id, add);
+        report({ detail: `${name} (${group.id}) reused${add.length ? `, ${add.length} rule(s) added` : ''}` });
+      },
+      rollback: async (s) => {
+        const ec2 = ec2Of(s.provider);
+        if (!ec2 || !s.sgCreated) return;
+        const id = s.sgId ?? (await ec2.findSecurityGroup(securityGroupName(s.opts.name)))?.id;
+        if (id) await ec2.deleteSecurityGroup(id);
+      },
+    });
+    steps.push({
+      id: 'placement-group',
+      title: 'Placement group',
+      skip: (s) =>
+        !s.usePlacementGroup
+          ? 'the instance types cannot use a cluster placement group'
+          : s.existingPg
+            ? `${securityGroupName(s.opts.name)} exists`
+            : false,
+      run: async (s) => {
+        const ec2 = ec2Of(s.provider);
+        if (!ec2) return;
+        s.pgCreated = true;
+        await ec2.createPlacementGroup(securityGroupName(s.opts.name), {
+          [TAG_CLUSTER]: s.opts.name,
+          [TAG_RUN]: s.runId,
+        });
+      },
+      rollback: async (s) => {
+        const ec2 = ec2Of(s.provider);
+        if (ec2 && s.pgCreated) await ec2.deletePlacementGroup(securityGroupName(s.opts.name));
+      },
+    });
+  }
+  steps.push({
+    id: 'start-stopped',
+    title: 'Starting stopped nodes',
+    skip: (s) => (s.existing.some((n) => n.state === 'stopped') ? false : 'no stopped nodes'),
+    run: async (s) => {
+      const ec2 = ec2Of(s.provider);
+      const stopped = s.existing.filter((n) => n.state === 'stopped').map((n) => n.id);
+      if (ec2) await ec2.api.startInstances(stopped);
+    },
+  });
+  steps.push({
+    id: 'launch',
+    title: 'Launching instances',
+    skip: (s) => (s.missing.length === 0 ? 'every node exists' : false),
+    run: async (s, report) => {
+      const total = s.missing.reduce((n, g) => n + g.aliases.length, 0);
+      let zone = s.opts.template.availabilityZone ?? s.existing.find((n) => n.role === 'master')?.zone;
+      for (const group of s.missing) {
+        // Not passing the signal: a launch in flight completes, then the rollback removes it.
+        const spec = launchSpecOf(s, group, s.sgId, zone);
+        const made = await s.provider.launch(spec);
+        s.launched.push(...made);
+        // Keep every node in the master's zone (placement groups and volumes need one zone).
+        zone ??= made.find((n) => n.role === 'master')?.zone;
+        report({ current: s.launched.length, total, detail: `${group.aliases.length} × ${group.instanceType}` });
+        if (s.opts.signal?.aborted) return;
+      }
+    },
+    rollback: async (s) => {
+      // Whatever this run launched, seen or not: by the run tag.
+      const ec2 = ec2Of(s.provider);
+      const ids = new Set(s.launched.map((n) => n.id));
+      if (ec2) {
+        const tagged = await ec2.api.describeInstances([
+          { Name: `tag:${TAG_RUN}`, Values: [s.runId] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ]);
+        for (const i of tagged) if (i.InstanceId) ids.add(i.InstanceId);
+      }
+      if (ids.size === 0) return;
+      await s.provider.terminate([...ids]);
+      if (ec2) {
+        const spot = await ec2.clusterSpotRequests(s.opts.name, [...ids]);
+        await ec2.cancelSpotRequests(spot);
+        await ec2.waitTerminated([...ids]);
+      }
+    },
+  });
+  steps.push({
+    id: 'wait-running',
+    title: 'Waiting for nodes to run',
+    run: async (s, report, signal) => {
+      const ids = [...s.existing.map((n) => n.id), ...s.launched.map((n) => n.id)];
+      report({ current: 0, total: ids.length });
+      await s.provider.waitRunning(ids, signal);
+      s.nodes = await s.provider.listNodes(s.opts.name);
+      const running = s.nodes.filter((n) => n.state === 'running').length;
+      report({ current: running, total: ids.length });
+    },
+  });
+  steps.push({
+    id: 'setup',
+    title: 'Setting up nodes',
+    skip: (s) => (s.opts.createOnly ? 'create only (-o)' : s.opts.skipSetup ? 'setup skipped' : false),
+    run: async (s, _report, signal) => {
+      await setupCluster(contextOf(s), signal);
+    },
+  });
+  steps.push({
+    id: 'engines',
+    title: 'Starting engines',
+    skip: (s) => (s.opts.createOnly ? 'create only (-o)' : s.opts.skipEngines ? 'engines skipped' : false),
+    run: async (s, _report, signal) => {
+      await startEngines(contextOf(s), signal);
+    },
+  });
+  return steps;
+}
+
+function contextOf(s: StartState) {
+  return makeContext({
+    name: s.opts.name,
+    template: s.opts.template,
+    config: s.opts.config,
+    provider: s.provider,
+    io: s.opts.io,
+    nodes: s.nodes,
+    ...(s.opts.stateDir ? { stateDir: s.opts.stateDir } : {}),
+  });
+}
+
+function launchSpecOf(s: StartState, g: LaunchGroup, sgId: string | undefined, zone: string | undefined) {
+  const t = s.opts.template;
+  return {
+    cluster: s.opts.name,
+    role: g.role,
+    aliases: g.aliases,
+    instanceType: g.instanceType,
+    imageId: g.imageId,
+    ...(t.keyname ? { keyName: t.keyname } : {}),
+    ...(sgId ? { securityGroupIds: [sgId] } : {}),
+    ...(t.subnetId ? { subnetId: t.subnetId } : {}),
+    ...(zone ? { zone } : {}),
+    ...(s.usePlacementGroup && sgId ? { placementGroup: securityGroupName(s.opts.name) } : {}),
+    ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
+    clientToken: launchToken(s.opts.name, s.runId, [g.role, g.instanceType, g.imageId, g.aliases.join(',')].join('|')),
+    tags: { [TAG_RUN]: s.runId },
+  };
+}
+
+function planOf(s: StartState, region: string | undefined): StartPlan {
+  const name = s.opts.name;
+  const actions: PlanAction[] = [];
+  if (s.provider.kind === 'ec2') {
+    const sg = securityGroupName(name);
+    actions.push(
+      s.existingSg
+        ? { verb: 'reuse', resource: 'security-group', name: sg, detail: s.existingSg.id }
+        : {
+            verb: 'create',
+            resource: 'security-group',
+            name: sg,
+            detail: s.rules
+              .map((r) =>
+                r.kind === 'self'
+                  ? 'all traffic within the group'
+                  : `${r.protocol} ${r.fromPort}-${r.toPort} from ${r.cidr}`,
+              )
+              .join('; '),
+          },
+    );
+    if (s.usePlacementGroup)
+      actions.push({
+        verb: s.existingPg ? 'reuse' : 'create',
+        resource: 'placement-group',
+        name: sg,
+        detail: 'cluster strategy',
+      });
+  }
+  const stopped = s.existing.filter((n) => n.state === 'stopped');
+  if (stopped.length)
+    actions.push({
+      verb: 'start',
+      resource: 'instances',
+      name: stopped.map((n) => n.alias).join(','),
+      detail: `${stopped.length} stopped`,
+    });
+  const live = s.existing.filter((n) => n.state !== 'stopped');
+  if (live.length)
+    actions.push({
+      verb: 'reuse',
+      resource: 'instances',
+      name: live.map((n) => n.alias).join(','),
+      detail: `${live.length} found`,
+    });
+  for (const g of s.missing) {
+    actions.push({
+      verb: 'create',
+      resource: 'instances',
+      name: g.aliases.length > 3 ? `${g.aliases[0]}..${g.aliases[g.aliases.length - 1]}` : g.aliases.join(','),
+      detail: `${g.aliases.length} × ${g.instanceType} ${g.imageId}${g.spotBid !== undefined ? ` spot (bid $${g.spotBid}/h)` : ' on-demand'}`,
+    });
+  }
+  // Cost of the whole cluster once made: existing nodes at their type, new ones at theirs.
+  let hourly = 0;
+  const unpriced = new Set<string>();
+  const types = [
+    ...s.existing.map((n) => n.instanceType),
+    ...s.missing.flatMap((g) => g.aliases.map(() => g.instanceType)),
+  ];
+  if (s.provider.kind === 'ec2') {
+    for (const t of types) {
+      const price = onDemandPrice(t);
+      if (price === undefined) unpriced.add(t);
+      else hourly += price;
+    }
+  }
+  return {
+    cluster: name,
+    provider: s.provider.kind,
+    ...(region ? { region } : {}),
+    actions,
+    hourlyCostUsd: Math.round(hourly * 10000) / 10000,
+    costIsEstimate: true,
+    unpricedTypes: [...unpriced],
+  };
+}
+
+/** Human form of a plan (for `start --plan`). */
+export function renderPlan(plan: StartPlan): string {
+  const lines = [`Plan for cluster ${plan.cluster} (${plan.provider}${plan.region ? `, ${plan.region}` : ''}):`];
+  const sign = { create: '+', reuse: '=', start: '>' } as const;
+  for (const a of plan.actions) lines.push(`  ${sign[a.verb]} ${a.verb} ${a.resource} ${a.name}: ${a.detail}`);
+  if (plan.provider === 'ec2') {
+    lines.push(
+      `Estimated cost: $${plan.hourlyCostUsd.toFixed(4)}/hour on-demand (estimate from a built-in us-east-1 price table${
+        plan.unpricedTypes.length ? `; not priced: ${plan.unpricedTypes.join(', ')}` : ''
+      })`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Flags of `start` that override the template (StarCluster's -s -m -n -I -i -a -b -N -k -K -u -S). */
+export interface StartFlags {
+  size?: number;
+  masterImageId?: string;
+  nodeImageId?: string;
+  masterInstanceType?: string;
+  nodeInstanceType?: string;
+  availabilityZone?: string;
+  spotBid?: number;
+  forceSpotMaster?: boolean;
+  subnetId?: string;
+  keyname?: string;
+  keyLocation?: string;
+  clusterUser?: string;
+  clusterShell?: ClusterTemplate['clusterShell'];
+}
+
+export function applyStartFlags(
+  template: ClusterTemplate,
+  flags: StartFlags,
+  config?: StarclusterConfig,
+): ClusterTemplate {
+  const t: ClusterTemplate = { ...template };
+  if (flags.size !== undefined) t.clusterSize = flags.size;
+  if (flags.masterImageId) t.masterImageId = flags.masterImageId;
+  if (flags.nodeImageId) t.nodeImageId = flags.nodeImageId;
+  if (flags.masterInstanceType) t.masterInstanceType = flags.masterInstanceType;
+  if (flags.nodeInstanceType) {
+    // StarCluster's -i takes a single type: it replaces the multi-type list.
+    t.nodeInstanceType = flags.nodeInstanceType;
+    t.nodeInstanceTypes = [];
+  }
+  if (flags.availabilityZone) t.availabilityZone = flags.availabilityZone;
+  if (flags.spotBid !== undefined) t.spotBid = flags.spotBid;
+  if (flags.forceSpotMaster !== undefined) t.forceSpotMaster = flags.forceSpotMaster;
+  if (flags.subnetId) t.subnetId = flags.subnetId;
+  if (flags.keyname) {
+    t.keyname = flags.keyname;
+    const key = config?.keys.get(flags.keyname);
+    if (key) t.key = key;
+  }
+  if (flags.keyLocation) t.key = { name: t.keyname ?? '', location: flags.keyLocation };
+  if (flags.clusterUser) t.clusterUser = flags.clusterUser;
+  if (flags.clusterShell) t.clusterShell = flags.clusterShell;
+  return t;
+}

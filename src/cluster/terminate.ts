@@ -1,0 +1,221 @@
+import { createProvider, ec2Of, hasLocalCluster } from '../cloud/index.js';
+import type { NodeRecord, Provider } from '../cloud/provider.js';
+import type { ProviderKind, StarclusterConfig } from '../config/types.js';
+import { AbortError, CloudError } from '../errors.js';
+import type { IoHost } from '../io-host.js';
+import { runSteps, type Step } from '../steps.js';
+import { stopEngines } from '../engines/cluster.js';
+import { shutdownCluster } from '../setup/index.js';
+import { TAG_TEMPLATE, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
+import { emptyConfig, makeContext, templateFor } from './model.js';
+import { securityGroupName } from './security-group.js';
+
+export interface ClusterTarget {
+  name: string;
+  config?: StarclusterConfig;
+  io: IoHost;
+  signal?: AbortSignal;
+  /** Default: the local provider when this machine has a local cluster of that name, else EC2. */
+  provider?: Provider;
+  stateDir?: string;
+}
+
+export interface TerminateOptions extends ClusterTarget {
+  /** `-c/--confirm`: do not ask. */
+  confirm?: boolean;
+  /** `-f/--force`: skip the shutdown hooks (nodes unreachable, plugins broken). */
+  force?: boolean;
+  /** Skip the node/engine hooks (tests about the cloud side only). */
+  skipHooks?: boolean;
+}
+
+export interface TerminateResult {
+  name: string;
+  provider: ProviderKind;
+  terminated: string[];
+  cancelledSpotRequests: string[];
+  deletedSecurityGroups: string[];
+  deletedPlacementGroup: boolean;
+  /** Nothing was there (terminate is idempotent). */
+  alreadyGone: boolean;
+  /** The user said no at the prompt. */
+  declined?: boolean;
+}
+
+/** The provider a named cluster lives on, from what this machine and the cloud know. */
+export async function providerForCluster(
+  name: string,
+  config: StarclusterConfig | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Provider> {
+  if (await hasLocalCluster(name, env)) return createProvider(undefined, config, { kind: 'local', env });
+  return createProvider(undefined, config, { kind: 'ec2', env });
+}
+
+interface TerminateState {
+  opts: TerminateOptions;
+  provider: Provider;
+  nodes: NodeRecord[];
+  groups: SecurityGroupInfo[];
+  result: TerminateResult;
+}
+
+/**
+ * `starcluster terminate NAME`: engines and shutdown hooks (tolerating unreachable nodes), then
+ * instances, spot requests, wait until terminated, placement group, security group (retried
+ * while EC2 still sees it in use). Works from tags alone and is idempotent. Nothing is rolled
+ * back: an interrupted terminate is finished by running it again.
+ */
+export async function terminateCluster(opts: TerminateOptions): Promise<TerminateResult> {
+  const provider = opts.provider ?? (await providerForCluster(opts.name, opts.config));
+  const ec2 = ec2Of(provider);
+  const nodes = await provider.listNodes(opts.name);
+  const groups = ec2 ? await ec2.clusterSecurityGroups(opts.name) : [];
+  const result: TerminateResult = {
+    name: opts.name,
+    provider: provider.kind,
+    terminated: [],
+    cancelledSpotRequests: [],
+    deletedSecurityGroups: [],
+    deletedPlacementGroup: false,
+    alreadyGone: false,
+  };
+  const pgExists = ec2 ? await ec2.findPlacementGroup(securityGroupName(opts.name)) : false;
+  const spotOpen = ec2
+    ? await ec2.clusterSpotRequests(
+        opts.name,
+        nodes.map((n) => n.id),
+      )
+    : [];
+  const shuttingDown = ec2 ? await ec2.describeClusterInstances(opts.name, ['shutting-down']) : [];
+  if (nodes.length === 0 && groups.length === 0 && !pgExists && spotOpen.length === 0 && shuttingDown.length === 0) {
+    result.alreadyGone = true;
+    opts.io.notify({
+      level: 'info',
+      code: 'SC_TERMINATE_I0001',
+      message: `cluster ${opts.name} has nothing left to terminate`,
+    });
+    return result;
+  }
+  if (!opts.confirm) {
+    const ok = await opts.io.requestConfirm(
+      `Terminate cluster ${opts.name} (${nodes.length} node${nodes.length === 1 ? '' : 's'})? Everything on it is lost.`,
+      false,
+    );
+    if (!ok) return { ...result, declined: true };
+  }
+
+  const state: TerminateState = { opts, provider, nodes, groups, result };
+  const steps: Step<TerminateState>[] = [
+    {
+      id: 'hooks',
+      title: 'Stopping engines and running shutdown hooks',
+      skip: (s) =>
+        s.opts.skipHooks ? 'hooks skipped' : s.opts.force ? 'forced (-f)' : s.nodes.length === 0 ? 'no nodes' : false,
+      run: async (s) => {
+        const templateName = s.groups[0]?.tags[TAG_TEMPLATE];
+        const ctx = makeContext({
+          name: s.opts.name,
+          template: templateFor(s.opts.config, templateName, s.provider, s.nodes),
+          config: s.opts.config ?? emptyConfig(),
+          provider: s.provider,
+          io: s.opts.io,
+          nodes: s.nodes,
+          ...(s.opts.stateDir ? { stateDir: s.opts.stateDir } : {}),
+        });
+        // Nodes may be unreachable: a hook failure is a warning, never a reason to keep paying.
+        for (const [what, hook] of [
+          ['stop engines', () => stopEngines(ctx)],
+          ['shutdown hooks', () => shutdownCluster(ctx)],
+        ] as const) {
+          try {
+            await hook();
+          } catch (error) {
+            s.opts.io.notify({
+              level: 'warn',
+              code: 'SC_TERMINATE_W0001',
+              message: `${what} failed (${error instanceof Error ? error.message : String(error)}); terminating anyway`,
+            });
+          }
+        }
+      },
+    },
+    {
+      id: 'instances',
+      title: 'Terminating instances',
+      run: async (s, report) => {
+        const ids = s.nodes.map((n) => n.id);
+        await s.provider.terminate(ids);
+        s.result.terminated = ids;
+        const ec2p = ec2Of(s.provider);
+        if (ec2p) {
+          const spot = await ec2p.clusterSpotRequests(s.opts.name, ids);
+          await ec2p.cancelSpotRequests(spot);
+          s.result.cancelledSpotRequests = spot;
+        }
+        report({ detail: `${ids.length} instance(s)` });
+      },
+    },
+    {
+      id: 'wait-terminated',
+      title: 'Waiting for instances to terminate',
+      skip: () => (ec2 ? false : 'not on EC2'),
+      run: async (s, report) => {
+        const ec2p = ec2Of(s.provider);
+        if (!ec2p) return;
+        const pending = (await ec2p.describeClusterInstances(s.opts.name))
+          .map((i) => i.InstanceId ?? '')
+          .filter(Boolean);
+        // Anything that appeared since the listing (a start racing us) goes too.
+        const extra = pending.filter((id) => !s.result.terminated.includes(id));
+        if (extra.length) {
+          await ec2p.terminate(extra);
+          s.result.terminated.push(...extra);
+        }
+        report({ detail: `${pending.length} still shutting down` });
+        await ec2p.waitTerminated(pending);
+      },
+    },
+    {
+      id: 'placement-group',
+      title: 'Deleting placement group',
+      skip: () => (pgExists ? false : 'none'),
+      run: async (s) => {
+        await ec2Of(s.provider)?.deletePlacementGroup(securityGroupName(s.opts.name));
+        s.result.deletedPlacementGroup = true;
+      },
+    },
+    {
+      id: 'security-group',
+      title: 'Deleting security group',
+      skip: (s) => (s.groups.length ? false : 'none'),
+      run: async (s, _report, signal) => {
+        const ec2p = ec2Of(s.provider);
+        if (!ec2p) return;
+        for (const g of s.groups) {
+          await ec2p.deleteSecurityGroup(g.id, signal);
+          s.result.deletedSecurityGroups.push(g.id);
+        }
+      },
+    },
+  ];
+  try {
+    await runSteps(steps, state, {
+      io: opts.io,
+      rollbackOnFailure: false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } catch (error) {
+    if (error instanceof AbortError) throw new AbortError('interrupted: run `starcluster terminate` again to finish');
+    throw error;
+  }
+  return result;
+}
+
+/** Fails with a clear message when a cluster has no nodes (commands that need a running cluster). */
+export function requireNodes(name: string, nodes: readonly NodeRecord[]): void {
+  if (nodes.length === 0)
+    throw new CloudError('ClusterNotFound', `cluster ${name} has no nodes`, {
+      hint: 'see `starcluster listclusters` for the clusters that exist',
+    });
+}

@@ -1,0 +1,42 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { addNodes, type ResizeResult } from '../cluster/resize.js';
+import { renderNodeChange } from '../cluster/render.js';
+import { loadConfigOrEmpty } from '../cluster/session.js';
+
+export default class AddNode extends BaseCommand<typeof AddNode> {
+  static override summary = 'Add nodes to a running cluster (next free aliases: node004...).';
+  static override aliases = ['an'];
+  static override examples = ['<%= config.bin %> addnode mycluster', '<%= config.bin %> an mycluster -n 3'];
+  static override args = { name: Args.string({ required: true, description: 'cluster name' }) };
+  static override flags = {
+    num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1 }),
+    alias: Flags.string({ char: 'a', description: 'alias of a new node (repeatable, or comma list)', multiple: true }),
+    'image-id': Flags.string({ char: 'i', description: 'AMI of the new nodes' }),
+    'instance-type': Flags.string({ char: 'I', description: 'instance type of the new nodes' }),
+    'availability-zone': Flags.string({ char: 'z', description: 'zone of the new nodes (default: the master’s)' }),
+    bid: Flags.string({ char: 'b', description: 'spot bid (USD/hour)' }),
+  };
+
+  async run(): Promise<ResizeResult> {
+    const f = this.flags;
+    const aliases = f.alias
+      ?.flatMap((a) => a.split(','))
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const result = await addNodes({
+      name: this.args.name,
+      config: await loadConfigOrEmpty(f.config),
+      ...(f.num !== undefined ? { count: f.num } : {}),
+      ...(aliases?.length ? { aliases } : {}),
+      ...(f['image-id'] ? { imageId: f['image-id'] } : {}),
+      ...(f['instance-type'] ? { instanceType: f['instance-type'] } : {}),
+      ...(f['availability-zone'] ? { zone: f['availability-zone'] } : {}),
+      ...(f.bid !== undefined ? { spotBid: Number(f.bid) } : {}),
+      io: this.io,
+      signal: this.signal,
+    });
+    this.io.log(renderNodeChange(result));
+    return result;
+  }
+}

@@ -1,0 +1,27 @@
+import { Args } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { createProvider } from '../cloud/index.js';
+import { listClusters, renderClusters, type ClusterInfo } from '../cluster/list.js';
+import { loadConfigOrEmpty } from '../cluster/session.js';
+
+export default class ListClusters extends BaseCommand<typeof ListClusters> {
+  static override summary = 'List clusters, from tags: nodes with alias, state, type, IPs, uptime.';
+  static override description =
+    'Reads every cluster from the cloud tags alone, so it shows the same from any machine. With names, only those.';
+  static override aliases = ['lc'];
+  static override strict = false;
+  static override examples = ['<%= config.bin %> listclusters', '<%= config.bin %> lc mycluster --json'];
+  static override args = { name: Args.string({ description: 'cluster name(s) (default: all)' }) };
+
+  async run(): Promise<ClusterInfo[]> {
+    const config = await loadConfigOrEmpty(this.flags.config);
+    const { argv } = await this.parse(ListClusters);
+    const provider = await createProvider(undefined, config, {
+      kind: 'ec2',
+      ...(this.flags.region ? { region: this.flags.region } : {}),
+    });
+    const clusters = await listClusters({ config, names: argv.map(String), providers: [provider] });
+    this.io.log(renderClusters(clusters));
+    return clusters;
+  }
+}

@@ -1,0 +1,28 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { table } from '../cluster/model.js';
+import { listImages, type ImageSummary } from '../cluster/resources.js';
+import { openEc2 } from '../cluster/session.js';
+
+export default class ListImages extends BaseCommand<typeof ListImages> {
+  static override summary = 'List your AMIs (with -x, also those shared with you).';
+  static override aliases = ['li'];
+  static override examples = ['<%= config.bin %> listimages', '<%= config.bin %> li -x --json'];
+  static override flags = {
+    'show-shared': Flags.boolean({ char: 'x', description: 'include AMIs others share with you' }),
+  };
+
+  async run(): Promise<ImageSummary[]> {
+    const { provider } = await openEc2(this.flags.config, this.flags.region);
+    const images = await listImages({ provider, shared: this.flags['show-shared'] });
+    this.io.log(
+      images.length
+        ? table(
+            ['id', 'name', 'state', 'arch', 'root'],
+            images.map((i) => [i.id, i.name, i.state, i.architecture ?? '-', i.rootDeviceType ?? '-']),
+          )
+        : 'No images.',
+    );
+    return images;
+  }
+}

@@ -1,0 +1,22 @@
+import { BaseCommand } from '../cli/base-command.js';
+import { table } from '../cluster/model.js';
+import { listRegions } from '../cluster/resources.js';
+import { openEc2 } from '../cluster/session.js';
+
+export default class ListRegions extends BaseCommand<typeof ListRegions> {
+  static override summary = 'List EC2 regions.';
+  static override aliases = ['lr'];
+  static override examples = ['<%= config.bin %> listregions'];
+
+  async run(): Promise<{ name: string; endpoint?: string }[]> {
+    const { provider } = await openEc2(this.flags.config, this.flags.region);
+    const regions = await listRegions({ provider });
+    this.io.log(
+      table(
+        ['region', 'endpoint'],
+        regions.map((r) => [r.name, r.endpoint ?? '-']),
+      ),
+    );
+    return regions;
+  }
+}

@@ -1,0 +1,60 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { table } from '../cluster/model.js';
+import { listVolumes, type VolumeSummary } from '../cluster/resources.js';
+import { openEc2 } from '../cluster/session.js';
+
+export default class ListVolumes extends BaseCommand<typeof ListVolumes> {
+  static override summary = 'List EBS volumes, with filters.';
+  static override aliases = ['lv'];
+  static override examples = [
+    '<%= config.bin %> listvolumes',
+    '<%= config.bin %> lv -z us-east-1a -S available --json',
+  ];
+  static override flags = {
+    name: Flags.string({ char: 'n', description: 'Name tag' }),
+    'volume-id': Flags.string({ char: 'v', description: 'volume id' }),
+    size: Flags.integer({ char: 's', description: 'size in GiB' }),
+    status: Flags.string({ char: 'S', description: 'status (available, in-use, ...)' }),
+    'attach-status': Flags.string({ char: 'a', description: 'attachment status' }),
+    zone: Flags.string({ char: 'z', description: 'availability zone' }),
+    'snapshot-id': Flags.string({ char: 'i', description: 'made from this snapshot' }),
+    tag: Flags.string({ char: 't', description: 'tag as key=value (repeatable)', multiple: true }),
+  };
+
+  async run(): Promise<VolumeSummary[]> {
+    const f = this.flags;
+    const { provider } = await openEc2(f.config, f.region);
+    const volumes = await listVolumes({
+      provider,
+      filters: {
+        ...(f.name ? { name: f.name } : {}),
+        ...(f['volume-id'] ? { volumeId: f['volume-id'] } : {}),
+        ...(f.size !== undefined ? { size: f.size } : {}),
+        ...(f.status ? { status: f.status } : {}),
+        ...(f['attach-status'] ? { attachStatus: f['attach-status'] } : {}),
+        ...(f.zone ? { zone: f.zone } : {}),
+        ...(f['snapshot-id'] ? { snapshotId: f['snapshot-id'] } : {}),
+        ...(f.tag
+          ? { tag: Object.fromEntries(f.tag.map((t) => [t.split('=')[0] ?? t, t.split('=').slice(1).join('=')])) }
+          : {}),
+      },
+    });
+    this.io.log(
+      volumes.length
+        ? table(
+            ['id', 'size', 'state', 'zone', 'attached to', 'name'],
+            volumes.map((v) => [
+              v.id,
+              `${v.sizeGb} GiB`,
+              v.state,
+              v.zone,
+              v.attachments.map((a) => `${a.instanceId} ${a.device}`).join(', ') || '-',
+              v.tags.Name ?? '-',
+            ]),
+          )
+        : 'No volumes.',
+    );
+    return volumes;
+  }
+}

@@ -1,0 +1,36 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { resizeCluster, type ResizeResult } from '../cluster/resize.js';
+import { renderNodeChange } from '../cluster/render.js';
+import { loadConfigOrEmpty } from '../cluster/session.js';
+
+export default class Resize extends BaseCommand<typeof Resize> {
+  static override summary = 'Grow or shrink a cluster to SIZE nodes (master included).';
+  static override examples = ['<%= config.bin %> resize mycluster 8', '<%= config.bin %> resize mycluster 2 -c'];
+  static override args = {
+    name: Args.string({ required: true, description: 'cluster name' }),
+    size: Args.integer({ required: true, description: 'nodes wanted, master included', min: 1 }),
+  };
+  static override flags = {
+    confirm: Flags.boolean({ char: 'c', description: 'do not ask before removing nodes' }),
+    force: Flags.boolean({ char: 'f', description: 'ignore hook failures when removing' }),
+  };
+
+  protected override assumeYes(): boolean {
+    return Boolean(this.flags.confirm);
+  }
+
+  async run(): Promise<ResizeResult> {
+    const result = await resizeCluster({
+      name: this.args.name,
+      size: this.args.size,
+      config: await loadConfigOrEmpty(this.flags.config),
+      confirm: this.flags.confirm,
+      force: this.flags.force,
+      io: this.io,
+      signal: this.signal,
+    });
+    this.io.log(renderNodeChange(result));
+    return result;
+  }
+}
