@@ -18,9 +18,10 @@
  *   X = 2(x·2^15 + a) + 1, Y = 2(y·2^15 + b) + 1 is inside iff X² + Y² < 2^62.
  *
  * Sampling cell centres of a 2^30 grid biases π/4 by the lattice-point error of the midpoint rule,
- * O(N^(-4/3)) relative for N = 2^30 cells per side (~10⁻¹²), far below the statistical error of
- * any feasible run (σ/π ≈ 5·10⁻⁶ at 10¹⁰ samples). A float test on 53-bit uniforms is no better:
- * it samples a finite grid too, and rounds x² + y² on top.
+ * at most of order N^(-4/3) relative for N = 2^30 cells per side (~10⁻¹²), far below the
+ * statistical error of any feasible run (σ/π ≈ 5·10⁻⁶ at 10¹⁰ samples). A float test on 53-bit
+ * uniforms samples a finer grid but rounds x² + y², so its verdicts next to the arc are not exact;
+ * here every verdict is.
  *
  * A trailing partial step uses the first samples of one more step and discards the rest, so a
  * count of n samples is the first n samples of the stream whenever n is a multiple of 8.
@@ -62,7 +63,7 @@ const FINE_LIMIT = 2 ** 45; // (2^62) / 2^17, see refineInside
 /**
  * Exact test of the refined point X = x·2^16 + Xl, Y = y·2^16 + Yl (Xl = 2a + 1, Yl = 2b + 1):
  * X² + Y² < 2^62 without 64-bit integers. X² + Y² = A·2^17 + B with A = s·2^15 + x·Xl + y·Yl
- * (< 2^47) and B = Xl² + Yl² (< 2^33), all exact in doubles; since 2^62 is a multiple of 2^17,
+ * (< 2^46) and B = Xl² + Yl² (< 2^33), all exact in doubles; since 2^62 is a multiple of 2^17,
  * A·2^17 + B < 2^62 iff A + ⌊B / 2^17⌋ < 2^45.
  */
 function refineInside(x: number, y: number, s: number, r: Uint32Array): boolean {
@@ -197,7 +198,6 @@ class WasmSampler implements Sampler {
     let inside = 0;
     for (let done = 0; done < steps;) {
       const n = Math.min(STEPS_PER_CALL, steps - done);
-      // Memory may have been replaced (it never grows here, but a view is cheap).
       new Uint32Array(k.memory.buffer, 0, 32).set(this.simd);
       new Uint32Array(k.memory.buffer, 128, 8).set(this.fine);
       inside += Number(k.count(n));
