@@ -26,7 +26,7 @@
 import type { FrequencyGrid } from './frequency-grid.js';
 import { gridFrequencies, gridFrequency, gridSize } from './frequency-grid.js';
 import { directSums, regularSums, smoothListSums, SUMS_PER_FREQUENCY } from './lombscargle-kernels.js';
-import { wasmSumsKernel } from './wasm/ls/kernel.js';
+import { wasmStandardPower, wasmSumsKernel } from './wasm/ls/kernel.js';
 
 export type { FrequencyGrid, AutoGridOptions } from './frequency-grid.js';
 export { autoGrid, seedGrid, logPeriodGrid, gridFrequencies, gridFrequency, gridSize } from './frequency-grid.js';
@@ -195,10 +195,21 @@ export function lombScargle(
   const center = options.center ?? true;
   const s = prepareSeries(t, y, dy, fitMean || center, true);
   const m = gridSize(grid);
-  const sums = trigSums(s, grid, options.engine ?? 'auto');
-  const power = new Float64Array(m);
   const { W, Y, YY } = s;
   const psdScale = 0.5 * s.sumInvVar;
+  const engine = options.engine ?? 'auto';
+  if ((engine === 'auto' || engine === 'wasm') && s.t.length > 0 && m > 0) {
+    // Fast path: sums and the standard power both in WebAssembly; other normalisations follow from it.
+    const standard = wasmStandardPower(s.t, s.w, s.wy, grid, { W, Y, YY, fitMean });
+    if (standard) {
+      if (normalization !== 'standard') {
+        for (let k = 0; k < m; k++) standard[k] = fromStandard(standard[k] as number, YY, normalization, psdScale);
+      }
+      return standard;
+    }
+  }
+  const sums = trigSums(s, grid, engine);
+  const power = new Float64Array(m);
   for (let k = 0; k < m; k++) {
     const o = SUMS_PER_FREQUENCY * k;
     const C = sums[o] as number;
@@ -220,6 +231,20 @@ export function lombScargle(
     power[k] = normalize(p, YY, normalization, psdScale);
   }
   return power;
+}
+
+/** Another normalisation from the standard power P = p/YY. */
+function fromStandard(P: number, YY: number, normalization: Normalization, psdScale: number): number {
+  switch (normalization) {
+    case 'standard':
+      return P;
+    case 'model':
+      return P < 1 ? P / (1 - P) : Infinity;
+    case 'log':
+      return -Math.log(1 - P);
+    case 'psd':
+      return P * YY * psdScale;
+  }
 }
 
 function normalize(p: number, YY: number, normalization: Normalization, psdScale: number): number {

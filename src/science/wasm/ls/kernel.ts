@@ -3,12 +3,13 @@
  * arrays out in the module's memory, re-anchors the recurrences with exact sin/cos every block, and copies the
  * six sums per frequency out. Same results as the TypeScript kernels in ../../lombscargle-kernels.ts.
  */
+import { setFlagsFromString } from 'node:v8';
 import type { FrequencyGrid } from '../../frequency-grid.js';
 import {
   differences,
   REGULAR_ANCHOR_STEPS,
   SMOOTH_ANCHOR_STEPS,
-  smoothBlockOk,
+  SMOOTH_MAX_GAMMA,
   SUMS_PER_FREQUENCY,
 } from '../../lombscargle-kernels.js';
 import { LS_KERNEL_WASM_BASE64 } from './kernel-wasm.js';
@@ -49,6 +50,7 @@ interface LsExports {
     pg: number,
     po: number,
   ): void;
+  power(count: number, pin: number, pout: number, W: number, Y: number, YY: number, fitMean: number): void;
   direct(
     n: number,
     count: number,
@@ -75,7 +77,14 @@ export function lsKernelExports(): LsExports | null {
   try {
     if (!wasm) throw new Error('no WebAssembly');
     const bytes = Buffer.from(LS_KERNEL_WASM_BASE64, 'base64');
-    instance = new wasm.Instance(new wasm.Module(bytes)).exports as LsExports;
+    // Compile straight to optimised code: V8's baseline tier runs these loops 2-3x slower, and on a busy
+    // machine the background tier-up can take long. The flag is restored right after.
+    setFlagsFromString('--no-liftoff');
+    try {
+      instance = new wasm.Instance(new wasm.Module(bytes)).exports as LsExports;
+    } finally {
+      setFlagsFromString('--liftoff');
+    }
   } catch {
     instance = null;
   }
@@ -87,18 +96,67 @@ export function wasmSumsKernel():
   ((t: Float64Array, w: Float64Array, wy: Float64Array, grid: FrequencyGrid, out: Float64Array) => void) | undefined {
   const ex = lsKernelExports();
   if (!ex) return undefined;
-  return (t, w, wy, grid, out) => run(ex, t, w, wy, grid, out);
+  return (t, w, wy, grid, out) => run(ex, t, w, wy, grid, { kind: 'sums', out });
 }
 
-function run(
-  ex: LsExports,
+/** Power normalisation inputs for {@link wasmStandardPower}. */
+export interface PowerInputs {
+  W: number;
+  Y: number;
+  YY: number;
+  fitMean: boolean;
+}
+
+/**
+ * The standard-normalised power computed entirely in WebAssembly (sums and the final formula), or undefined
+ * when WebAssembly SIMD is unavailable.
+ */
+export function wasmStandardPower(
   t: Float64Array,
   w: Float64Array,
   wy: Float64Array,
   grid: FrequencyGrid,
-  out: Float64Array,
-): void {
+  inputs: PowerInputs,
+): Float64Array | undefined {
+  const ex = lsKernelExports();
+  if (!ex) return undefined;
+  const out = new Float64Array(grid.kind === 'regular' ? grid.n : grid.frequencies.length);
+  run(ex, t, w, wy, grid, { kind: 'power', out, ...inputs });
+  return out;
+}
+
+type Sink = { kind: 'sums'; out: Float64Array } | ({ kind: 'power'; out: Float64Array } & PowerInputs);
+
+interface ListInfo {
+  d1: Float64Array;
+  d2: Float64Array;
+  d3: Float64Array;
+  /** max |d3| per block of SMOOTH_ANCHOR_STEPS frequencies. */
+  blockMaxD3: Float64Array;
+}
+/** Differences of list grids, by array identity (grids are treated as immutable). */
+const listCache = new WeakMap<Float64Array, ListInfo>();
+
+function listInfo(f: Float64Array): ListInfo {
+  const hit = listCache.get(f);
+  if (hit) return hit;
+  const { d1, d2, d3 } = differences(f);
+  const blocks = Math.ceil(f.length / SMOOTH_ANCHOR_STEPS);
+  const blockMaxD3 = new Float64Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    let mx = 0;
+    const end = Math.min(f.length, (b + 1) * SMOOTH_ANCHOR_STEPS);
+    for (let k = b * SMOOTH_ANCHOR_STEPS; k < end; k++) mx = Math.max(mx, Math.abs(d3[k] as number));
+    blockMaxD3[b] = mx;
+  }
+  const info = { d1, d2, d3, blockMaxD3 };
+  listCache.set(f, info);
+  return info;
+}
+
+function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, grid: FrequencyGrid, sink: Sink): void {
   const n = t.length;
+  const m = grid.kind === 'regular' ? grid.n : grid.frequencies.length;
   const n2 = n + (n & 1);
   const block = Math.max(REGULAR_ANCHOR_STEPS, SMOOTH_ANCHOR_STEPS, DIRECT_BLOCK) + 2;
   // Layout (f64 arrays): t th tl w wy zr zi ar ai br bi | g or frequencies (block) | out (12·block: lanes).
@@ -116,7 +174,8 @@ function run(
   const pBi = pBr + arr;
   const pG = pBi + arr;
   const pOut = pG + block * 8;
-  const bytes = pOut + 2 * SUMS_PER_FREQUENCY * block * 8;
+  const pPow = pOut + 2 * SUMS_PER_FREQUENCY * block * 8;
+  const bytes = pPow + (sink.kind === 'power' ? m * 8 : 0);
   const have = ex.memory.buffer.byteLength;
   if (bytes > have) ex.memory.grow(Math.ceil((bytes - have) / 65536));
   const mem = new Float64Array(ex.memory.buffer);
@@ -131,13 +190,21 @@ function run(
     mem[o(pW) + i] = i < n ? (w[i] as number) : 0;
     mem[o(pWy) + i] = i < n ? (wy[i] as number) : 0;
   }
-  // The kernels leave each sum as two lane partials: add them.
+  // The kernels leave each sum as two lane partials: add them (sums), or turn them into power in place.
   const copyOut = (k0: number, count: number): void => {
+    if (sink.kind === 'power') {
+      ex.power(count, pOut, pPow + 8 * k0, sink.W, sink.Y, sink.YY, sink.fitMean ? 1 : 0);
+      return;
+    }
+    const out = sink.out;
     const src = o(pOut);
     const dst = SUMS_PER_FREQUENCY * k0;
     for (let j = 0; j < SUMS_PER_FREQUENCY * count; j++) {
       out[dst + j] = (mem[src + 2 * j] as number) + (mem[src + 2 * j + 1] as number);
     }
+  };
+  const finish = (): void => {
+    if (sink.kind === 'power') sink.out.set(mem.subarray(o(pPow), o(pPow) + m));
   };
   const direct = (freqs: Float64Array, k0: number, k1: number): void => {
     for (let a = k0; a < k1; a += DIRECT_BLOCK) {
@@ -156,18 +223,18 @@ function run(
       ex.regular(n2, count, pW, pWy, pZr, pZi, pAr, pAi, pOut);
       copyOut(a, count);
     }
+    finish();
     return;
   }
 
   const f = grid.frequencies;
-  const m = f.length;
-  const { d1, d2, d3 } = differences(f);
+  const { d1, d2, d3, blockMaxD3 } = listInfo(f);
   let tAbsMax = 0;
   for (let i = 0; i < n; i++) tAbsMax = Math.max(tAbsMax, Math.abs(t[i] as number));
   for (let a = 0; a < m; a += SMOOTH_ANCHOR_STEPS) {
     const end = Math.min(m, a + SMOOTH_ANCHOR_STEPS);
     const count = end - a;
-    if (count < 4 || !smoothBlockOk(d3, a, end, tAbsMax)) {
+    if (count < 4 || 2 * Math.PI * (blockMaxD3[a / SMOOTH_ANCHOR_STEPS] as number) * tAbsMax > SMOOTH_MAX_GAMMA) {
       direct(f, a, end);
       continue;
     }
@@ -179,4 +246,5 @@ function run(
     ex.smooth(n2, count, pT, pW, pWy, pZr, pZi, pAr, pAi, pBr, pBi, pG, pOut);
     copyOut(a, count);
   }
+  finish();
 }

@@ -13,6 +13,7 @@
 ;;   smooth  smooth list: difference tower Z ← Z·A, A ← A·B, B ← B·G(γ), γ = g_k·t with g_k = 2π·Δ³f_k,
 ;;           G = (1 − γ²/2 + γ⁴/24, γ − γ³/6) (|γ| ≤ 1e-3), two frequencies per sweep.
 ;;   direct  any list: an exact cos/sin per pair (as anchor).
+;;   power   the standard-normalised (generalised or classic) power from the sums.
 (module
   (memory (export "memory") 1)
 
@@ -335,4 +336,45 @@
         (local.set $po (i32.add (local.get $po) (i32.const 96)))
         (local.set $pf (i32.add (local.get $pf) (i32.const 8)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $freqs)))))
+        (br $freqs))))
+  ;; Standard-normalised power from the lane-pair sums of $count frequencies at $pin (12 f64 each) into $pout:
+  ;; with the weights normalised (Σw = $W), $Y = Σwy, $YY = Σwy², fitMean subtracting the mean terms.
+  (func (export "power") (param $count i32) (param $pin i32) (param $pout i32) (param $W f64) (param $Y f64)
+                         (param $YY f64) (param $fitMean i32)
+    (local $k i32) (local $C f64) (local $S f64) (local $YC f64) (local $YS f64) (local $CC f64) (local $CS f64)
+    (local $SS f64) (local $D f64) (local $p f64)
+    (block $done
+      (loop $freqs
+        (br_if $done (i32.ge_s (local.get $k) (local.get $count)))
+        (local.set $C (f64.add (f64.load offset=0 (local.get $pin)) (f64.load offset=8 (local.get $pin))))
+        (local.set $S (f64.add (f64.load offset=16 (local.get $pin)) (f64.load offset=24 (local.get $pin))))
+        (local.set $YC (f64.add (f64.load offset=32 (local.get $pin)) (f64.load offset=40 (local.get $pin))))
+        (local.set $YS (f64.add (f64.load offset=48 (local.get $pin)) (f64.load offset=56 (local.get $pin))))
+        (local.set $CC (f64.add (f64.load offset=64 (local.get $pin)) (f64.load offset=72 (local.get $pin))))
+        (local.set $CS (f64.add (f64.load offset=80 (local.get $pin)) (f64.load offset=88 (local.get $pin))))
+        (local.set $SS (f64.sub (local.get $W) (local.get $CC)))
+        (if (local.get $fitMean)
+          (then
+            (local.set $YC (f64.sub (local.get $YC) (f64.mul (local.get $Y) (local.get $C))))
+            (local.set $YS (f64.sub (local.get $YS) (f64.mul (local.get $Y) (local.get $S))))
+            (local.set $CC (f64.sub (local.get $CC) (f64.mul (local.get $C) (local.get $C))))
+            (local.set $SS (f64.sub (local.get $SS) (f64.mul (local.get $S) (local.get $S))))
+            (local.set $CS (f64.sub (local.get $CS) (f64.mul (local.get $C) (local.get $S))))))
+        (local.set $D (f64.sub (f64.mul (local.get $CC) (local.get $SS)) (f64.mul (local.get $CS) (local.get $CS))))
+        (local.set $p (f64.const 0))
+        (if (i32.and (f64.gt (local.get $D) (f64.const 0)) (f64.gt (local.get $YY) (f64.const 0)))
+          (then
+            (local.set $p
+              (f64.div
+                (f64.sub
+                  (f64.add
+                    (f64.mul (local.get $SS) (f64.mul (local.get $YC) (local.get $YC)))
+                    (f64.mul (local.get $CC) (f64.mul (local.get $YS) (local.get $YS))))
+                  (f64.mul (f64.mul (f64.const 2) (local.get $CS)) (f64.mul (local.get $YC) (local.get $YS))))
+                (f64.mul (local.get $D) (local.get $YY))))))
+        (f64.store (local.get $pout) (local.get $p))
+        (local.set $pin (i32.add (local.get $pin) (i32.const 96)))
+        (local.set $pout (i32.add (local.get $pout) (i32.const 8)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $freqs))))
+)
