@@ -112,6 +112,17 @@ describe('countInside', () => {
     }
   });
 
+  it('keeps interleaved counters independent (the kernel memory is shared, the states are not)', () => {
+    const a = new PiCounter({ seed: 1, id: 0 });
+    const b = new PiCounter({ seed: 1, id: 1 });
+    for (let i = 0; i < 5; i++) {
+      a.advance(400_000);
+      b.advance(240_000);
+    }
+    expect(a.inside).toBe(countInside(2_000_000, { seed: 1, id: 0 }));
+    expect(b.inside).toBe(countInside(1_200_000, { seed: 1, id: 1 }));
+  });
+
   it('rejects bad sample counts and checkpoints with a message naming the value', () => {
     expect(() => countInside(-1, { seed: 1, id: 0 })).toThrow(/samples -1/);
     expect(() => countInside(1.5, { seed: 1, id: 0 })).toThrow(/samples 1.5/);
