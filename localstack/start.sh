@@ -35,7 +35,7 @@ ours() {
 }
 
 # One start at a time (the test setup and CI may race).
-exec 9>"$state/localstack.lock"
+exec 9>"$state/localstack-start.lock"
 flock 9
 
 "$here/install.sh"
@@ -64,7 +64,7 @@ else
     SKIP_SSL_CERT_DOWNLOAD=1 \
     OVERRIDE_IN_DOCKER=0 \
     FILESYSTEM_ROOT="$state/filesystem" \
-    setsid "$here/.venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 </dev/null &
+    setsid "$here/.venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$pidfile"
   echo "$endpoint" >"$endpointfile"

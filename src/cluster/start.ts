@@ -276,14 +276,19 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
           : s.existingPg
             ? `${securityGroupName(s.opts.name)} exists`
             : false,
-      run: async (s) => {
+      run: async (s, report) => {
         const ec2 = ec2Of(s.provider);
         if (!ec2) return;
         s.pgCreated = true;
-        await ec2.createPlacementGroup(securityGroupName(s.opts.name), {
+        const made = await ec2.createPlacementGroup(securityGroupName(s.opts.name), {
           [TAG_CLUSTER]: s.opts.name,
           [TAG_RUN]: s.runId,
         });
+        if (!made) {
+          s.pgCreated = false;
+          s.usePlacementGroup = false;
+          report({ detail: 'this endpoint has no placement groups; launching without one' });
+        }
       },
       rollback: async (s) => {
         const ec2 = ec2Of(s.provider);

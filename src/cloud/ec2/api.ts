@@ -477,6 +477,16 @@ export function awsErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The endpoint does not implement the action (LocalStack answers 501 InternalFailure). */
+export function isNotImplemented(error: unknown): boolean {
+  const root = error instanceof CloudError ? error.cause : error;
+  const status = (root as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return (
+    status === 501 ||
+    (isCode(error, 'InternalFailure') && /not been implemented/i.test(String((root as Error)?.message)))
+  );
+}
+
 export function isCode(error: unknown, ...codes: string[]): boolean {
   const code = awsErrorCode(error);
   return code !== undefined && codes.includes(code);

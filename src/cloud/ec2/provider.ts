@@ -12,7 +12,7 @@ import {
   type NodeState,
   type Provider,
 } from '../provider.js';
-import { Ec2Api, fromTags, isCode, tagSpec } from './api.js';
+import { Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import type { Ec2ClientSettings } from './settings.js';
 
 /** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */
@@ -291,18 +291,35 @@ export class Ec2Provider implements Provider {
 
   // --- placement group -------------------------------------------------------------------------
 
+  /** False once the endpoint said it has no placement groups (LocalStack's EC2 does not implement them). */
+  placementGroupsSupported = true;
+
   async findPlacementGroup(name: string): Promise<boolean> {
+    if (!this.placementGroupsSupported) return false;
     try {
       const groups = await this.api.describePlacementGroups([{ Name: 'group-name', Values: [name] }]);
       return groups.some((g) => g.GroupName === name && g.State !== 'deleted' && g.State !== 'deleting');
     } catch (error) {
       if (isCode(error, 'InvalidPlacementGroup.Unknown')) return false;
+      if (isNotImplemented(error)) {
+        this.placementGroupsSupported = false;
+        return false;
+      }
       throw error;
     }
   }
 
-  async createPlacementGroup(name: string, tags: Record<string, string>): Promise<void> {
-    await this.api.createPlacementGroup(name, tags);
+  /** Creates the group; false (nothing made) when the endpoint does not implement placement groups. */
+  async createPlacementGroup(name: string, tags: Record<string, string>): Promise<boolean> {
+    if (!this.placementGroupsSupported) return false;
+    try {
+      await this.api.createPlacementGroup(name, tags);
+      return true;
+    } catch (error) {
+      if (!isNotImplemented(error)) throw error;
+      this.placementGroupsSupported = false;
+      return false;
+    }
   }
 
   async deletePlacementGroup(name: string, signal?: AbortSignal): Promise<void> {
