@@ -241,8 +241,12 @@ export function regularSums(
 
 /** Frequencies between exact re-anchors on a smooth list (rounding grows with the cube of the step count). */
 export const SMOOTH_ANCHOR_STEPS = 64;
-/** Largest third-difference rotation angle (radians) the smooth-list kernel's short sin/cos series accept. */
-export const SMOOTH_MAX_GAMMA = 1e-3;
+/**
+ * Largest third-difference rotation angle γ (radians) the smooth-list kernels accept. The WebAssembly kernel
+ * uses G = (1 − γ²/2, γ − γ³/6): the dropped γ⁴/24 ≤ 3.4e-16 per step adds at most ~1e-11 rad of phase over a
+ * block of SMOOTH_ANCHOR_STEPS.
+ */
+export const SMOOTH_MAX_GAMMA = 3e-4;
 
 /**
  * Differences of a frequency list, each padded with zeros to the list's length: d1[k] = f[k+1] − f[k],
@@ -347,7 +351,7 @@ export function smoothListSums(
         zi[i] = x * pi + y * pr;
         ar[i] = pr * qr - pi * qi;
         ai[i] = pr * qi + pi * qr;
-        // G = cos γ + i sin γ with γ = 2π·d3·t, |γ| ≤ 1e-3: 1 − γ²/2 + γ⁴/24 and γ − γ³/6 are exact to 1e-17.
+        // G = cos γ + i sin γ with γ = 2π·d3·t, |γ| ≤ SMOOTH_MAX_GAMMA: 1 − γ²/2 + γ⁴/24 and γ − γ³/6 are exact to 1e-17.
         const gam = g * (t[i] as number);
         const g2 = gam * gam;
         const gc = 1 - g2 * (0.5 - g2 * (1 / 24));

@@ -7,7 +7,7 @@ import wabt from 'wabt';
 
 export async function assembleLsKernel(wat: string): Promise<Uint8Array> {
   const toolkit = await wabt();
-  const module = toolkit.parseWat('kernel.wat', wat, { simd: true, multi_value: true });
+  const module = toolkit.parseWat('kernel.wat', wat, { simd: true, multi_value: true, relaxed_simd: true });
   try {
     module.validate();
     return module.toBinary({ canonicalize_lebs: true }).buffer;

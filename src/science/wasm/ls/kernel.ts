@@ -23,33 +23,9 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmGlobal }).WebAssembly
 
 interface LsExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  anchor(n: number, f: number, pt: number, pth: number, ptl: number, por: number, poi: number): void;
-  regular(
-    n: number,
-    count: number,
-    pw: number,
-    pwy: number,
-    pzr: number,
-    pzi: number,
-    par: number,
-    pai: number,
-    po: number,
-  ): void;
-  smooth(
-    n: number,
-    count: number,
-    pt: number,
-    pw: number,
-    pwy: number,
-    pzr: number,
-    pzi: number,
-    par: number,
-    pai: number,
-    pbr: number,
-    pbi: number,
-    pg: number,
-    po: number,
-  ): void;
+  anchor(n: number, f: number, pt: number, pth: number, ptl: number, por: number, poi: number, stride: number): void;
+  regular(n: number, count: number, prec: number, po: number): void;
+  smooth(n: number, count: number, prec: number, pg: number, po: number): void;
   power(count: number, pin: number, pout: number, W: number, Y: number, YY: number, fitMean: number): void;
   direct(
     n: number,
@@ -64,6 +40,9 @@ interface LsExports {
   ): void;
 }
 
+/** Bytes per vector of two points in the regular and smooth kernels' records (see kernel.wat). */
+const REGULAR_RECORD = 96;
+const SMOOTH_RECORD = 176;
 /** Frequencies per call of the direct kernel. */
 const DIRECT_BLOCK = 512;
 const SPLIT = 134217729;
@@ -77,6 +56,8 @@ export function lsKernelExports(): LsExports | null {
   try {
     if (!wasm) throw new Error('no WebAssembly');
     const bytes = Buffer.from(LS_KERNEL_WASM_BASE64, 'base64');
+    // Relaxed SIMD (f64x2.relaxed_madd) is behind a flag in Node 20 and on by default from Node 22.
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
     // Compile straight to optimised code: V8's baseline tier runs these loops 2-3x slower, and on a busy
     // machine the background tier-up can take long. The flag is restored right after.
     setFlagsFromString('--no-liftoff');
@@ -159,21 +140,19 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const m = grid.kind === 'regular' ? grid.n : grid.frequencies.length;
   const n2 = n + (n & 1);
   const block = Math.max(REGULAR_ANCHOR_STEPS, SMOOTH_ANCHOR_STEPS, DIRECT_BLOCK) + 2;
-  // Layout (f64 arrays): t th tl w wy zr zi ar ai br bi | g or frequencies (block) | out (12·block: lanes).
+  // Layout: f64 arrays t th tl w wy (direct kernel, anchors) | per-vector records (regular: Z A w wy, 96 bytes;
+  // smooth: Z A B t t² t³ w wy, 176 bytes; each field one f64x2) | (g, g²/2, g³/6) or frequencies per block
+  // | out (12 per frequency: lane pairs) | power.
   const arr = n2 * 8;
   const pT = 0;
   const pTh = pT + arr;
   const pTl = pTh + arr;
   const pW = pTl + arr;
   const pWy = pW + arr;
-  const pZr = pWy + arr;
-  const pZi = pZr + arr;
-  const pAr = pZi + arr;
-  const pAi = pAr + arr;
-  const pBr = pAi + arr;
-  const pBi = pBr + arr;
-  const pG = pBi + arr;
-  const pOut = pG + block * 8;
+  const pRec = pWy + arr;
+  const stride = grid.kind === 'regular' ? REGULAR_RECORD : SMOOTH_RECORD;
+  const pG = pRec + (n2 / 2) * stride;
+  const pOut = pG + 3 * block * 8;
   const pPow = pOut + 2 * SUMS_PER_FREQUENCY * block * 8;
   const bytes = pPow + (sink.kind === 'power' ? m * 8 : 0);
   const have = ex.memory.buffer.byteLength;
@@ -182,13 +161,27 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const o = (p: number): number => p >> 3;
   for (let i = 0; i < n2; i++) {
     const ti = i < n ? (t[i] as number) : 0;
+    const wi = i < n ? (w[i] as number) : 0;
+    const wyi = i < n ? (wy[i] as number) : 0;
     const c = SPLIT * ti;
     const th = c - (c - ti);
     mem[o(pT) + i] = ti;
     mem[o(pTh) + i] = th;
     mem[o(pTl) + i] = ti - th;
-    mem[o(pW) + i] = i < n ? (w[i] as number) : 0;
-    mem[o(pWy) + i] = i < n ? (wy[i] as number) : 0;
+    mem[o(pW) + i] = wi;
+    mem[o(pWy) + i] = wyi;
+    // record fields: lane i & 1 of the f64x2 at the field's offset in record i >> 1
+    const r = o(pRec + (i >> 1) * stride) + (i & 1);
+    if (grid.kind === 'regular') {
+      mem[r + 8] = wi;
+      mem[r + 10] = wyi;
+    } else {
+      mem[r + 12] = ti;
+      mem[r + 14] = ti * ti;
+      mem[r + 16] = ti * ti * ti;
+      mem[r + 18] = wi;
+      mem[r + 20] = wyi;
+    }
   }
   // The kernels leave each sum as two lane partials: add them (sums), or turn them into power in place.
   const copyOut = (k0: number, count: number): void => {
@@ -216,11 +209,11 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   };
 
   if (grid.kind === 'regular') {
-    ex.anchor(n2, grid.df, pT, pTh, pTl, pAr, pAi);
+    ex.anchor(n2, grid.df, pT, pTh, pTl, pRec + 32, pRec + 48, stride);
     for (let a = 0; a < grid.n; a += REGULAR_ANCHOR_STEPS) {
       const count = Math.min(grid.n, a + REGULAR_ANCHOR_STEPS) - a;
-      ex.anchor(n2, grid.f0 + a * grid.df, pT, pTh, pTl, pZr, pZi);
-      ex.regular(n2, count, pW, pWy, pZr, pZi, pAr, pAi, pOut);
+      ex.anchor(n2, grid.f0 + a * grid.df, pT, pTh, pTl, pRec, pRec + 16, stride);
+      ex.regular(n2, count, pRec, pOut);
       copyOut(a, count);
     }
     finish();
@@ -238,12 +231,17 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
       direct(f, a, end);
       continue;
     }
-    ex.anchor(n2, f[a] as number, pT, pTh, pTl, pZr, pZi);
-    ex.anchor(n2, d1[a] as number, pT, pTh, pTl, pAr, pAi);
-    ex.anchor(n2, d2[a] as number, pT, pTh, pTl, pBr, pBi);
+    ex.anchor(n2, f[a] as number, pT, pTh, pTl, pRec, pRec + 16, stride);
+    ex.anchor(n2, d1[a] as number, pT, pTh, pTl, pRec + 32, pRec + 48, stride);
+    ex.anchor(n2, d2[a] as number, pT, pTh, pTl, pRec + 64, pRec + 80, stride);
     const g0 = o(pG);
-    for (let k = 0; k < count + 1; k++) mem[g0 + k] = a + k < m ? TWO_PI * (d3[a + k] as number) : 0;
-    ex.smooth(n2, count, pT, pW, pWy, pZr, pZi, pAr, pAi, pBr, pBi, pG, pOut);
+    for (let k = 0; k < count + 1; k++) {
+      const g = a + k < m ? TWO_PI * (d3[a + k] as number) : 0;
+      mem[g0 + 3 * k] = g;
+      mem[g0 + 3 * k + 1] = 0.5 * g * g;
+      mem[g0 + 3 * k + 2] = (g * g * g) / 6;
+    }
+    ex.smooth(n2, count, pRec, pG, pOut);
     copyOut(a, count);
   }
   finish();
