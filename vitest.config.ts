@@ -11,13 +11,17 @@ export default defineConfig({
     fileParallelism: true,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // `extends` concatenates include/exclude lists with the root's, so each project excludes the other's folder.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/integration/**'] } },
       {
         extends: true,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // Starts LocalStack (localstack/start.sh) only when integration tests are in the run.
+          exclude: ['test/unit/**'],
+          // LocalStack (localstack/start.sh) starts when an integration test file runs, and is
+          // stopped at the end only if this run started it.
+          setupFiles: ['./test/_helpers/localstack-env.ts'],
           globalSetup: ['./test/_helpers/localstack-setup.ts'],
           fileParallelism: false,
         },

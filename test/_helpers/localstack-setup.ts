@@ -2,23 +2,17 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { TestProject } from 'vitest/node';
 
 /**
- * Vitest global setup of the `integration` project: starts LocalStack with localstack/start.sh
- * (installing it on first use) and hands its endpoint, fake credentials and a region to the
- * tests through the environment (and `inject('localstackEndpoint')`). LocalStack is stopped at
- * teardown only if this setup started it; one that was already running is left alone.
+ * Vitest global setup of the `integration` project. LocalStack itself is started lazily by
+ * test/_helpers/localstack-env.ts (a setup file, so it runs only when an integration test file
+ * runs); this records which LocalStack (if any) was running before the run, and at teardown
+ * stops LocalStack only if it was started during this run. One that was already running is left
+ * alone (set STARCLUSTER_KEEP_LOCALSTACK=1 to keep the one this run started, too).
  */
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const PID_FILE = join(ROOT, 'localstack', '.state', 'localstack.pid');
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    localstackEndpoint: string;
-  }
-}
 
 function runningPid(): number | undefined {
   if (!existsSync(PID_FILE)) return undefined;
@@ -31,24 +25,11 @@ function runningPid(): number | undefined {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export default function setup(): () => Promise<void> {
   const before = runningPid();
-  const { stdout } = await run(join(ROOT, 'localstack', 'start.sh'), [], {
-    timeout: 1_200_000,
-    maxBuffer: 16 << 20,
-  });
-  const endpoint = stdout.trim().split('\n').pop() ?? '';
-  if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(endpoint))
-    throw new Error(`localstack/start.sh did not print an endpoint: ${stdout}`);
-  const startedHere = before === undefined || before !== runningPid();
-  process.env.AWS_ENDPOINT_URL = endpoint;
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-  process.env.AWS_REGION ??= 'us-east-1';
-  process.env.AWS_DEFAULT_REGION ??= process.env.AWS_REGION;
-  project.provide('localstackEndpoint', endpoint);
   return async () => {
-    if (!startedHere || process.env.STARCLUSTER_KEEP_LOCALSTACK) return;
+    const now = runningPid();
+    if (now === undefined || now === before || process.env.STARCLUSTER_KEEP_LOCALSTACK) return;
     await run(join(ROOT, 'localstack', 'stop.sh'), [], { timeout: 60_000 });
   };
 }

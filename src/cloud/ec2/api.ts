@@ -72,6 +72,8 @@ export class Ec2Api {
     registerSecret(settings.credentials?.secretAccessKey);
     registerSecret(settings.credentials?.sessionToken);
     this.region = settings.region;
+    // The SDK would print a Node-version notice to stderr itself; the library never prints.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new EC2Client({
       region: settings.region,
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
