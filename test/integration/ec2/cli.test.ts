@@ -22,7 +22,7 @@ let dir: string;
 let configFile: string;
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; stdout: string }> {
-  const env = { ...process.env, STARCLUSTER_HOME: join(dir, 'home'), CI: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env, STARCLUSTER_HOME: join(dir, 'home'), CI: 'true' };
   // The credentials come from the config file only.
   delete env.AWS_ACCESS_KEY_ID;
   delete env.AWS_SECRET_ACCESS_KEY;
