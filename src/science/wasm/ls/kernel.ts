@@ -42,7 +42,7 @@ interface LsExports {
 
 /** Bytes per vector of two points in the regular and smooth kernels' records (see kernel.wat). */
 const REGULAR_RECORD = 96;
-const SMOOTH_RECORD = 176;
+const SMOOTH_RECORD = 144;
 /** Frequencies per call of the direct kernel. */
 const DIRECT_BLOCK = 512;
 const SPLIT = 134217729;
@@ -141,7 +141,7 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const n2 = n + (n & 1);
   const block = Math.max(REGULAR_ANCHOR_STEPS, SMOOTH_ANCHOR_STEPS, DIRECT_BLOCK) + 2;
   // Layout: f64 arrays t th tl w wy (direct kernel, anchors) | per-vector records (regular: Z A w wy, 96 bytes;
-  // smooth: Z A B t t² t³ w wy, 176 bytes; each field one f64x2) | (g, g²/2, g³/6) or frequencies per block
+  // smooth: Z A B t w wy, 144 bytes; each field one f64x2) | (g, g²/2, g³/6) or frequencies per block
   // | out (12 per frequency: lane pairs) | power.
   const arr = n2 * 8;
   const pT = 0;
@@ -177,10 +177,8 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
       mem[r + 10] = wyi;
     } else {
       mem[r + 12] = ti;
-      mem[r + 14] = ti * ti;
-      mem[r + 16] = ti * ti * ti;
-      mem[r + 18] = wi;
-      mem[r + 20] = wyi;
+      mem[r + 14] = wi;
+      mem[r + 16] = wyi;
     }
   }
   // The kernels leave each sum as two lane partials: add them (sums), or turn them into power in place.
