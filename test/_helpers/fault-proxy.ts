@@ -1,0 +1,234 @@
+/**
+ * A small fault-injecting HTTP proxy on 127.0.0.1 in front of LocalStack, for tests of how the
+ * cluster operations behave when the EC2 API misbehaves. Each call is decided by a seeded PRNG in
+ * arrival order (the same seed gives the same sequence of decisions):
+ *
+ * - `throttle`: HTTP 400 with EC2's `RequestLimitExceeded` XML (the request never reaches LocalStack);
+ * - `serverError`: HTTP 500 `InternalError` (never reaches LocalStack);
+ * - `timeout`: the request is held for `holdMs`, then its connection is dropped with no answer.
+ *   Half of them (by the same PRNG) are first forwarded to LocalStack, so the call *did* happen
+ *   and only its answer is lost — the case that finds non-idempotent retries.
+ *
+ * LocalStack 2026.3 ignores RunInstances' ClientToken (two calls with one token make two sets of
+ * instances), where EC2 returns the first call's answer again. The proxy plays EC2's part: it
+ * remembers each successful RunInstances answer by ClientToken and replays it to a retry
+ * (`emulateClientToken`, default on), so a lost answer tests our retries, not LocalStack's gap.
+ *
+ * The EC2 client has no request timeout of its own (the SDK's default), so "past the client's
+ * timeout" is modelled by dropping the connection after the hold: the client sees a reset and
+ * retries, as it would after its own timeout.
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface FaultRates {
+  throttle: number;
+  serverError: number;
+  timeout: number;
+}
+
+export interface FaultProxyOptions {
+  /** LocalStack's endpoint, e.g. http://127.0.0.1:4566. */
+  target: string;
+  seed: number;
+  rates: FaultRates;
+  /** How long a `timeout` fault holds the call before dropping it (default 1500 ms). */
+  holdMs?: number;
+  /** Which EC2 actions may be faulted (default: all). The action is read from the form body. */
+  only?: (action: string) => boolean;
+  /** Replay RunInstances answers by ClientToken, as EC2 does (default true). */
+  emulateClientToken?: boolean;
+}
+
+export interface FaultCounters {
+  calls: number;
+  forwarded: number;
+  throttle: number;
+  serverError: number;
+  timeout: number;
+  /** Timeouts whose request reached LocalStack before the answer was dropped. */
+  timeoutAfterForward: number;
+  /** RunInstances retries answered from the ClientToken cache (EC2's idempotency, see above). */
+  replayedByClientToken: number;
+  /** Faults by EC2 action, e.g. { RunInstances: 2 }. */
+  byAction: Record<string, number>;
+}
+
+export interface FaultProxy {
+  url: string;
+  counters: FaultCounters;
+  /** Total faults injected. */
+  faults(): number;
+  /** Turn injection on or off (a test's cleanup runs with faults off). */
+  setEnabled(on: boolean): void;
+  close(): Promise<void>;
+}
+
+/** mulberry32: small, fast, deterministic for a seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ec2Error = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>`;
+
+export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
+  const target = new URL(opts.target);
+  const random = seededRandom(opts.seed);
+  const holdMs = opts.holdMs ?? 1500;
+  let enabled = true;
+  const counters: FaultCounters = {
+    calls: 0,
+    forwarded: 0,
+    throttle: 0,
+    serverError: 0,
+    timeout: 0,
+    timeoutAfterForward: 0,
+    replayedByClientToken: 0,
+    byAction: {},
+  };
+  const emulateToken = opts.emulateClientToken ?? true;
+  const answersByToken = new Map<string, { status: number; headers: IncomingMessage['headers']; data: Buffer }>();
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const forward = (
+    req: IncomingMessage,
+    body: Buffer,
+    onAnswer: (status: number, headers: IncomingMessage['headers'], data: Buffer) => void,
+    onError: (e: Error) => void,
+  ) => {
+    const form = new URLSearchParams(body.toString('latin1'));
+    const token = emulateToken && form.get('Action') === 'RunInstances' ? form.get('ClientToken') : null;
+    const cached = token ? answersByToken.get(token) : undefined;
+    if (cached) {
+      counters.replayedByClientToken += 1;
+      onAnswer(cached.status, cached.headers, cached.data);
+      return;
+    }
+    counters.forwarded += 1;
+    const up = httpRequest(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        timeout: 120_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const data = Buffer.concat(chunks);
+          const status = res.statusCode ?? 502;
+          if (token && status === 200) answersByToken.set(token, { status, headers: res.headers, data });
+          onAnswer(status, res.headers, data);
+        });
+        res.on('error', onError);
+      },
+    );
+    up.on('timeout', () => up.destroy(new Error('upstream timeout')));
+    up.on('error', onError);
+    up.end(body);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    counters.calls += 1;
+    const action = /(?:^|&)Action=([A-Za-z0-9]+)/.exec(body.toString('latin1'))?.[1] ?? req.method ?? '?';
+    // Always draw twice per call so the sequence of decisions depends only on the call order.
+    const r = random();
+    const half = random() < 0.5;
+    const faultable = enabled && (opts.only ? opts.only(action) : true);
+    const { throttle, serverError, timeout } = opts.rates;
+    let fault: 'throttle' | 'serverError' | 'timeout' | undefined;
+    if (faultable) {
+      if (r < throttle) fault = 'throttle';
+      else if (r < throttle + serverError) fault = 'serverError';
+      else if (r < throttle + serverError + timeout) fault = 'timeout';
+    }
+    const reply = (status: number, headers: IncomingMessage['headers'], data: Buffer) => {
+      if (res.writableEnded || res.destroyed) return;
+      const h = { ...headers };
+      delete h['transfer-encoding'];
+      h['content-length'] = String(data.length);
+      res.writeHead(status, h);
+      res.end(data);
+    };
+    const fail = (e: Error) => {
+      if (!res.headersSent && !res.destroyed) reply(502, { 'content-type': 'text/plain' }, Buffer.from(e.message));
+    };
+    if (!fault) {
+      forward(req, body, reply, fail);
+      return;
+    }
+    counters[fault] += 1;
+    counters.byAction[action] = (counters.byAction[action] ?? 0) + 1;
+    if (fault === 'throttle') {
+      reply(
+        400,
+        { 'content-type': 'text/xml' },
+        Buffer.from(ec2Error('RequestLimitExceeded', 'Request limit exceeded.')),
+      );
+    } else if (fault === 'serverError') {
+      reply(
+        500,
+        { 'content-type': 'text/xml' },
+        Buffer.from(ec2Error('InternalError', 'An internal error has occurred')),
+      );
+    } else {
+      if (half) {
+        counters.timeoutAfterForward += 1;
+        forward(
+          req,
+          body,
+          () => undefined,
+          () => undefined,
+        );
+      }
+      const t = setTimeout(() => {
+        timers.delete(t);
+        req.socket.destroy();
+      }, holdMs);
+      timers.add(t);
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counters,
+    faults: () => counters.throttle + counters.serverError + counters.timeout,
+    setEnabled: (on) => {
+      enabled = on;
+    },
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

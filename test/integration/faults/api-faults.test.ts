@@ -1,0 +1,122 @@
+/**
+ * The cloud API misbehaves: the library's EC2 client talks to LocalStack through a fault proxy
+ * that answers a seeded 20% of calls with throttling (RequestLimitExceeded), 500s, or holds and
+ * drops them (half of those after LocalStack did the work). `start` (cloud side only, no SSH),
+ * `resize` and `terminate` must each succeed or roll back — never a half-made cluster that
+ * `terminate` cannot remove — and an independent boto3 check must then find nothing left.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster } from '../../../src/cluster/start.js';
+import { resizeCluster } from '../../../src/cluster/resize.js';
+import { terminateCluster } from '../../../src/cluster/terminate.js';
+import { StarclusterError } from '../../../src/errors.js';
+import { startFaultProxy, type FaultProxy } from '../../_helpers/fault-proxy.js';
+import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
+import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
+import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
+
+const SEEDS = [11, 23, 47];
+const RATES = { throttle: 0.08, serverError: 0.07, timeout: 0.05 };
+
+let endpoint: string;
+let fx: Ec2Fixture;
+
+beforeAll(async () => {
+  endpoint = await localstackEndpoint();
+  fx = await ec2Fixture(endpoint, { size: 3 });
+}, 300_000);
+
+afterAll(async () => {
+  await fx?.cleanup();
+});
+
+/** What each operation did under faults: `ok`, or the error code it failed with (after rollback). */
+type Outcome = 'ok' | string;
+
+async function attempt(what: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    await what();
+    return 'ok';
+  } catch (error) {
+    // Under faults an operation may fail, but only with one of our errors (a clear code and message).
+    expect(StarclusterError.is(error), `not a StarclusterError: ${String(error)}`).toBe(true);
+    return (error as StarclusterError).code;
+  }
+}
+
+describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () => {
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: start, resize and terminate succeed or roll back; nothing leaks`, async () => {
+      const name = clusterName('flt');
+      let leaked: number | undefined;
+      const proxy: FaultProxy = await startFaultProxy({ target: endpoint, seed, rates: RATES, holdMs: 1000 });
+      const outcomes: Record<string, Outcome> = {};
+      const io = new RecordingIoHost();
+      try {
+        const provider = await fx.provider(proxy.url);
+        const direct = await fx.provider();
+        outcomes.start = await attempt(() =>
+          startCluster({
+            name,
+            template: fx.template,
+            config: fx.config,
+            io,
+            provider,
+            skipSetup: true,
+            skipEngines: true,
+            stateDir: `${fx.dir}/state-${name}`,
+          }),
+        );
+        const afterStart = await direct.listNodes(name);
+        if (outcomes.start === 'ok') {
+          // Started: exactly the template's nodes, no duplicates from retried RunInstances.
+          expect(afterStart.map((n) => n.alias).sort()).toEqual(['master', 'node001', 'node002']);
+          outcomes.resize = await attempt(() =>
+            resizeCluster({ name, size: 4, config: fx.config, io, provider, skipHooks: true }),
+          );
+          const aliases = (await direct.listNodes(name)).map((n) => n.alias).sort();
+          // Grown to 4, or rolled back to the 3 it had: never a duplicate alias or a stray node.
+          expect([
+            ['master', 'node001', 'node002'].join(),
+            ['master', 'node001', 'node002', 'node003'].join(),
+          ]).toContain(aliases.join());
+        } else {
+          // Rolled back: no instance of this run is left running.
+          const report = await checkZeroLeak(name, { endpoint, fleet: false });
+          expect(report.instances, describeLeaks(report)).toEqual([]);
+        }
+        // Terminate under the same faults; it is idempotent, so an interrupted one is finished by a second.
+        outcomes.terminate = await attempt(() =>
+          terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true }),
+        );
+        if (outcomes.terminate !== 'ok')
+          outcomes.terminateAgain = await attempt(() =>
+            terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true }),
+          );
+        expect([outcomes.terminate, outcomes.terminateAgain]).toContain('ok');
+        const report = await checkZeroLeak(name, { endpoint, fleet: false });
+        leaked = leakCount(report);
+        expect(leaked, describeLeaks(report)).toBe(0);
+        expect(proxy.faults()).toBeGreaterThan(0);
+      } finally {
+        await proxy.close();
+        const c = proxy.counters;
+        console.log(
+          `api-faults seed ${seed}: ${c.calls} calls, ${proxy.faults()} faults injected ` +
+            `(${c.throttle} throttled, ${c.serverError} 500s, ${c.timeout} dropped, ${c.timeoutAfterForward} after LocalStack did the work, ${c.replayedByClientToken} RunInstances replayed by ClientToken; ` +
+            `by action ${JSON.stringify(c.byAction)}); outcomes ${JSON.stringify(outcomes)}; resources leaked: ${leaked ?? 'not checked'}`,
+        );
+        // Whatever happened, leave LocalStack clean for the next test (no faults now).
+        if (leaked !== 0)
+          await terminateCluster({
+            name,
+            config: fx.config,
+            io,
+            provider: await fx.provider(),
+            confirm: true,
+            skipHooks: true,
+          }).catch(() => undefined);
+      }
+    }, 600_000);
+  }
+});
