@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProvider } from '../../../src/cloud/index.js';
+import type { Provider } from '../../../src/cloud/provider.js';
+import { fingerprintMatches, fingerprintsOfPrivateKey } from '../../../src/cloud/ec2/fingerprint.js';
+import { StarclusterError } from '../../../src/errors.js';
+import {
+  createKey,
+  createVolume,
+  listKeyPairs,
+  listRegions,
+  listVolumes,
+  listZones,
+  removeKey,
+  removeVolumes,
+  showImage,
+  spotHistory,
+} from '../../../src/cluster/resources.js';
+import { boto3, someImage } from '../../_helpers/localstack.js';
+
+/** The account-level commands' library calls against LocalStack, checked with boto3. */
+const run = randomBytes(3).toString('hex');
+let dir: string;
+let provider: Provider;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sc-res-'));
+  provider = await createProvider(undefined, undefined, { kind: 'ec2' });
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('key pairs', () => {
+  it('createkey writes a 0600 private key whose fingerprint matches the pair; removekey deletes it', async () => {
+    const name = `sc-res-${run}`;
+    const file = join(dir, 'k', `${name}.pem`);
+    const made = await createKey({ provider, name, outputFile: file });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const fromBoto = await boto3<string[]>(
+      `out = [k['KeyFingerprint'] for k in ec2.describe_key_pairs(KeyNames=[args['name']])['KeyPairs']]`,
+      { name },
+    );
+    expect(fromBoto).toEqual([made.fingerprint]);
+    expect(fingerprintMatches(made.fingerprint, fingerprintsOfPrivateKey(await readFile(file, 'utf8')))).toBe(true);
+    expect((await listKeyPairs({ provider })).map((k) => k.name)).toContain(name);
+    // Never overwrites a key file.
+    await expect(createKey({ provider, name: `${name}-2`, outputFile: file })).rejects.toMatchObject({
+      code: 'KeyFileExists',
+    });
+    await removeKey({ provider, name });
+    const left = await boto3<number>(
+      `out = len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'] == args['name']])`,
+      { name },
+    );
+    expect(left).toBe(0);
+  });
+});
+
+describe('volumes', () => {
+  it('createvolume → listvolumes (filtered) → removevolume', async () => {
+    const vol = await createVolume({ provider, sizeGb: 3, zone: 'us-east-1a', name: `data-${run}` });
+    expect(vol.id).toMatch(/^vol-/);
+    const listed = await listVolumes({ provider, filters: { name: `data-${run}` } });
+    expect(listed.map((v) => [v.id, v.sizeGb, v.zone])).toEqual([[vol.id, 3, 'us-east-1a']]);
+    await removeVolumes({ provider, volumeIds: [vol.id] });
+    const left = await boto3<number>(
+      `out = len([v for v in ec2.describe_volumes()['Volumes'] if v['VolumeId'] == args['id']])`,
+      { id: vol.id },
+    );
+    expect(left).toBe(0);
+  });
+
+  it('refuses a zone that does not exist', async () => {
+    const error: unknown = await createVolume({ provider, sizeGb: 1, zone: 'us-east-1z' }).catch((e: unknown) => e);
+    expect(StarclusterError.is(error) && error.code).toBe('UnknownZone');
+  });
+});
+
+describe('regions, zones, images, spot prices', () => {
+  it('lists what EC2 has', async () => {
+    expect((await listRegions({ provider })).map((r) => r.name)).toContain('us-east-1');
+    expect((await listZones({ provider })).map((z) => z.name)).toContain('us-east-1a');
+    const id = await someImage();
+    expect((await showImage({ provider, imageId: id })).id).toBe(id);
+    await expect(showImage({ provider, imageId: 'ami-0000dead' })).rejects.toMatchObject({ code: 'ImageNotFound' });
+    const h = await spotHistory({ provider, instanceType: 'm5.large', days: 30 });
+    expect(h.instanceType).toBe('m5.large');
+    if (h.points.length) expect(h.max).toBeGreaterThanOrEqual(h.average ?? 0);
+  });
+});
