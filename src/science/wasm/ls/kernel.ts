@@ -114,6 +114,8 @@ interface ListInfo {
   d3: Float64Array;
   /** max |d3| per block of SMOOTH_ANCHOR_STEPS frequencies. */
   blockMaxD3: Float64Array;
+  /** 2π·d3, padded with a zero (the smooth kernel's per-frequency input). */
+  g: Float64Array;
 }
 /** Differences of list grids, by array identity (grids are treated as immutable). */
 const listCache = new WeakMap<Float64Array, ListInfo>();
@@ -130,7 +132,9 @@ function listInfo(f: Float64Array): ListInfo {
     for (let k = b * SMOOTH_ANCHOR_STEPS; k < end; k++) mx = Math.max(mx, Math.abs(d3[k] as number));
     blockMaxD3[b] = mx;
   }
-  const info = { d1, d2, d3, blockMaxD3 };
+  const g = new Float64Array(f.length + 1);
+  for (let k = 0; k < f.length; k++) g[k] = TWO_PI * (d3[k] as number);
+  const info = { d1, d2, d3, blockMaxD3, g };
   listCache.set(f, info);
   return info;
 }
@@ -141,7 +145,7 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const n2 = n + (n & 1);
   const block = Math.max(REGULAR_ANCHOR_STEPS, SMOOTH_ANCHOR_STEPS, DIRECT_BLOCK) + 2;
   // Layout: f64 arrays t th tl w wy (direct kernel, anchors) | per-vector records (regular: Z A w wy, 96 bytes;
-  // smooth: Z A B t w wy, 144 bytes; each field one f64x2) | (g, g²/2, g³/6) or frequencies per block
+  // smooth: Z A B t w wy, 144 bytes; each field one f64x2) | g = 2π·Δ³f or frequencies per block
   // | out (12 per frequency: lane pairs) | power.
   const arr = n2 * 8;
   const pT = 0;
@@ -219,7 +223,7 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   }
 
   const f = grid.frequencies;
-  const { d1, d2, d3, blockMaxD3 } = listInfo(f);
+  const { d1, d2, blockMaxD3, g } = listInfo(f);
   let tAbsMax = 0;
   for (let i = 0; i < n; i++) tAbsMax = Math.max(tAbsMax, Math.abs(t[i] as number));
   for (let a = 0; a < m; a += SMOOTH_ANCHOR_STEPS) {
@@ -232,13 +236,7 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
     ex.anchor(n2, f[a] as number, pT, pTh, pTl, pRec, pRec + 16, stride);
     ex.anchor(n2, d1[a] as number, pT, pTh, pTl, pRec + 32, pRec + 48, stride);
     ex.anchor(n2, d2[a] as number, pT, pTh, pTl, pRec + 64, pRec + 80, stride);
-    const g0 = o(pG);
-    for (let k = 0; k < count + 1; k++) {
-      const g = a + k < m ? TWO_PI * (d3[a + k] as number) : 0;
-      mem[g0 + 3 * k] = g;
-      mem[g0 + 3 * k + 1] = 0.5 * g * g;
-      mem[g0 + 3 * k + 2] = (g * g * g) / 6;
-    }
+    mem.set(g.subarray(a, end + 1), o(pG));
     ex.smooth(n2, count, pRec, pG, pOut);
     copyOut(a, count);
   }

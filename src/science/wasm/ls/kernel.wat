@@ -40,35 +40,11 @@
         (f64x2.sub (local.get $r) (f64x2.mul (local.get $m) (v128.const f64x2 0.25 0.25)))
         (v128.const f64x2 6.283185307179586 6.283185307179586)))
     (local.set $z (f64x2.mul (local.get $a) (local.get $a)))
-    (local.set $s
-      (f64x2.add (local.get $a)
-        (f64x2.mul (f64x2.mul (local.get $a) (local.get $z))
-          (f64x2.add (v128.const f64x2 -1.66666666666666324348e-1 -1.66666666666666324348e-1)
-            (f64x2.mul (local.get $z)
-              (f64x2.add (v128.const f64x2 8.33333333332248946124e-3 8.33333333332248946124e-3)
-                (f64x2.mul (local.get $z)
-                  (f64x2.add (v128.const f64x2 -1.98412698298579493134e-4 -1.98412698298579493134e-4)
-                    (f64x2.mul (local.get $z)
-                      (f64x2.add (v128.const f64x2 2.75573137070700676789e-6 2.75573137070700676789e-6)
-                        (f64x2.mul (local.get $z)
-                          (f64x2.add (v128.const f64x2 -2.50507602534068634195e-8 -2.50507602534068634195e-8)
-                            (f64x2.mul (local.get $z)
-                              (v128.const f64x2 1.58969099521155010221e-10 1.58969099521155010221e-10))))))))))))))
+    ;; Horner with multiply-adds: s = a + a·z·S(z), c = 1 − z/2 + z²·C(z)
+    (local.set $s (f64x2.relaxed_madd (f64x2.mul (local.get $a) (local.get $z)) (f64x2.relaxed_madd (f64x2.relaxed_madd (f64x2.relaxed_madd (f64x2.relaxed_madd (f64x2.relaxed_madd (v128.const f64x2 1.58969099521155010221e-10 1.58969099521155010221e-10) (local.get $z) (v128.const f64x2 -2.50507602534068634195e-8 -2.50507602534068634195e-8)) (local.get $z) (v128.const f64x2 2.75573137070700676789e-6 2.75573137070700676789e-6)) (local.get $z) (v128.const f64x2 -1.98412698298579493134e-4 -1.98412698298579493134e-4)) (local.get $z) (v128.const f64x2 8.33333333332248946124e-3 8.33333333332248946124e-3)) (local.get $z) (v128.const f64x2 -1.66666666666666324348e-1 -1.66666666666666324348e-1)) (local.get $a)))
     (local.set $c
-      (f64x2.add
-        (f64x2.sub (v128.const f64x2 1 1) (f64x2.mul (local.get $z) (v128.const f64x2 0.5 0.5)))
-        (f64x2.mul (f64x2.mul (local.get $z) (local.get $z))
-          (f64x2.add (v128.const f64x2 4.16666666666666019037e-2 4.16666666666666019037e-2)
-            (f64x2.mul (local.get $z)
-              (f64x2.add (v128.const f64x2 -1.38888888888741095749e-3 -1.38888888888741095749e-3)
-                (f64x2.mul (local.get $z)
-                  (f64x2.add (v128.const f64x2 2.48015872894767294178e-5 2.48015872894767294178e-5)
-                    (f64x2.mul (local.get $z)
-                      (f64x2.add (v128.const f64x2 -2.75573143513906633035e-7 -2.75573143513906633035e-7)
-                        (f64x2.mul (local.get $z)
-                          (f64x2.add (v128.const f64x2 2.08757232129817482790e-9 2.08757232129817482790e-9)
-                            (f64x2.mul (local.get $z)
-                              (v128.const f64x2 -1.13596475577881948265e-11 -1.13596475577881948265e-11))))))))))))))
+      (f64x2.relaxed_madd (f64x2.mul (local.get $z) (local.get $z)) (f64x2.relaxed_madd (f64x2.relaxed_madd (f64x2.relaxed_madd (f64x2.relaxed_madd (f64x2.relaxed_madd (v128.const f64x2 -1.13596475577881948265e-11 -1.13596475577881948265e-11) (local.get $z) (v128.const f64x2 2.08757232129817482790e-9 2.08757232129817482790e-9)) (local.get $z) (v128.const f64x2 -2.75573143513906633035e-7 -2.75573143513906633035e-7)) (local.get $z) (v128.const f64x2 2.48015872894767294178e-5 2.48015872894767294178e-5)) (local.get $z) (v128.const f64x2 -1.38888888888741095749e-3 -1.38888888888741095749e-3)) (local.get $z) (v128.const f64x2 4.16666666666666019037e-2 4.16666666666666019037e-2))
+        (f64x2.relaxed_nmadd (local.get $z) (v128.const f64x2 0.5 0.5) (v128.const f64x2 1 1))))
     ;; quadrant q = m mod 4 (two's complement bits): swap when q is odd; cos < 0 for q ∈ {1, 2}
     ;; (bit 1 of q + 1), sin < 0 for q ∈ {2, 3} (bit 1 of q).
     (local.set $q (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $m))))
@@ -187,7 +163,7 @@
         (br $freqs))))
 
   ;; Smooth list: $count frequencies (rounded up to even) from the states Z, A, B; $pg holds per frequency
-  ;; g = 2π·Δ³f_k (padded; stored with stride 24 bytes). Per vector of two points a 144-byte record at $prec:
+  ;; g = 2π·Δ³f_k (one f64 per frequency, padded). Per vector of two points a 144-byte record at $prec:
   ;; Z, A, B (re, im each), t, w, wy. With γ = g·t (|γ| ≤ 3e-4, see
   ;; SMOOTH_MAX_GAMMA): G = (1 − γ²/2, γ − γ³/6). Leaves the states advanced.
   (func (export "smooth") (param $n i32) (param $count i32) (param $prec i32) (param $pg i32) (param $po i32)
@@ -258,7 +234,7 @@
               (f64x2.relaxed_nmadd (local.get $ai) (local.get $bi) (f64x2.mul (local.get $ar) (local.get $br))))
             (v128.store offset=48 (local.get $r)
               (f64x2.relaxed_madd (local.get $ar) (local.get $bi) (f64x2.mul (local.get $ai) (local.get $br))))
-            (local.set $gs (f64x2.mul (v128.load64_splat offset=24 (local.get $pg)) (local.get $t)))
+            (local.set $gs (f64x2.mul (v128.load64_splat offset=8 (local.get $pg)) (local.get $t)))
             (local.set $tmp (f64x2.mul (local.get $gs) (local.get $gs)))
             (local.set $gc (f64x2.relaxed_nmadd (local.get $tmp) (v128.const f64x2 0.5 0.5) (v128.const f64x2 1 1)))
             (local.set $gs (f64x2.relaxed_nmadd (f64x2.mul (local.get $gs) (local.get $tmp)) (v128.const f64x2 0.16666666666666666 0.16666666666666666) (local.get $gs)))
@@ -273,7 +249,7 @@
         (call $store6 (i32.add (local.get $po) (i32.const 96)) (local.get $c1) (local.get $s1) (local.get $yc1)
           (local.get $ys1) (local.get $cc1) (local.get $cs1))
         (local.set $po (i32.add (local.get $po) (i32.const 192)))
-        (local.set $pg (i32.add (local.get $pg) (i32.const 48)))
+        (local.set $pg (i32.add (local.get $pg) (i32.const 16)))
         (local.set $k (i32.add (local.get $k) (i32.const 2)))
         (br $freqs))))
 
