@@ -179,7 +179,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
     {
       id: 'setup',
       title: 'Setting up the new nodes',
-      skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+      skip: () => (provider.kind !== 'ec2' ? 'local nodes need no setup' : opts.skipHooks ? 'hooks skipped' : false),
       run: async (s, _r, signal) => setupAddedNodes(ctxOf(), s.launched, signal),
     },
     {
@@ -266,7 +266,7 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
     {
       id: 'teardown',
       title: 'Removing the nodes from the cluster setup',
-      skip: () => (opts.skipHooks ? 'hooks skipped' : false),
+      skip: () => (provider.kind !== 'ec2' ? 'local nodes need no teardown' : opts.skipHooks ? 'hooks skipped' : false),
       run: () => guard('node teardown', () => teardownNodes(ctx, removed)),
     },
     {

@@ -320,7 +320,13 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
         s.launched.push(...made);
         // Keep every node in the master's zone (placement groups and volumes need one zone).
         zone ??= made.find((n) => n.role === 'master')?.zone;
-        report({ current: s.launched.length, total, detail: `${group.aliases.length} × ${group.instanceType}` });
+        report({
+          current: s.launched.length,
+          total,
+          detail: group.instanceType
+            ? `${group.aliases.length} × ${group.instanceType}`
+            : `${group.aliases.length} node(s)`,
+        });
         if (s.opts.signal?.aborted) return;
       }
     },
@@ -359,7 +365,14 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
   steps.push({
     id: 'setup',
     title: 'Setting up nodes',
-    skip: (s) => (s.opts.createOnly ? 'create only (-o)' : s.opts.skipSetup ? 'setup skipped' : false),
+    skip: (s) =>
+      s.provider.kind !== 'ec2'
+        ? 'local nodes need no setup'
+        : s.opts.createOnly
+          ? 'create only (-o)'
+          : s.opts.skipSetup
+            ? 'setup skipped'
+            : false,
     run: async (s, _report, signal) => {
       await setupCluster(contextOf(s), signal);
     },

@@ -126,7 +126,8 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
         // Nodes may be unreachable: a hook failure is a warning, never a reason to keep paying.
         for (const [what, hook] of [
           ['stop engines', () => stopEngines(ctx)],
-          ['shutdown hooks', () => shutdownCluster(ctx)],
+          // Node setup (and so its shutdown hooks) exists only for machines (EC2).
+          ['shutdown hooks', () => (s.provider.kind === 'ec2' ? shutdownCluster(ctx) : Promise.resolve())],
         ] as const) {
           try {
             await hook();
