@@ -75,6 +75,36 @@ export function cosSin2PiProduct(f: number, t: number, out: Float64Array, j: num
   cosSin2Pi(p - n + err, out, j); // p − n is exact
 }
 
+/** Fraction of x in cycles, in [-0.5, 0.5] (exact: x − round(x) needs no rounding). */
+function frac(x: number): number {
+  return x - Math.round(x);
+}
+
+/**
+ * The phase in cycles (reduced to about [-1.5, 1.5]) of 2π·(f0 + k·df)·t for the exact real frequency
+ * f0 + k·df of a regular grid (k a non-negative integer below 2^26): f0·t and df·t by two-products, k times
+ * the 27-bit halves of df·t exactly.
+ */
+export function regularPhase(f0: number, df: number, k: number, t: number): number {
+  const [p1, e1] = twoProduct(f0, t);
+  const [p2, e2] = twoProduct(df, t);
+  const c = SPLIT * p2;
+  const hi = c - (c - p2);
+  const lo = p2 - hi;
+  return frac(p1) + frac(k * hi) + frac(k * lo) + (e1 + frac(k * e2));
+}
+
+function twoProduct(a: number, b: number): [number, number] {
+  const p = a * b;
+  let c = SPLIT * a;
+  const ah = c - (c - a);
+  const al = a - ah;
+  c = SPLIT * b;
+  const bh = c - (c - b);
+  const bl = b - bh;
+  return [p, ah * bh - p + ah * bl + al * bh + al * bl];
+}
+
 /** Direct evaluation: an exact cos/sin per (point, frequency) pair. Works for any list of frequencies. */
 export function directSums(
   t: Float64Array,
@@ -123,8 +153,9 @@ export function directSums(
 export const REGULAR_ANCHOR_STEPS = 512;
 
 /**
- * Regular grid f0 + k·df: per point, e^{iθ} advances by the fixed rotation e^{2πi·df·t} (angle addition, no
- * per-pair sin/cos); two frequencies per sweep over the points; exact re-anchor every REGULAR_ANCHOR_STEPS.
+ * Regular grid f0 + k·df (the exact real numbers, not their roundings): per point, e^{iθ} advances by the fixed
+ * rotation e^{2πi·df·t} (angle addition, no per-pair sin/cos); two frequencies per sweep over the points; exact
+ * re-anchor (regularPhase) every REGULAR_ANCHOR_STEPS.
  */
 export function regularSums(
   t: Float64Array,
@@ -148,9 +179,8 @@ export function regularSums(
   }
   for (let a = 0; a < count; a += REGULAR_ANCHOR_STEPS) {
     const end = Math.min(count, a + REGULAR_ANCHOR_STEPS);
-    const fa = f0 + a * df;
     for (let i = 0; i < n; i++) {
-      cosSin2PiProduct(fa, t[i] as number, cs, 0);
+      cosSin2Pi(regularPhase(f0, df, a, t[i] as number), cs, 0);
       zr[i] = cs[0] as number;
       zi[i] = cs[1] as number;
     }

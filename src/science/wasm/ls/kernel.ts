@@ -8,6 +8,7 @@ import type { FrequencyGrid } from '../../frequency-grid.js';
 import {
   differences,
   REGULAR_ANCHOR_STEPS,
+  regularPhase,
   SMOOTH_ANCHOR_STEPS,
   SMOOTH_MAX_GAMMA,
   SUMS_PER_FREQUENCY,
@@ -24,6 +25,7 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmGlobal }).WebAssembly
 interface LsExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   anchor(n: number, f: number, pt: number, pth: number, ptl: number, por: number, poi: number, stride: number): void;
+  anchorPhase(n: number, pph: number, por: number, poi: number, stride: number): void;
   regular(n: number, count: number, prec: number, po: number): void;
   smooth(n: number, count: number, prec: number, pg: number, po: number): void;
   power(count: number, pin: number, pout: number, W: number, Y: number, YY: number, fitMean: number): void;
@@ -144,7 +146,7 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const m = grid.kind === 'regular' ? grid.n : grid.frequencies.length;
   const n2 = n + (n & 1);
   const block = Math.max(REGULAR_ANCHOR_STEPS, SMOOTH_ANCHOR_STEPS, DIRECT_BLOCK) + 2;
-  // Layout: f64 arrays t th tl w wy (direct kernel, anchors) | per-vector records (regular: Z A w wy, 96 bytes;
+  // Layout: f64 arrays t th tl w wy (direct kernel, anchors), phases (regular anchors) | per-vector records (regular: Z A w wy, 96 bytes;
   // smooth: Z A B t w wy, 144 bytes; each field one f64x2) | g = 2π·Δ³f or frequencies per block
   // | out (12 per frequency: lane pairs) | power.
   const arr = n2 * 8;
@@ -153,7 +155,8 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const pTl = pTh + arr;
   const pW = pTl + arr;
   const pWy = pW + arr;
-  const pRec = pWy + arr;
+  const pPh = pWy + arr;
+  const pRec = pPh + arr;
   const stride = grid.kind === 'regular' ? REGULAR_RECORD : SMOOTH_RECORD;
   const pG = pRec + (n2 / 2) * stride;
   const pOut = pG + 3 * block * 8;
@@ -214,7 +217,9 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
     ex.anchor(n2, grid.df, pT, pTh, pTl, pRec + 32, pRec + 48, stride);
     for (let a = 0; a < grid.n; a += REGULAR_ANCHOR_STEPS) {
       const count = Math.min(grid.n, a + REGULAR_ANCHOR_STEPS) - a;
-      ex.anchor(n2, grid.f0 + a * grid.df, pT, pTh, pTl, pRec, pRec + 16, stride);
+      // exact phase of the real frequency f0 + a·df (not of its rounding)
+      for (let i = 0; i < n2; i++) mem[o(pPh) + i] = regularPhase(grid.f0, grid.df, a, mem[o(pT) + i] as number);
+      ex.anchorPhase(n2, pPh, pRec, pRec + 16, stride);
       ex.regular(n2, count, pRec, pOut);
       copyOut(a, count);
     }

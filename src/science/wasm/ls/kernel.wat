@@ -103,6 +103,23 @@
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $points))))
 
+  ;; cos/sin(2π·x_i) of phases in cycles at $pph (one f64 per point) into $por/$poi, $stride bytes per vector.
+  (func (export "anchorPhase") (param $n i32) (param $pph i32) (param $por i32) (param $poi i32) (param $stride i32)
+    (local $j i32) (local $end i32) (local $c v128) (local $s v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 3)))
+    (block $done
+      (loop $points
+        (br_if $done (i32.ge_u (local.get $j) (local.get $end)))
+        (call $cossin (v128.load (i32.add (local.get $pph) (local.get $j))) (v128.const i64x2 0 0))
+        (local.set $s)
+        (local.set $c)
+        (v128.store (local.get $por) (local.get $c))
+        (v128.store (local.get $poi) (local.get $s))
+        (local.set $por (i32.add (local.get $por) (local.get $stride)))
+        (local.set $poi (i32.add (local.get $poi) (local.get $stride)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $points))))
+
   ;; Regular grid: $count frequencies (rounded up to even; the caller leaves room). Per vector of two points a
   ;; 96-byte record at $prec: Z (re, im), the step A (re, im), w, wy. Leaves Z advanced.
   (func (export "regular") (param $n i32) (param $count i32) (param $prec i32) (param $po i32)
