@@ -45,7 +45,11 @@
  * Values: JSON-able data plus typed arrays / ArrayBuffer / DataView (raw binary frames), BigInt,
  * undefined, NaN/±Infinity/-0, Date, Map, Set, Error (see protocol/codec.ts).
  *
- * Pipeline mode (PUSH/PULL/PUB, CURVE): runPipeline({ tasks, worker, workers, keys, host }) — see pipeline/.
+ * Pipeline mode (PUSH/PULL/PUB, CURVE, start barrier, resend of lost task ids):
+ *   runPipeline({ tasks, worker: fn | { module, export }, modules?, workers = 2 (local processes) | inline,
+ *                 externalWorkers?, onListening?(endpoints, keys), keys?, host?, resendAfterMs?, onProgress? })
+ *     → { results, resent, duplicates, seconds, workers }
+ *   startPipelineWorker({ endpoints, keys, id?, modules? }); process entry src/engines/pipeline/worker-main.ts
  */
 export type { ClusterKeys, ControllerKeys, CurveKeyPair, PeerKeys } from './protocol/keys.js';
 export {
@@ -77,3 +81,11 @@ export { DirectView, LoadBalancedView } from './client/views.js';
 export type { TaskMetadata } from './client/async-result.js';
 export { AsyncMapResult, AsyncResult } from './client/async-result.js';
 export { CompositeTaskError, EngineDiedError, RemoteTaskError, TaskTimeoutError } from './client/errors.js';
+export type {
+  PipelineEndpoints,
+  PipelineOptions,
+  PipelineResult,
+  PipelineWorkerHandle,
+  PipelineWorkerOptions,
+} from './pipeline/pipeline.js';
+export { runPipeline, startPipelineWorker } from './pipeline/pipeline.js';

@@ -1,19 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import vm from 'node:vm';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { JobError } from '../../errors.js';
-import { decodeValue, encodeValue } from '../protocol/codec.js';
+import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
-import type { ResultHead, TaskBody, TaskHead } from '../protocol/messages.js';
-import { nowMs, parseHeader, TaskKind } from '../protocol/messages.js';
+import type { ResultHead, TaskHead } from '../protocol/messages.js';
+import { nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, Outbox, zmq } from '../protocol/sockets.js';
+import { isThenable, TaskExecutor } from './executor.js';
 import { Heart } from './heart.js';
+
+export type { EngineTaskContext } from './executor.js';
 
 export interface EngineOptions {
   /** The controller's engine endpoint, e.g. `tcp://10.0.0.5:41002`. */
@@ -43,24 +41,12 @@ export interface EngineHandle {
   close(): Promise<void>;
 }
 
-/** What a task function receives as its last argument when it asks for a context. */
-export interface EngineTaskContext {
-  engine: number;
-  task: number;
-}
-
 interface QueuedTask {
   id: number;
   frames: Buffer[];
 }
 
-type AnyFn = (...args: unknown[]) => unknown;
-
-const FN_CACHE_LIMIT = 512;
 const SLICE_MS = 5;
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
 export class Engine implements EngineHandle {
   id = -1;
@@ -82,11 +68,7 @@ export class Engine implements EngineHandle {
   private running = false;
   private results: { heads: ResultHead[]; frames: Frames } = { heads: [], frames: [] };
   private flushScheduled = false;
-  private readonly fnCache = new Map<string, AnyFn>();
-  private ctx?: vm.Context;
-  private readonly modules: Record<string, Record<string, unknown>> = {};
-  private readonly moduleHashes = new Map<string, string>();
-  private moduleDir?: string;
+  private readonly executor = new TaskExecutor('engine');
   private regTimer?: NodeJS.Timeout;
   private mainBeat?: NodeJS.Timeout;
   private lastHeard = Date.now();
@@ -182,6 +164,7 @@ export class Engine implements EngineHandle {
 
   private onWelcome(id: number, hb: number, lost: number): void {
     this.id = id;
+    this.executor.id = id;
     if (this.regTimer) clearInterval(this.regTimer);
     this.regTimer = undefined;
     if (hb > 0) this.hb = hb;
@@ -246,10 +229,7 @@ export class Engine implements EngineHandle {
     const started = nowMs();
     let value: unknown;
     try {
-      const [bodyFrame, ...buffers] = task.frames;
-      if (!bodyFrame) throw new Error('empty task');
-      const body = decodeValue(bodyFrame, buffers) as TaskBody;
-      value = this.execute(task.id, body);
+      value = this.executor.run(task.id, task.frames);
     } catch (error) {
       this.addResult(task.id, false, started, error);
       return undefined;
@@ -262,142 +242,6 @@ export class Engine implements EngineHandle {
     }
     this.addResult(task.id, true, started, value);
     return undefined;
-  }
-
-  private execute(taskId: number, body: TaskBody): unknown {
-    const args = Array.isArray(body.a) ? (body.a as unknown[]) : [];
-    switch (body.k) {
-      case TaskKind.apply: {
-        const fn = this.resolveFn(body);
-        if (body.x) args.push({ engine: this.id, task: taskId } satisfies EngineTaskContext);
-        return fn(...args);
-      }
-      case TaskKind.mapChunk: {
-        const fn = this.resolveFn(body);
-        const items = args[0] as unknown[];
-        const extra = body.x ? [{ engine: this.id, task: taskId } satisfies EngineTaskContext] : [];
-        const out = new Array<unknown>(items.length);
-        for (let i = 0; i < items.length; i++) {
-          const r = fn(items[i], ...extra);
-          if (isThenable(r)) return this.finishChunkAsync(fn, items, out, i, r, extra);
-          out[i] = r;
-        }
-        return out;
-      }
-      case TaskKind.execute:
-        return vm.runInContext(String(args[0]), this.context(), { filename: `execute-task-${taskId}` });
-      case TaskKind.push: {
-        const ctx = this.context();
-        for (const [k, v] of Object.entries((args[0] ?? {}) as Record<string, unknown>)) ctx[k] = v;
-        return null;
-      }
-      case TaskKind.pull: {
-        const ctx = this.context();
-        return (args[0] as string[]).map((name) => {
-          if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new TypeError(`cannot pull ${JSON.stringify(name)}: not a name`);
-          return Object.prototype.hasOwnProperty.call(ctx, name) ? ctx[name] : vm.runInContext(name, ctx);
-        });
-      }
-      case TaskKind.load:
-        return this.loadModule(String(args[0]), args[1] as Uint8Array);
-      default:
-        throw new Error(`unknown task kind ${String(body.k)}`);
-    }
-  }
-
-  private async finishChunkAsync(
-    fn: AnyFn,
-    items: unknown[],
-    out: unknown[],
-    i: number,
-    first: PromiseLike<unknown>,
-    extra: unknown[],
-  ): Promise<unknown[]> {
-    out[i] = await first;
-    for (let j = i + 1; j < items.length; j++) out[j] = await fn(items[j], ...extra);
-    return out;
-  }
-
-  private resolveFn(body: TaskBody): AnyFn {
-    if (body.m) {
-      const [mod, name] = body.m;
-      const ns = this.modules[mod];
-      if (!ns)
-        throw new Error(`module ${JSON.stringify(mod)} is not loaded on engine ${this.id}: call loadModule first`);
-      const fn = ns[name];
-      if (typeof fn !== 'function')
-        throw new Error(`module ${JSON.stringify(mod)} has no function export ${JSON.stringify(name)}`);
-      return fn as AnyFn;
-    }
-    const src = body.f;
-    if (typeof src !== 'string') throw new Error('task names no function');
-    let fn = this.fnCache.get(src);
-    if (!fn) {
-      const compiled: unknown = vm.runInContext(`(${src})`, this.context(), { filename: 'shipped-function' });
-      if (typeof compiled !== 'function') throw new TypeError('shipped source is not a function');
-      fn = compiled as AnyFn;
-      if (this.fnCache.size >= FN_CACHE_LIMIT) this.fnCache.clear();
-      this.fnCache.set(src, fn);
-    }
-    return fn;
-  }
-
-  /**
-   * The engine's namespace (IPython's user namespace): a vm context that push/pull/execute and
-   * shipped functions share. It gets the main realm's typed-array constructors so `instanceof`
-   * works on arrays that arrive as task arguments.
-   */
-  private context(): vm.Context {
-    if (!this.ctx) {
-      const require = createRequire(join(process.cwd(), 'engine.js'));
-      this.ctx = vm.createContext({
-        console,
-        setTimeout,
-        clearTimeout,
-        setInterval,
-        clearInterval,
-        setImmediate,
-        clearImmediate,
-        queueMicrotask,
-        structuredClone,
-        performance,
-        Buffer,
-        URL,
-        TextEncoder,
-        TextDecoder,
-        ArrayBuffer,
-        DataView,
-        Int8Array,
-        Uint8Array,
-        Uint8ClampedArray,
-        Int16Array,
-        Uint16Array,
-        Int32Array,
-        Uint32Array,
-        Float32Array,
-        Float64Array,
-        BigInt64Array,
-        BigUint64Array,
-        require,
-        process,
-        modules: this.modules,
-      });
-    }
-    return this.ctx;
-  }
-
-  private async loadModule(name: string, code: Uint8Array): Promise<null> {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`invalid module name ${JSON.stringify(name)}`);
-    const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-    if (this.moduleHashes.get(name) === hash) return null;
-    this.moduleDir ??= join(tmpdir(), `starcluster-engine-${process.pid}-${this.uuid.slice(0, 8)}`);
-    await mkdir(this.moduleDir, { recursive: true, mode: 0o700 });
-    const file = join(this.moduleDir, `${name}-${hash}.mjs`);
-    await writeFile(file, code, { mode: 0o600 });
-    const ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    this.modules[name] = ns;
-    this.moduleHashes.set(name, hash);
-    return null;
   }
 
   private addResult(id: number, ok: boolean, started: number, value: unknown): void {
@@ -440,7 +284,7 @@ export class Engine implements EngineHandle {
     await this.heart?.stop();
     this.sock.close();
     await this.loop;
-    if (this.moduleDir) await rm(this.moduleDir, { recursive: true, force: true });
+    await this.executor.dispose();
     this.endWith(why);
   }
 

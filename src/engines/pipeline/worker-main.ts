@@ -1,0 +1,54 @@
+/**
+ * Pipeline worker process entry:
+ *   node --import tsx src/engines/pipeline/worker-main.ts --distributor EP --collector EP --control EP
+ *        --keys DIR|curve-engine.json [--id N] [--module name=file.mjs]…
+ * Exits 0 when the control socket says STOP.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KEY_FILES, loadPeerKeys } from '../protocol/keys.js';
+import { startPipelineWorker } from './pipeline.js';
+
+const { values } = parseArgs({
+  options: {
+    distributor: { type: 'string' },
+    collector: { type: 'string' },
+    control: { type: 'string' },
+    keys: { type: 'string' },
+    id: { type: 'string' },
+    module: { type: 'string', multiple: true },
+  },
+});
+
+async function main(): Promise<number> {
+  const { distributor, collector, control } = values;
+  let keysPath = values.keys;
+  if (!distributor || !collector || !control || !keysPath) {
+    console.error('usage: worker-main.ts --distributor EP --collector EP --control EP --keys PATH [--id N]');
+    return 2;
+  }
+  if ((await stat(keysPath)).isDirectory()) keysPath = join(keysPath, KEY_FILES.engine);
+  const modules: Record<string, Uint8Array> = {};
+  for (const spec of values.module ?? []) {
+    const eq = spec.indexOf('=');
+    modules[spec.slice(0, eq)] = await readFile(spec.slice(eq + 1));
+  }
+  const worker = await startPipelineWorker({
+    endpoints: { distributor, collector, control },
+    keys: await loadPeerKeys(keysPath),
+    ...(values.id ? { id: Number(values.id) } : {}),
+    modules,
+  });
+  process.once('SIGTERM', () => void worker.close());
+  await worker.done;
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`pipeline worker: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);
