@@ -48,8 +48,11 @@ export interface Ec2Fixture {
   endpoint: string;
   /** Environment pointing the CLI / library at LocalStack. */
   env: NodeJS.ProcessEnv;
-  /** An EC2 provider at `endpoint` (or another URL, e.g. a fault proxy), with short waits. */
-  provider(url?: string): Promise<Provider>;
+  /**
+   * An EC2 provider at `endpoint` (or another URL, e.g. a fault proxy), with short waits;
+   * `maxAttempts` overrides the SDK's attempts per call (default: the library's).
+   */
+  provider(url?: string, maxAttempts?: number): Promise<Provider>;
   cleanup(): Promise<void>;
 }
 
@@ -102,9 +105,19 @@ export async function ec2Fixture(endpoint: string, opts: FixtureOptions = {}): P
   };
   const config = await loadConfig({ path: configPath, env });
   const template = getClusterTemplate(config, templateName);
-  const makeProvider = (url = endpoint) =>
+  const makeProvider = (url = endpoint, maxAttempts?: number) =>
     createProvider(template, config, {
       env: { ...env, AWS_ENDPOINT_URL: url },
+      ...(maxAttempts
+        ? {
+            ec2: {
+              region: 'us-east-1',
+              endpoint: url,
+              credentials: { accessKeyId: 'test', secretAccessKey: opts.secret ?? 'test' },
+              maxAttempts,
+            },
+          }
+        : {}),
       // Short waits: LocalStack answers at once; a stuck wait should fail the test, not hang it.
       ec2Options: { waitTimeoutSeconds: 120, sgDeleteDelaysMs: [250, 500, 1000, 2000, 4000, 8000] },
     });

@@ -119,4 +119,77 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
       }
     }, 600_000);
   }
+
+  // Heavy weather: half the calls of `start` fault and the SDK may try each call only twice, so
+  // start does fail part-way and its rollback meets faults too. Whatever it leaves must carry the
+  // cluster's tags: `terminate` (under the 20% faults above, at most 3 runs) must remove it all.
+  for (const seed of [5, 6, 7, 8]) {
+    it(`seed ${seed}, start under 50% faults, 2 attempts per call: it rolls back; terminate removes the rest`, async () => {
+      const name = clusterName('fltx');
+      let leaked: number | undefined;
+      const proxy = await startFaultProxy({
+        target: endpoint,
+        seed,
+        rates: { throttle: 0.2, serverError: 0.2, timeout: 0.1 },
+        holdMs: 500,
+      });
+      const outcomes: Outcome[] = [];
+      const proxies: FaultProxy[] = [proxy];
+      const io = new RecordingIoHost();
+      try {
+        const provider = await fx.provider(proxy.url, 2);
+        const start = await attempt(() =>
+          startCluster({
+            name,
+            template: fx.template,
+            config: fx.config,
+            io,
+            provider,
+            skipSetup: true,
+            skipEngines: true,
+            stateDir: `${fx.dir}/state-${name}`,
+          }),
+        );
+        outcomes.push(`start:${start}`);
+        const nodes = await (await fx.provider()).listNodes(name);
+        const aliases = nodes.map((n) => n.alias).sort();
+        // Complete, or rolled back; a rollback that itself met faults may leave some nodes, but
+        // never duplicates, and whatever is left carries the cluster tag (terminate finds it).
+        expect(new Set(aliases).size, `duplicate aliases: ${aliases.join()}`).toBe(aliases.length);
+        if (start === 'ok') expect(aliases).toEqual(['master', 'node001', 'node002']);
+        const mild = await startFaultProxy({ target: endpoint, seed: seed + 1000, rates: RATES, holdMs: 500 });
+        proxies.push(mild);
+        const mildProvider = await fx.provider(mild.url);
+        let done = false;
+        for (let i = 0; i < 3 && !done; i++) {
+          const t = await attempt(() =>
+            terminateCluster({ name, config: fx.config, io, provider: mildProvider, confirm: true, skipHooks: true }),
+          );
+          outcomes.push(`terminate:${t}`);
+          done = t === 'ok';
+        }
+        expect(done, `terminate never finished: ${outcomes.join(', ')}`).toBe(true);
+        const report = await checkZeroLeak(name, { endpoint, fleet: false });
+        leaked = leakCount(report);
+        expect(leaked, describeLeaks(report)).toBe(0);
+      } finally {
+        for (const p of proxies) await p.close();
+        const c = proxy.counters;
+        console.log(
+          `api-faults heavy seed ${seed}: start saw ${c.calls} calls, ${proxy.faults()} faults injected ` +
+            `(${c.throttle} throttled, ${c.serverError} 500s, ${c.timeout} dropped, ${c.timeoutAfterForward} after LocalStack did the work); ` +
+            `terminate saw ${proxies[1]?.faults() ?? 0} faults; ${outcomes.join(', ')}; resources leaked: ${leaked ?? 'not checked'}`,
+        );
+        if (leaked !== 0)
+          await terminateCluster({
+            name,
+            config: fx.config,
+            io,
+            provider: await fx.provider(),
+            confirm: true,
+            skipHooks: true,
+          }).catch(() => undefined);
+      }
+    }, 600_000);
+  }
 });
