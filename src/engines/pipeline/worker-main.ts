@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   const { distributor, collector, control } = values;
   let keysPath = values.keys;
   if (!distributor || !collector || !control || !keysPath) {
-    console.error('usage: worker-main.ts --distributor EP --collector EP --control EP --keys PATH [--id N]');
+    process.stderr.write('usage: worker-main.ts --distributor EP --collector EP --control EP --keys PATH [--id N]\n');
     return 2;
   }
   if ((await stat(keysPath)).isDirectory()) keysPath = join(keysPath, KEY_FILES.engine);
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`pipeline worker: ${(error as Error).message}`);
+    process.stderr.write(`pipeline worker: ${(error as Error).message}\n`);
     process.exit(1);
   },
 );
