@@ -204,13 +204,7 @@ async function connectWithRetry(state: EngineState, stateDir: string, signal?: A
 
 export async function startEngines(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {
   if (ctx.provider.kind === 'local') return startLocalEngines(ctx, signal);
-  throw new JobError(
-    'RemoteEnginesUnavailable',
-    `engines on ${ctx.provider.kind} clusters are not available in this build`,
-    {
-      hint: 'use PROVIDER = local, or start with --no-engines',
-    },
-  );
+  return startRemoteEngines(ctx, undefined, signal);
 }
 
 /** After nodes were added: start their engines. */
@@ -302,12 +296,7 @@ export async function connectToCluster(
       hint: `start it: starcluster start ${name}`,
     });
   }
-  if (state.provider !== 'local') {
-    throw new JobError(
-      'RemoteEnginesUnavailable',
-      `connecting to ${state.provider} cluster ${name} is not available in this build`,
-    );
-  }
+  if (state.provider !== 'local') return connectRemote(state, stateDir);
   return connectLocal(state, stateDir);
 }
 
@@ -402,8 +391,12 @@ export async function startThrowawayCluster(options: {
 // supervisor local nodes use; the client reaches the controller through an SSH tunnel.
 // ---------------------------------------------------------------------------------------------
 
-/** Where the runtime and the cluster's runtime state live on a node (we log in as root). */
-export const REMOTE_ROOT = '/opt/starcluster';
+/**
+ * Where the runtime and the cluster's runtime state live on a node (we log in as root).
+ * $STARCLUSTER_REMOTE_ROOT overrides it (tests whose "nodes" share this machine's disk).
+ */
+export const remoteRoot = (env: NodeJS.ProcessEnv = process.env): string =>
+  env.STARCLUSTER_REMOTE_ROOT ?? '/opt/starcluster';
 /** The controller's ports on the master's private IP; open only inside the cluster's security group. */
 export const REMOTE_CLIENT_PORT = 41000;
 export const REMOTE_ENGINE_PORT = 41001;
@@ -533,7 +526,8 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
     if (!master) throw new JobError('NoMaster', `cluster ${ctx.name} has no running master: the controller runs there`);
     const targets = only ? all.filter((n) => only.some((o) => o.alias === n.alias)) : all;
     await ensureClusterKeys(ctx.stateDir);
-    const base = posix.join(REMOTE_ROOT, 'clusters', ctx.name);
+    const root = remoteRoot();
+    const base = posix.join(root, 'clusters', ctx.name);
 
     // What each node is: architecture, cores, and whether it has Node 20+.
     const infos: RemoteNodeInfo[] = await session.onNodes(
@@ -570,14 +564,17 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
     await session.onNodes('uploading the engine runtime', targets, async (n) => {
       const host = access.host(n, 'root');
       const pkg = packages.get(infos.find((i) => i.alias === n.alias)!.arch)!;
-      const remoteDir = posix.join(REMOTE_ROOT, 'runtime', `${pkg.arch}-${pkg.hash}`);
+      const remoteDir = posix.join(root, 'runtime', `${pkg.arch}-${pkg.hash}`);
       const have = await host.exec(`test -f ${q(remoteDir)}/.complete`);
       if (have.code !== 0) {
-        await execChecked(host, `rm -rf ${q(remoteDir)}.tmp && mkdir -p ${q(posix.dirname(remoteDir))}`);
-        await host.put(pkg.dir, `${remoteDir}.tmp`);
+        // A private temp name per upload; the finished folder is moved into place whole, and a
+        // node that finds another upload already there (a shared disk) simply drops its own.
+        const tmp = `${remoteDir}.tmp-${n.alias}-${process.pid}`;
+        await execChecked(host, `rm -rf ${q(tmp)} && mkdir -p ${q(posix.dirname(remoteDir))}`);
+        await host.put(pkg.dir, tmp);
         await execChecked(
           host,
-          `rm -rf ${q(remoteDir)} && mv ${q(remoteDir)}.tmp ${q(remoteDir)} && touch ${q(remoteDir)}/.complete`,
+          `touch ${q(tmp)}/.complete; mv -T ${q(tmp)} ${q(remoteDir)} 2>/dev/null; rm -rf ${q(tmp)}; test -f ${q(remoteDir)}/.complete`,
         );
       }
       await execChecked(host, `mkdir -p ${q(keyDir)} && chmod 700 ${q(base)} ${q(keyDir)}`);
@@ -609,7 +606,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
     await session.onNodes('starting engines', targets, async (n) => {
       const host = access.host(n, 'root');
       const pkg = packages.get(infos.find((i) => i.alias === n.alias)!.arch)!;
-      const runtime = posix.join(REMOTE_ROOT, 'runtime', `${pkg.arch}-${pkg.hash}`);
+      const runtime = posix.join(root, 'runtime', `${pkg.arch}-${pkg.hash}`);
       const nodeDir = posix.join(base, 'nodes', n.alias);
       const processes: DesiredProcess[] = [];
       if (n.alias === 'master') {
@@ -648,10 +645,15 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
       }
       await execChecked(host, `mkdir -p ${q(nodeDir)}`);
       await host.writeFile(posix.join(nodeDir, 'desired.json'), JSON.stringify({ processes }, null, 2), 0o600);
-      const marker = `--sc-node=${ctx.name}/${n.alias}`;
+      // The marker is assembled in the shell so this command's own line never contains it
+      // (pgrep -f would otherwise find the shell running this very check).
       await execChecked(
         host,
-        `pgrep -f -- ${q(marker)} >/dev/null || (cd ${q(nodeDir)} && setsid nohup node ${q(posix.join(runtime, 'supervisor.mjs'))} ${q(marker)} --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null &)`,
+        [
+          `M=--sc-node=${q(ctx.name)}/; M="$M"${q(n.alias)}`,
+          // setsid -f: a backgrounded `( … &)` would keep the SSH channel open.
+          `pgrep -f -- "[-]\${M#-} " >/dev/null || { cd ${q(nodeDir)} && setsid -f node ${q(posix.join(runtime, 'supervisor.mjs'))} "$M" --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null; }`,
+        ].join('\n'),
       );
     });
     await writeJsonAtomic(join(ctx.stateDir, ENGINE_STATE_FILE), state);
@@ -726,7 +728,7 @@ async function stopRemoteEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Pro
       targets.map((n) =>
         access
           .host(n, 'root')
-          .exec(`pkill -TERM -f -- ${q(`--sc-node=${ctx.name}/${n.alias}`)}`, { timeoutMs: 15_000 }),
+          .exec(`M=-sc-node=${q(ctx.name)}/; M="$M"${q(n.alias)}; pkill -TERM -f -- "[-]$M "`, { timeoutMs: 15_000 }),
       ),
     );
   } finally {
