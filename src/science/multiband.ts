@@ -131,39 +131,62 @@ export function multibandLombScargle(
   const power = new Float64Array(m);
   const M = new Float64Array(p * p);
   const rhs = new Float64Array(p);
-  const sums: BandSums[] = series.map(() => ({
-    wc: new Float64Array(2 * H + 1),
-    ws: new Float64Array(2 * H + 1),
-    yc: new Float64Array(H + 1),
-    ys: new Float64Array(H + 1),
+  const scratch = { L: new Float64Array(p * p), z: new Float64Array(p) };
+  // All bands' sums in one flat array (views per band), so the normal equations are a fixed recipe of
+  // (target entry, source sum, coefficient) terms compiled once.
+  const L = 2 * (2 * H + 1) + 2 * (H + 1);
+  const flat = new Float64Array(series.length * L);
+  const sums: BandSums[] = series.map((_, b) => ({
+    wc: flat.subarray(b * L, b * L + 2 * H + 1),
+    ws: flat.subarray(b * L + 2 * H + 1, b * L + 4 * H + 2),
+    yc: flat.subarray(b * L + 4 * H + 2, b * L + 5 * H + 3),
+    ys: flat.subarray(b * L + 5 * H + 3, b * L + 6 * H + 4),
   }));
-  for (let k = 0; k < m; k++) {
-    for (let b = 0; b < series.length; b++) (perBand[b] as (k: number, out: BandSums) => void)(k, sums[b] as BandSums);
-    for (let r = 0; r < p; r++) {
-      const cr = cols[r] as Column;
-      let v = 0;
-      for (let b = 0; b < series.length; b++) if (cr.band < 0 || cr.band === b) v += ySum(sums[b] as BandSums, cr);
-      rhs[r] = v;
+  const offset = { wc: 0, ws: 2 * H + 1, yc: 4 * H + 2, ys: 5 * H + 3 };
+  const mTarget: number[] = [];
+  const mSource: number[] = [];
+  const mCoef: number[] = [];
+  const yTarget: number[] = [];
+  const ySource: number[] = [];
+  for (let r = 0; r < p; r++) {
+    const cr = cols[r] as Column;
+    for (let b = 0; b < series.length; b++) {
+      if (cr.band >= 0 && cr.band !== b) continue;
+      const [arr, idx] = ySource1(cr);
+      yTarget.push(r);
+      ySource.push(b * L + offset[arr] + idx);
       for (let c = r; c < p; c++) {
         const cc = cols[c] as Column;
-        let g = 0;
-        if (cr.band < 0 || cc.band < 0 || cr.band === cc.band) {
-          for (let b = 0; b < series.length; b++) {
-            if ((cr.band < 0 || cr.band === b) && (cc.band < 0 || cc.band === b))
-              g += product(sums[b] as BandSums, cr, cc);
-          }
+        if (cc.band >= 0 && cc.band !== b) continue;
+        for (const [arr2, idx2, coef] of productTerms(cr, cc)) {
+          mTarget.push(r * p + c);
+          mSource.push(b * L + offset[arr2] + idx2);
+          mCoef.push(coef);
         }
-        M[r * p + c] = g;
-        M[c * p + r] = g;
       }
     }
-    if (reg.some((v) => v !== 0)) {
+  }
+  const regularize = reg.some((v) => v !== 0);
+  for (let k = 0; k < m; k++) {
+    for (let b = 0; b < series.length; b++) (perBand[b] as (k: number, out: BandSums) => void)(k, sums[b] as BandSums);
+    M.fill(0);
+    rhs.fill(0);
+    for (let e = 0; e < mTarget.length; e++) {
+      const at = mTarget[e] as number;
+      M[at] = (M[at] as number) + (mCoef[e] as number) * (flat[mSource[e] as number] as number);
+    }
+    for (let e = 0; e < yTarget.length; e++) {
+      const at = yTarget[e] as number;
+      rhs[at] = (rhs[at] as number) + (flat[ySource[e] as number] as number);
+    }
+    for (let r = 0; r < p; r++) for (let c = r + 1; c < p; c++) M[c * p + r] = M[r * p + c] as number;
+    if (regularize) {
       let trace = 0;
       for (let j = 0; j < p; j++) trace += M[j * p + j] as number;
       const scale = byTrace ? trace : 1;
       for (let j = 0; j < p; j++) M[j * p + j] = (M[j * p + j] as number) + scale * (reg[j] as number);
     }
-    const delta = quadraticSolve(M, rhs, p);
+    const delta = quadraticSolve(M, rhs, p, scratch);
     power[k] = chi2Ref > 0 ? delta / chi2Ref : 0;
   }
   return power;
@@ -179,39 +202,49 @@ function concat(parts: Float64Array[]): Float64Array {
   return out;
 }
 
-/** Σ w·y·φ for one band. */
-function ySum(s: BandSums, c: Column): number {
-  if (c.kind === 'one') return s.yc[0] as number;
-  return c.kind === 'cos' ? (s.yc[c.harmonic] as number) : (s.ys[c.harmonic] as number);
+type SumArray = 'wc' | 'ws' | 'yc' | 'ys';
+
+/** Where Σ w·y·φ of one band is: Σ wy cos nθ, Σ wy sin nθ or Σ wy. */
+function ySource1(c: Column): [SumArray, number] {
+  if (c.kind === 'one') return ['yc', 0];
+  return [c.kind === 'cos' ? 'yc' : 'ys', c.harmonic];
 }
 
-function wcAt(s: BandSums, m: number): number {
-  return s.wc[Math.abs(m)] as number;
+/** Σ w cos mθ (any sign of m) as (array, index, coefficient) terms. */
+function wcTerm(m: number, coef: number): [SumArray, number, number] {
+  return ['wc', Math.abs(m), coef];
 }
-function wsAt(s: BandSums, m: number): number {
-  return m >= 0 ? (s.ws[m] as number) : -(s.ws[-m] as number);
+/** Σ w sin mθ (any sign of m; sin is odd) as terms. */
+function wsTerm(m: number, coef: number): [SumArray, number, number][] {
+  if (m === 0) return [];
+  return m > 0 ? [['ws', m, coef]] : [['ws', -m, -coef]];
 }
 
-/** Σ w·φ1·φ2 for one band, by product-to-sum identities. */
-function product(s: BandSums, c1: Column, c2: Column): number {
+/** Σ w·φ1·φ2 for one band as a sum of harmonic sums, by product-to-sum identities. */
+function productTerms(c1: Column, c2: Column): [SumArray, number, number][] {
   const a = c1.harmonic;
   const b = c2.harmonic;
-  if (c1.kind === 'one' && c2.kind === 'one') return s.wc[0] as number;
-  if (c1.kind === 'one') return c2.kind === 'cos' ? wcAt(s, b) : wsAt(s, b);
-  if (c2.kind === 'one') return c1.kind === 'cos' ? wcAt(s, a) : wsAt(s, a);
-  if (c1.kind === 'sin' && c2.kind === 'sin') return 0.5 * (wcAt(s, a - b) - wcAt(s, a + b));
-  if (c1.kind === 'cos' && c2.kind === 'cos') return 0.5 * (wcAt(s, a - b) + wcAt(s, a + b));
-  if (c1.kind === 'sin') return 0.5 * (wsAt(s, a + b) + wsAt(s, a - b)); // sin a·cos b
-  return 0.5 * (wsAt(s, a + b) + wsAt(s, b - a)); // cos a·sin b
+  if (c1.kind === 'one' && c2.kind === 'one') return [['wc', 0, 1]];
+  if (c1.kind === 'one') return c2.kind === 'cos' ? [wcTerm(b, 1)] : wsTerm(b, 1);
+  if (c2.kind === 'one') return c1.kind === 'cos' ? [wcTerm(a, 1)] : wsTerm(a, 1);
+  if (c1.kind === 'sin' && c2.kind === 'sin') return [wcTerm(a - b, 0.5), wcTerm(a + b, -0.5)];
+  if (c1.kind === 'cos' && c2.kind === 'cos') return [wcTerm(a - b, 0.5), wcTerm(a + b, 0.5)];
+  if (c1.kind === 'sin') return [...wsTerm(a + b, 0.5), ...wsTerm(a - b, 0.5)]; // sin a·cos b
+  return [...wsTerm(a + b, 0.5), ...wsTerm(b - a, 0.5)]; // cos a·sin b
 }
 
 /**
  * yᵀX (M)⁻¹ Xᵀy for a symmetric positive semi-definite M: Cholesky, skipping (near-)zero pivots, which drops
  * columns that depend on earlier ones and so gives the projection astropy's least-squares fallback gives.
  */
-function quadraticSolve(M: Float64Array, rhs: Float64Array, p: number): number {
-  const L = Float64Array.from(M);
-  const z = Float64Array.from(rhs);
+function quadraticSolve(
+  M: Float64Array,
+  rhs: Float64Array,
+  p: number,
+  scratch: { L: Float64Array; z: Float64Array },
+): number {
+  const { L, z } = scratch;
+  L.set(M);
   let total = 0;
   for (let j = 0; j < p; j++) {
     const diag0 = M[j * p + j] as number;
