@@ -32,6 +32,20 @@ export interface PeriodSearchOptions {
   candidates?: number;
   /** Harmonics in the Fourier fit that ranks candidates (default 4). */
   nterms?: number;
+  /**
+   * The model that ranks candidates: `shared` (default), one Fourier series of `nterms` harmonics
+   * for all bands plus `nband` of each band's own (VanderPlas & Ivezić 2015's multiband model), or
+   * `independent`, a separate `nterms` series per band.
+   */
+  model?: 'shared' | 'independent';
+  /** Per-band harmonics of the shared model (default 1). */
+  nband?: number;
+  /**
+   * Added in quadrature to every error (mag) before anything is fitted (default 0). Survey errors
+   * of a few millimag are smaller than any few-term model's misfit of an RR Lyrae curve; without a
+   * floor the fit chases the handful of most precise points.
+   */
+  errorFloor?: number;
   /** Bands with fewer points are ignored. */
   minPoints?: number;
 }
@@ -123,6 +137,96 @@ export function fourierChi2(b: BandData, f: number, nterms: number): number {
   return Math.max(0, yty - explained);
 }
 
+/**
+ * Chi² of the shared-shape multiband model of VanderPlas & Ivezić (2015): one Fourier series of
+ * `nbase` harmonics common to all bands, plus per band an offset and `nband` harmonics of its own.
+ * With nband < nbase it has far fewer free parameters than independent fits per band, so an
+ * alias cannot fit each band's noise its own way.
+ */
+export function sharedFourierChi2(bands: readonly BandData[], f: number, nbase: number, nband: number): number {
+  const nb = bands.length;
+  // The first band has no harmonics of its own: the others' are relative to it (otherwise the
+  // per-band columns would sum to the shared ones and the normal equations be singular).
+  const m = nb + 2 * nbase + Math.max(0, nb - 1) * 2 * nband;
+  const ata = new Float64Array(m * m);
+  const aty = new Float64Array(m);
+  const row = new Float64Array(m);
+  const idx = new Int32Array(m);
+  let yty = 0;
+  const w2pi = 2 * Math.PI * f;
+  const kmax = Math.max(nbase, nband);
+  const cs = new Float64Array(2 * kmax);
+  for (let b = 0; b < nb; b++) {
+    const band = bands[b]!;
+    const bandCol = nb + 2 * nbase + (b - 1) * 2 * nband;
+    const own = b === 0 ? 0 : 2 * nband;
+    for (let i = 0; i < band.t.length; i++) {
+      const w = 1 / (band.dy[i]! * band.dy[i]!);
+      const y = band.y[i]!;
+      const ph = w2pi * band.t[i]!;
+      const c1 = Math.cos(ph);
+      const s1 = Math.sin(ph);
+      let c = c1;
+      let sn = s1;
+      for (let k = 0; k < kmax; k++) {
+        cs[2 * k] = c;
+        cs[2 * k + 1] = sn;
+        const cn = c * c1 - sn * s1;
+        sn = sn * c1 + c * s1;
+        c = cn;
+      }
+      // Sparse row: this band's offset, the shared harmonics, this band's own harmonics.
+      let q = 0;
+      idx[q] = b;
+      row[q++] = 1;
+      for (let k = 0; k < 2 * nbase; k++) {
+        idx[q] = nb + k;
+        row[q++] = cs[k]!;
+      }
+      for (let k = 0; k < own; k++) {
+        idx[q] = bandCol + k;
+        row[q++] = cs[k]!;
+      }
+      yty += w * y * y;
+      for (let p = 0; p < q; p++) {
+        const wp = w * row[p]!;
+        const P = idx[p]!;
+        aty[P] = aty[P]! + wp * y;
+        for (let r = 0; r < q; r++) {
+          const R = idx[r]!;
+          if (R <= P) ata[P * m + R] = ata[P * m + R]! + wp * row[r]!;
+        }
+      }
+    }
+  }
+  return Math.max(0, yty - choleskyExplained(ata, aty, m));
+}
+
+/** |L⁻¹ b|² for the lower-triangular Cholesky factor L of `a` (in place); 0 when singular. */
+function choleskyExplained(a: Float64Array, b: Float64Array, m: number): number {
+  for (let p = 0; p < m; p++) {
+    for (let q = 0; q <= p; q++) {
+      let sum = a[p * m + q]!;
+      for (let k = 0; k < q; k++) sum -= a[p * m + k]! * a[q * m + k]!;
+      if (p === q) {
+        if (!(sum > 1e-12 * (a[p * m + p]! + 1e-300))) return 0;
+        a[p * m + p] = Math.sqrt(sum);
+      } else {
+        a[p * m + q] = sum / a[q * m + q]!;
+      }
+    }
+  }
+  let explained = 0;
+  const z = new Float64Array(m);
+  for (let p = 0; p < m; p++) {
+    let sum = b[p]!;
+    for (let k = 0; k < p; k++) sum -= a[p * m + k]! * z[k]!;
+    z[p] = sum / a[p * m + p]!;
+    explained += z[p]! * z[p]!;
+  }
+  return explained;
+}
+
 /** Sum over bands of the harmonic-fit chi². */
 export function multibandFourierChi2(bands: readonly BandData[], f: number, nterms: number): number {
   let c = 0;
@@ -166,8 +270,8 @@ export async function multibandPower(
 }
 
 /** Refines a frequency by a local scan of the harmonic fit over ±`halfWidth`. */
-function refine(bands: readonly BandData[], f: number, halfWidth: number, nterms: number): { f: number; chi2: number } {
-  let best = { f, chi2: multibandFourierChi2(bands, f, nterms) };
+function refine(score: (f: number) => number, f: number, halfWidth: number): { f: number; chi2: number } {
+  let best = { f, chi2: score(f) };
   let step = halfWidth / 4;
   for (let round = 0; round < 3; round++) {
     const centre = best.f;
@@ -175,7 +279,7 @@ function refine(bands: readonly BandData[], f: number, halfWidth: number, nterms
       if (j === 0) continue;
       const g = centre + j * step;
       if (g <= 0) continue;
-      const chi2 = multibandFourierChi2(bands, g, nterms);
+      const chi2 = score(g);
       if (chi2 < best.chi2) best = { f: g, chi2 };
     }
     step /= 4;
@@ -193,13 +297,21 @@ export async function findPeriod(
 ): Promise<PeriodSearchResult> {
   const nterms = options.nterms ?? 4;
   const minPoints = options.minPoints ?? 2 * nterms + 4;
-  const bands = allBands.filter((b) => b.t.length >= minPoints);
+  const floor = options.errorFloor ?? 0;
+  const bands = allBands
+    .filter((b) => b.t.length >= minPoints)
+    .map((b) => (floor > 0 ? { ...b, dy: b.dy.map((e) => Math.sqrt(e * e + floor * floor)) } : b));
   const { grid } = options;
   const n = gridSize(grid);
   if (bands.length === 0 || n === 0) {
     return { period: NaN, power: NaN, period2: NaN, powers: new Float64Array(n), chi2dof: NaN };
   }
   const powers = await multibandPower(bands, grid, options.periodogram);
+  const nband = options.nband ?? 1;
+  const score =
+    options.model === 'independent'
+      ? (f: number) => multibandFourierChi2(bands, f, nterms)
+      : (f: number) => sharedFourierChi2(bands, f, nterms, nband);
   const peaks = topPeaks(powers, options.candidates ?? 8);
   let fmin = Infinity;
   let fmax = -Infinity;
@@ -217,7 +329,7 @@ export async function findPeriod(
     for (const g of [f, f - 1, f + 1]) {
       if (g < fmin || g > fmax) continue;
       if (tried.some((c) => Math.abs(c.f - g) < step)) continue;
-      tried.push({ ...refine(bands, g, step, nterms), k });
+      tried.push({ ...refine(score, g, step), k });
     }
   }
   tried.sort((a, b) => a.chi2 - b.chi2);
@@ -227,7 +339,11 @@ export async function findPeriod(
   const second = tried.find((c) => Math.abs(c.f - best.f) > 0.01 * best.f) ?? best;
   let points = 0;
   for (const b of bands) points += b.t.length;
-  const dof = Math.max(1, points - bands.length * (2 * nterms + 1));
+  const params =
+    options.model === 'independent'
+      ? bands.length * (2 * nterms + 1)
+      : bands.length + 2 * nterms + (bands.length - 1) * 2 * nband;
+  const dof = Math.max(1, points - params);
   return {
     period: 1 / best.f,
     power: powers[nearestIndex(grid, best.f)]!,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  sharedFourierChi2,
   chi2Constant,
   findPeriod,
   fourierChi2,
@@ -75,6 +76,22 @@ describe('fourierChi2', () => {
   });
 });
 
+describe('sharedFourierChi2', () => {
+  it('with one band equals the single-band fit; with bands shifted copies it fits as well as separate fits', () => {
+    const g = nightlyStar(0.61, 1, 40, 0.2, 0.02);
+    const f = 1 / 0.61;
+    expect(sharedFourierChi2([g], f, 4, 1)).toBeCloseTo(fourierChi2(g, f, 4), 6);
+    // r: the same curve 0.3 mag fainter and 20% smaller (same shape): the shared model needs no extra terms.
+    const r: BandData = { t: g.t, y: g.y.map((v) => 0.3 + 17 + 0.8 * (v - 17)), dy: g.dy };
+    const shared = sharedFourierChi2([g, r], f, 4, 1);
+    const separate = fourierChi2(g, f, 4) + fourierChi2(r, f, 4);
+    expect(shared).toBeGreaterThanOrEqual(separate - 1e-6);
+    expect(shared).toBeLessThan(1.5 * separate + 5);
+    // ...and far better than at a wrong frequency.
+    expect(sharedFourierChi2([g, r], f + 0.37, 4, 1)).toBeGreaterThan(10 * shared);
+  });
+});
+
 describe('topPeaks', () => {
   it('returns distinct local maxima, highest first', () => {
     const p = new Float64Array([0, 1, 0, 0, 5, 4.9, 0, 3, 0]);
@@ -100,6 +117,16 @@ describe('findPeriod', () => {
     const grid = { kind: 'regular' as const, f0: 1 / 1.2, df: 2e-4, n: Math.round((5 - 1 / 1.2) / 2e-4) };
     const r = await findPeriod([nightlyStar(0.55, 1, 90, 0.2, 0.02)], { grid });
     expect(Math.abs(r.period - 0.55)).toBeLessThan(0.001);
+  });
+
+  it('floors the errors when asked', async () => {
+    const grid = { kind: 'regular' as const, f0: 1 / 1.2, df: 2e-4, n: Math.round((5 - 1 / 1.2) / 2e-4) };
+    const star = nightlyStar(0.55, 1, 90, 0.2, 0.02);
+    const plain = await findPeriod([star], { grid });
+    const floored = await findPeriod([star], { grid, errorFloor: 0.1 });
+    expect(Math.abs(floored.period - 0.55)).toBeLessThan(0.001);
+    // Errors of ~0.1 instead of 0.02: chi² per degree of freedom ~25 times smaller.
+    expect(floored.chi2dof).toBeLessThan(plain.chi2dof / 10);
   });
 
   it('returns NaN when no band has enough points', async () => {

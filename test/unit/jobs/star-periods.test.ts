@@ -27,9 +27,9 @@ async function runLocally(raw: Record<string, unknown>, engines = 2) {
 }
 
 describe('star-periods params', () => {
-  it('defaults to synthetic data, every band, the auto grid', () => {
+  it('defaults to synthetic data, the g band, the auto grid', () => {
     const p: StarPeriodsParams = job.params.parse({});
-    expect(p).toMatchObject({ band: 'multi', grid: 'auto', seed: 1, nterms: 4 });
+    expect(p).toMatchObject({ band: 'g', grid: 'auto', seed: 1, nterms: 4, errorFloor: 0.03 });
     expect(p.data).toBeUndefined();
   });
 
@@ -83,8 +83,10 @@ describe('star-periods on LINEAR-format files', () => {
 
 describe.skipIf(!existsSync(S82))('star-periods on Stripe 82', () => {
   it('sends only the chosen band and reports recovery against table2', async () => {
-    const { tasks, summary } = await runLocally({ data: S82, format: 's82', band: 'g', limit: 4 }, 1);
+    const { tasks, summary } = await runLocally({ data: S82, format: 's82', limit: 4 }, 1);
     expect(Object.keys(tasks[0]!.stars[0]!.bands)).toEqual(['g']);
+    const multi = await runLocally({ data: S82, format: 's82', band: 'multi', limit: 1 }, 1);
+    expect(Object.keys(multi.tasks[0]!.stars[0]!.bands).sort()).toEqual(['g', 'i', 'r', 'u', 'z']);
     expect(summary.stars).toHaveLength(4);
     expect(summary.recovery).toBeDefined();
     expect(summary.stars[0]!.publishedPeriod).toBeCloseTo(0.547987422171, 12);
