@@ -4,6 +4,7 @@
  * A grid is either `regular` (f0 + k·df, k = 0..n-1: the periodogram uses trigonometric recurrences on it) or an
  * explicit `list` of frequencies (any order and spacing; smooth lists such as log-spaced ones get a fast path too).
  */
+import { UsageError } from '../errors.js';
 
 /** Evenly spaced frequencies `f0 + k·df` for `k = 0..n-1`, or an explicit list. */
 export type FrequencyGrid =
@@ -43,7 +44,8 @@ export function gridFrequencies(grid: FrequencyGrid): Float64Array {
 /** A list grid of `n` periods log-spaced from `minPeriod` to `maxPeriod` (frequencies ascending). */
 export function logPeriodGrid(minPeriod: number, maxPeriod: number, n: number): FrequencyGrid {
   if (!(minPeriod > 0) || !(maxPeriod > minPeriod) || !Number.isInteger(n) || n < 2) {
-    throw new RangeError(
+    throw new UsageError(
+      'FrequencyGrid',
       `log period grid needs 0 < minPeriod < maxPeriod and an integer n >= 2, got ${minPeriod}, ${maxPeriod}, ${n}`,
     );
   }
@@ -80,15 +82,22 @@ export function autoGrid(t: Float64Array, options: AutoGridOptions = {}): Freque
   }
   const baseline = tmax - tmin;
   if (!(baseline > 0) || !Number.isFinite(baseline)) {
-    throw new RangeError(`auto frequency grid needs at least two distinct finite times, got baseline ${baseline}`);
+    throw new UsageError(
+      'FrequencyGrid',
+      `auto frequency grid needs at least two distinct finite times, got baseline ${baseline}`,
+    );
   }
   if (!(samplesPerPeak > 0) || !(nyquistFactor > 0)) {
-    throw new RangeError(`samplesPerPeak and nyquistFactor must be positive, got ${samplesPerPeak}, ${nyquistFactor}`);
+    throw new UsageError(
+      'FrequencyGrid',
+      `samplesPerPeak and nyquistFactor must be positive, got ${samplesPerPeak}, ${nyquistFactor}`,
+    );
   }
   const df = 1 / baseline / samplesPerPeak;
   const f0 = options.minimumFrequency ?? 0.5 * df;
   const fmax = options.maximumFrequency ?? nyquistFactor * ((0.5 * t.length) / baseline);
   const n = 1 + Math.round((fmax - f0) / df);
-  if (!(n >= 1)) throw new RangeError(`auto frequency grid is empty: minimum ${f0} is above maximum ${fmax}`);
+  if (!(n >= 1))
+    throw new UsageError('FrequencyGrid', `auto frequency grid is empty: minimum ${f0} is above maximum ${fmax}`);
   return { kind: 'regular', f0, df, n };
 }

@@ -3,7 +3,7 @@
  *
  * API
  * ```ts
- * import { lombScargle, seedGrid, autoGrid, bestPeriods } from './lombscargle.js';
+import { lombScargle, seedGrid, autoGrid, bestPeriods } from './lombscargle.js';
  * import { multibandLombScargle } from './multiband.js';
  *
  * const grid = seedGrid();                          // 10,000 periods log-spaced 0.01..1 d (a list grid)
@@ -23,6 +23,7 @@
  * rotations, other lists an exact polynomial sin/cos per pair. With `engine: 'auto'` (default) the WebAssembly
  * SIMD kernels run when available, else the TypeScript ones; `'direct'` forces per-pair evaluation.
  */
+import { UsageError } from '../errors.js';
 import type { FrequencyGrid } from './frequency-grid.js';
 import { gridFrequencies, gridFrequency, gridSize } from './frequency-grid.js';
 import { directSums, regularSums, smoothListSums, SUMS_PER_FREQUENCY } from './lombscargle-kernels.js';
@@ -85,7 +86,11 @@ function pickKernel(engine: Engine): SumsKernel {
   if (engine === 'js') return jsSumsKernel;
   const wasm = wasmSumsKernelOrNull();
   if (engine === 'wasm') {
-    if (!wasm) throw new Error('the WebAssembly Lomb-Scargle kernel is not available in this runtime');
+    if (!wasm)
+      throw new UsageError(
+        'WasmUnavailable',
+        'the webassembly lomb-scargle kernel is not available in this runtime: use engine auto or js',
+      );
     return wasm;
   }
   return wasm ?? jsSumsKernel;
@@ -121,7 +126,8 @@ export function prepareSeries(
 ): PreparedSeries {
   const n = t.length;
   if (y.length !== n || (dy !== undefined && dy.length !== n)) {
-    throw new RangeError(
+    throw new UsageError(
+      'LombScargleInput',
       `lomb-scargle inputs differ in length: t ${n}, y ${y.length}${dy ? `, dy ${dy.length}` : ''}; pass one value per time`,
     );
   }
@@ -134,7 +140,8 @@ export function prepareSeries(
     const yi = y[i] as number;
     const e = dy === undefined ? 1 : (dy[i] as number);
     if (!Number.isFinite(ti) || !Number.isFinite(yi) || !(e > 0) || !Number.isFinite(e)) {
-      throw new RangeError(
+      throw new UsageError(
+        'LombScargleInput',
         `lomb-scargle point ${i} is not usable (t=${ti}, y=${yi}, dy=${e}); drop non-finite values and non-positive errors first`,
       );
     }
@@ -180,7 +187,7 @@ export function trigSums(series: PreparedSeries, grid: FrequencyGrid, engine: En
 }
 
 /**
- * Lomb-Scargle power at every frequency of `grid`. `dy` undefined means equal weights. Throws RangeError on
+ * Lomb-Scargle power at every frequency of `grid`. `dy` undefined means equal weights. Throws UsageError (code LombScargleInput) on
  * mismatched lengths, non-finite values or non-positive errors.
  */
 export function lombScargle(
@@ -280,7 +287,10 @@ export function bestPeriods(
 ): Peak[] {
   const m = gridSize(grid);
   if (power.length !== m) {
-    throw new RangeError(`power has ${power.length} values but the grid has ${m} frequencies; pass the grid used`);
+    throw new UsageError(
+      'LombScargleInput',
+      `power has ${power.length} values but the grid has ${m} frequencies; pass the grid used`,
+    );
   }
   const sep = options.minRelativeSeparation ?? 0;
   const idx: number[] = [];

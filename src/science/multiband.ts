@@ -18,6 +18,7 @@
  * Speed: with at most one harmonic the normal equations come from the same six trigonometric sums per band as
  * the single-band periodogram (so the same fast kernels); more harmonics use exact per-pair sums.
  */
+import { UsageError } from '../errors.js';
 import type { Engine } from './lombscargle.js';
 import { prepareSeries, trigSums } from './lombscargle.js';
 import type { FrequencyGrid } from './frequency-grid.js';
@@ -76,7 +77,8 @@ export function multibandLombScargle(
   const nb = options.ntermsBase ?? options.nterms_base ?? 0;
   const nk = options.ntermsBand ?? options.nterms_band ?? 1;
   if (!Number.isInteger(nb) || !Number.isInteger(nk) || nb < 0 || nk < 0 || nb + nk === 0) {
-    throw new RangeError(
+    throw new UsageError(
+      'MultibandInput',
       `multiband needs integer ntermsBase, ntermsBand >= 0, not both 0; got ${nb} and ${nk} (the default is 0 and 1)`,
     );
   }
@@ -88,7 +90,7 @@ export function multibandLombScargle(
 
   // Merge entries per band name, sorted as numpy.unique does.
   const names = [...new Set(bands.map((b) => b.band))].sort();
-  if (names.length === 0) throw new RangeError('multiband periodogram needs at least one band');
+  if (names.length === 0) throw new UsageError('MultibandInput', 'multiband periodogram needs at least one band');
   let tmin = Infinity;
   let tmax = -Infinity;
   for (const b of bands) {

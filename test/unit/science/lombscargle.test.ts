@@ -254,6 +254,13 @@ describe('grids and peaks', () => {
       /point 1 is not usable/,
     );
     expect(() => autoGrid(Float64Array.from([5, 5]))).toThrow(/baseline/);
+    let code: unknown;
+    try {
+      lombScargle(t, Float64Array.from([1, 2]), undefined, seedGrid());
+    } catch (e) {
+      code = (e as { code?: unknown }).code;
+    }
+    expect(code).toBe('LombScargleInput');
   });
 });
 
