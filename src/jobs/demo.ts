@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLocalProvider } from '../cloud/local/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
@@ -104,6 +104,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const { terminateCluster } = await import('../cluster/terminate.js');
     await terminateCluster({ name, config, io, provider, confirm: true, stateDir: clusterStateDir(name, env) });
     result.terminated = true;
+    // An empty state folder is all terminate leaves of a local cluster; a non-empty one is kept.
+    await rmdir(clusterStateDir(name, env)).catch(() => undefined);
   }
   return result;
 }
