@@ -4,7 +4,7 @@ import { decodeValue, encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { clientKeysOf } from '../protocol/keys.js';
 import type { EngineInfo, ModuleDoneMsg, ResultHead, SubmitHead, TaskKindCode } from '../protocol/messages.js';
-import { nowMs, parseHeader } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, Outbox, zmq } from '../protocol/sockets.js';
 import type { PartOutcome, TaskMetadata } from './async-result.js';
@@ -235,7 +235,9 @@ export class Client {
   submit(sub: Submission, frames: Frames, done: Done): number {
     this.assertOpen();
     const i = this.nextId++;
-    const head: SubmitHead = { i, n: frames.length };
+    const first = frames[0];
+    const inline = typeof first === 'string' && first.length <= INLINE_BODY_MAX;
+    const head: SubmitHead = inline ? { i, n: frames.length - 1, b: first } : { i, n: frames.length };
     if (sub.to) head.to = sub.to;
     if (sub.direct) head.d = 1;
     if (sub.retries) head.r = sub.retries;
@@ -243,10 +245,12 @@ export class Client {
     this.pending.set(i, done);
     const b = this.batch;
     b.heads.push(head);
-    for (const f of frames) {
+    for (let k = inline ? 1 : 0; k < frames.length; k++) {
+      const f = frames[k]!;
       b.frames.push(f);
       b.bytes += frameBytes(f);
     }
+    if (inline) b.bytes += (first as string).length;
     if (b.heads.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
@@ -316,7 +320,10 @@ export class Client {
       const meta: Partial<TaskMetadata> = { engine: h.e ?? -1, started: h.s, completed: h.c, received };
       let outcome: PartOutcome;
       try {
-        const value = decodeValue(frames[0] ?? Buffer.from('null'), frames.slice(1));
+        const value =
+          typeof h.b === 'string'
+            ? decodeValue(h.b, frames)
+            : decodeValue(frames[0] ?? Buffer.from('null'), frames.slice(1));
         outcome = h.ok ? { ok: true, value } : { ok: false, error: remoteError(h.i, h.e ?? -1, value) };
       } catch (error) {
         outcome = {

@@ -81,6 +81,8 @@ type Owner =
 interface TaskRec {
   id: number;
   owner: Owner;
+  /** Inline body, if the client sent it in the header. */
+  b?: string;
   frames: Buffer[];
   to?: number[];
   direct: boolean;
@@ -114,12 +116,11 @@ interface ClientRec {
 
 const enc = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 
-function errorFrames(name: string, message: string): Buffer[] {
+function errorBody(name: string, message: string): string {
   const err = new Error(message);
   err.name = name;
   err.stack = `${name}: ${message}`;
-  const { body } = encodeValue(err);
-  return [Buffer.from(body)];
+  return encodeValue(err).body;
 }
 
 /** A FIFO with O(1) shift. */
@@ -454,7 +455,7 @@ export class Controller implements ControllerHandle {
         continue;
       }
       this.tasks.delete(h.i);
-      this.deliver(t, h.ok, h.s, h.c, engineId, frames);
+      this.deliver(t, h.ok, h.s, h.c, engineId, frames, typeof h.b === 'string' ? h.b : undefined);
     }
     this.dispatch();
   }
@@ -525,6 +526,7 @@ export class Controller implements ControllerHandle {
         retriesLeft: Math.max(0, h.r ?? 0),
         deathsLeft: this.deathRetries,
       };
+      if (typeof h.b === 'string') t.b = h.b;
       if (Array.isArray(h.to) && h.to.length > 0) t.to = h.to;
       if (isScheme(h.s)) t.scheme = h.s;
       this.counters.submitted++;
@@ -659,7 +661,7 @@ export class Controller implements ControllerHandle {
     if (t.lastError) {
       this.tasks.delete(t.id);
       const h = t.lastError.head;
-      this.deliver(t, false, h.s, h.c, h.e ?? -1, t.lastError.frames);
+      this.deliver(t, false, h.s, h.c, h.e ?? -1, t.lastError.frames, h.b);
       return;
     }
     this.fail(t, 'NoEngine', `no registered engine is among the task's targets ${JSON.stringify(t.to)}`, -1);
@@ -670,7 +672,7 @@ export class Controller implements ControllerHandle {
     rec.outstanding.set(t.id, lb);
     if (lb) this.lru.assign(rec.info.id);
     const batch = (rec.batch ??= { heads: [], frames: [] });
-    batch.heads.push({ i: t.id, n: t.frames.length });
+    batch.heads.push(t.b === undefined ? { i: t.id, n: t.frames.length } : { i: t.id, n: t.frames.length, b: t.b });
     for (const f of t.frames) batch.frames.push(f);
     this.scheduleFlush();
   }
@@ -678,20 +680,30 @@ export class Controller implements ControllerHandle {
   private fail(t: TaskRec, name: string, message: string, engine: number): void {
     this.tasks.delete(t.id);
     const now = nowMs();
-    this.deliver(t, false, now, now, engine, errorFrames(name, message));
+    this.deliver(t, false, now, now, engine, [], errorBody(name, message));
   }
 
-  private deliver(t: TaskRec, ok: boolean, s: number, c: number, engine: number, frames: Buffer[]): void {
+  private deliver(
+    t: TaskRec,
+    ok: boolean,
+    s: number,
+    c: number,
+    engine: number,
+    frames: Buffer[],
+    b: string | undefined,
+  ): void {
     this.counters.completed++;
     const owner = t.owner;
     if (owner.kind === 'internal') {
-      owner.done(ok, frames[0] ?? Buffer.alloc(0));
+      owner.done(ok, b !== undefined ? Buffer.from(b) : (frames[0] ?? Buffer.alloc(0)));
       return;
     }
     const client = owner.client;
     if (client.gone) return;
     const batch = (client.batch ??= { heads: [], frames: [] });
-    batch.heads.push({ i: owner.id, n: frames.length, ok, s, c, e: engine });
+    const head: ResultHead = { i: owner.id, n: frames.length, ok, s, c, e: engine };
+    if (b !== undefined) head.b = b;
+    batch.heads.push(head);
     for (const f of frames) batch.frames.push(f);
     this.scheduleFlush();
   }

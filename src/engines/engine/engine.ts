@@ -5,7 +5,7 @@ import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
 import type { ResultHead, TaskHead } from '../protocol/messages.js';
-import { nowMs, parseHeader } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, Outbox, zmq } from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from './executor.js';
@@ -43,7 +43,7 @@ export interface EngineHandle {
 
 interface QueuedTask {
   id: number;
-  frames: Buffer[];
+  frames: (Buffer | string)[];
 }
 
 const SLICE_MS = 5;
@@ -142,7 +142,9 @@ export class Engine implements EngineHandle {
       case 'run': {
         let offset = 1;
         for (const h of head.k as TaskHead[]) {
-          this.q.push({ id: h.i, frames: msg.slice(offset, offset + h.n) });
+          const frames: (Buffer | string)[] = msg.slice(offset, offset + h.n);
+          if (typeof h.b === 'string') frames.unshift(h.b);
+          this.q.push({ id: h.i, frames });
           offset += h.n;
         }
         this.pump();
@@ -253,8 +255,13 @@ export class Engine implements EngineHandle {
       ok = false;
       encoded = encodeValue(toError(error));
     }
-    this.results.heads.push({ i: id, n: 1 + encoded.buffers.length, ok, s: started, c: completed });
-    this.results.frames.push(encoded.body, ...encoded.buffers);
+    if (encoded.body.length <= INLINE_BODY_MAX) {
+      this.results.heads.push({ i: id, n: encoded.buffers.length, ok, s: started, c: completed, b: encoded.body });
+      for (const b of encoded.buffers) this.results.frames.push(b);
+    } else {
+      this.results.heads.push({ i: id, n: 1 + encoded.buffers.length, ok, s: started, c: completed });
+      this.results.frames.push(encoded.body, ...encoded.buffers);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);

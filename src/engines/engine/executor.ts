@@ -38,10 +38,10 @@ export class TaskExecutor {
   constructor(private readonly tag: string) {}
 
   /** Decodes and runs one task; the value, or a promise of it for asynchronous tasks. Throws what the task throws. */
-  run(taskId: number, frames: readonly Uint8Array[]): unknown {
+  run(taskId: number, frames: readonly (Uint8Array | string)[]): unknown {
     const [bodyFrame, ...buffers] = frames;
     if (!bodyFrame) throw new Error('empty task');
-    return this.execute(taskId, decodeValue(bodyFrame, buffers) as TaskBody);
+    return this.execute(taskId, decodeValue(bodyFrame, buffers as Uint8Array[]) as TaskBody);
   }
 
   execute(taskId: number, body: TaskBody): unknown {

@@ -2,7 +2,8 @@
  * The wire protocol between clients, the controller and engines. Every message is
  * `[header JSON, ...payload frames]` (after the ROUTER's routing id). Tasks and results are batched:
  * a header lists many items and each item owns `n` consecutive payload frames — its body (JSON made by
- * the codec) and the binary frames of its typed arrays. The controller routes by the header only
+ * the codec; small bodies ride inline in the header as `b` instead, saving a frame per task) and the
+ * binary frames of its typed arrays. The controller routes by the header only
  * and forwards payload frames untouched, so it never parses task data. CURVE encrypts and
  * authenticates every frame.
  */
@@ -58,6 +59,8 @@ export interface ResultHead {
   c: number;
   /** Engine id (controller → client only). */
   e?: number;
+  /** The body inline (small bodies travel in the header; then `n` counts only the binary frames). */
+  b?: string;
 }
 export interface ResultsMsg {
   t: 'res';
@@ -79,6 +82,8 @@ export interface WelcomeEngineMsg {
 export interface TaskHead {
   i: number;
   n: number;
+  /** The body inline (see ResultHead.b). */
+  b?: string;
 }
 export interface RunMsg {
   t: 'run';
@@ -101,7 +106,12 @@ export interface SubmitHead {
   r?: number;
   /** Scheme for this task instead of the controller's default. */
   s?: string;
+  /** The body inline (see ResultHead.b). */
+  b?: string;
 }
+
+/** Bodies up to this many characters travel inside the header instead of as a frame of their own. */
+export const INLINE_BODY_MAX = 1024;
 export interface SubmitMsg {
   t: 'sub';
   k: SubmitHead[];
