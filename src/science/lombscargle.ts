@@ -3,7 +3,7 @@
  *
  * API
  * ```ts
-import { lombScargle, seedGrid, autoGrid, bestPeriods } from './lombscargle.js';
+ * import { lombScargle, seedGrid, autoGrid, bestPeriods } from './lombscargle.js';
  * import { multibandLombScargle } from './multiband.js';
  *
  * const grid = seedGrid();                          // 10,000 periods log-spaced 0.01..1 d (a list grid)
@@ -18,10 +18,24 @@ import { lombScargle, seedGrid, autoGrid, bestPeriods } from './lombscargle.js';
  *   'psd'), matching `LombScargle(t, y, dy, fit_mean, center_data).power(f, normalization)` to ~1e-12.
  * - `FrequencyGrid = { kind: 'regular', f0, df, n } | { kind: 'list', frequencies }` (frequency-grid.ts).
  *
- * Exactness and speed: phases are reduced in cycles before any trigonometry; regular grids use per-point
- * angle-addition recurrences with periodic exact re-anchoring, smooth lists (log-spaced) a difference tower of
- * rotations, other lists an exact polynomial sin/cos per pair. With `engine: 'auto'` (default) the WebAssembly
- * SIMD kernels run when available, else the TypeScript ones; `'direct'` forces per-pair evaluation.
+ * - Errors: UsageError with code LombScargleInput (lengths, non-finite values, non-positive errors),
+ *   FrequencyGrid (bad grid parameters), WasmUnavailable (engine 'wasm' without WebAssembly SIMD).
+ *
+ * Exactness: phases are f·t in cycles with the product taken exactly (two-product) and reduced before any
+ * trigonometry, so large MJDs lose nothing; a regular grid means the real numbers f0 + k·df. Results agree
+ * with a direct double-precision evaluation to ~1e-10 relative at every frequency (tests: < 1e-9) and with
+ * astropy 8 to ~2e-11.
+ *
+ * Speed (WebAssembly SIMD, f64x2, relaxed-SIMD multiply-adds; kernels in ./wasm/ls/kernel.wat):
+ * - regular grids: per point e^{iθ} advances by a fixed rotation (angle addition, no per-pair sin/cos), two
+ *   frequencies per sweep over the points, exact re-anchor every 512 frequencies;
+ * - smooth lists (the log-spaced seed grid): a difference tower per point, Z ← Z·A, A ← A·B, B ← B·G, where
+ *   A, B, G rotate by the first, second and third differences of the listed frequencies (exact for the list
+ *   as given: the differences telescope), G from a two-term series (|γ| ≤ 3e-4), exact re-anchor every 64;
+ * - other lists: an exact polynomial sin/cos per pair.
+ * `engine: 'auto'` (default) uses WebAssembly when available, else the TypeScript twins ('js');
+ * `'direct'` forces per-pair evaluation. Frequency lists are treated as immutable (their differences are
+ * cached by array identity).
  */
 import { UsageError } from '../errors.js';
 import type { FrequencyGrid } from './frequency-grid.js';
