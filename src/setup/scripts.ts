@@ -98,6 +98,11 @@ export const HOST_KEYS_COMMAND = 'cat /etc/ssh/ssh_host_*_key.pub';
 
 // --- shared filesystem: NFS (real EC2) ------------------------------------------------------
 
+/** True (exit 0) when PATH is already mounted with a filesystem type starting with TYPE (a /home that is itself a mount point is not enough). */
+export function mountedAs(path: string, type: string): string {
+  return `awk -v p=${q(path)} -v t=${q(type)} '$2==p && index($3,t)==1 {f=1} END {exit !f}' /proc/mounts`;
+}
+
 export const NFS_EXPORT_OPTIONS = 'async,no_root_squash,no_subtree_check,rw';
 
 export function nfsExportScript(paths: readonly string[], clientIps: readonly string[]): string {
@@ -117,12 +122,12 @@ export function nfsMountScript(masterIp: string, paths: readonly string[]): stri
       '/etc/fstab',
       paths.map((p) => `${masterIp}:${p} ${p} nfs vers=3,rw,exec,noauto,hard,intr 0 0`),
     ),
-    ...paths.map((p) => `mkdir -p ${q(p)}; mountpoint -q ${q(p)} || mount ${q(p)}`),
+    ...paths.map((p) => `mkdir -p ${q(p)}; ${mountedAs(p, 'nfs')} || mount ${q(p)}`),
   ].join('\n');
 }
 
 export function nfsUnmountScript(paths: readonly string[]): string {
-  return paths.map((p) => `mountpoint -q ${q(p)} && umount -l ${q(p)} || true`).join('\n');
+  return paths.map((p) => `${mountedAs(p, 'nfs')} && umount -l ${q(p)} || true`).join('\n');
 }
 
 // --- shared filesystem: sshfs (the test fleet; or clusters without an NFS server) --------------
@@ -139,12 +144,16 @@ export function sshfsMountScript(masterIp: string, paths: readonly string[]): st
     'BatchMode=yes',
   ].join(',');
   return paths
-    .map((p) => `mkdir -p ${q(p)}; mountpoint -q ${q(p)} || sshfs -o ${options} root@${masterIp}:${q(p)} ${q(p)}`)
+    .map(
+      (p) => `mkdir -p ${q(p)}; ${mountedAs(p, 'fuse.sshfs')} || sshfs -o ${options} root@${masterIp}:${q(p)} ${q(p)}`,
+    )
     .join('\n');
 }
 
 export function sshfsUnmountScript(paths: readonly string[]): string {
-  return paths.map((p) => `mountpoint -q ${q(p)} && (fusermount3 -uz ${q(p)} || umount -l ${q(p)}) || true`).join('\n');
+  return paths
+    .map((p) => `${mountedAs(p, 'fuse.sshfs')} && (fusermount3 -uz ${q(p)} || umount -l ${q(p)}) || true`)
+    .join('\n');
 }
 
 // --- EBS volumes ------------------------------------------------------------------------------

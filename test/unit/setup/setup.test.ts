@@ -78,7 +78,7 @@ describe('setupCluster (commands issued, recorded)', () => {
     expect(master).toContain('exportfs -ra');
     const worker = access.on('node001').join('\n');
     expect(worker).toContain('10.0.0.4:/home /home nfs vers=3,rw,exec,noauto');
-    expect(worker).toContain('mountpoint -q /data || mount /data');
+    expect(worker).toContain("$2==p && index($3,t)==1 {f=1} END {exit !f}' /proc/mounts || mount /data");
     expect(master).not.toContain('10.0.0.4:/home');
   });
 
@@ -140,6 +140,20 @@ describe('setup scripts run for real in a shell', () => {
     expect(await readFile(file, 'utf8')).toBe(
       '127.0.0.1 localhost\n# mine\n# starcluster: begin\n10.0.0.4 master\n10.0.0.5 node001\n# starcluster: end\n',
     );
+  });
+
+  it('tells a share already mounted from one that is not (a plain mount point is not enough)', () => {
+    const status = (script: string): number => {
+      try {
+        execFileSync('sh', ['-c', script]);
+        return 0;
+      } catch (error) {
+        return (error as { status: number }).status;
+      }
+    };
+    expect(status(sh.mountedAs('/proc', 'proc'))).toBe(0);
+    expect(status(sh.mountedAs('/proc', 'fuse.sshfs'))).toBe(1);
+    expect(status(sh.mountedAs('/nonexistent', 'nfs'))).toBe(1);
   });
 
   it('quotes values with spaces and quotes for sh', () => {
