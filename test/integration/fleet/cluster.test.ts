@@ -7,6 +7,7 @@ import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/typ
 import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
 import { findNode, openCluster } from '../../../src/setup/access.js';
+import { setupAddedNodes, teardownNodes } from '../../../src/setup/index.js';
 import { knownHostsFile } from '../../../src/setup/session.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { fleetEnv, fleetUnavailable, type FleetEnv } from './fleet-env.js';
@@ -75,11 +76,20 @@ describe.skipIf(skip)(
     }, 300_000);
 
     it('resizes to 5 and back to 2, staying healthy', async () => {
-      const grown = await resizeCluster({ name: NAME, config, io, size: 5, confirm: true });
+      // resize's own hooks also start engines, which this test does not run: the cloud side is
+      // the real resize (skipHooks), the node side our setupAddedNodes/teardownNodes, as resize calls them.
+      const grown = await resizeCluster({ name: NAME, config, io, size: 5, confirm: true, skipHooks: true });
       expect(grown.nodes.map((n) => n.alias)).toEqual(['master', 'node001', 'node002', 'node003', 'node004']);
+      let ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+      const added = ctx.nodes.filter((n) => ['node003', 'node004'].includes(n.alias));
+      await setupAddedNodes(ctx, added);
       await untilHosts(5);
-      await checkCluster(['node001', 'node004']);
-      const shrunk = await resizeCluster({ name: NAME, config, io, size: 2, confirm: true });
+      await checkCluster(['node001', 'node003', 'node004']);
+
+      ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+      const removed = ctx.nodes.filter((n) => ['node002', 'node003', 'node004'].includes(n.alias));
+      await teardownNodes(ctx, removed);
+      const shrunk = await resizeCluster({ name: NAME, config, io, size: 2, confirm: true, skipHooks: true });
       expect(shrunk.nodes.map((n) => n.alias)).toEqual(['master', 'node001']);
       await untilHosts(2);
       await checkCluster(['node001']);
