@@ -32,6 +32,11 @@ export default class Run extends BaseCommand<typeof Run> {
       min: 1,
       dependsOn: ['local'],
     }),
+    pipeline: Flags.boolean({
+      description:
+        'with --local: run the tasks through a PUSH/PULL pipeline of worker processes instead of the controller',
+      dependsOn: ['local'],
+    }),
     param: Flags.string({ char: 'p', description: 'job parameter as key=value (repeatable)', multiple: true }),
     scheme: Flags.string({ description: 'task scheduler scheme', options: [...SCHEMES] }),
     out: Flags.string({ char: 'o', description: 'folder for figures (default: ./starcluster-out/<job>/)' }),
@@ -40,7 +45,9 @@ export default class Run extends BaseCommand<typeof Run> {
   async run(): Promise<RunJobResult> {
     const result = await runJob({
       file: this.args.job,
-      target: this.flags.local ? { local: this.flags.engines ?? 'auto' } : { cluster: this.flags.cluster },
+      target: this.flags.local
+        ? { local: this.flags.engines ?? 'auto', pipeline: this.flags.pipeline }
+        : { cluster: this.flags.cluster },
       params: parseParamFlags(this.flags.param),
       scheme: this.flags.scheme,
       outDir: this.flags.out,

@@ -141,8 +141,10 @@ function formatMessages(messages: Message[]): string[] {
   });
 }
 
-/** The name of the engine module's task entry (see ENGINE_ENTRY). */
+/** The name of the engine module's task entry (see engineEntry). */
 export const ENGINE_RUN_EXPORT = 'runTask';
+/** Same, returning `{ v: value, e: engine, s: started, c: completed }` (for runners without task metadata). */
+export const ENGINE_RUN_TAGGED_EXPORT = 'runTaskTagged';
 
 /**
  * The engine module's entry: the job as default export, plus `runTask([index, task], ctx)` that
@@ -154,6 +156,11 @@ export default job;
 export async function ${ENGINE_RUN_EXPORT}(item, ctx) {
   const [index, task] = item;
   return job.run(task, { engine: ctx && typeof ctx.engine === 'number' ? ctx.engine : -1, index, signal: ctx ? ctx.signal : undefined });
+}
+export async function ${ENGINE_RUN_TAGGED_EXPORT}(item, ctx) {
+  const s = Date.now();
+  const v = await ${ENGINE_RUN_EXPORT}(item, ctx);
+  return { v, e: ctx && typeof ctx.engine === 'number' ? ctx.engine : -1, s, c: Date.now() };
 }
 `;
 }

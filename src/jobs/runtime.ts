@@ -1,15 +1,15 @@
 import { cpus } from 'node:os';
 import { availableParallelism } from 'node:os';
-import { JobError, StarclusterError, UsageError } from '../errors.js';
+import { JobError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { type Client, connectToCluster, listRunningClusters, startThrowawayCluster } from '../engines/cluster.js';
 import type { Scheme } from '../engines/index.js';
 import type { TaskBackend } from './backend.js';
-import { ENGINE_RUN_EXPORT } from './bundle.js';
+import { ENGINE_RUN_EXPORT, ENGINE_RUN_TAGGED_EXPORT } from './bundle.js';
 import type { TaskOutcome } from './define.js';
 
 /** Where `starcluster run` runs: a running cluster (the only one when unnamed) or a throwaway local one. */
-export type RunTarget = { cluster?: string | undefined } | { local: number | 'auto' };
+export type RunTarget = { cluster?: string | undefined } | { local: number | 'auto'; pipeline?: boolean };
 
 export interface OpenRunTarget {
   backend: TaskBackend;
@@ -42,15 +42,11 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
         { chunksize: 1 },
       );
       ar.onProgress((done, total) => request.onProgress(done, total));
-      const onAbort = (): void => undefined;
-      request.signal?.addEventListener('abort', onAbort, { once: true });
       let values: unknown[];
       try {
         values = await (request.signal ? raceAbort(ar.get(), request.signal) : ar.get());
       } catch (error) {
         throw taskFailure(error, ar.taskIds);
-      } finally {
-        request.signal?.removeEventListener('abort', onAbort);
       }
       return values.map((value, index): TaskOutcome<unknown> => ({
         index,
@@ -59,6 +55,43 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
         started: ar.metadata[index]?.started ?? 0,
         completed: ar.metadata[index]?.completed ?? 0,
       }));
+    },
+  };
+}
+
+/**
+ * `run --local --pipeline`: the classic PUSH/PULL pipeline (a distributor, N worker processes, a
+ * collector, a PUB to stop them) instead of the controller; the job module is handed to every worker.
+ */
+export function pipelineBackend(workers: number): TaskBackend {
+  const modules: Record<string, string> = {};
+  return {
+    cluster: 'local (pipeline)',
+    engineCount: () => workers,
+    loadModule: (name, code) => {
+      modules[name] = code;
+      return Promise.resolve();
+    },
+    map: async (request) => {
+      const { runPipeline } = await import('../engines/index.js');
+      type Tagged = { v: unknown; e: number; s: number; c: number };
+      let results: Tagged[];
+      try {
+        const run = runPipeline<unknown, Tagged>({
+          tasks: request.tasks,
+          worker: { module: request.module, export: ENGINE_RUN_TAGGED_EXPORT, context: true },
+          modules,
+          workers,
+          onProgress: (done, total) => request.onProgress(done, total),
+        });
+        results = (await (request.signal ? raceAbort(run, request.signal) : run)).results;
+      } catch (error) {
+        throw taskFailure(
+          error,
+          request.tasks.map((_, i) => i),
+        );
+      }
+      return results.map((r, index) => ({ index, value: r.v, engine: r.e, started: r.s, completed: r.c }));
     },
   };
 }
@@ -114,6 +147,10 @@ export async function openRunTarget(
   target: RunTarget,
   options: { io: IoHost; signal?: AbortSignal; env?: NodeJS.ProcessEnv },
 ): Promise<OpenRunTarget> {
+  if ('local' in target && target.pipeline) {
+    const workers = target.local === 'auto' ? defaultLocalEngines() : target.local;
+    return { backend: pipelineBackend(workers), close: () => Promise.resolve() };
+  }
   if ('local' in target) {
     const engines = target.local === 'auto' ? defaultLocalEngines() : target.local;
     const cluster = await startThrowawayCluster({ engines, io: options.io, signal: options.signal });
@@ -145,5 +182,3 @@ export async function onlyRunningCluster(env?: NodeJS.ProcessEnv): Promise<strin
     { details: running.map((n) => `starcluster run ... -c ${n}`) },
   );
 }
-
-export const isStarclusterError = StarclusterError.is;

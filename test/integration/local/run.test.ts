@@ -116,6 +116,18 @@ describe('starcluster run --local -n 2 (throwaway cluster)', () => {
     expect(error.details.join('\n')).toContain('at Object.run');
   });
 
+  it('runs through the PUSH/PULL pipeline with --pipeline, exactly', async () => {
+    const result = await runJob({
+      file: job,
+      target: { local: 2, pipeline: true },
+      params: { n: '7000', chunks: '9' },
+      outDir: join(out, 'p'),
+      io: new RecordingIoHost(),
+    });
+    expect(result).toMatchObject({ cluster: 'local (pipeline)', engines: 2, tasks: 9 });
+    expect(result.result).toMatchObject({ sum: expectedSum(7000), count: 7000, exact: true, tasks: 9 });
+  });
+
   it('checks params before starting anything', async () => {
     const io = new RecordingIoHost();
     const error = await failure(runJob({ file: job, target: { local: 2 }, params: { n: 'many' }, io }));
