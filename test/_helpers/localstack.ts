@@ -30,7 +30,15 @@ export async function boto3<T>(body: string, args: unknown = {}): Promise<T> {
 
 export interface Inventory {
   /** Instances tagged with the cluster that are not terminated: id, state, alias, role, type. */
-  instances: { id: string; state: string; alias?: string; role?: string; type: string; name?: string }[];
+  instances: {
+    id: string;
+    state: string;
+    alias?: string;
+    role?: string;
+    type: string;
+    name?: string;
+    lifecycle: string;
+  }[];
   securityGroups: { id: string; name: string; tags: Record<string, string>; ingress: unknown[] }[];
   placementGroups: string[];
   spotRequests: string[];
@@ -48,7 +56,8 @@ for r in res['Reservations']:
         if i['State']['Name'] == 'terminated': continue
         t = tags(i)
         instances.append({'id': i['InstanceId'], 'state': i['State']['Name'], 'alias': t.get('starcluster:alias'),
-                          'role': t.get('starcluster:role'), 'type': i['InstanceType'], 'name': t.get('Name')})
+                          'role': t.get('starcluster:role'), 'type': i['InstanceType'], 'name': t.get('Name'),
+                          'lifecycle': i.get('InstanceLifecycle', 'on-demand')})
 sgs = {}
 for g in ec2.describe_security_groups(Filters=[{'Name': 'group-name', 'Values': ['@sc-' + name]}])['SecurityGroups'] + \\
          ec2.describe_security_groups(Filters=[{'Name': 'tag:starcluster:cluster', 'Values': [name]}])['SecurityGroups']:

@@ -201,6 +201,19 @@ describe('start → listclusters → terminate', () => {
     expect(await inventory(name)).toEqual(empty);
   });
 
+  it('makes workers spot instances when SPOT_BID is set, keeping the master on-demand', async () => {
+    const name = `it-${run}-spot`;
+    await start(name, { clusterSize: 3, spotBid: 0.05 });
+    const seen = await inventory(name);
+    expect(seen.instances.map((i) => `${i.alias}:${i.lifecycle}`).sort()).toEqual([
+      'master:on-demand',
+      'node001:spot',
+      'node002:spot',
+    ]);
+    await terminate(name);
+    expect(await inventory(name)).toEqual(empty);
+  });
+
   it('asks for a placement group for types that support one (LocalStack has none: it launches without)', async () => {
     const name = `it-${run}-pg`;
     const io = new RecordingIoHost();
