@@ -2,6 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
 import {
   Client,
   EngineDiedError,
@@ -219,6 +220,29 @@ describe('controller, engines, client', () => {
       code: 'ControllerUnreachable',
       message: expect.stringContaining(endpoint),
     });
+  });
+
+  it('drops engine results for unknown or already-delivered task ids', async () => {
+    const { controller, client, keys } = await cluster(1);
+    // a raw engine speaking the wire protocol, with the cluster's engine key
+    const raw = new zmq.Dealer({
+      curveServerKey: keys.server.publicKey,
+      curvePublicKey: keys.engine.publicKey,
+      curveSecretKey: keys.engine.secretKey,
+      routingId: 'e:raw',
+      linger: 0,
+    });
+    cleanup.push(async () => raw.close());
+    raw.connect(controller.engineEndpoint);
+    await raw.send(JSON.stringify({ t: 'reg', uuid: 'raw', node: 'test', pid: 1 }));
+    const [welcome] = await raw.receive();
+    expect(JSON.parse(welcome!.toString())).toMatchObject({ t: 'welcome', id: 1 });
+    const before = controller.stats().droppedResults;
+    const bogus = { i: 999_999, n: 0, ok: true, s: 0, c: 0, b: '"forged"' };
+    await raw.send(JSON.stringify({ t: 'res', r: [bogus, bogus] }));
+    await waitFor(() => controller.stats().droppedResults === before + 2, 10_000, 'dropped results');
+    // the real engine's work is unaffected, and the client saw nothing forged
+    expect(await client.directView(0).apply(() => 'real')).toEqual(['real']);
   });
 
   it('refuses to bind on all interfaces by default', async () => {
