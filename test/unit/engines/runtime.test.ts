@@ -245,6 +245,25 @@ describe('controller, engines, client', () => {
     expect(await client.directView(0).apply(() => 'real')).toEqual(['real']);
   });
 
+  it('an engine gives up when the controller is gone for its lost-beats budget', async () => {
+    const keys = newClusterKeys();
+    const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 50, engineLostBeats: 4 });
+    cleanup.push(() => controller.close());
+    const engine = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
+    cleanup.push(() => engine.close());
+    await controller.close();
+    expect(await engine.ended).toBe('lost');
+  });
+
+  it('a controller told to stop its engines ends them', async () => {
+    const keys = newClusterKeys();
+    const controller = await startController({ host: '127.0.0.1', keys });
+    const engine = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
+    cleanup.push(() => engine.close());
+    await controller.close({ stopEngines: true });
+    expect(await engine.ended).toBe('stopped');
+  });
+
   it('refuses to bind on all interfaces by default', async () => {
     await expect(startController({ host: '0.0.0.0', keys: newClusterKeys() })).rejects.toMatchObject({
       code: 'UnsafeBindAddress',
