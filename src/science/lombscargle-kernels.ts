@@ -269,8 +269,11 @@ export function regularSums(
   }
 }
 
-/** Frequencies between exact re-anchors on a smooth list (rounding grows with the cube of the step count). */
-export const SMOOTH_ANCHOR_STEPS = 64;
+/**
+ * Frequencies between exact re-anchors on a smooth list (rounding grows with the cube of the step count): at 32
+ * the worst of all 1250 Stripe 82 light curves on the seed grid is 1e-10 relative to per-pair evaluation.
+ */
+export const SMOOTH_ANCHOR_STEPS = 32;
 /**
  * Largest third-difference rotation angle γ (radians) the smooth-list kernels accept. The WebAssembly kernel
  * uses G = (1 − γ²/2, γ − γ³/6): the dropped γ⁴/24 ≤ 3.4e-16 per step adds at most ~1e-11 rad of phase over a

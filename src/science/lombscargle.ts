@@ -31,7 +31,7 @@
  *   frequencies per sweep over the points, exact re-anchor every 512 frequencies;
  * - smooth lists (the log-spaced seed grid): a difference tower per point, Z ← Z·A, A ← A·B, B ← B·G, where
  *   A, B, G rotate by the first, second and third differences of the listed frequencies (exact for the list
- *   as given: the differences telescope), G from a two-term series (|γ| ≤ 3e-4), exact re-anchor every 64;
+ *   as given: the differences telescope), G from a two-term series (|γ| ≤ 3e-4), exact re-anchor every 32;
  * - other lists: an exact polynomial sin/cos per pair.
  * `engine: 'auto'` (default) uses WebAssembly when available, else the TypeScript twins ('js');
  * `'direct'` forces per-pair evaluation. Frequency lists are treated as immutable (their differences are

@@ -26,6 +26,17 @@ interface LsExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   anchor(n: number, f: number, pt: number, pth: number, ptl: number, por: number, poi: number, stride: number): void;
   anchorPhase(n: number, pph: number, por: number, poi: number, stride: number): void;
+  anchor3(
+    n: number,
+    f: number,
+    d1: number,
+    d2: number,
+    pt: number,
+    pth: number,
+    ptl: number,
+    prec: number,
+    stride: number,
+  ): void;
   regular(n: number, count: number, prec: number, po: number): void;
   smooth(n: number, count: number, prec: number, pg: number, po: number): void;
   power(count: number, pin: number, pout: number, W: number, Y: number, YY: number, fitMean: number): void;
@@ -238,9 +249,7 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
       direct(f, a, end);
       continue;
     }
-    ex.anchor(n2, f[a] as number, pT, pTh, pTl, pRec, pRec + 16, stride);
-    ex.anchor(n2, d1[a] as number, pT, pTh, pTl, pRec + 32, pRec + 48, stride);
-    ex.anchor(n2, d2[a] as number, pT, pTh, pTl, pRec + 64, pRec + 80, stride);
+    ex.anchor3(n2, f[a] as number, d1[a] as number, d2[a] as number, pT, pTh, pTl, pRec, stride);
     mem.set(g.subarray(a, end + 1), o(pG));
     ex.smooth(n2, count, pRec, pG, pOut);
     copyOut(a, count);

@@ -103,6 +103,80 @@
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $points))))
 
+  ;; The smooth kernel's three anchors in one pass: Z = e^{2πi·f·t}, A = e^{2πi·d1·t}, B = e^{2πi·d2·t} into the
+  ;; records at $prec ($stride bytes each; Z at 0, A at 32, B at 64), products exact as in anchor.
+  (func (export "anchor3") (param $n i32) (param $f f64) (param $d1 f64) (param $d2 f64) (param $pt i32)
+                           (param $pth i32) (param $ptl i32) (param $prec i32) (param $stride i32)
+    (local $x f64) (local $h f64) (local $j i32) (local $end i32) (local $r i32)
+    (local $fv v128) (local $fh v128) (local $fl v128) (local $d1v v128) (local $d1h v128) (local $d1l v128)
+    (local $d2v v128) (local $d2h v128) (local $d2l v128)
+    (local $t v128) (local $th v128) (local $tl v128) (local $p v128) (local $c v128) (local $s v128)
+    (local.set $x (f64.mul (local.get $f) (f64.const 134217729)))
+    (local.set $h (f64.sub (local.get $x) (f64.sub (local.get $x) (local.get $f))))
+    (local.set $fv (f64x2.splat (local.get $f)))
+    (local.set $fh (f64x2.splat (local.get $h)))
+    (local.set $fl (f64x2.splat (f64.sub (local.get $f) (local.get $h))))
+    (local.set $x (f64.mul (local.get $d1) (f64.const 134217729)))
+    (local.set $h (f64.sub (local.get $x) (f64.sub (local.get $x) (local.get $d1))))
+    (local.set $d1v (f64x2.splat (local.get $d1)))
+    (local.set $d1h (f64x2.splat (local.get $h)))
+    (local.set $d1l (f64x2.splat (f64.sub (local.get $d1) (local.get $h))))
+    (local.set $x (f64.mul (local.get $d2) (f64.const 134217729)))
+    (local.set $h (f64.sub (local.get $x) (f64.sub (local.get $x) (local.get $d2))))
+    (local.set $d2v (f64x2.splat (local.get $d2)))
+    (local.set $d2h (f64x2.splat (local.get $h)))
+    (local.set $d2l (f64x2.splat (f64.sub (local.get $d2) (local.get $h))))
+    (local.set $end (i32.shl (local.get $n) (i32.const 3)))
+    (local.set $r (local.get $prec))
+    (block $done
+      (loop $points
+        (br_if $done (i32.ge_u (local.get $j) (local.get $end)))
+        (local.set $t (v128.load (i32.add (local.get $pt) (local.get $j))))
+        (local.set $th (v128.load (i32.add (local.get $pth) (local.get $j))))
+        (local.set $tl (v128.load (i32.add (local.get $ptl) (local.get $j))))
+        (local.set $p (f64x2.mul (local.get $fv) (local.get $t)))
+        (call $cossin (local.get $p)
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add
+                (f64x2.sub (f64x2.mul (local.get $fh) (local.get $th)) (local.get $p))
+                (f64x2.mul (local.get $fh) (local.get $tl)))
+              (f64x2.mul (local.get $fl) (local.get $th)))
+            (f64x2.mul (local.get $fl) (local.get $tl))))
+        (local.set $s)
+        (local.set $c)
+        (v128.store offset=0 (local.get $r) (local.get $c))
+        (v128.store offset=16 (local.get $r) (local.get $s))
+        (local.set $p (f64x2.mul (local.get $d1v) (local.get $t)))
+        (call $cossin (local.get $p)
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add
+                (f64x2.sub (f64x2.mul (local.get $d1h) (local.get $th)) (local.get $p))
+                (f64x2.mul (local.get $d1h) (local.get $tl)))
+              (f64x2.mul (local.get $d1l) (local.get $th)))
+            (f64x2.mul (local.get $d1l) (local.get $tl))))
+        (local.set $s)
+        (local.set $c)
+        (v128.store offset=32 (local.get $r) (local.get $c))
+        (v128.store offset=48 (local.get $r) (local.get $s))
+        (local.set $p (f64x2.mul (local.get $d2v) (local.get $t)))
+        (call $cossin (local.get $p)
+          (f64x2.add
+            (f64x2.add
+              (f64x2.add
+                (f64x2.sub (f64x2.mul (local.get $d2h) (local.get $th)) (local.get $p))
+                (f64x2.mul (local.get $d2h) (local.get $tl)))
+              (f64x2.mul (local.get $d2l) (local.get $th)))
+            (f64x2.mul (local.get $d2l) (local.get $tl))))
+        (local.set $s)
+        (local.set $c)
+        (v128.store offset=64 (local.get $r) (local.get $c))
+        (v128.store offset=80 (local.get $r) (local.get $s))
+        (local.set $r (i32.add (local.get $r) (local.get $stride)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $points))))
+
   ;; cos/sin(2π·x_i) of phases in cycles at $pph (one f64 per point) into $por/$poi, $stride bytes per vector.
   (func (export "anchorPhase") (param $n i32) (param $pph i32) (param $por i32) (param $poi i32) (param $stride i32)
     (local $j i32) (local $end i32) (local $c v128) (local $s v128)
