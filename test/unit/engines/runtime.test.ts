@@ -62,7 +62,7 @@ describe('controller, engines, client', () => {
   });
 
   it('declares an engine dead after 3 silent beats and tells the client', async () => {
-    const { controller, client, engines } = await cluster(2, { heartbeatMs: 50 });
+    const { controller, client, engines } = await cluster(2, { heartbeatMs: 100 });
     const victim = engines[1]!;
     // silence it without a goodbye: its socket just goes away
     (victim as unknown as { sock: { close(): void } }).sock.close();
