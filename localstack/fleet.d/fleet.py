@@ -257,14 +257,15 @@ def host_down(instance_id: str, quiet: bool = False) -> None:
     if isinstance(pid, int) and pid_alive(pid):
         # unshare --kill-child: the namespace's init dies, and with it every process of the host.
         os.kill(pid, signal.SIGKILL)
-        for _ in range(50):
-            if not pid_alive(pid):
-                break
-            time.sleep(0.05)
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+        for _ in range(100):
+            try:
+                # Our own child (the reconciler started it): reap it, or it lingers as a zombie.
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:
+                if not pid_alive(pid):
+                    break
+            time.sleep(0.02)
     ns = netns_name(instance_id)
     # Anything still running in the netns (should be nothing) goes too.
     pids = run("ip", "netns", "pids", ns, check=False, quiet=True).stdout.split()

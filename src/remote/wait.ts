@@ -4,7 +4,7 @@ import { connect, type ConnectTarget, type SshConnection } from './connection.js
 export interface WaitForSshOptions {
   /** Give up after this long in total (default 300 s). */
   timeoutMs?: number;
-  /** First pause between attempts; it grows ×1.6 up to `maxDelayMs` (defaults 250 ms, 5 s). */
+  /** First pause between attempts; it grows ×1.6 up to `maxDelayMs` (defaults 250 ms, 2 s). */
   initialDelayMs?: number;
   maxDelayMs?: number;
   signal?: AbortSignal;
@@ -30,7 +30,7 @@ export async function waitForSsh(target: ConnectTarget, options: WaitForSshOptio
   const timeoutMs = options.timeoutMs ?? 300_000;
   const deadline = Date.now() + timeoutMs;
   let delay = options.initialDelayMs ?? 250;
-  const maxDelay = options.maxDelayMs ?? 5_000;
+  const maxDelay = options.maxDelayMs ?? 2_000;
   let attempt = 0;
   let last: unknown;
   for (;;) {
