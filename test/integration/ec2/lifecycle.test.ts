@@ -8,6 +8,7 @@ import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { StarclusterError } from '../../../src/errors.js';
+import { restartCluster, stopCluster } from '../../../src/cluster/lifecycle.js';
 import { listClusters } from '../../../src/cluster/list.js';
 import { emptyConfig } from '../../../src/cluster/model.js';
 import { addNodes, removeNodes, resizeCluster } from '../../../src/cluster/resize.js';
@@ -197,6 +198,23 @@ describe('start → listclusters → terminate', () => {
         .map((i) => i.alias)
         .sort(),
     ).toEqual(['master', 'node001']);
+    await terminate(name);
+    expect(await inventory(name)).toEqual(empty);
+  });
+
+  it('stop keeps the nodes (stopped), start resumes them, restart reboots them', async () => {
+    const name = `it-${run}-stop`;
+    await start(name, { clusterSize: 2 });
+    const io = new RecordingIoHost();
+    const stopped = await stopCluster({ name, config: config(), io, provider, confirm: true, skipHooks: true });
+    expect(stopped.stopped).toHaveLength(2);
+    expect((await inventory(name)).instances.map((i) => i.state)).toEqual(['stopped', 'stopped']);
+    const resumed = await start(name, { clusterSize: 2 });
+    expect(resumed.resumed).toBe(true);
+    expect(resumed.created.instanceIds).toEqual([]);
+    expect((await inventory(name)).instances.map((i) => i.state)).toEqual(['running', 'running']);
+    const rebooted = await restartCluster({ name, config: config(), io, provider, rebootOnly: true, skipHooks: true });
+    expect(rebooted.rebooted).toHaveLength(2);
     await terminate(name);
     expect(await inventory(name)).toEqual(empty);
   });
