@@ -1,0 +1,258 @@
+/**
+ * The used-by flow, as a user runs it (bin/dev.js in subprocesses), on LocalStack + the test fleet:
+ *
+ *   config init → edit the template for LocalStack + fleet → createkey → start e2e (4 nodes, sshfs)
+ *   → run jobs/pi.ts → put the Stripe 82 data on the shared filesystem → run jobs/star-periods.ts
+ *   → figures written → resize e2e 6 → run pi on 6 nodes → resize e2e 2 → terminate e2e -c
+ *   → boto3 + fleet find nothing of the cluster.
+ *
+ * Steps run in order; a step whose prerequisite failed is skipped (the summary line counts it as
+ * failed). Whatever happens, the cluster is terminated and the key pair removed at the end.
+ * Needs root (the fleet makes network namespaces); without it every step is skipped with that reason.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkZeroLeak, describeLeaks, FLEET, fleetStatus, leakCount } from '../_helpers/zero-leak.js';
+
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DATA = join(ROOT, '..', 'shared', 'data', 's82-rrlyrae');
+const AMI = 'ami-1e749f67'; // an AMI LocalStack knows (ubuntu trusty)
+const RUN = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const CLUSTER = `e2e${RUN}`;
+const KEY = `e2e-${RUN}`;
+const PI_SAMPLES = 200_000_000;
+
+let dir = '';
+let home = '';
+let endpoint = '';
+let broken: string | undefined;
+let startedFleet = false;
+const figures: string[] = [];
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], timeoutMs = 600_000): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, STARCLUSTER_HOME: home, AWS_ENDPOINT_URL: endpoint, CI: 'true' };
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args], {
+      env,
+      cwd: dir,
+      timeout: timeoutMs,
+      maxBuffer: 1 << 26,
+      killSignal: 'SIGINT',
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string; killed?: boolean };
+    return {
+      code: typeof e.code === 'number' ? e.code : -1,
+      stdout: e.stdout ?? '',
+      stderr: `${e.stderr ?? ''}${e.killed ? `\n(killed after ${timeoutMs} ms)` : ''}`,
+    };
+  }
+}
+
+/** Runs a step unless an earlier one broke the flow; a failing step breaks it for the rest. */
+function step(title: string, body: () => Promise<void>, timeoutMs = 900_000): void {
+  it(
+    title,
+    async (ctx) => {
+      if (broken) ctx.skip(`not reached: ${broken}`);
+      try {
+        await body();
+      } catch (error) {
+        broken = `"${title}" failed`;
+        throw error;
+      }
+    },
+    timeoutMs,
+  );
+}
+
+function ok(r: CliRun, what: string): void {
+  expect(
+    r.code,
+    `${what} exited ${r.code}\n--- stderr ---\n${r.stderr.slice(-4000)}\n--- stdout ---\n${r.stdout.slice(-2000)}`,
+  ).toBe(0);
+}
+
+function lastJson<T>(stdout: string): T {
+  const start = stdout.indexOf('{');
+  return JSON.parse(stdout.slice(start)) as T;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sc-e2e-'));
+  home = join(dir, 'home');
+  endpoint = process.env.AWS_ENDPOINT_URL ?? '';
+  if (process.getuid?.() !== 0) {
+    broken = 'the test fleet needs root (network namespaces); run npm run test:e2e as root';
+    return;
+  }
+  if (!existsSync(FLEET)) {
+    broken = 'localstack/fleet is missing';
+    return;
+  }
+  const status = await fleetStatus(endpoint);
+  if (!status.reconcilerRunning) {
+    await exec(FLEET, ['start'], { env: { ...process.env, AWS_ENDPOINT_URL: endpoint }, timeout: 300_000 });
+    startedFleet = true;
+  }
+}, 600_000);
+
+afterAll(async () => {
+  if (home && endpoint && !broken?.includes('root')) {
+    // Whatever happened: nothing may be left running or billed.
+    await cli(['terminate', CLUSTER, '-c', '-f'], 600_000);
+    await cli(['removekey', KEY, '-c'], 120_000);
+  }
+  if (startedFleet) await exec(FLEET, ['stop'], { timeout: 300_000 }).catch(() => undefined);
+  if (figures.length) console.log(`e2e figures: ${figures.join('; ')}`);
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 900_000);
+
+describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () => {
+  const keyFile = () => join(dir, `${KEY}.rsa`);
+  const configFile = () => join(home, 'config');
+
+  step('config init writes the template', async () => {
+    const r = await cli(['config', 'init']);
+    ok(r, 'config init');
+    expect(existsSync(configFile())).toBe(true);
+  });
+
+  step('createkey makes the key pair (private key 0600)', async () => {
+    const r = await cli(['createkey', KEY, '-o', keyFile()]);
+    ok(r, 'createkey');
+    expect((await stat(keyFile())).mode & 0o777).toBe(0o600);
+  });
+
+  step('the template is edited for LocalStack + fleet', async () => {
+    const subnet = (
+      await exec(FLEET, ['subnet'], { env: { ...process.env, AWS_ENDPOINT_URL: endpoint }, timeout: 120_000 })
+    ).stdout
+      .trim()
+      .split('\n')
+      .pop();
+    expect(subnet).toMatch(/^subnet-/);
+    const text = await readFile(configFile(), 'utf8');
+    const edited = text.replace(/^DEFAULT_TEMPLATE\s*=.*$/m, 'DEFAULT_TEMPLATE = e2e');
+    await writeFile(
+      configFile(),
+      [
+        edited,
+        `[key ${KEY}]`,
+        `KEY_LOCATION = ${keyFile()}`,
+        '',
+        '[cluster e2e]',
+        'PROVIDER = ec2',
+        `KEYNAME = ${KEY}`,
+        'CLUSTER_SIZE = 4',
+        `NODE_IMAGE_ID = ${AMI}`,
+        'NODE_INSTANCE_TYPE = t3.micro',
+        `SUBNET_ID = ${subnet}`,
+        'PUBLIC_IPS = False',
+        'SHARED_FS = sshfs',
+        'SSH_CIDR = 198.18.0.0/15',
+        'ENGINES_PER_NODE = 1',
+        '',
+      ].join('\n'),
+    );
+    ok(await cli(['config', 'validate']), 'config validate');
+  });
+
+  step('start e2e: 4 nodes, set up, engines running', async () => {
+    const r = await cli(['start', CLUSTER, '-c', 'e2e'], 900_000);
+    ok(r, 'start');
+    const list = await cli(['listclusters', CLUSTER, '--json']);
+    ok(list, 'listclusters');
+    const hosts = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER);
+    figures.push(`start: ${hosts.length} fleet hosts`);
+    expect(hosts.length).toBe(4);
+  });
+
+  step('run jobs/pi.ts on 4 nodes: exact sample count', async () => {
+    const r = await cli(['run', join(ROOT, 'jobs/pi.ts'), '-c', CLUSTER, '--param', `samples=${PI_SAMPLES}`, '--json']);
+    ok(r, 'run pi');
+    const out = lastJson<{ engines: number; result: { samples: number; pi: number } }>(r.stdout);
+    figures.push(`pi on 4 nodes: ${out.engines} engines, pi ≈ ${out.result.pi}`);
+    expect(out.engines).toBe(4);
+    expect(out.result.samples).toBe(PI_SAMPLES);
+    expect(Math.abs(out.result.pi - Math.PI)).toBeLessThan(0.001);
+  });
+
+  step('put the Stripe 82 data on the shared filesystem; node001 sees it', async () => {
+    ok(await cli(['put', CLUSTER, DATA, '/home/sgeadmin/s82-rrlyrae', '-u', 'root']), 'put');
+    const seen = await cli(['sshnode', CLUSTER, 'node001', 'ls /home/sgeadmin/s82-rrlyrae']);
+    ok(seen, 'sshnode ls');
+    for (const f of await readdir(DATA)) expect(seen.stdout).toContain(f);
+  });
+
+  step('run jobs/star-periods.ts on the Stripe 82 data: figures written', async () => {
+    // The job reads the catalogue where the client runs and ships light curves to the engines as
+    // binary payloads, so `data` is this machine's copy (the same files put on the cluster above).
+    const out = join(dir, 'star-periods');
+    const r = await cli([
+      'run',
+      join(ROOT, 'jobs/star-periods.ts'),
+      '-c',
+      CLUSTER,
+      '--param',
+      `data=${DATA}`,
+      '--param',
+      'format=s82',
+      '--out',
+      out,
+      '--json',
+    ]);
+    ok(r, 'run star-periods');
+    const files = (await readdir(out)).filter((f) => /\.(svg|png)$/.test(f));
+    figures.push(`star-periods: ${files.length} figure files`);
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  step('resize e2e 6', async () => {
+    ok(await cli(['resize', CLUSTER, '6'], 900_000), 'resize 6');
+    const hosts = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER);
+    expect(hosts.length).toBe(6);
+  });
+
+  step('run jobs/pi.ts on 6 nodes', async () => {
+    const r = await cli(['run', join(ROOT, 'jobs/pi.ts'), '-c', CLUSTER, '--param', `samples=${PI_SAMPLES}`, '--json']);
+    ok(r, 'run pi (6 nodes)');
+    const out = lastJson<{ engines: number; result: { samples: number } }>(r.stdout);
+    figures.push(`pi on 6 nodes: ${out.engines} engines`);
+    expect(out.engines).toBe(6);
+    expect(out.result.samples).toBe(PI_SAMPLES);
+  });
+
+  step('resize e2e 2', async () => {
+    ok(await cli(['resize', CLUSTER, '2', '-c'], 900_000), 'resize 2');
+    const hosts = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER);
+    expect(hosts.length).toBe(2);
+  });
+
+  step('terminate e2e -c leaves nothing (boto3 and fleet)', async () => {
+    ok(await cli(['terminate', CLUSTER, '-c'], 900_000), 'terminate');
+    // The fleet reconciler removes hosts on its next pass (bounded wait: 60 s).
+    let report = await checkZeroLeak(CLUSTER, { endpoint, fleet: true });
+    for (let i = 0; i < 60 && report.fleetHosts.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      report = await checkZeroLeak(CLUSTER, { endpoint, fleet: true });
+    }
+    figures.push(`terminate: resources leaked ${leakCount(report)} (fleet checked: ${report.fleetChecked})`);
+    expect(report.fleetChecked).toBe(true);
+    expect(leakCount(report), describeLeaks(report)).toBe(0);
+  });
+});
