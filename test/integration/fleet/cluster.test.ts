@@ -4,7 +4,8 @@ import { resizeCluster } from '../../../src/cluster/resize.js';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
-import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
+import { StarclusterError } from '../../../src/errors.js';
+import { readPrivateKey, SshPool, waitForSsh } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
 import { findNode, openCluster } from '../../../src/setup/access.js';
 import { setupAddedNodes, teardownNodes } from '../../../src/setup/index.js';
@@ -97,6 +98,23 @@ describe.skipIf(skip)(
       const left = await (await asUser('master', 'root')).exec('grep -c node00 /etc/hosts');
       expect(left.stdout.trim()).toBe('1');
     }, 600_000);
+
+    it('times out with a clear message on a fleet address where no sshd answers', async () => {
+      const error = await waitForSsh(
+        {
+          alias: 'node099',
+          address: '198.18.15.250',
+          user: 'root',
+          privateKey: await readPrivateKey(env.keyPath),
+          knownHostsFile: `${env.home}/kh`,
+        },
+        { timeoutMs: 4_000 },
+      ).catch((e: unknown) => e);
+      expect(StarclusterError.is(error) && error.code).toBe('SshTimeout');
+      expect((error as Error).message).toMatch(
+        /^node099 \(198\.18\.15\.250:22\) did not accept ssh within 4s after \d+ attempts; last error: /,
+      );
+    }, 60_000);
 
     it('terminates: the fleet removes every host', async () => {
       await terminateCluster({ name: NAME, config, io, confirm: true });
