@@ -87,6 +87,17 @@ function ok(r: CliRun, what: string): void {
   ).toBe(0);
 }
 
+/** The fleet's hosts of the cluster once they number `want` (the reconciler converges within seconds; bounded: 90 s). */
+async function fleetHosts(want: number): Promise<number> {
+  let n = -1;
+  for (let i = 0; i < 90; i++) {
+    n = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER).length;
+    if (n === want) return n;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return n;
+}
+
 function lastJson<T>(stdout: string): T {
   const start = stdout.indexOf('{');
   return JSON.parse(stdout.slice(start)) as T;
@@ -177,9 +188,9 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
     ok(r, 'start');
     const list = await cli(['listclusters', CLUSTER, '--json']);
     ok(list, 'listclusters');
-    const hosts = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER);
-    figures.push(`start: ${hosts.length} fleet hosts`);
-    expect(hosts.length).toBe(4);
+    const hosts = await fleetHosts(4);
+    figures.push(`start: ${hosts} fleet hosts`);
+    expect(hosts).toBe(4);
   });
 
   step('run jobs/pi.ts on 4 nodes: exact sample count', async () => {
@@ -224,8 +235,7 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
 
   step('resize e2e 6', async () => {
     ok(await cli(['resize', CLUSTER, '6'], 900_000), 'resize 6');
-    const hosts = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER);
-    expect(hosts.length).toBe(6);
+    expect(await fleetHosts(6)).toBe(6);
   });
 
   step('run jobs/pi.ts on 6 nodes', async () => {
@@ -239,8 +249,7 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
 
   step('resize e2e 2', async () => {
     ok(await cli(['resize', CLUSTER, '2', '-c'], 900_000), 'resize 2');
-    const hosts = (await fleetStatus(endpoint)).hosts.filter((h) => h.cluster === CLUSTER);
-    expect(hosts.length).toBe(2);
+    expect(await fleetHosts(2)).toBe(2);
   });
 
   step('terminate e2e -c leaves nothing (boto3 and fleet)', async () => {
