@@ -2,8 +2,9 @@ import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile, chmod } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RemoteError} from '../../../src/errors.js';
+import type { RemoteError } from '../../../src/errors.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { connect, openTunnel, readPrivateKey, SshPool, waitForSsh } from '../../../src/remote/index.js';
 import { freePort, sshdUnavailable, startSshd, type TestSshd } from './sshd-fixture.js';
@@ -95,6 +96,18 @@ describe.skipIf(skip)(`SSH layer against a real sshd${skip ? ` (skipped: ${skip}
     });
     await tunnel.close();
     expect(banner).toMatch(/^SSH-2\.0-OpenSSH/);
+  });
+
+  it('runs an interactive login shell on a pty and returns its exit status', async () => {
+    const connection = await pool.connection(target());
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let seen = '';
+    output.on('data', (d: Buffer) => (seen += d.toString()));
+    const done = connection.interactive({ input, output, term: 'vt100', rows: 30, cols: 100 });
+    input.write('echo "term=$TERM tty=$(tty | cut -c1-8) size=$(stty size)"; exit 4\n');
+    expect(await done).toBe(4);
+    expect(seen).toContain('term=vt100 tty=/dev/pts size=30 100');
   });
 
   it('refuses a changed host key, naming the host and the file to edit', async () => {
