@@ -4,6 +4,8 @@
  * start. Whatever moment it lands on, the start either finished or rolled back everything it made,
  * and `terminate` afterwards leaves nothing (checked independently with boto3).
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
@@ -11,7 +13,7 @@ import { AbortError, StarclusterError } from '../../../src/errors.js';
 import { seededRandom } from '../../_helpers/fault-proxy.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
-import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
+import { ROOT, clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
 
 const TRIALS = 20;
 const SEED = 2026;
@@ -91,5 +93,44 @@ describe('Ctrl-C during start', () => {
     expect(tally.trials).toBe(TRIALS);
     // The delays must actually land inside starts, or the test proves nothing.
     expect(tally.interrupted).toBeGreaterThan(TRIALS / 2);
+  }, 900_000);
+
+  it('SIGINT to the CLI at seeded moments of `start -o`: exit 130 (or done), then `terminate -c` leaves nothing', async () => {
+    const random = seededRandom(SEED + 1);
+    const results: string[] = [];
+    let leaked = 0;
+    const cli = (args: string[], sigintAfterMs?: number) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args, '--config', fx.configPath], {
+          env: { ...fx.env, CI: 'true' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const timers: NodeJS.Timeout[] = [];
+        if (sigintAfterMs !== undefined) timers.push(setTimeout(() => child.kill('SIGINT'), sigintAfterMs));
+        // Bounded: a CLI that ignores Ctrl-C for 3 minutes fails the test instead of hanging it.
+        timers.push(setTimeout(() => child.kill('SIGKILL'), 180_000));
+        child.on('close', (code, signal) => {
+          for (const t of timers) clearTimeout(t);
+          resolve({ code, signal, out });
+        });
+      });
+    for (let trial = 0; trial < 3; trial++) {
+      const name = clusterName(`sig${trial}`);
+      // bin/dev.js needs a few seconds to load (tsx); spread the SIGINT over load + the start itself.
+      const delay = 1500 + Math.round(random() * 4000);
+      const r = await cli(['start', name, '-o'], delay);
+      results.push(`+${delay} ms → exit ${r.code ?? r.signal}`);
+      expect(r.signal, r.out).toBeNull();
+      expect([0, 130], r.out).toContain(r.code);
+      const t = await cli(['terminate', name, '-c']);
+      expect(t.code, t.out).toBe(0);
+      const report = await checkZeroLeak(name, { endpoint, fleet: false });
+      leaked += leakCount(report);
+      expect(leakCount(report), describeLeaks(report)).toBe(0);
+    }
+    console.log(`CLI SIGINT trials: ${results.join('; ')}; resources leaked: ${leaked}`);
   }, 900_000);
 });
