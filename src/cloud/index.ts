@@ -1,6 +1,5 @@
 import { awsClientSettings } from '../config/aws.js';
 import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
-import { StarclusterError } from '../errors.js';
 import type { Provider } from './provider.js';
 import type { Ec2ClientSettings } from './ec2/settings.js';
 import type { Ec2Provider, Ec2ProviderOptions } from './ec2/provider.js';
@@ -42,31 +41,13 @@ export function ec2Of(provider: Provider): Ec2Provider | undefined {
   return provider.kind === 'ec2' ? (provider as Ec2Provider) : undefined;
 }
 
-interface LocalModule {
-  createLocalProvider(options?: { env?: NodeJS.ProcessEnv }): Provider;
-  hasLocalState?(cluster: string, env?: NodeJS.ProcessEnv): boolean;
-}
-
-async function loadLocal(): Promise<LocalModule> {
-  // A variable specifier: the local provider is written in parallel and may not exist yet.
-  const specifier = './local/index.js';
-  const mod = (await import(specifier)) as Partial<LocalModule>;
-  if (typeof mod.createLocalProvider !== 'function')
-    throw new StarclusterError('LocalProviderMissing', 'the local provider is not available in this build');
-  return mod as LocalModule;
-}
-
 async function createLocal(env?: NodeJS.ProcessEnv): Promise<Provider> {
-  const mod = await loadLocal();
-  return mod.createLocalProvider(env ? { env } : {});
+  const { createLocalProvider } = await import('./local/index.js');
+  return createLocalProvider(env ? { env } : {});
 }
 
 /** True when this machine has a local (process) cluster of that name. */
 export async function hasLocalCluster(name: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  try {
-    const mod = await loadLocal();
-    return mod.hasLocalState?.(name, env) ?? false;
-  } catch {
-    return false;
-  }
+  const { hasLocalState } = await import('./local/index.js');
+  return hasLocalState(name, env);
 }

@@ -1,6 +1,7 @@
 import { createProvider, ec2Of } from '../cloud/index.js';
 import type { Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
+import type { IoHost } from '../io-host.js';
 import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
 import { fromTags } from '../cloud/ec2/api.js';
 import { formatUptime, sortNodes, summariseNode, table, type NodeSummary } from './model.js';
@@ -22,18 +23,39 @@ export interface ListClustersOptions {
   config?: StarclusterConfig;
   /** Only these clusters (default all). */
   names?: string[];
-  /** Default: EC2 from the config; tests pass their own (or several). */
+  /** Default: the local provider and EC2 from the config; tests pass their own (or several). */
   providers?: Provider[];
+  /** The --region flag, for the default EC2 provider. */
+  region?: string;
+  /** Told when a default provider cannot be listed (e.g. no AWS credentials): the others still are. */
+  io?: IoHost;
   now?: Date;
 }
 
 /** `listclusters` (lc): every cluster visible from tags, with its nodes, alias, state, type, IPs, uptime. */
 export async function listClusters(opts: ListClustersOptions = {}): Promise<ClusterInfo[]> {
-  const providers = opts.providers ?? [await createProvider(undefined, opts.config, { kind: 'ec2' })];
+  const providers = opts.providers ?? [
+    await createProvider(undefined, opts.config, { kind: 'local' }),
+    await createProvider(undefined, opts.config, { kind: 'ec2', ...(opts.region ? { region: opts.region } : {}) }),
+  ];
   const now = opts.now ?? new Date();
   const out: ClusterInfo[] = [];
   for (const provider of providers) {
-    const names = opts.names?.length ? opts.names : await provider.listClusters();
+    let names: string[];
+    try {
+      names = opts.names?.length ? opts.names : await provider.listClusters();
+    } catch (error) {
+      // With the default providers, a user with only local clusters (and no AWS account) still sees them.
+      if (opts.providers) throw error;
+      const usesEc2 = [...(opts.config?.clusters.values() ?? [])].some((t) => t.provider === 'ec2');
+      opts.io?.notify({
+        // Someone with only local templates has no AWS account to warn about.
+        level: usesEc2 ? 'warn' : 'debug',
+        code: 'SC_LIST_W0001',
+        message: `could not list ${provider.kind} clusters: ${error instanceof Error ? error.message : String(error)}`,
+      });
+      continue;
+    }
     const ec2 = ec2Of(provider);
     for (const name of names) {
       const nodes = sortNodes(await provider.listNodes(name));

@@ -1,6 +1,5 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { createProvider } from '../cloud/index.js';
 import { listClusters, renderClusters, type ClusterInfo } from '../cluster/list.js';
 import { loadConfigOrEmpty } from '../cluster/session.js';
 
@@ -16,11 +15,12 @@ export default class ListClusters extends BaseCommand<typeof ListClusters> {
   async run(): Promise<ClusterInfo[]> {
     const config = await loadConfigOrEmpty(this.flags.config);
     const { argv } = await this.parse(ListClusters);
-    const provider = await createProvider(undefined, config, {
-      kind: 'ec2',
+    const clusters = await listClusters({
+      config,
+      names: argv.map(String),
+      io: this.io,
       ...(this.flags.region ? { region: this.flags.region } : {}),
     });
-    const clusters = await listClusters({ config, names: argv.map(String), providers: [provider] });
     this.io.log(renderClusters(clusters));
     return clusters;
   }
