@@ -19,6 +19,8 @@ export interface ConnectTarget {
   privateKey: Buffer | string;
   /** The cluster's pinned host keys (`~/.starcluster/clusters/NAME/known_hosts`). */
   knownHostsFile: string;
+  /** The instance behind the address (recorded with the pinned key; a new instance may have a new key). */
+  instanceId?: string;
   /** TCP connect + handshake + auth must finish within this (default 20 s). */
   connectTimeoutMs?: number;
 }
@@ -69,7 +71,7 @@ export function connect(target: ConnectTarget, signal?: AbortSignal): Promise<Ss
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
-        checkHostKey(target.knownHostsFile, hostName, key, target.alias).then(
+        checkHostKey(target.knownHostsFile, hostName, key, target.alias, target.instanceId).then(
           () => verify(true),
           (error: unknown) => {
             refused = error;

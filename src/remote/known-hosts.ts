@@ -24,6 +24,8 @@ export interface KnownHostEntry {
   host: string;
   keyType: string;
   key: string;
+  /** The comment after the key: we write the instance id there. */
+  comment?: string;
 }
 
 export function parseKnownHosts(text: string): KnownHostEntry[] {
@@ -31,14 +33,14 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
-    const [hosts, keyType, key] = line.split(/\s+/);
+    const [hosts, keyType, key, comment] = line.split(/\s+/);
     if (!hosts || !keyType || !key) continue;
-    for (const host of hosts.split(',')) entries.push({ host, keyType, key });
+    for (const host of hosts.split(',')) entries.push({ host, keyType, key, ...(comment ? { comment } : {}) });
   }
   return entries;
 }
 
-export type HostKeyCheck = 'pinned' | 'match';
+export type HostKeyCheck = 'pinned' | 'match' | 'repinned';
 
 // Writers to one file take turns, so parallel first contacts never lose a line.
 const queues = new Map<string, Promise<unknown>>();
@@ -72,14 +74,34 @@ async function writeAtomically(file: string, text: string): Promise<void> {
  * Checks `blob` against the key pinned for `host` in `file`; pins it when the host has none.
  * A host with a pinned key of the same type that differs is refused with `HostKeyChanged`.
  * (A host may have several pinned keys of different types, as OpenSSH allows.)
+ *
+ * `instanceId` is written as the line's comment. Pins of another instance at the same address
+ * are replaced: EC2 reuses private addresses, and a new instance has new host keys by design.
  */
-export function checkHostKey(file: string, host: string, blob: Buffer, label = host): Promise<HostKeyCheck> {
+export function checkHostKey(
+  file: string,
+  host: string,
+  blob: Buffer,
+  label = host,
+  instanceId?: string,
+): Promise<HostKeyCheck> {
   return serialized(file, async () => {
-    const text = await readText(file);
+    let text = await readText(file);
     const keyType = keyTypeOf(blob);
     const key = blob.toString('base64');
-    const mine = parseKnownHosts(text).filter((e) => e.host === host);
+    let mine = parseKnownHosts(text).filter((e) => e.host === host);
     if (mine.some((e) => e.keyType === keyType && e.key === key)) return 'match';
+    const stale =
+      instanceId !== undefined &&
+      mine.length > 0 &&
+      mine.every((e) => e.comment !== undefined && e.comment !== instanceId);
+    if (stale) {
+      text = text
+        .split('\n')
+        .filter((raw) => !(raw.trim().split(/\s+/)[0] ?? '').split(',').includes(host))
+        .join('\n');
+      mine = [];
+    }
     if (mine.length > 0) {
       throw new RemoteError(
         'HostKeyChanged',
@@ -93,9 +115,9 @@ export function checkHostKey(file: string, host: string, blob: Buffer, label = h
         },
       );
     }
-    const line = `${host} ${keyType} ${key}\n`;
+    const line = `${host} ${keyType} ${key}${instanceId ? ` ${instanceId}` : ''}\n`;
     await writeAtomically(file, text && !text.endsWith('\n') ? `${text}\n${line}` : `${text}${line}`);
-    return 'pinned';
+    return stale ? 'repinned' : 'pinned';
   });
 }
 

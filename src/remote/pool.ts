@@ -17,6 +17,8 @@ export interface SshPoolOptions {
 export interface HostTarget {
   alias: string;
   address: string;
+  /** Instance id, pinned with the host key (see checkHostKey). */
+  instanceId?: string;
   port?: number;
   user?: string;
 }
@@ -95,6 +97,7 @@ export class SshPool {
       alias: target.alias,
       address: target.address,
       port: target.port,
+      ...(target.instanceId ? { instanceId: target.instanceId } : {}),
       user,
       privateKey: this.options.privateKey,
       knownHostsFile: this.options.knownHostsFile,

@@ -103,7 +103,12 @@ export async function sshNode(opts: SshNodeOptions): Promise<SshNodeResult> {
   const target = toSetupNode(opts.ctx, opts.node);
   const pool = await poolFor(opts.ctx);
   try {
-    const connection = await pool.connection({ alias: target.alias, address: target.address, user });
+    const connection = await pool.connection({
+      alias: target.alias,
+      address: target.address,
+      instanceId: opts.node.id,
+      user,
+    });
     if (opts.tty) {
       const code = await connection.interactive(opts.tty, opts.command);
       return { node: target.alias, user, code };
@@ -183,7 +188,7 @@ async function transfer(opts: TransferOptions, direction: 'put' | 'get'): Promis
   const title = direction === 'put' ? `Uploading to ${target.alias}` : `Downloading from ${target.alias}`;
   let bytes = 0;
   try {
-    const host = pool.host({ alias: target.alias, address: target.address, user });
+    const host = pool.host({ alias: target.alias, address: target.address, instanceId: opts.node.id, user });
     const many = opts.sources.length > 1;
     if (many) {
       const isDir =

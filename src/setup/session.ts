@@ -74,9 +74,12 @@ export async function sshAccess(ctx: ClusterContext, concurrency = 16): Promise<
   const pool = new SshPool({ privateKey, knownHostsFile: knownHostsFile(ctx), concurrency });
   let key: Promise<KeyPairText> | undefined;
   return {
-    host: (node, user) => pool.host({ alias: node.alias, address: node.address, user }),
+    host: (node, user) => pool.host({ alias: node.alias, address: node.address, instanceId: node.record.id, user }),
     waitFor: async (node, options) => {
-      await pool.waitFor({ alias: node.alias, address: node.address, user: 'root' }, options);
+      await pool.waitFor(
+        { alias: node.alias, address: node.address, instanceId: node.record.id, user: 'root' },
+        options,
+      );
     },
     clusterKey: () => (key ??= clusterKeyPair(ctx.stateDir, ctx.name)),
     loginKey: () => Promise.resolve(publicKeyLine(privateKey, 'starcluster-login')),

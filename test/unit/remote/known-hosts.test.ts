@@ -54,6 +54,18 @@ describe('known_hosts pinning', () => {
     expect(await checkHostKey(file, '198.18.0.5', blob('ssh-ed25519', 'two'))).toBe('match');
   });
 
+  it('re-pins an address taken over by a new instance, but never a changed key of the same instance', async () => {
+    await checkHostKey(file, '198.18.0.4', blob('ssh-ed25519', 'old'), 'node001', 'i-old');
+    expect(await readFile(file, 'utf8')).toContain(' i-old\n');
+    const same = await checkHostKey(file, '198.18.0.4', blob('ssh-ed25519', 'evil'), 'node001', 'i-old').catch(
+      (e: unknown) => e,
+    );
+    expect(StarclusterError.is(same) && same.code).toBe('HostKeyChanged');
+    expect(await checkHostKey(file, '198.18.0.4', blob('ssh-ed25519', 'new'), 'node001', 'i-new')).toBe('repinned');
+    expect(await checkHostKey(file, '198.18.0.4', blob('ssh-ed25519', 'new'), 'node001', 'i-new')).toBe('match');
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(1);
+  });
+
   it('spells non-default ports as OpenSSH does and reads key types', () => {
     expect(knownHostsName('10.0.0.1')).toBe('10.0.0.1');
     expect(knownHostsName('127.0.0.1', 2222)).toBe('[127.0.0.1]:2222');
