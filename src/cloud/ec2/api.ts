@@ -5,6 +5,7 @@ import {
   CreatePlacementGroupCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
+  AttachVolumeCommand,
   CreateVolumeCommand,
   DeleteKeyPairCommand,
   DeletePlacementGroupCommand,
@@ -381,6 +382,12 @@ export class Ec2Api {
       ),
     );
     return out;
+  }
+
+  async attachVolume(volumeId: string, instanceId: string, device: string): Promise<void> {
+    await this.call('AttachVolume', () =>
+      this.client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device })),
+    );
   }
 
   async deleteVolume(volumeId: string): Promise<void> {

@@ -16,6 +16,14 @@ import { Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import type { Ec2ClientSettings } from './settings.js';
 
 /** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */
+
+/**
+ * Cloud-init for every node we launch: node setup logs in as root with the cluster's key (as
+ * StarCluster did), which stock Ubuntu/Debian images refuse until cloud-init allows it. Passwords
+ * stay off: root is reachable by key only.
+ */
+export const NODE_USER_DATA = ['#cloud-config', 'disable_root: false', 'ssh_pwauth: false', ''].join('\n');
+
 export const TAG_LAUNCH_ALIASES = 'starcluster:launch-aliases';
 /** Tags on the security group that let later commands rebuild the cluster's settings. */
 export const TAG_TEMPLATE = 'starcluster:template';
@@ -180,7 +188,7 @@ export class Ec2Provider implements Provider {
             },
           }
         : {}),
-      ...(spec.userData ? { UserData: Buffer.from(spec.userData).toString('base64') } : {}),
+      UserData: Buffer.from(spec.userData ?? NODE_USER_DATA).toString('base64'),
       ...(spec.spotBid !== undefined
         ? {
             InstanceMarketOptions: {
@@ -195,6 +203,29 @@ export class Ec2Provider implements Provider {
         : {}),
       TagSpecifications: tagSpecs,
     };
+  }
+
+  /** Attaches an EBS volume (node setup mounts it on the master). */
+  async attachVolume(volumeId: string, instanceId: string, device: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    await this.api.attachVolume(volumeId, instanceId, device);
+  }
+
+  /** Polls until the volume reports `attached` to the instance, within the provider's wait timeout. */
+  async waitVolumeAttached(volumeId: string, instanceId: string, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.waitTimeoutSeconds * 1000;
+    for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
+      throwIfAborted(signal);
+      const [volume] = await this.api.describeVolumes([], [volumeId]);
+      const attachment = volume?.Attachments?.find((a) => a.InstanceId === instanceId);
+      if (attachment?.State === 'attached') return;
+      if (Date.now() + delay > deadline)
+        throw new CloudError(
+          'VolumeAttachTimeout',
+          `volume ${volumeId} did not attach to ${instanceId} within ${this.waitTimeoutSeconds} s (state: ${attachment?.State ?? volume?.State ?? 'unknown'}); check it with \`starcluster listvolumes -v ${volumeId}\``,
+        );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 
   async waitRunning(ids: string[], signal?: AbortSignal): Promise<NodeRecord[]> {

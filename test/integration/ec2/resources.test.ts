@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProvider } from '../../../src/cloud/index.js';
+import { createProvider, ec2Of } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from '../../../src/cloud/ec2/fingerprint.js';
 import { StarclusterError } from '../../../src/errors.js';
@@ -73,6 +73,35 @@ describe('volumes', () => {
       { id: vol.id },
     );
     expect(left).toBe(0);
+  });
+
+  it('attaches a volume to an instance and waits until EC2 reports it attached', async () => {
+    const ec2 = ec2Of(provider);
+    if (!ec2) throw new Error('expected the EC2 provider');
+    const vol = await createVolume({ provider, sizeGb: 2, zone: 'us-east-1a', name: `attach-${run}` });
+    const [node] = await provider.launch({
+      cluster: `sc-vol-${run}`,
+      role: 'master',
+      aliases: ['master'],
+      instanceType: 't3.micro',
+      imageId: await someImage(),
+      zone: 'us-east-1a',
+      clientToken: `sc-vol-${run}`,
+    });
+    try {
+      await ec2.waitRunning([node!.id]);
+      await ec2.attachVolume(vol.id, node!.id, '/dev/sdz');
+      await ec2.waitVolumeAttached(vol.id, node!.id);
+      const state = await boto3<string>(
+        `out = ec2.describe_volumes(VolumeIds=[args['id']])['Volumes'][0]['Attachments'][0]['State']`,
+        { id: vol.id },
+      );
+      expect(state).toBe('attached');
+    } finally {
+      await provider.terminate([node!.id]);
+      await boto3(`ec2.detach_volume(VolumeId=args['id'], Force=True)\nout = 0`, { id: vol.id }).catch(() => 0);
+      await removeVolumes({ provider, volumeIds: [vol.id] }).catch(() => undefined);
+    }
   });
 
   it('refuses a zone that does not exist', async () => {
