@@ -3,7 +3,8 @@
  *
  *   config init → edit the template for LocalStack + fleet → createkey → start e2e (4 nodes, sshfs)
  *   → run jobs/pi.ts → put the Stripe 82 data on the shared filesystem → run jobs/star-periods.ts
- *   → figures written → resize e2e 6 → run pi on 6 nodes → resize e2e 2 → terminate e2e -c
+ *   → figures written → resize e2e 6 → run pi on 6 nodes → a node terminated behind our back during
+ *   a pi run (exact count; resize replaces it) → resize e2e 2 → terminate e2e -c
  *   → boto3 + fleet find nothing of the cluster.
  *
  * Steps run in order; a step whose prerequisite failed is skipped (the summary line counts it as
@@ -18,7 +19,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkZeroLeak, describeLeaks, FLEET, fleetStatus, leakCount } from '../_helpers/zero-leak.js';
+import {
+  checkZeroLeak,
+  describeLeaks,
+  FLEET,
+  fleetStatus,
+  leakCount,
+  LOCALSTACK_PYTHON,
+} from '../_helpers/zero-leak.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -245,6 +253,39 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
     figures.push(`pi on 6 nodes: ${out.engines} engines`);
     expect(out.engines).toBe(6);
     expect(out.result.samples).toBe(PI_SAMPLES);
+  });
+
+  step('a node terminated behind our back mid-job: pi still exact; the node is gone; resize replaces it', async () => {
+    const samples = 3_000_000_000;
+    const running = cli(['run', join(ROOT, 'jobs/pi.ts'), '-c', CLUSTER, '--param', `samples=${samples}`, '--json']);
+    // Let the CLI load and the tasks start flowing (the job runs well past this on 6 engines here).
+    await new Promise((r) => setTimeout(r, 9000));
+    const victim = `${CLUSTER}-node005`;
+    const { stdout } = await exec(
+      LOCALSTACK_PYTHON,
+      [
+        '-c',
+        [
+          'import sys, boto3',
+          'e = boto3.client("ec2")',
+          'r = e.describe_instances(Filters=[{"Name": "tag:Name", "Values": [sys.argv[1]]}, {"Name": "instance-state-name", "Values": ["running"]}])',
+          'ids = [i["InstanceId"] for x in r["Reservations"] for i in x["Instances"]]',
+          'e.terminate_instances(InstanceIds=ids)',
+          'print(",".join(ids))',
+        ].join('\n'),
+        victim,
+      ],
+      { env: { ...process.env, AWS_ENDPOINT_URL: endpoint }, timeout: 60_000 },
+    );
+    expect(stdout.trim(), `no running ${victim}`).toMatch(/^i-/);
+    const r = await running;
+    ok(r, 'run pi while a node is terminated');
+    const out = lastJson<{ engines: number; result: { samples: number } }>(r.stdout);
+    figures.push(`node terminated mid-job (${stdout.trim()}): pi samples ${out.result.samples} of ${samples}`);
+    expect(out.result.samples).toBe(samples);
+    expect(await fleetHosts(5)).toBe(5);
+    ok(await cli(['resize', CLUSTER, '6'], 900_000), 'resize 6 (replace the lost node)');
+    expect(await fleetHosts(6)).toBe(6);
   });
 
   step('resize e2e 2', async () => {
