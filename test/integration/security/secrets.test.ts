@@ -145,7 +145,12 @@ describe('secrets never reach the output', () => {
       }
       // The commands must really have run (and failed where they should), or the test proves nothing.
       if (label.startsWith('start (invalid)')) expect(r.code, `${label}\n${r.stderr}`).toBeGreaterThan(1);
-      if (label.includes('refus')) expect(r.code, `${label}\n${r.stderr}`).toBe(4);
+      // The SDK's failure path really ran (listclusters may report it as a warning or an error).
+      if (label.includes('refus'))
+        expect(
+          r.code !== 0 || /ECONNREFUSED/.test(r.stdout + r.stderr),
+          `${label}: exit ${r.code}, no ECONNREFUSED`,
+        ).toBe(true);
       else if (label.includes('environment')) expect(r.code, `${label}\n${r.stderr}`).toBe(0);
       if (label.startsWith('config show')) expect(r.code, `${label}\n${r.stderr}`).toBe(0);
     }
