@@ -129,8 +129,8 @@ describe('secrets never reach the output', () => {
         { AWS_SECRET_ACCESS_KEY: ENV_SECRET },
       ],
       [
-        'listclusters, secret from the environment, refused endpoint, --json',
-        ['listclusters', '--config', join(dir, 'config-env'), '--json'],
+        'listkeypairs, secret from the environment, refused endpoint, --json',
+        ['listkeypairs', '--config', join(dir, 'config-env'), '--json'],
         { AWS_SECRET_ACCESS_KEY: ENV_SECRET, AWS_ENDPOINT_URL: refused },
       ],
     ];
