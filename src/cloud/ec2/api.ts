@@ -81,6 +81,9 @@ export class Ec2Api {
       ...(settings.credentials ? { credentials: settings.credentials } : {}),
       retryMode: 'adaptive',
       maxAttempts: settings.maxAttempts ?? 8,
+      // The SDK waits forever for an answer by default: a call whose answer is lost would hang the
+      // CLI. A timed-out call is retried like any other transient failure.
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
     });
   }
 
