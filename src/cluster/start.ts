@@ -240,17 +240,25 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
             : undefined;
           // Mark it as made before the call returns: a half-made group is still ours to undo.
           s.sgCreated = true;
-          s.sgId = await ec2.createSecurityGroup(
-            name,
-            `StarCluster ${s.opts.name}`,
-            {
-              [TAG_CLUSTER]: s.opts.name,
-              [TAG_TEMPLATE]: s.opts.template.name,
-              [TAG_VERSION]: STARCLUSTER_VERSION,
-              [TAG_RUN]: s.runId,
-            },
-            vpcId,
-          );
+          try {
+            s.sgId = await ec2.createSecurityGroup(
+              name,
+              `StarCluster ${s.opts.name}`,
+              {
+                [TAG_CLUSTER]: s.opts.name,
+                [TAG_TEMPLATE]: s.opts.template.name,
+                [TAG_VERSION]: STARCLUSTER_VERSION,
+                [TAG_RUN]: s.runId,
+              },
+              vpcId,
+            );
+          } catch (error) {
+            // A retried call whose first answer was lost meets the group that first call made
+            // (InvalidGroup.Duplicate): a group carrying this run's id is ours, so carry on with it.
+            const mine = (await ec2.clusterSecurityGroups(s.opts.name)).find((g) => g.tags[TAG_RUN] === s.runId);
+            if (!mine) throw error;
+            s.sgId = mine.id;
+          }
           await ec2.authorizeRules(s.sgId, s.rules);
           report({ detail: `${name} (${s.sgId}) created, ${s.rules.length} rules` });
           return;
