@@ -23,6 +23,9 @@ import { UsageError } from '../errors.js';
 /** starcluster's package root (src/jobs/bundle.ts and dist/jobs/bundle.js are both two levels down). */
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** What `import { defineJob } from 'starcluster/jobs'` resolves to (the sources ship in the package). */
+export const JOB_API_ENTRY = join(packageRoot, 'src', 'jobs', 'define.ts');
+
 /** Packages replaced by throwing stubs in the engine bundle. */
 export const CLIENT_ONLY_PACKAGES = [
   '@resvg/resvg-js',
@@ -184,6 +187,10 @@ async function esbuildOne(
         : { entryPoints: [file] }),
       bundle: true,
       write: false,
+      // A job written anywhere may import the job API as `starcluster/jobs`, and packages starcluster
+      // has (zod...) without installing them next to the job.
+      alias: { 'starcluster/jobs': JOB_API_ENTRY },
+      nodePaths: [join(packageRoot, 'node_modules')],
       platform: 'node',
       target: 'node20',
       format: 'esm',

@@ -1,6 +1,6 @@
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StarclusterError } from '../../../src/errors.js';
@@ -21,6 +21,29 @@ async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
 }
 
 describe('loadJob', () => {
+  it('loads a job written outside the project that imports the job API and zod from starcluster', async () => {
+    const file = join(scratch, 'outside', 'cubes.ts');
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(
+      file,
+      [
+        "import { z } from 'zod';",
+        "import { defineJob } from 'starcluster/jobs';",
+        'export default defineJob({',
+        "  name: 'cubes',",
+        '  params: z.object({ n: z.number().int().default(4) }),',
+        '  tasks: (p: { n: number }) => Array.from({ length: p.n }, (_, i) => i),',
+        '  run: (i: number) => i ** 3,',
+        '  reduce: (outcomes: { value: number }[]) => outcomes.reduce((s, o) => s + o.value, 0),',
+        '});',
+      ].join('\n'),
+    );
+    const job = await loadJob(file);
+    expect(job.definition.name).toBe('cubes');
+    expect(job.definition.params.parse({})).toEqual({ n: 4 });
+    expect(await job.definition.tasks({ n: 3 }, { engines: 1 })).toEqual([0, 1, 2]);
+  });
+
   it('imports the job on the client with its native-addon imports intact', async () => {
     const job = await loadJob(join(fixtures, 'squares.ts'));
     expect(job.definition.name).toBe('squares');
