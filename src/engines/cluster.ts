@@ -714,6 +714,19 @@ async function connectRemote(state: EngineState, stateDir: string, signal?: Abor
   }
 }
 
+/**
+ * Stops a node's supervisor and everything it runs, and returns only once they are gone (SIGTERM,
+ * up to 10 s for a clean exit, then SIGKILL), so `terminate` and `removenode` never race them.
+ */
+function stopSupervisedCommand(cluster: string, alias: string): string {
+  return [
+    `M=-sc-node=${q(cluster)}/; M="$M"${q(alias)}`,
+    `pkill -TERM -f -- "[-]$M "`,
+    `for _ in $(seq 50); do pgrep -f -- "[-]$M " >/dev/null || exit 0; sleep 0.2; done`,
+    `pkill -KILL -f -- "[-]$M "; exit 0`,
+  ].join('\n');
+}
+
 async function stopRemoteEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Promise<void> {
   const session = await import('../setup/session.js');
   let access;
@@ -725,11 +738,7 @@ async function stopRemoteEngines(ctx: ClusterContext, nodes?: NodeRecord[]): Pro
   try {
     const targets = (nodes ?? ctx.nodes).map((n) => session.toSetupNode(ctx, n));
     await Promise.allSettled(
-      targets.map((n) =>
-        access
-          .host(n, 'root')
-          .exec(`M=-sc-node=${q(ctx.name)}/; M="$M"${q(n.alias)}; pkill -TERM -f -- "[-]$M "`, { timeoutMs: 15_000 }),
-      ),
+      targets.map((n) => access.host(n, 'root').exec(stopSupervisedCommand(ctx.name, n.alias), { timeoutMs: 20_000 })),
     );
   } finally {
     access.close();
