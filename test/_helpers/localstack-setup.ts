@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
  * test/_helpers/localstack-env.ts (a setup file, so it runs only when an integration test file
  * runs); this records which LocalStack (if any) was running before the run, and at teardown
  * stops LocalStack only if it was started during this run. One that was already running is left
- * alone (set STARCLUSTER_KEEP_LOCALSTACK=1 to keep the one this run started, too).
+ * alone (set STARCLUSTER_KEEP_LOCALSTACK=1 to keep the one this run started, too). The test fleet,
+ * whose reconciler watches that LocalStack, is stopped with it.
  */
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -30,6 +31,8 @@ export default function setup(): () => Promise<void> {
   return async () => {
     const now = runningPid();
     if (now === undefined || now === before || process.env.STARCLUSTER_KEEP_LOCALSTACK) return;
+    // The fleet's reconciler watches this LocalStack: it goes with it (a later LocalStack is another endpoint).
+    await run(join(ROOT, 'localstack', 'fleet'), ['stop'], { timeout: 300_000 }).catch(() => undefined);
     await run(join(ROOT, 'localstack', 'stop.sh'), [], { timeout: 60_000 });
   };
 }
