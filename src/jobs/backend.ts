@@ -22,6 +22,8 @@ export interface TaskBackend {
   readonly cluster: string;
   /** Engines registered now. */
   engineCount(): number;
+  /** Ids of the engines registered now (where the backend has engine identities). */
+  engineIds?(): number[];
   loadModule(name: string, code: string): Promise<void>;
   /**
    * Runs the module's task entry on each input; resolves with every outcome in input order

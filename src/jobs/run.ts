@@ -36,6 +36,8 @@ export interface RunJobResult {
   /** Files written: `name.svg` and `name.png` per figure. */
   figures: string[];
   params: Record<string, unknown>;
+  /** Engines that were there when the tasks started and had gone (died, or their node was lost) by the end. */
+  enginesLost: number[];
 }
 
 export const SCHEMES = ['lru', 'plainrandom', 'twobin', 'leastload', 'weighted'] as const;
@@ -110,6 +112,7 @@ export async function runPreparedJob(
         : `${formatRate(rate)} tasks/s${eta !== undefined ? `, ETA ${formatSeconds(eta)}` : ''}`;
     io.progress({ id: runId, state, title, current: done, total, detail });
   };
+  const enginesAtStart = backend.engineIds?.() ?? [];
   let outcomes: TaskOutcome<unknown>[];
   try {
     outcomes = await backend.map({
@@ -136,6 +139,16 @@ export async function runPreparedJob(
     throw new JobError('MissingResults', `job ${name}: ${outcomes.length} results for ${total} tasks`);
   }
   report('done');
+  const enginesNow = new Set(backend.engineIds?.() ?? enginesAtStart);
+  const enginesLost = enginesAtStart.filter((id) => !enginesNow.has(id));
+  if (enginesLost.length) {
+    io.notify({
+      level: 'warn',
+      code: 'SC_RUN_W0001',
+      message: `engine${enginesLost.length === 1 ? '' : 's'} ${enginesLost.join(', ')} left during the run (died, or the node was lost); their tasks were resubmitted and every result arrived once`,
+      data: { enginesLost },
+    });
+  }
 
   const reduceId = `job:${name}:reduce`;
   io.progress({ id: reduceId, state: 'start', title: `reduce ${name}` });
@@ -173,6 +186,7 @@ export async function runPreparedJob(
     result,
     figures,
     params: params as Record<string, unknown>,
+    enginesLost,
   };
 }
 

@@ -33,6 +33,7 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
   return {
     cluster,
     engineCount: () => client.ids.length,
+    engineIds: () => client.ids,
     loadModule: (name, code) => client.loadModule(name, code),
     map: async (request) => {
       const view = client.loadBalancedView(request.scheme ? { scheme: request.scheme as Scheme } : {});

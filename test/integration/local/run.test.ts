@@ -176,6 +176,9 @@ describe('starcluster run on local clusters', () => {
     const result = await running;
     expect(result.tasks).toBe(40);
     expect(result.result).toMatchObject({ sum: expectedSum(40000), count: 40000, exact: true, tasks: 40 });
+    // The dead engine is reported (the supervisor restarts it under a new id).
+    expect(result.enginesLost).toHaveLength(1);
+    expect(io.messages.some((m) => m.code === 'SC_RUN_W0001')).toBe(true);
   });
 
   it('refuses to guess between several running clusters, listing them', async () => {

@@ -15,6 +15,7 @@ describe('renderRunResult', () => {
         result: { pi: 3.14159265, samples: 1e10, inside: 7853981634, perEngine: [{}, {}], nested: { a: 1 } },
         figures: ['/w/out/pi/pi-a.svg', '/w/out/pi/pi-a.png'],
         params: {},
+        enginesLost: [],
       },
       '/w',
     );
@@ -40,6 +41,7 @@ describe('renderRunResult', () => {
         result: 7,
         figures: ['/tmp/x/f.svg', '/tmp/x/f.png'],
         params: {},
+        enginesLost: [],
       },
       '/w',
     );
