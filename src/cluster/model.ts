@@ -23,11 +23,19 @@ export function templateFor(
   const known = templateName ? config?.clusters.get(templateName) : undefined;
   if (known) return known;
   const master = nodes.find((n) => n.role === 'master');
-  return {
+  return minimalTemplate({
     name: templateName ?? '(from tags)',
     provider: provider.kind,
     ...(master?.keyName ? { keyname: master.keyName } : {}),
     clusterSize: Math.max(1, nodes.length),
+  });
+}
+
+/** A template with StarCluster's defaults for everything not given (no config file behind it). */
+export function minimalTemplate(
+  fields: Pick<ClusterTemplate, 'name' | 'provider' | 'clusterSize'> & Partial<ClusterTemplate>,
+): ClusterTemplate {
+  return {
     clusterUser: 'sgeadmin',
     clusterShell: 'bash',
     dnsPrefix: false,
@@ -41,6 +49,7 @@ export function templateFor(
     disableCloudinit: false,
     sharedFs: 'nfs',
     sshCidr: '0.0.0.0/0',
+    ...fields,
   };
 }
 

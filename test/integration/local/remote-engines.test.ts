@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
 import type { ClusterContext } from '../../../src/cluster/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
+import { minimalTemplate } from '../../../src/cluster/model.js';
 import { listRunningClusters, readEngineState, startEngines, stopEngines } from '../../../src/engines/cluster.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -43,26 +44,14 @@ const node = (alias: string, ip: string): NodeRecord => ({
 });
 
 function template(keyPath: string): ClusterTemplate {
-  return {
+  return minimalTemplate({
     name: 'far',
     provider: 'ec2',
     key: { name: 'test', location: keyPath },
     clusterSize: 2,
-    clusterUser: 'sgeadmin',
-    clusterShell: 'bash',
-    dnsPrefix: false,
-    nodeInstanceTypes: [],
-    volumes: [],
-    plugins: [],
-    permissions: [],
-    forceSpotMaster: false,
-    userdataScripts: [],
-    disableQueue: false,
-    disableCloudinit: false,
     sharedFs: 'none',
-    sshCidr: '0.0.0.0/0',
     enginesPerNode: 1,
-  };
+  });
 }
 
 let ctx: ClusterContext;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalProvider, readNodeStatus } from '../../../src/cloud/local/index.js';
 import type { ClusterContext } from '../../../src/cluster/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
+import { minimalTemplate } from '../../../src/cluster/model.js';
 import { listRunningClusters, startEngines, stopEngines } from '../../../src/engines/cluster.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
@@ -35,24 +36,7 @@ async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
 }
 
 function template(name: string): ClusterTemplate {
-  return {
-    name,
-    provider: 'local',
-    clusterSize: 2,
-    clusterUser: 'sgeadmin',
-    clusterShell: 'bash',
-    dnsPrefix: false,
-    nodeInstanceTypes: [],
-    volumes: [],
-    plugins: [],
-    permissions: [],
-    forceSpotMaster: false,
-    userdataScripts: [],
-    disableQueue: false,
-    disableCloudinit: false,
-    sharedFs: 'none',
-    sshCidr: '0.0.0.0/0',
-  };
+  return minimalTemplate({ name, provider: 'local', clusterSize: 2, sharedFs: 'none' });
 }
 
 /** Starts a local cluster the way `start` does: nodes from the provider, then engines. */

@@ -1,6 +1,7 @@
 import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
 import type { ClusterContext } from '../../../src/cluster/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
+import { minimalTemplate } from '../../../src/cluster/model.js';
 import type { ExecOptions, ExecResult, RemoteHost } from '../../../src/remote/types.js';
 import type { NodeAccess, SetupNode } from '../../../src/setup/session.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -87,27 +88,14 @@ export function record(
 }
 
 export function template(overrides: Partial<ClusterTemplate> = {}): ClusterTemplate {
-  return {
+  return minimalTemplate({
     name: 'small',
     provider: 'ec2',
     keyname: 'k',
     clusterSize: 3,
-    clusterUser: 'sgeadmin',
-    clusterShell: 'bash',
-    dnsPrefix: false,
-    nodeInstanceTypes: [],
-    volumes: [],
-    plugins: [],
-    permissions: [],
-    forceSpotMaster: false,
-    userdataScripts: [],
-    disableQueue: false,
-    disableCloudinit: false,
-    sharedFs: 'nfs',
-    sshCidr: '0.0.0.0/0',
     publicIps: false,
     ...overrides,
-  };
+  });
 }
 
 export function context(
