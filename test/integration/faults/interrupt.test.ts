@@ -2,7 +2,9 @@
  * Ctrl-C at seeded random moments of `start`: 20 trials abort the AbortSignal given to the
  * library's start operation (cloud side only, no SSH) after a seeded delay spread over a whole
  * start. Whatever moment it lands on, the start either finished or rolled back everything it made,
- * and `terminate` afterwards leaves nothing (checked independently with boto3).
+ * and `terminate` afterwards leaves nothing (checked independently with boto3). Then the CLI:
+ * `start -o` gets SIGINT as soon as it prints that a chosen step has begun (so every trial interrupts
+ * a start in progress), exits 130, and `terminate -c` leaves nothing.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -99,36 +101,50 @@ describe('Ctrl-C during start', () => {
     expect(tally.interrupted).toBeGreaterThan(TRIALS / 2);
   }, 900_000);
 
-  it('SIGINT to the CLI at seeded moments of `start -o`: exit 130 (or done), then `terminate -c` leaves nothing', async () => {
-    const random = seededRandom(SEED + 1);
+  // What the CLI prints off a TTY as each step of `start -o` begins (src/cli/cli-io-host.ts renderPlain).
+  // Each trial sends SIGINT the moment its step has begun, so every trial lands inside a start in
+  // progress: the first step, the security group (made, then rolled back), and the launch (instances
+  // made or being made, then terminated by the rollback). runSteps checks the signal after every step,
+  // so a SIGINT seen while any step runs ends the start with AbortError (exit 130) however fast the
+  // rest of it would have been.
+  const SIGINT_WHEN = ['Validating cluster settings', 'Security group', 'Launching instances'];
+
+  it('SIGINT to the CLI as a step of `start -o` begins: exit 130, then `terminate -c` leaves nothing', async () => {
     const results: string[] = [];
     let leaked = 0;
-    const cli = (args: string[], sigintAfterMs?: number) =>
-      new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => {
+    const cli = (args: string[], sigintWhenStarted?: string) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; sent: boolean }>((resolve) => {
         const child = spawn(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args, '--config', fx.configPath], {
           env: { ...fx.env, CI: 'true' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        const timers: NodeJS.Timeout[] = [];
-        if (sigintAfterMs !== undefined) timers.push(setTimeout(() => child.kill('SIGINT'), sigintAfterMs));
+        let sent = false;
+        const started = sigintWhenStarted ? `- ${sigintWhenStarted}...` : undefined;
+        const onData = (d: Buffer): void => {
+          out += d.toString();
+          if (started && !sent && out.split('\n').some((line) => line.trim() === started)) {
+            sent = true;
+            child.kill('SIGINT');
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
         // Bounded: a CLI that ignores Ctrl-C for 3 minutes fails the test instead of hanging it.
-        timers.push(setTimeout(() => child.kill('SIGKILL'), 180_000));
+        const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
         child.on('close', (code, signal) => {
-          for (const t of timers) clearTimeout(t);
-          resolve({ code, signal, out });
+          clearTimeout(killer);
+          resolve({ code, signal, out, sent });
         });
       });
-    for (let trial = 0; trial < 3; trial++) {
+    for (const [trial, when] of SIGINT_WHEN.entries()) {
       const name = clusterName(`sig${trial}`);
-      // bin/dev.js needs a few seconds to load (tsx); spread the SIGINT over load + the start itself.
-      const delay = 1500 + Math.round(random() * 4000);
-      const r = await cli(['start', name, '-o'], delay);
-      results.push(`+${delay} ms → exit ${r.code ?? r.signal}`);
+      const r = await cli(['start', name, '-o'], when);
+      results.push(`at "${when}" → exit ${r.code ?? r.signal}`);
+      // The step was seen to begin (so the SIGINT went to a start in progress) and the CLI stopped on it.
+      expect(r.sent, `never saw "- ${when}..."\n${r.out}`).toBe(true);
       expect(r.signal, r.out).toBeNull();
-      expect([0, 130], r.out).toContain(r.code);
+      expect(r.code, r.out).toBe(130);
       const t = await cli(['terminate', name, '-c']);
       expect(t.code, t.out).toBe(0);
       const report = await checkZeroLeak(name, { endpoint, fleet: false });
