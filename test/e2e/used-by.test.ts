@@ -4,8 +4,9 @@
  *   config init → edit the template for LocalStack + fleet → createkey → start e2e (4 nodes, sshfs)
  *   → run jobs/pi.ts → put the Stripe 82 data on the shared filesystem → run jobs/star-periods.ts
  *   → figures written → resize e2e 6 → run pi on 6 nodes → a node terminated behind our back during
- *   a pi run (exact count; resize replaces it) → resize e2e 2 → terminate e2e -c
- *   → boto3 + fleet find nothing of the cluster.
+ *   a pi run while its engine computes a task (exact count; the run reports that engine lost; resize
+ *   replaces the node) → resize e2e 2 → terminate e2e -c → boto3 + fleet find nothing of the cluster,
+ *   and listclusters (which showed it after start) no longer shows it.
  *
  * Steps run in order; a step whose prerequisite failed is skipped (the summary line counts it as
  * failed). Whatever happens, the cluster is terminated and the key pair removed at the end.
@@ -111,6 +112,44 @@ function lastJson<T>(stdout: string): T {
   return JSON.parse(stdout.slice(start)) as T;
 }
 
+/** `listclusters --json`'s entry for CLUSTER, if it lists one. */
+function listedCluster(stdout: string): { name: string; nodes: { alias: string; state: string }[] } | undefined {
+  const start = stdout.indexOf('[');
+  const all = JSON.parse(stdout.slice(start)) as { name: string; nodes: { alias: string; state: string }[] }[];
+  return all.find((c) => c.name === CLUSTER);
+}
+
+interface EngineActivity {
+  /** The engine's id, from the line it prints when it has registered (engine-1.log on its node). */
+  engine: number;
+  pid: number;
+  /** CPU time (user + system, in clock ticks of 1/100 s) the engine process used over one second. */
+  cpuTicks: number;
+}
+
+/**
+ * An idle engine only answers heartbeats (well under a tick a second); one computing a pi task keeps
+ * a core busy. Five ticks (50 ms of CPU) in a second tells the two apart even on a shared machine.
+ */
+const BUSY_TICKS = 5;
+
+/** What node ALIAS's engine is doing, read on the node itself over `sshnode` (undefined if not readable). */
+async function engineActivity(alias: string): Promise<EngineActivity | undefined> {
+  const log = `/opt/starcluster/clusters/${CLUSTER}/nodes/${alias}/engine-1.log`;
+  const script = [
+    `J=$(grep '"engine"' ${log} | tail -n 1)`,
+    `P=$(echo "$J" | sed -E 's/.*"pid":([0-9]+).*/\\1/')`,
+    `A=$(awk '{print $14 + $15}' /proc/$P/stat)`,
+    'sleep 1',
+    `B=$(awk '{print $14 + $15}' /proc/$P/stat)`,
+    'echo "$J ticks=$((B - A))"',
+  ].join('; ');
+  const r = await cli(['sshnode', CLUSTER, alias, script], 60_000);
+  const m = /\{"engine":(\d+),.*"pid":(\d+)\} ticks=(\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !m) return undefined;
+  return { engine: Number(m[1]), pid: Number(m[2]), cpuTicks: Number(m[3]) };
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-e2e-'));
   home = join(dir, 'home');
@@ -194,8 +233,14 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
   step('start e2e: 4 nodes, set up, engines running', async () => {
     const r = await cli(['start', CLUSTER, '-c', 'e2e'], 900_000);
     ok(r, 'start');
-    const list = await cli(['listclusters', CLUSTER, '--json']);
+    const list = await cli(['listclusters', '--json']);
     ok(list, 'listclusters');
+    // listclusters reads the cluster from the cloud's tags: there, with its 4 running nodes.
+    const listed = listedCluster(list.stdout);
+    expect(listed, `${CLUSTER} not in listclusters:\n${list.stdout.slice(-2000)}`).toBeDefined();
+    expect(listed!.nodes.map((n) => `${n.alias}:${n.state}`).sort()).toEqual(
+      ['master', 'node001', 'node002', 'node003'].map((a) => `${a}:running`),
+    );
     const hosts = await fleetHosts(4);
     figures.push(`start: ${hosts} fleet hosts`);
     expect(hosts).toBe(4);
@@ -255,38 +300,57 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
     expect(out.result.samples).toBe(PI_SAMPLES);
   });
 
-  step('a node terminated behind our back mid-job: pi still exact; the node is gone; resize replaces it', async () => {
-    const samples = 3_000_000_000;
-    const running = cli(['run', join(ROOT, 'jobs/pi.ts'), '-c', CLUSTER, '--param', `samples=${samples}`, '--json']);
-    // Let the CLI load and the tasks start flowing (the job runs well past this on 6 engines here).
-    await new Promise((r) => setTimeout(r, 9000));
-    const victim = `${CLUSTER}-node005`;
-    const { stdout } = await exec(
-      LOCALSTACK_PYTHON,
-      [
-        '-c',
+  step(
+    'a node terminated behind our back mid-job: pi still exact; its engine reported lost; resize replaces it',
+    async () => {
+      const samples = 3_000_000_000;
+      const running = cli(['run', join(ROOT, 'jobs/pi.ts'), '-c', CLUSTER, '--param', `samples=${samples}`, '--json']);
+      let finished = false;
+      void running.finally(() => (finished = true));
+      // Wait (bounded) until node005's engine is computing a task, then terminate the node at once: the
+      // engine it takes down was working on a task when it died.
+      let busy: EngineActivity | undefined;
+      for (let i = 0; i < 60 && !finished; i++) {
+        const seen = await engineActivity('node005');
+        if (seen && seen.cpuTicks >= BUSY_TICKS) {
+          busy = seen;
+          break;
+        }
+      }
+      expect(busy, 'node005 engine never seen computing a task while pi ran').toBeDefined();
+      const victim = `${CLUSTER}-node005`;
+      const { stdout } = await exec(
+        LOCALSTACK_PYTHON,
         [
-          'import sys, boto3',
-          'e = boto3.client("ec2")',
-          'r = e.describe_instances(Filters=[{"Name": "tag:Name", "Values": [sys.argv[1]]}, {"Name": "instance-state-name", "Values": ["running"]}])',
-          'ids = [i["InstanceId"] for x in r["Reservations"] for i in x["Instances"]]',
-          'e.terminate_instances(InstanceIds=ids)',
-          'print(",".join(ids))',
-        ].join('\n'),
-        victim,
-      ],
-      { env: { ...process.env, AWS_ENDPOINT_URL: endpoint }, timeout: 60_000 },
-    );
-    expect(stdout.trim(), `no running ${victim}`).toMatch(/^i-/);
-    const r = await running;
-    ok(r, 'run pi while a node is terminated');
-    const out = lastJson<{ engines: number; result: { samples: number } }>(r.stdout);
-    figures.push(`node terminated mid-job (${stdout.trim()}): pi samples ${out.result.samples} of ${samples}`);
-    expect(out.result.samples).toBe(samples);
-    expect(await fleetHosts(5)).toBe(5);
-    ok(await cli(['resize', CLUSTER, '6'], 900_000), 'resize 6 (replace the lost node)');
-    expect(await fleetHosts(6)).toBe(6);
-  });
+          '-c',
+          [
+            'import sys, boto3',
+            'e = boto3.client("ec2")',
+            'r = e.describe_instances(Filters=[{"Name": "tag:Name", "Values": [sys.argv[1]]}, {"Name": "instance-state-name", "Values": ["running"]}])',
+            'ids = [i["InstanceId"] for x in r["Reservations"] for i in x["Instances"]]',
+            'e.terminate_instances(InstanceIds=ids)',
+            'print(",".join(ids))',
+          ].join('\n'),
+          victim,
+        ],
+        { env: { ...process.env, AWS_ENDPOINT_URL: endpoint }, timeout: 60_000 },
+      );
+      expect(stdout.trim(), `no running ${victim}`).toMatch(/^i-/);
+      const r = await running;
+      ok(r, 'run pi while a node is terminated');
+      const out = lastJson<{ engines: number; result: { samples: number }; enginesLost: number[] }>(r.stdout);
+      figures.push(
+        `node terminated mid-job (${stdout.trim()}; its engine ${busy!.engine} used ${busy!.cpuTicks} CPU ticks in the ` +
+          `second before): pi samples ${out.result.samples} of ${samples}; engines lost ${JSON.stringify(out.enginesLost)}`,
+      );
+      expect(out.result.samples).toBe(samples);
+      // The run's result names exactly the engine that died with node005 (ENGINES_PER_NODE = 1).
+      expect(out.enginesLost).toEqual([busy!.engine]);
+      expect(await fleetHosts(5)).toBe(5);
+      ok(await cli(['resize', CLUSTER, '6'], 900_000), 'resize 6 (replace the lost node)');
+      expect(await fleetHosts(6)).toBe(6);
+    },
+  );
 
   step('resize e2e 2', async () => {
     ok(await cli(['resize', CLUSTER, '2', '-c'], 900_000), 'resize 2');
@@ -304,5 +368,9 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
     figures.push(`terminate: resources leaked ${leakCount(report)} (fleet checked: ${report.fleetChecked})`);
     expect(report.fleetChecked).toBe(true);
     expect(leakCount(report), describeLeaks(report)).toBe(0);
+    // And listclusters, from the tags alone, no longer shows it.
+    const list = await cli(['listclusters', '--json']);
+    ok(list, 'listclusters after terminate');
+    expect(listedCluster(list.stdout), list.stdout.slice(-2000)).toBeUndefined();
   });
 });
