@@ -10,11 +10,17 @@ export default class Run extends BaseCommand<typeof Run> {
     'Bundles JOB.ts and its imports with esbuild, ships the bundle once to every engine, streams the job’s ' +
     'tasks through a load-balanced view (progress: tasks done, rate, ETA), reduces the results here and ' +
     'writes the job’s figures (SVG and PNG) to --out. Without -c it uses the only running cluster; ' +
-    '--local runs on a throwaway cluster of -n engine processes on this machine.';
+    '--local runs on a throwaway cluster of -n engine processes on this machine. ' +
+    '--pipeline sends the tasks through a PUSH/PULL pipeline instead of the controller: a distributor and ' +
+    'a collector on this machine’s 127.0.0.1, and one worker per engine slot — on every node of the cluster ' +
+    '(reached through SSH reverse tunnels, CURVE-encrypted with the cluster’s keys, all stopped when the run ends), ' +
+    'or with --local as -n processes here.';
   static override examples = [
     '<%= config.bin %> run jobs/pi.ts --local -n 2 --param samples=1e10',
     '<%= config.bin %> run jobs/star-periods.ts -c mycluster --param data=../shared/data/s82-rrlyrae --param format=s82',
     '<%= config.bin %> run job.ts --json',
+    '<%= config.bin %> run jobs/pi.ts --pipeline -c mycluster --param samples=1e9',
+    '<%= config.bin %> run jobs/pi.ts --pipeline --local -n 4',
   ];
   static override args = {
     job: Args.string({ required: true, description: 'job file (.ts or .js) whose default export is defineJob({...})' }),
@@ -34,8 +40,9 @@ export default class Run extends BaseCommand<typeof Run> {
     }),
     pipeline: Flags.boolean({
       description:
-        'with --local: run the tasks through a PUSH/PULL pipeline of worker processes instead of the controller',
-      dependsOn: ['local'],
+        'run the tasks through a PUSH/PULL pipeline instead of the controller: one worker per engine slot on every ' +
+        'node of the cluster (through SSH reverse tunnels), or -n worker processes here with --local',
+      exclusive: ['scheme'],
     }),
     param: Flags.string({ char: 'p', description: 'job parameter as key=value (repeatable)', multiple: true }),
     scheme: Flags.string({ description: 'task scheduler scheme', options: [...SCHEMES] }),
@@ -47,7 +54,7 @@ export default class Run extends BaseCommand<typeof Run> {
       file: this.args.job,
       target: this.flags.local
         ? { local: this.flags.engines ?? 'auto', pipeline: this.flags.pipeline }
-        : { cluster: this.flags.cluster },
+        : { cluster: this.flags.cluster, pipeline: this.flags.pipeline },
       params: parseParamFlags(this.flags.param),
       scheme: this.flags.scheme,
       outDir: this.flags.out,

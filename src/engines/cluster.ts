@@ -11,6 +11,7 @@ import type { NodeRecord } from '../cloud/provider.js';
 import type { ClusterContext } from '../cluster/context.js';
 import { JobError, throwIfAborted } from '../errors.js';
 import type { IoHost } from '../io-host.js';
+import type { RemoteHost } from '../remote/types.js';
 import { clusterStateDir, starclusterHome } from '../paths.js';
 import { nodeEntryCommand } from '../cloud/local/entry.js';
 import { readNodeStatus, writeDesired } from '../cloud/local/index.js';
@@ -47,6 +48,8 @@ export interface EngineState {
   startedAt: string;
   /** ec2: how the client reaches the master to tunnel to the controller. */
   ssh?: { address: string; user: string; keyPath: string; knownHosts: string };
+  /** ec2: the address the client SSHes to, per node alias (pipeline mode starts workers there). */
+  addresses?: Record<string, string>;
 }
 
 /** How long `startEngines` waits for every engine to register. */
@@ -437,6 +440,7 @@ export async function buildEngineRuntime(arch = 'x64', cacheRoot?: string): Prom
       engine: entryFile(new URL('./engine/main.js', import.meta.url)),
       controller: entryFile(new URL('./controller/main.js', import.meta.url)),
       supervisor: entryFile(new URL('../cloud/local/node/main.js', import.meta.url)),
+      'pipeline-worker': entryFile(new URL('./pipeline/worker-main.js', import.meta.url)),
     },
     bundle: true,
     write: false,
@@ -497,8 +501,33 @@ export async function buildEngineRuntime(arch = 'x64', cacheRoot?: string): Prom
   return { dir, hash: digest, arch };
 }
 
+/**
+ * Puts the runtime package on a node (once per content) under ROOT/runtime/ARCH-HASH and returns
+ * that folder. A private temp name per upload; the finished folder is moved into place whole, and
+ * a node that finds another upload already there (a shared disk) simply drops its own.
+ */
+export async function installEngineRuntime(
+  host: RemoteHost,
+  pkg: EngineRuntimePackage,
+  root = remoteRoot(),
+): Promise<string> {
+  const { execChecked } = await import('../remote/index.js');
+  const remoteDir = posix.join(root, 'runtime', `${pkg.arch}-${pkg.hash}`);
+  const have = await host.exec(`test -f ${q(remoteDir)}/.complete`);
+  if (have.code !== 0) {
+    const tmp = `${remoteDir}.tmp-${host.alias}-${process.pid}`;
+    await execChecked(host, `rm -rf ${q(tmp)} && mkdir -p ${q(posix.dirname(remoteDir))}`);
+    await host.put(pkg.dir, tmp);
+    await execChecked(
+      host,
+      `touch ${q(tmp)}/.complete; mv -T ${q(tmp)} ${q(remoteDir)} 2>/dev/null; rm -rf ${q(tmp)}; test -f ${q(remoteDir)}/.complete`,
+    );
+  }
+  return remoteDir;
+}
+
 /** `uname -m` → our arch names. */
-function archOf(machine: string): string {
+export function archOf(machine: string): string {
   const m = machine.trim();
   if (m === 'x86_64' || m === 'amd64') return 'x64';
   if (m === 'aarch64' || m === 'arm64') return 'arm64';
@@ -564,19 +593,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
     await session.onNodes('uploading the engine runtime', targets, async (n) => {
       const host = access.host(n, 'root');
       const pkg = packages.get(infos.find((i) => i.alias === n.alias)!.arch)!;
-      const remoteDir = posix.join(root, 'runtime', `${pkg.arch}-${pkg.hash}`);
-      const have = await host.exec(`test -f ${q(remoteDir)}/.complete`);
-      if (have.code !== 0) {
-        // A private temp name per upload; the finished folder is moved into place whole, and a
-        // node that finds another upload already there (a shared disk) simply drops its own.
-        const tmp = `${remoteDir}.tmp-${n.alias}-${process.pid}`;
-        await execChecked(host, `rm -rf ${q(tmp)} && mkdir -p ${q(posix.dirname(remoteDir))}`);
-        await host.put(pkg.dir, tmp);
-        await execChecked(
-          host,
-          `touch ${q(tmp)}/.complete; mv -T ${q(tmp)} ${q(remoteDir)} 2>/dev/null; rm -rf ${q(tmp)}; test -f ${q(remoteDir)}/.complete`,
-        );
-      }
+      await installEngineRuntime(host, pkg, root);
       await execChecked(host, `mkdir -p ${q(keyDir)} && chmod 700 ${q(base)} ${q(keyDir)}`);
       const keyFiles = n.alias === 'master' ? [KEY_FILES.engine, KEY_FILES.controller] : [KEY_FILES.engine];
       for (const file of keyFiles) {
@@ -599,6 +616,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
         keyPath: session.privateKeyPath(ctx),
         knownHosts: session.knownHostsFile(ctx),
       },
+      addresses: { ...(only ? previous?.addresses : {}), ...Object.fromEntries(all.map((n) => [n.alias, n.address])) },
     };
     for (const info of infos) state.engines[info.alias] = Math.max(1, ctx.template.enginesPerNode ?? info.cores);
 

@@ -2,14 +2,28 @@ import { cpus } from 'node:os';
 import { availableParallelism } from 'node:os';
 import { JobError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
-import { type Client, connectToCluster, listRunningClusters, startThrowawayCluster } from '../engines/cluster.js';
+import {
+  type Client,
+  connectToCluster,
+  listRunningClusters,
+  readEngineState,
+  startThrowawayCluster,
+} from '../engines/cluster.js';
+import type { RemotePipelineWorkers } from '../engines/pipeline/remote.js';
+import type { ClusterKeys } from '../engines/protocol/keys.js';
+import { loadClusterKeys } from '../engines/protocol/keys.js';
+import { clusterStateDir } from '../paths.js';
 import type { Scheme } from '../engines/index.js';
 import type { TaskBackend } from './backend.js';
 import { ENGINE_RUN_EXPORT, ENGINE_RUN_TAGGED_EXPORT } from './bundle.js';
 import type { TaskOutcome } from './define.js';
 
-/** Where `starcluster run` runs: a running cluster (the only one when unnamed) or a throwaway local one. */
-export type RunTarget = { cluster?: string | undefined } | { local: number | 'auto'; pipeline?: boolean };
+/**
+ * Where `starcluster run` runs: a running cluster (the only one when unnamed) or a throwaway local
+ * one; with `pipeline`, through a PUSH/PULL pipeline of workers instead of the controller.
+ */
+export type RunTarget =
+  { cluster?: string | undefined; pipeline?: boolean } | { local: number | 'auto'; pipeline?: boolean };
 
 export interface OpenRunTarget {
   backend: TaskBackend;
@@ -61,40 +75,71 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
 }
 
 /**
- * `run --local --pipeline`: the classic PUSH/PULL pipeline (a distributor, N worker processes, a
- * collector, a PUB to stop them) instead of the controller; the job module is handed to every worker.
+ * `run --pipeline`: the classic PUSH/PULL pipeline (a distributor, workers, a collector, a PUB to
+ * stop them) instead of the controller; the job module is handed to every worker. The distributor
+ * and collector are always on this machine's 127.0.0.1. Workers are `workers` local processes, or
+ * with `remote` one per engine slot on every node of a remote cluster (reached through SSH reverse
+ * tunnels, stopped at the end of the run whatever happens).
  */
-export function pipelineBackend(workers: number): TaskBackend {
+export function pipelineBackend(
+  workers: number,
+  options: { cluster?: string; keys?: ClusterKeys; remote?: RemotePipelineWorkers } = {},
+): TaskBackend {
+  const { remote } = options;
   const modules: Record<string, string> = {};
+  const count = remote ? remote.workers : workers;
   return {
-    cluster: 'local (pipeline)',
-    engineCount: () => workers,
-    loadModule: (name, code) => {
+    cluster: `${options.cluster ?? 'local'} (pipeline)`,
+    engineCount: () => count,
+    engineIds: () => Array.from({ length: count }, (_, i) => i),
+    loadModule: async (name, code) => {
       modules[name] = code;
-      return Promise.resolve();
+      if (remote) await remote.ship(modules);
     },
     map: async (request) => {
-      const { runPipeline } = await import('../engines/index.js');
+      const { runPipeline } = await import('../engines/pipeline/pipeline.js');
       type Tagged = { v: unknown; e: number; s: number; c: number };
       let results: Tagged[];
       try {
-        const run = runPipeline<unknown, Tagged>({
-          tasks: request.tasks,
-          worker: { module: request.module, export: ENGINE_RUN_TAGGED_EXPORT, context: true },
-          modules,
-          workers,
-          onProgress: (done, total) => request.onProgress(done, total),
-        });
-        results = (await (request.signal ? raceAbort(run, request.signal) : run)).results;
+        const keys = remote?.keys ?? options.keys;
+        results = (
+          await runPipeline<unknown, Tagged>({
+            tasks: request.tasks,
+            worker: { module: request.module, export: ENGINE_RUN_TAGGED_EXPORT, context: true },
+            modules,
+            workers: remote ? 0 : workers,
+            externalWorkers: remote ? remote.workers : 0,
+            ...(keys ? { keys } : {}),
+            ...(request.signal ? { signal: request.signal } : {}),
+            ...(remote ? { onListening: (endpoints) => remote.start(endpoints) } : {}),
+            onProgress: (done, total) => request.onProgress(done, total),
+          })
+        ).results;
       } catch (error) {
-        throw taskFailure(
-          error,
-          request.tasks.map((_, i) => i),
-        );
+        throw await pipelineFailure(error, request.tasks.length, remote);
+      } finally {
+        await remote?.stop();
       }
       return results.map((r, index) => ({ index, value: r.v, engine: r.e, started: r.s, completed: r.c }));
     },
   };
+}
+
+async function pipelineFailure(error: unknown, tasks: number, remote?: RemotePipelineWorkers): Promise<unknown> {
+  if (remote && (error as { code?: string }).code === 'PipelineStartTimeout') {
+    const logs = await remote.logs().catch(() => []);
+    return new JobError('PipelineStartTimeout', (error as Error).message, {
+      details: logs.length
+        ? ['last lines of the workers’ logs:', ...logs]
+        : ['the workers wrote nothing to their logs'],
+      hint: 'each node needs Node.js 20+ and the cluster’s engine key (restart the cluster’s engines)',
+      cause: error,
+    });
+  }
+  return taskFailure(
+    error,
+    Array.from({ length: tasks }, (_, i) => i),
+  );
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -148,6 +193,10 @@ export async function openRunTarget(
   target: RunTarget,
   options: { io: IoHost; signal?: AbortSignal; env?: NodeJS.ProcessEnv },
 ): Promise<OpenRunTarget> {
+  if (!('local' in target) && target.pipeline) {
+    const name = target.cluster ?? (await onlyRunningCluster(options.env));
+    return openClusterPipeline(name, options.env);
+  }
   if ('local' in target && target.pipeline) {
     const workers = target.local === 'auto' ? defaultLocalEngines() : target.local;
     return { backend: pipelineBackend(workers), close: () => Promise.resolve() };
@@ -166,6 +215,29 @@ export async function openRunTarget(
     backend: clientBackend(client, name),
     close: () => client.close(),
   };
+}
+
+/**
+ * `run --pipeline -c NAME`: pipeline workers on the cluster's engine slots, with the cluster's own
+ * CURVE keys. A local cluster's workers are processes on this machine; a remote cluster's run on
+ * its nodes (src/engines/pipeline/remote.ts).
+ */
+async function openClusterPipeline(name: string, env?: NodeJS.ProcessEnv): Promise<OpenRunTarget> {
+  const stateDir = clusterStateDir(name, env);
+  const state = await readEngineState(stateDir);
+  if (!state) {
+    throw new JobError('EnginesNotRunning', `cluster ${name} has no engine runtime running`, {
+      hint: `start it: starcluster start ${name}`,
+    });
+  }
+  const slots = Object.values(state.engines).reduce((a, b) => a + b, 0);
+  if (state.provider === 'local') {
+    const keys = await loadClusterKeys(stateDir);
+    return { backend: pipelineBackend(slots, { cluster: name, keys }), close: () => Promise.resolve() };
+  }
+  const { openRemotePipeline } = await import('../engines/pipeline/remote.js');
+  const remote = await openRemotePipeline({ cluster: name, stateDir, state, ...(env ? { env } : {}) });
+  return { backend: pipelineBackend(slots, { cluster: name, remote }), close: () => remote.close() };
 }
 
 /** The one running cluster, or a UsageError listing them (or saying how to start one). */

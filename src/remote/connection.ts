@@ -106,6 +106,8 @@ export class SshConnection implements RemoteHost {
   readonly user: string;
   private readonly channels = new Semaphore(CHANNELS_PER_CONNECTION);
   private sftpSession?: Promise<SFTPWrapper>;
+  /** Remote port forwards on this connection: bound port → handler. */
+  private inbound?: Map<number, (channel: ClientChannel) => void>;
   private closed = false;
 
   constructor(
@@ -323,6 +325,52 @@ export class SshConnection implements RemoteHost {
           );
         else resolve(channel);
       });
+    });
+  }
+
+  /**
+   * A remote port forward: the node listens on `host:port` (0 = a free port) and each connection
+   * to it is handed to `onChannel`. Resolves with the bound port. See reverse-tunnel.ts.
+   */
+  forwardIn(host: string, port: number, onChannel: (channel: ClientChannel) => void): Promise<number> {
+    if (!this.inbound) {
+      this.inbound = new Map();
+      const inbound = this.inbound;
+      this.client.on('tcp connection', (info, accept, reject) => {
+        const handler = inbound.get(info.destPort);
+        if (handler) handler(accept());
+        else reject();
+      });
+    }
+    const inbound = this.inbound;
+    return new Promise((resolve, reject) => {
+      this.client.forwardIn(host, port, (error, bound) => {
+        if (error) {
+          reject(
+            new RemoteError('TunnelFailed', `${this.alias} refused to listen on ${host}:${port}: ${error.message}`, {
+              cause: error,
+              hint: 'the node’s sshd must allow TCP forwarding (AllowTcpForwarding yes, the default)',
+            }),
+          );
+          return;
+        }
+        const actual = bound || port;
+        inbound.set(actual, onChannel);
+        resolve(actual);
+      });
+    });
+  }
+
+  /** Stops a remote port forward made by `forwardIn`. */
+  unforwardIn(host: string, port: number): Promise<void> {
+    this.inbound?.delete(port);
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      try {
+        this.client.unforwardIn(host, port, () => resolve());
+      } catch {
+        resolve(); // the connection is already gone: so is the listener
+      }
     });
   }
 

@@ -13,6 +13,7 @@ export {
 export { SshPool, type HostTarget, type SshPoolOptions } from './pool.js';
 export { Semaphore, mapLimit } from './semaphore.js';
 export { openTunnel, type Tunnel } from './tunnel.js';
+export { openReverseTunnel, type ReverseTunnel } from './reverse-tunnel.js';
 export {
   execChecked,
   shellQuote,

@@ -41,6 +41,12 @@ export interface PipelineWorkerOptions {
   modules?: Record<string, string | Uint8Array>;
   /** Give up if the distributor's CURVE handshake has not completed by then (default 30 s). */
   connectTimeoutMs?: number;
+  /**
+   * Stop when neither a control message (the distributor's BEAT, or STOP) nor a task has been seen
+   * for this long (default: never). Workers on remote nodes use it, so a client that vanished
+   * without sending STOP (killed, or its SSH connection lost) leaves no worker behind.
+   */
+  idleExitMs?: number;
 }
 
 export interface PipelineWorkerHandle {
@@ -51,6 +57,9 @@ export interface PipelineWorkerHandle {
 }
 
 const STOP = 'STOP';
+const BEAT = 'BEAT';
+/** How often the distributor's control socket says it is still there. */
+const BEAT_MS = 1000;
 
 /** Runs a pipeline worker in this process (the process entry is pipeline/worker-main.ts). */
 export async function startPipelineWorker(options: PipelineWorkerOptions): Promise<PipelineWorkerHandle> {
@@ -66,6 +75,7 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
   const push = new zmq.Push({ ...common, sendHighWaterMark: 0 });
   const sub = new zmq.Subscriber(common);
   sub.subscribe(STOP);
+  sub.subscribe(BEAT);
   const pullReady = new Promise<void>((resolve) => pull.events.on('handshake', () => resolve()));
   sub.connect(options.endpoints.control);
   push.connect(options.endpoints.collector);
@@ -91,9 +101,21 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
   let stopped = false;
   let closeAll!: () => void;
   const done = new Promise<void>((resolve) => (closeAll = resolve));
+  let lastActivity = Date.now();
+  const idleExit = options.idleExitMs;
+  const idleTimer =
+    idleExit === undefined
+      ? undefined
+      : setInterval(
+          () => {
+            if (Date.now() - lastActivity > idleExit) stop();
+          },
+          Math.max(50, Math.min(1000, idleExit / 4)),
+        );
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
+    if (idleTimer) clearInterval(idleTimer);
     pull.close();
     push.close();
     sub.close();
@@ -101,7 +123,10 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
   };
   void (async () => {
     try {
-      for await (const [m] of sub) if (m?.toString() === STOP) break;
+      for await (const [m] of sub) {
+        if (m?.toString() === STOP) break;
+        lastActivity = Date.now();
+      }
     } catch {
       // closed
     }
@@ -112,6 +137,7 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
       for await (const msg of pull) {
         const head = parseHeader(msg[0]) as { t: string; i: number } | undefined;
         if (!head) continue;
+        lastActivity = Date.now();
         const started = nowMs();
         let ok = true;
         let value: unknown;
@@ -123,6 +149,7 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
           value = error instanceof Error ? error : new Error(String(error));
         }
         const completed = nowMs();
+        lastActivity = Date.now();
         let enc;
         try {
           enc = encodeValue(value);
@@ -163,8 +190,13 @@ export interface PipelineOptions<T, R> {
   resendAfterMs?: number;
   /** How long to wait for every worker's READY (default 30 s). */
   startTimeoutMs?: number;
-  /** Called once with the endpoints after binding (to start external workers). */
-  onListening?: (endpoints: PipelineEndpoints, keys: ClusterKeys) => void;
+  /**
+   * Called once with the endpoints after binding (to start external workers); awaited before the
+   * start barrier's clock starts, so slow starts (SSH, uploads) do not count against it.
+   */
+  onListening?: (endpoints: PipelineEndpoints, keys: ClusterKeys) => void | Promise<void>;
+  /** Aborting stops the run: it rejects with JobError `Interrupted` after stopping its workers. */
+  signal?: AbortSignal;
   /** Called after each new result. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -191,6 +223,14 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
   const distributor = new zmq.Push({ ...server, sendHighWaterMark: 1000 });
   const collector = new zmq.Pull({ ...server, receiveHighWaterMark: 0 });
   const control = new zmq.Publisher(server);
+  // One send at a time on the control socket (beats and STOP share it).
+  let controlChain: Promise<unknown> = Promise.resolve();
+  const publish = (message: string): Promise<unknown> =>
+    (controlChain = controlChain.then(() => control.send(message)).catch(() => undefined));
+  let beats: NodeJS.Timeout | undefined;
+  const interrupted = (): void => {
+    if (options.signal?.aborted) throw new JobError('Interrupted', 'interrupted while tasks were running');
+  };
   const children: ChildProcess[] = [];
   const inline: PipelineWorkerHandle[] = [];
   let tempDir: string | undefined;
@@ -203,7 +243,9 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
       collector: collector.lastEndpoint!,
       control: control.lastEndpoint!,
     };
-    options.onListening?.(endpoints, keys);
+    beats = setInterval(() => void publish(BEAT), BEAT_MS);
+    await options.onListening?.(endpoints, keys);
+    interrupted();
     const local = options.workers ?? 2;
     const expected = local + (options.externalWorkers ?? 0);
     if (expected < 1) throw new JobError('NoWorkers', 'a pipeline needs at least one worker');
@@ -299,6 +341,7 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
     })();
     const until = Date.now() + startTimeout;
     while (ready.size < expected) {
+      interrupted();
       if (Date.now() > until) {
         throw new JobError(
           'PipelineStartTimeout',
@@ -318,10 +361,14 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
       ];
       await distributor.send(frames);
     };
-    for (let i = 0; i < total; i++) await send(i);
+    for (let i = 0; i < total; i++) {
+      if (i % 64 === 0) interrupted();
+      await send(i);
+    }
     let resent = 0;
     const resendAfter = options.resendAfterMs ?? 2000;
     while (done < total) {
+      interrupted();
       await new Promise<void>((r) => {
         wake = r;
         setTimeout(r, Math.min(200, resendAfter));
@@ -338,7 +385,7 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
       }
     }
     await collecting;
-    await control.send(STOP);
+    await publish(STOP);
     await Promise.all(inline.map((w) => w.done));
     if (errors.length === 1) throw errors[0]!;
     if (errors.length > 1) throw new CompositeTaskError(errors);
@@ -351,7 +398,8 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
     };
   } finally {
     // STOP is fire-and-forget (a worker that missed it is stopped here)
-    await control.send(STOP).catch(() => {});
+    if (beats) clearInterval(beats);
+    await publish(STOP);
     await new Promise((r) => setTimeout(r, 20));
     await Promise.all(inline.map((w) => w.close()));
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

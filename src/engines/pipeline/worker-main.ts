@@ -1,8 +1,11 @@
 /**
  * Pipeline worker process entry:
  *   node --import tsx src/engines/pipeline/worker-main.ts --distributor EP --collector EP --control EP
- *        --keys DIR|curve-engine.json [--id N] [--module name=file.mjs]…
- * Exits 0 when the control socket says STOP.
+ *        --keys DIR|curve-engine.json [--id N] [--module name=file.mjs]… [--idle-exit MS]
+ *        [--sc-pipeline=CLUSTER/RUN]
+ * Exits 0 when the control socket says STOP, or (with --idle-exit) when the distributor has been
+ * silent that long. `--sc-pipeline` only marks the process, so a run's workers on a node can be
+ * found and stopped (pkill -f) as a group.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +21,8 @@ const { values } = parseArgs({
     keys: { type: 'string' },
     id: { type: 'string' },
     module: { type: 'string', multiple: true },
+    'idle-exit': { type: 'string' },
+    'sc-pipeline': { type: 'string' },
   },
 });
 
@@ -38,9 +43,12 @@ async function main(): Promise<number> {
     endpoints: { distributor, collector, control },
     keys: await loadPeerKeys(keysPath),
     ...(values.id ? { id: Number(values.id) } : {}),
+    ...(values['idle-exit'] ? { idleExitMs: Number(values['idle-exit']) } : {}),
     modules,
   });
   process.once('SIGTERM', () => void worker.close());
+  process.once('SIGINT', () => void worker.close());
+  process.once('SIGHUP', () => void worker.close());
   await worker.done;
   return 0;
 }

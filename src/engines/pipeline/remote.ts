@@ -1,0 +1,308 @@
+import { randomBytes } from 'node:crypto';
+import { join, posix } from 'node:path';
+import { JobError, throwIfAborted } from '../../errors.js';
+import type { ReverseTunnel } from '../../remote/reverse-tunnel.js';
+import type { SshPool } from '../../remote/pool.js';
+import type { RemoteHost } from '../../remote/types.js';
+import type { EngineRuntimePackage, EngineState } from '../cluster.js';
+import { archOf, buildEngineRuntime, installEngineRuntime, remoteRoot } from '../cluster.js';
+import type { ClusterKeys } from '../protocol/keys.js';
+import { KEY_FILES, loadClusterKeys } from '../protocol/keys.js';
+import type { PipelineEndpoints } from './pipeline.js';
+
+/**
+ * Pipeline workers on a remote (ec2 or fleet) cluster. The client keeps the distributor, collector
+ * and control sockets on its own 127.0.0.1 (runPipeline); each node gets three SSH remote port
+ * forwards on *its* 127.0.0.1 that lead back to them, and runs one worker per engine slot, which
+ * connects to those loopback ports. So the nodes never need a route to the client, and no socket of
+ * the pipeline listens on a network address: the only listeners are on the two loopbacks.
+ *
+ * Workers run from the cluster's engine runtime (uploaded over SFTP like the engines', with the
+ * worker entry bundled in), use the node's engine key (curve-engine.json), load the job module
+ * shipped to a private run folder (0700, files 0600), and carry a marker `--sc-pipeline=CLUSTER/RUN`
+ * by which `stop()` finds and ends every one of them (TERM, then KILL). A worker whose client
+ * vanished without a STOP (killed, SSH lost) exits by itself once the control socket's beats stop.
+ */
+
+/** A worker exits this long after the last beat or task (the client beats every second). */
+export const REMOTE_IDLE_EXIT_MS = 20_000;
+
+export interface NodeWorkers {
+  alias: string;
+  /** Pipeline worker ids on this node (unique across the run; reported as the task's engine). */
+  ids: number[];
+}
+
+/** One worker per engine slot: node by node in the state's order, ids 0…N-1. */
+export function planWorkers(engines: Record<string, number>): NodeWorkers[] {
+  const out: NodeWorkers[] = [];
+  let next = 0;
+  for (const [alias, count] of Object.entries(engines)) {
+    const n = Math.max(0, Math.floor(count));
+    if (n === 0) continue;
+    out.push({ alias, ids: Array.from({ length: n }, () => next++) });
+  }
+  return out;
+}
+
+const q = (value: string): string =>
+  /^[A-Za-z0-9_./:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+
+/** The marker's value (without the leading dashes): `sc-pipeline=CLUSTER/RUN`. */
+export const pipelineMarker = (cluster: string, run: string): string => `sc-pipeline=${cluster}/${run}`;
+
+/**
+ * The shell command that starts a node's workers, detached (setsid -f: the SSH channel returns at
+ * once), each logging to DIR/worker-ID.log. The marker is assembled in the shell, so the command's
+ * own line never matches the stop command's pattern.
+ */
+export function workerStartCommand(options: {
+  cluster: string;
+  run: string;
+  runtimeDir: string;
+  runDir: string;
+  keyFile: string;
+  /** The node-side loopback ports of the three reverse tunnels. */
+  ports: { distributor: number; collector: number; control: number };
+  ids: readonly number[];
+  /** Module name → file on the node. */
+  modules: Record<string, string>;
+  idleExitMs?: number;
+}): string {
+  const ep = (port: number): string => `tcp://127.0.0.1:${port}`;
+  const args = [
+    '"-$M"',
+    '--distributor',
+    ep(options.ports.distributor),
+    '--collector',
+    ep(options.ports.collector),
+    '--control',
+    ep(options.ports.control),
+    '--keys',
+    q(options.keyFile),
+    '--idle-exit',
+    String(options.idleExitMs ?? REMOTE_IDLE_EXIT_MS),
+    ...Object.entries(options.modules).flatMap(([name, file]) => ['--module', q(`${name}=${file}`)]),
+  ];
+  return [
+    `M=-${q(pipelineMarker(options.cluster, options.run))}`,
+    `cd ${q(options.runDir)} || exit 1`,
+    `for i in ${options.ids.join(' ')}; do`,
+    `  setsid -f node ${q(posix.join(options.runtimeDir, 'pipeline-worker.mjs'))} ${args.join(' ')} --id "$i" >>"worker-$i.log" 2>&1 </dev/null || exit 1`,
+    'done',
+  ].join('\n');
+}
+
+/**
+ * Stops every worker of the run on a node and returns once they are gone: TERM, up to 5 s for a
+ * clean exit, then KILL; then removes the run folder (job module, logs). Exit status 0 always.
+ */
+export function workerStopCommand(cluster: string, run: string, runDir: string): string {
+  return [
+    `M=-${q(pipelineMarker(cluster, run))}`,
+    `pkill -TERM -f -- "[-]$M" 2>/dev/null`,
+    `for _ in $(seq 50); do pgrep -f -- "[-]$M" >/dev/null || break; sleep 0.1; done`,
+    `pkill -KILL -f -- "[-]$M" 2>/dev/null`,
+    `rm -rf ${q(runDir)}`,
+    'exit 0',
+  ].join('\n');
+}
+
+/** Counts the run's live workers on a node (for tests and checks). */
+export function workerCountCommand(cluster: string, run: string): string {
+  return [`M=-${q(pipelineMarker(cluster, run))}`, `pgrep -c -f -- "[-]$M" || true`].join('\n');
+}
+
+export interface RemotePipelineWorkers {
+  /** Workers the run starts (Σ engine slots). */
+  readonly workers: number;
+  readonly keys: ClusterKeys;
+  /** The run's id (part of every worker's marker). */
+  readonly run: string;
+  /** Checks the nodes, installs the runtime where missing and ships the job module(s). */
+  ship(modules: Record<string, string>, signal?: AbortSignal): Promise<void>;
+  /** Opens the reverse tunnels to `endpoints` on every node and starts the workers. */
+  start(endpoints: PipelineEndpoints): Promise<void>;
+  /** The last lines of every worker log (for a start that timed out). */
+  logs(lines?: number): Promise<string[]>;
+  /** Stops every worker, removes the run folders, closes the tunnels. Idempotent. */
+  stop(): Promise<void>;
+  /** `stop()`, then closes the SSH connections. */
+  close(): Promise<void>;
+}
+
+interface NodeRun {
+  alias: string;
+  address: string;
+  ids: number[];
+  host: RemoteHost;
+  runtimeDir?: string;
+  tunnels: ReverseTunnel[];
+  started: boolean;
+}
+
+const tcpPort = (endpoint: string): number => {
+  const port = Number(/:(\d+)$/.exec(endpoint)?.[1]);
+  if (!(port > 0)) throw new JobError('PipelineEndpointInvalid', `pipeline endpoint ${endpoint} has no TCP port`);
+  return port;
+};
+
+/** Connects to every node of an ec2 cluster's engine runtime for one pipeline run. */
+export async function openRemotePipeline(options: {
+  cluster: string;
+  stateDir: string;
+  state: EngineState;
+  env?: NodeJS.ProcessEnv;
+}): Promise<RemotePipelineWorkers> {
+  const { cluster, stateDir, state } = options;
+  const env = options.env ?? process.env;
+  if (!state.ssh) {
+    throw new JobError(
+      'EngineStateInvalid',
+      `${join(stateDir, 'engines.json')} has no ssh entry: restart the cluster's engines`,
+    );
+  }
+  const plan = planWorkers(state.engines);
+  const missing = plan.filter((p) => !state.addresses?.[p.alias] && p.alias !== 'master');
+  if (missing.length) {
+    throw new JobError(
+      'PipelineNeedsAddresses',
+      `cluster ${cluster}'s engine state does not record how to reach ${missing.map((m) => m.alias).join(', ')}: restart its engines with this version`,
+      { hint: `starcluster restart ${cluster}` },
+    );
+  }
+  if (plan.length === 0) {
+    throw new JobError('NoEngines', `cluster ${cluster} has no engine slots to run pipeline workers on`);
+  }
+  const keys = await loadClusterKeys(stateDir);
+  const remote = await import('../../remote/index.js');
+  const pool: SshPool = new remote.SshPool({
+    privateKey: await remote.readPrivateKey(state.ssh.keyPath),
+    knownHostsFile: state.ssh.knownHosts,
+    user: state.ssh.user,
+  });
+  const run = randomBytes(6).toString('hex');
+  const root = remoteRoot(env);
+  const base = posix.join(root, 'clusters', cluster);
+  const runDir = posix.join(base, 'pipeline', run);
+  const keyFile = posix.join(base, 'keys', KEY_FILES.engine);
+  const nodes: NodeRun[] = plan.map((p) => {
+    const address = state.addresses?.[p.alias] ?? state.ssh!.address;
+    return {
+      alias: p.alias,
+      address,
+      ids: p.ids,
+      host: pool.host({ alias: p.alias, address, user: state.ssh!.user }),
+      tunnels: [],
+      started: false,
+    };
+  });
+  const moduleFiles: Record<string, string> = {};
+  let stopped: Promise<void> | undefined;
+
+  const onEvery = async <T>(what: string, work: (n: NodeRun) => Promise<T>): Promise<T[]> => {
+    const results = await Promise.allSettled(nodes.map(work));
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ n: nodes[i]!, e: r.reason as unknown }] : [],
+    );
+    if (failed.length) {
+      const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+      throw new JobError(
+        'PipelineNodeFailed',
+        `${what} failed on ${failed.map((f) => f.n.alias).join(', ')}: ${msg(failed[0]!.e)}`,
+        { details: failed.map((f) => `${f.n.alias}: ${msg(f.e)}`), cause: failed[0]!.e },
+      );
+    }
+    return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+  };
+
+  const stopNode = async (n: NodeRun): Promise<void> => {
+    await n.host.exec(workerStopCommand(cluster, run, runDir), { timeoutMs: 20_000 }).catch(() => undefined);
+    await Promise.all(n.tunnels.map((t) => t.close().catch(() => undefined)));
+    n.tunnels = [];
+    n.started = false;
+  };
+
+  const stop = (): Promise<void> => (stopped ??= Promise.all(nodes.map(stopNode)).then(() => undefined));
+
+  return {
+    workers: plan.reduce((sum, p) => sum + p.ids.length, 0),
+    keys,
+    run,
+    async ship(modules, signal) {
+      const packages = new Map<string, Promise<EngineRuntimePackage>>();
+      await onEvery('installing the pipeline runtime', async (n) => {
+        const { execChecked } = remote;
+        const machine = (await execChecked(n.host, 'uname -m')).stdout;
+        const arch = archOf(machine);
+        if (!packages.has(arch)) packages.set(arch, buildEngineRuntime(arch));
+        n.runtimeDir = await installEngineRuntime(n.host, await packages.get(arch)!, root);
+        throwIfAborted(signal);
+        await execChecked(
+          n.host,
+          `mkdir -p ${q(runDir)} && chmod 700 ${q(posix.dirname(runDir))} ${q(runDir)} && test -f ${q(keyFile)}`,
+        );
+        let i = 0;
+        for (const [name, code] of Object.entries(modules)) {
+          const file = posix.join(runDir, `module-${i++}.mjs`);
+          await n.host.writeFile(file, code, 0o600);
+          moduleFiles[name] = file;
+        }
+      });
+    },
+    async start(endpoints) {
+      const local = {
+        distributor: tcpPort(endpoints.distributor),
+        collector: tcpPort(endpoints.collector),
+        control: tcpPort(endpoints.control),
+      };
+      await onEvery('starting pipeline workers', async (n) => {
+        if (!n.runtimeDir) throw new JobError('PipelineNotShipped', 'the job was not shipped before start');
+        const connection = await pool.connection({ alias: n.alias, address: n.address, user: state.ssh!.user });
+        const ports = { distributor: 0, collector: 0, control: 0 };
+        for (const which of ['distributor', 'collector', 'control'] as const) {
+          const tunnel = await remote.openReverseTunnel(connection, local[which]);
+          n.tunnels.push(tunnel);
+          ports[which] = tunnel.remotePort;
+        }
+        n.started = true;
+        await remote.execChecked(
+          n.host,
+          workerStartCommand({
+            cluster,
+            run,
+            runtimeDir: n.runtimeDir,
+            runDir,
+            keyFile,
+            ports,
+            ids: n.ids,
+            modules: moduleFiles,
+          }),
+        );
+      });
+    },
+    async logs(lines = 5) {
+      const out: string[] = [];
+      for (const n of nodes) {
+        const r = await n.host
+          .exec(
+            `cd ${q(runDir)} 2>/dev/null && for f in worker-*.log; do [ -s "$f" ] && tail -n ${lines} "$f" | sed "s|^|$f: |"; done; true`,
+            {
+              timeoutMs: 10_000,
+            },
+          )
+          .catch(() => undefined);
+        for (const line of (r?.stdout ?? '').split('\n').filter(Boolean)) out.push(`${n.alias} ${line}`);
+      }
+      return out;
+    },
+    stop,
+    async close() {
+      try {
+        await stop();
+      } finally {
+        pool.close();
+      }
+    },
+  };
+}
