@@ -6,8 +6,11 @@
  *   npm run bench:engines -- [--engines 1] [--tasks 100000] [--latency 5000] [--no-ipyparallel] [--json]
  *
  * Figures: tasksPerSecond = N `lview.apply(noop)` submitted back to back (many outstanding) / time until
- * the last result; p50/p99 = sequential `await lview.apply(noop)` round trips. `--json` ends with one line
- * {tasksPerSecond, p50Ms, p99Ms, engines, curve: true, ipyparallel: {tasksPerSecond, p50Ms}}.
+ * the last result; p50/p99 = sequential `await lview.apply(noop)` round trips with the default client
+ * (a sequential task takes the engine's direct lane: client → engine → client, the controller only
+ * leasing the engine); relay.p50/p99 = the same with `lanes: 'off'` (client → controller → engine →
+ * controller → client). `--json` ends with one line
+ * {tasksPerSecond, p50Ms, p99Ms, engines, curve: true, relay: {p50Ms, p99Ms}, ipyparallel: {tasksPerSecond, p50Ms}}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -56,7 +59,27 @@ async function firstJsonLine<T>(child: ChildProcess): Promise<T> {
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
-async function benchOurs(): Promise<{ tasksPerSecond: number; p50Ms: number; p99Ms: number }> {
+interface Latency {
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Sequential round trips; the first `warm` are not counted (JIT, the lane's handshake). */
+async function latency(client: Client, warm: number): Promise<Latency> {
+  const lview = client.loadBalancedView();
+  const noop = (): null => null;
+  for (let i = 0; i < warm; i++) await lview.apply(noop);
+  const lat: number[] = [];
+  for (let i = 0; i < LATENCY; i++) {
+    const t = performance.now();
+    await lview.apply(noop);
+    lat.push(performance.now() - t);
+  }
+  lat.sort((a, b) => a - b);
+  return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+}
+
+async function benchOurs(): Promise<{ tasksPerSecond: number } & Latency & { relay: Latency }> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-engines-'));
   const keys = await generateClusterKeys(dir);
   const children: ChildProcess[] = [];
@@ -83,18 +106,18 @@ async function benchOurs(): Promise<{ tasksPerSecond: number; p50Ms: number; p99
     const tasksPerSecond = TASKS / seconds;
     log(`ours: ${TASKS} no-op tasks pipelined in ${seconds.toFixed(2)} s → ${tasksPerSecond.toFixed(0)} tasks/s`);
 
-    const lat: number[] = [];
-    for (let i = 0; i < LATENCY; i++) {
-      const t = performance.now();
-      await lview.apply(noop);
-      lat.push(performance.now() - t);
-    }
-    lat.sort((a, b) => a - b);
-    const p50Ms = percentile(lat, 0.5);
-    const p99Ms = percentile(lat, 0.99);
-    log(`ours: sequential round trip p50 ${p50Ms.toFixed(3)} ms, p99 ${p99Ms.toFixed(3)} ms (${LATENCY} tasks)`);
+    const { p50Ms, p99Ms } = await latency(client, 500);
+    log(
+      `ours: sequential round trip p50 ${p50Ms.toFixed(3)} ms, p99 ${p99Ms.toFixed(3)} ms (${LATENCY} tasks, direct lane)`,
+    );
     await client.close();
-    return { tasksPerSecond, p50Ms, p99Ms };
+    const relayClient = await Client.connect({ endpoint: ready.clientEndpoint, keys, lanes: 'off' });
+    const relay = await latency(relayClient, 500);
+    log(
+      `ours: through the controller p50 ${relay.p50Ms.toFixed(3)} ms, p99 ${relay.p99Ms.toFixed(3)} ms (${LATENCY} tasks, lanes off)`,
+    );
+    await relayClient.close();
+    return { tasksPerSecond, p50Ms, p99Ms, relay };
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });
@@ -145,6 +168,7 @@ if (values.json) {
       p99Ms: round(ours.p99Ms, 3),
       engines: ENGINES,
       curve: true,
+      relay: { p50Ms: round(ours.relay.p50Ms, 3), p99Ms: round(ours.relay.p99Ms, 3) },
       ipyparallel: ipp ? { tasksPerSecond: round(ipp.tasksPerSecond, 1), p50Ms: round(ipp.p50Ms, 3) } : null,
     }),
   );

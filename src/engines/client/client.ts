@@ -3,10 +3,17 @@ import type { Scheme } from '../controller/schedulers.js';
 import { decodeValue, encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { clientKeysOf } from '../protocol/keys.js';
-import type { EngineInfo, ModuleDoneMsg, ResultHead, SubmitHead, TaskKindCode } from '../protocol/messages.js';
+import type {
+  EngineInfo,
+  LaneInfo,
+  ModuleDoneMsg,
+  ResultHead,
+  SubmitHead,
+  TaskKindCode,
+} from '../protocol/messages.js';
 import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
-import { curveClient, Outbox, zmq } from '../protocol/sockets.js';
+import { curveClient, endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
 import type { PartOutcome, TaskMetadata } from './async-result.js';
 import { EngineDiedError, RemoteTaskError } from './errors.js';
 import { DirectView, LoadBalancedView } from './views.js';
@@ -35,7 +42,37 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** No word from the controller for this long fails every pending task (default 15 s). */
   lostAfterMs?: number;
+  /**
+   * Direct lanes (see LaneInfo). A task submitted while nothing else is pending — a sequential
+   * `await view.apply(…)` — goes straight to an engine and back: two hops instead of four through
+   * the controller, about half the round trip. Load-balanced tasks use the engine the controller
+   * leases to this client; direct tasks their target. Everything else (maps, many tasks in flight,
+   * retries, restrictions) goes through the controller's scheduler as usual. If a lane's engine
+   * dies, its task is resubmitted through the controller (load-balanced) or fails with EngineDied
+   * (direct), exactly as through the controller.
+   * `auto` (default): only lanes on loopback (a local cluster; a remote cluster's engines sit behind
+   * the SSH tunnel). `on`: any lane (the client runs inside the cluster's network). `off`: none.
+   */
+  lanes?: 'auto' | 'on' | 'off';
 }
+
+/** A client's direct connection to one engine's lane. */
+interface Lane {
+  engine: number;
+  sock?: zmq.Dealer;
+  out?: Outbox;
+  /** Welcomed by the engine: tasks may go. */
+  ready: boolean;
+  /** Unusable (not allowed, unreachable): never tried again for this engine. */
+  failed: boolean;
+  /** Tasks sent on this lane whose results have not come back. */
+  inflight: number;
+  timer?: NodeJS.Timeout;
+  loop?: Promise<void>;
+}
+
+/** How long a lane may take to answer its hello before the client gives up on it. */
+const LANE_HELLO_MS = 3000;
 
 type Done = (outcome: PartOutcome, meta: Partial<TaskMetadata>) => void;
 
@@ -45,6 +82,8 @@ export interface Submission {
   direct?: boolean;
   retries?: number;
   scheme?: Scheme;
+  /** `false`: never by a lane (maps: their tasks belong to the scheduler). */
+  lane?: false;
 }
 
 const MAX_BATCH_TASKS = 1024;
@@ -97,6 +136,11 @@ export class Client {
   private loop?: Promise<void>;
   private welcomed?: (msg: { engines: EngineInfo[]; scheme: string; hb: number }) => void;
   private authError?: string;
+  private readonly lanes = new Map<number, Lane>();
+  /** Tasks in flight on a lane: resubmitted or failed if the lane's engine dies. */
+  private readonly laneTasks = new Map<number, { engine: number; sub: Submission; head: SubmitHead; frames: Frames }>();
+  private lease: number | undefined;
+  private leaseState: 'none' | 'asked' | 'unavailable' = 'none';
   /** The controller's default scheme. */
   scheme = '';
 
@@ -238,25 +282,158 @@ export class Client {
     const first = frames[0];
     const inline = typeof first === 'string' && first.length <= INLINE_BODY_MAX;
     const head: SubmitHead = inline ? { i, n: frames.length - 1, b: first } : { i, n: frames.length };
+    const payload = inline ? frames.slice(1) : frames;
+    const lane = this.laneFor(sub);
+    this.pending.set(i, done);
+    if (lane) {
+      lane.inflight++;
+      this.laneTasks.set(i, { engine: lane.engine, sub, head, frames: payload });
+      lane.out!.send([JSON.stringify({ t: 'sub', k: [head] }), ...payload]);
+    } else this.enqueue(sub, head, payload);
+    return i;
+  }
+
+  /** Adds a task to the next batch for the controller. */
+  private enqueue(sub: Submission, head: SubmitHead, payload: Frames): void {
     if (sub.to) head.to = sub.to;
     if (sub.direct) head.d = 1;
     if (sub.retries) head.r = sub.retries;
     if (sub.scheme) head.s = sub.scheme;
-    this.pending.set(i, done);
     const b = this.batch;
     b.heads.push(head);
-    for (let k = inline ? 1 : 0; k < frames.length; k++) {
-      const f = frames[k]!;
+    for (const f of payload) {
       b.frames.push(f);
       b.bytes += frameBytes(f);
     }
-    if (inline) b.bytes += (first as string).length;
+    if (head.b !== undefined) b.bytes += head.b.length;
     if (b.heads.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flush);
     }
-    return i;
+  }
+
+  // ------------------------------------------------------------ lanes
+
+  /**
+   * The ready lane this task may take, if any (starting to open one, or asking for a lease, for next
+   * time). A task takes a lane only when nothing else is pending, so lanes serve sequential calls
+   * and never bypass the scheduler for concurrent work. A direct task also takes its engine's lane
+   * while earlier tasks are still on that lane: tasks to one engine run in the order they were sent.
+   */
+  private laneFor(sub: Submission): Lane | undefined {
+    if ((this.options.lanes ?? 'auto') === 'off' || sub.lane === false) return undefined;
+    const idle = this.pending.size === 0 && this.batch.heads.length === 0;
+    let engine: number | undefined;
+    if (sub.direct) {
+      engine = sub.to?.length === 1 ? sub.to[0] : undefined;
+      if (engine === undefined) return undefined;
+      const lane = this.lanes.get(engine);
+      if (lane?.ready && lane.inflight > 0) return lane;
+    } else if (!sub.to && !sub.retries && idle) {
+      engine = this.lease;
+      if (engine === undefined && this.leaseState === 'none') {
+        if ([...this.engineMap.values()].some((e) => this.laneAllowed(e.lane))) {
+          this.leaseState = 'asked';
+          this.out.send(['{"t":"lease"}']);
+        } else this.leaseState = 'unavailable';
+      }
+    }
+    if (engine === undefined || !idle) return undefined;
+    const lane = this.lanes.get(engine) ?? this.openLane(engine);
+    return lane.ready ? lane : undefined;
+  }
+
+  private laneAllowed(lane: LaneInfo | undefined): lane is LaneInfo {
+    if (!lane) return false;
+    const mode = this.options.lanes ?? 'auto';
+    if (mode === 'on') return true;
+    const host = endpointHost(lane.endpoint);
+    return mode === 'auto' && host !== undefined && isLoopbackHost(host);
+  }
+
+  private openLane(engine: number): Lane {
+    const lane: Lane = { engine, ready: false, failed: true, inflight: 0 };
+    this.lanes.set(engine, lane);
+    const info = this.engineMap.get(engine)?.lane;
+    if (!this.laneAllowed(info)) return lane;
+    const keys = clientKeysOf(this.options.keys);
+    const sock = new zmq.Dealer({
+      curveServerKey: info.key,
+      curvePublicKey: keys.publicKey,
+      curveSecretKey: keys.secretKey,
+      linger: 0,
+      sendHighWaterMark: 0,
+      receiveHighWaterMark: 0,
+    });
+    try {
+      sock.connect(info.endpoint);
+    } catch {
+      sock.close();
+      return lane;
+    }
+    Object.assign(lane, { sock, out: new Outbox(sock), failed: false });
+    lane.loop = (async () => {
+      try {
+        for await (const msg of sock) this.onLaneMessage(lane, msg);
+      } catch {
+        // closed
+      }
+    })();
+    const since = Date.now();
+    const hello = (): void => {
+      if (lane.ready || lane.failed || this.closed) return;
+      if (Date.now() - since > LANE_HELLO_MS) {
+        this.closeLane(lane);
+        return;
+      }
+      lane.out!.send(['{"t":"hello"}']);
+      lane.timer = setTimeout(hello, 250);
+      lane.timer.unref();
+    };
+    hello();
+    return lane;
+  }
+
+  private onLaneMessage(lane: Lane, msg: Buffer[]): void {
+    const head = parseHeader(msg[0]);
+    if (!head) return;
+    if (head.t === 'res') this.onResults(head.r as ResultHead[], msg);
+    else if (head.t === 'welcome') {
+      if (Number(head.id) === lane.engine) lane.ready = true;
+      else this.closeLane(lane);
+    }
+  }
+
+  /** Closes a lane's socket; the entry stays, failed, so the engine is not tried again. */
+  private closeLane(lane: Lane): void {
+    lane.ready = false;
+    lane.failed = true;
+    if (lane.timer) clearTimeout(lane.timer);
+    lane.sock?.close();
+  }
+
+  /** An engine died: its lane closes; its lane tasks go to the controller (load-balanced) or fail (direct). */
+  private laneEngineDown(engine: number): void {
+    const lane = this.lanes.get(engine);
+    if (lane) {
+      this.closeLane(lane);
+      this.lanes.delete(engine);
+    }
+    if (this.lease === engine) {
+      this.lease = undefined;
+      this.leaseState = 'none';
+    }
+    for (const [i, t] of this.laneTasks) {
+      if (t.engine !== engine) continue;
+      this.laneTasks.delete(i);
+      if (t.sub.direct) {
+        const done = this.pending.get(i);
+        this.pending.delete(i);
+        const message = `engine ${engine} died while running task ${i}`;
+        done?.({ ok: false, error: new EngineDiedError(engine, i, message) }, { engine, received: nowMs() });
+      } else this.enqueue(t.sub, t.head, t.frames);
+    }
   }
 
   private readonly flush = (): void => {
@@ -289,8 +466,19 @@ export class Client {
         break;
       case 'eng': {
         for (const e of (head.up as EngineInfo[] | undefined) ?? []) this.engineMap.set(e.id, e);
-        for (const id of (head.down as number[] | undefined) ?? []) this.engineMap.delete(id);
+        if (head.up && this.leaseState === 'unavailable') this.leaseState = 'none';
+        for (const id of (head.down as number[] | undefined) ?? []) {
+          this.engineMap.delete(id);
+          this.laneEngineDown(id);
+        }
         for (const l of [...this.engineListeners]) l();
+        break;
+      }
+      case 'lease': {
+        const e = Number(head.e);
+        this.lease = e >= 0 && this.engineMap.has(e) ? e : undefined;
+        this.leaseState = this.lease === undefined ? 'unavailable' : 'none';
+        if (this.lease !== undefined && !this.lanes.has(this.lease)) this.openLane(this.lease);
         break;
       }
       case 'modok': {
@@ -317,6 +505,12 @@ export class Client {
       const done = this.pending.get(h.i);
       if (!done) continue; // a duplicate: each result is delivered once
       this.pending.delete(h.i);
+      const onLane = this.laneTasks.get(h.i);
+      if (onLane) {
+        this.laneTasks.delete(h.i);
+        const lane = this.lanes.get(onLane.engine);
+        if (lane) lane.inflight--;
+      }
       const meta: Partial<TaskMetadata> = { engine: h.e ?? -1, started: h.s, completed: h.c, received };
       let outcome: PartOutcome;
       try {
@@ -344,6 +538,8 @@ export class Client {
   private failAll(error: JobError): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
+    this.laneTasks.clear();
+    for (const lane of this.lanes.values()) lane.inflight = 0;
     const now = nowMs();
     for (const done of pending) done({ ok: false, error }, { received: now });
     for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: error.message }]);
@@ -353,8 +549,10 @@ export class Client {
   private async shutdown(): Promise<void> {
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const lane of this.lanes.values()) this.closeLane(lane);
     this.sock.close();
     await this.loop;
+    await Promise.all([...this.lanes.values()].map((lane) => lane.loop));
   }
 
   /** Says goodbye (the controller drops this client's queued tasks) and closes. Pending results fail. */

@@ -80,11 +80,12 @@ export class LoadBalancedView {
     const items = toSliceable(inputs);
     const chunksize = Math.max(1, Math.floor(options.chunksize ?? 1));
     const ar = new AsyncMapResult<Awaited<R>>(Math.ceil(items.length / chunksize), nowMs(), options.ordered ?? true);
+    const sub: Submission = { ...this.sub, lane: false };
     for (let start = 0, index = 0; start < items.length; start += chunksize, index++) {
       const frames = taskFrames(TaskKind.mapChunk, fn as TaskFunction<never[], unknown>, [
         items.slice(start, start + chunksize),
       ]);
-      submitPart(this.client, this.sub, frames, ar, index);
+      submitPart(this.client, sub, frames, ar, index);
     }
     return ar;
   }
@@ -128,7 +129,7 @@ export class LoadBalancedView {
         if (chunk.length === 0) break;
         const index = submittedChunks++;
         inFlight++;
-        this.client.submit(this.sub, taskFrames(TaskKind.mapChunk, fnArg, [chunk]), (outcome) => {
+        this.client.submit({ ...this.sub, lane: false }, taskFrames(TaskKind.mapChunk, fnArg, [chunk]), (outcome) => {
           inFlight--;
           ready.set(index, outcome);
           arrivals.push(index);

@@ -4,7 +4,9 @@ import type { ClusterKeys, ControllerKeys } from '../protocol/keys.js';
 import { controllerKeysOf } from '../protocol/keys.js';
 import type {
   EngineInfo,
+  LaneInfo,
   ModuleDoneMsg,
+  RegisterMsg,
   ResultHead,
   SubmitHead,
   TaskHead,
@@ -104,6 +106,8 @@ interface EngineRec {
   misses: number;
   ewmaMs?: number;
   limit: number;
+  /** Clients whose lane tasks this engine carries (see LeaseMsg). */
+  leases: number;
   batch?: { heads: TaskHead[]; frames: Frames };
 }
 
@@ -111,6 +115,8 @@ interface ClientRec {
   key: string;
   route: Buffer;
   gone: boolean;
+  /** The engine leased to this client's lane. */
+  lease?: number;
   batch?: { heads: ResultHead[]; frames: Frames };
 }
 
@@ -166,6 +172,7 @@ export class Controller implements ControllerHandle {
   private readonly hwm: HighWaterMark;
   private readonly random: Random | undefined;
   private readonly schemeFn;
+  private readonly clientKeys: string[];
 
   private readonly engineRecs = new Map<number, EngineRec>();
   private readonly byRoute = new Map<string, EngineRec>();
@@ -215,6 +222,7 @@ export class Controller implements ControllerHandle {
     }
     this.random = options.random;
     const keys = controllerKeysOf(options.keys);
+    this.clientKeys = keys.clientPublicKeys;
     this.zap = new ZapHandler(this.context, { client: keys.clientPublicKeys, engine: keys.enginePublicKeys });
     const common = { context: this.context, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 };
     this.clientSock = new zmq.Router({ ...common, ...curveServer(keys.server.secretKey, 'client'), mandatory: true });
@@ -339,7 +347,7 @@ export class Controller implements ControllerHandle {
         break;
       }
       case 'reg':
-        this.onRegister(route, head as unknown as { uuid: string; node: string; pid: number });
+        this.onRegister(route, head as unknown as RegisterMsg);
         break;
       case 'bye':
         if (rec) this.removeEngine(rec, 'it shut down');
@@ -349,7 +357,7 @@ export class Controller implements ControllerHandle {
     }
   }
 
-  private onRegister(route: Buffer, reg: { uuid: string; node: string; pid: number }): void {
+  private onRegister(route: Buffer, reg: RegisterMsg): void {
     if (typeof reg.uuid !== 'string' || reg.uuid.length === 0 || reg.uuid.length > 128) return;
     let rec = this.byUuid.get(reg.uuid);
     if (rec) {
@@ -365,13 +373,16 @@ export class Controller implements ControllerHandle {
         pid: Number(reg.pid ?? 0),
         registered: Date.now(),
       };
-      rec = { info, route, outstanding: new Map(), seen: true, misses: 0, limit: this.initialLimit() };
+      const lane = laneOf(reg.lane);
+      if (lane) info.lane = lane;
+      rec = { info, route, outstanding: new Map(), seen: true, misses: 0, limit: this.initialLimit(), leases: 0 };
       this.engineRecs.set(info.id, rec);
       this.byRoute.set(route.toString('latin1'), rec);
       this.byUuid.set(reg.uuid, rec);
       this.lru.add(info.id);
     }
     const welcome: WelcomeEngineMsg = { t: 'welcome', id: rec.info.id, hb: this.hb, lost: this.lostBeats };
+    if (rec.info.lane) welcome.clients = this.clientKeys;
     this.engineOut.send([route, enc(welcome)]);
     for (const [name, code] of this.modules) this.loadOn(rec, name, code, () => {});
     this.broadcast({ t: 'eng', up: [rec.info] });
@@ -405,6 +416,7 @@ export class Controller implements ControllerHandle {
       }
     }
     rec.outstanding.clear();
+    for (const c of this.clients.values()) if (c.lease === rec.info.id) c.lease = undefined;
     this.broadcast({ t: 'eng', down: [rec.info.id] });
     this.dispatch();
   }
@@ -502,13 +514,44 @@ export class Controller implements ControllerHandle {
       case 'mod':
         this.onModule(client, Number(head.i), String(head.name), msg[2]);
         break;
+      case 'lease':
+        this.clientOut.send([route, enc({ t: 'lease', e: this.grantLease(client) })]);
+        break;
       case 'bye':
         client.gone = true;
+        this.releaseLease(client);
         this.clients.delete(key);
         break;
       default:
         break;
     }
+  }
+
+  /** The laned engine with the fewest leases (ties: the least loaded in LRU order), or -1. */
+  private grantLease(client: ClientRec): number {
+    this.releaseLease(client);
+    let best: EngineRec | undefined;
+    let bestKey = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.lru.targets.length; i++) {
+      const rec = this.engineRecs.get(this.lru.targets[i]!);
+      if (!rec?.info.lane) continue;
+      const key = rec.leases * 1e9 + this.lru.loads[i]!;
+      if (key < bestKey) {
+        bestKey = key;
+        best = rec;
+      }
+    }
+    if (!best) return -1;
+    best.leases++;
+    client.lease = best.info.id;
+    return client.lease;
+  }
+
+  private releaseLease(client: ClientRec): void {
+    if (client.lease === undefined) return;
+    const rec = this.engineRecs.get(client.lease);
+    if (rec && rec.leases > 0) rec.leases--;
+    client.lease = undefined;
   }
 
   private onSubmit(client: ClientRec, heads: SubmitHead[], msg: Buffer[]): void {
@@ -730,6 +773,14 @@ export class Controller implements ControllerHandle {
       this.clientOut.send([c.route, enc({ t: 'res', r: b.heads }), ...b.frames]);
     }
   };
+}
+
+/** A lane as an engine reported it, if well-formed (a tcp endpoint and a Z85 key). */
+function laneOf(lane: unknown): LaneInfo | undefined {
+  const l = lane as Partial<LaneInfo> | undefined;
+  if (typeof l?.endpoint !== 'string' || typeof l.key !== 'string') return undefined;
+  if (!/^tcp:\/\/[^\s]{1,200}:\d{1,5}$/.test(l.endpoint) || l.key.length !== 40) return undefined;
+  return { endpoint: l.endpoint, key: l.key };
 }
 
 function messageOf(body: Buffer): string {

@@ -4,10 +4,19 @@ import { JobError } from '../../errors.js';
 import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
-import type { ResultHead, TaskHead } from '../protocol/messages.js';
+import type { LaneInfo, ResultHead, SubmitHead, TaskHead } from '../protocol/messages.js';
 import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
-import { curveClient, Outbox, zmq } from '../protocol/sockets.js';
+import {
+  curveClient,
+  curveServer,
+  endpointHost,
+  isLoopbackHost,
+  Outbox,
+  tcpEndpoint,
+  ZapHandler,
+  zmq,
+} from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from './executor.js';
 import { Heart } from './heart.js';
 
@@ -29,6 +38,11 @@ export interface EngineOptions {
   exitOnLost?: boolean;
   /** How long startEngine waits for the controller's welcome (default 30 s). */
   registerTimeoutMs?: number;
+  /**
+   * Where to bind the engine's direct lane (see LaneInfo): a private IP of this node, or `false` for
+   * none. Default: 127.0.0.1 when the controller is on loopback (a local cluster), else none.
+   */
+  lane?: string | false;
 }
 
 export type EngineEnd = 'closed' | 'stopped' | 'lost';
@@ -44,7 +58,11 @@ export interface EngineHandle {
 interface QueuedTask {
   id: number;
   frames: (Buffer | string)[];
+  /** The client's routing id on the lane, for a task that came by the lane. */
+  lane?: Buffer;
 }
+
+type ResultBatch = { heads: ResultHead[]; frames: Frames };
 
 const SLICE_MS = 5;
 
@@ -66,7 +84,16 @@ export class Engine implements EngineHandle {
   private closing = false;
   private readonly q: QueuedTask[] = [];
   private running = false;
-  private results: { heads: ResultHead[]; frames: Frames } = { heads: [], frames: [] };
+  private results: ResultBatch = { heads: [], frames: [] };
+  private laneResults = new Map<Buffer, ResultBatch>();
+  private lane?: {
+    info: LaneInfo;
+    context: zmq.Context;
+    zap: ZapHandler;
+    sock: zmq.Router;
+    out: Outbox;
+    loop: Promise<void>;
+  };
   private flushScheduled = false;
   private readonly executor = new TaskExecutor('engine');
   private regTimer?: NodeJS.Timeout;
@@ -91,6 +118,7 @@ export class Engine implements EngineHandle {
   }
 
   async start(): Promise<void> {
+    await this.openLane();
     this.sock.connect(this.options.controller);
     this.loop = this.readLoop();
     this.register();
@@ -123,7 +151,68 @@ export class Engine implements EngineHandle {
 
   private register(): void {
     if (this.closing) return;
-    this.out.send([JSON.stringify({ t: 'reg', uuid: this.uuid, node: this.node, pid: process.pid })]);
+    const lane = this.lane ? { lane: this.lane.info } : {};
+    this.out.send([JSON.stringify({ t: 'reg', uuid: this.uuid, node: this.node, pid: process.pid, ...lane })]);
+  }
+
+  /** Binds the direct lane (CURVE server with this engine's pair; ZAP admits the clients the controller names). */
+  private async openLane(): Promise<void> {
+    const ctlHost = endpointHost(this.options.controller);
+    const host =
+      this.options.lane === undefined
+        ? ctlHost && isLoopbackHost(ctlHost)
+          ? '127.0.0.1'
+          : undefined
+        : this.options.lane;
+    if (!host) return;
+    const context = new zmq.Context();
+    const zap = new ZapHandler(context, { lane: [] });
+    const sock = new zmq.Router({
+      context,
+      linger: 0,
+      sendHighWaterMark: 0,
+      receiveHighWaterMark: 0,
+      mandatory: true,
+      ...curveServer(this.keys.secretKey, 'lane'),
+    });
+    try {
+      await sock.bind(tcpEndpoint(host));
+    } catch (error) {
+      sock.close();
+      await zap.close();
+      throw new JobError('LaneBindFailed', `engine cannot bind its lane on ${host}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const info: LaneInfo = { endpoint: sock.lastEndpoint ?? '', key: this.keys.publicKey };
+    const out = new Outbox(sock);
+    this.lane = { info, context, zap, sock, out, loop: Promise.resolve() };
+    this.lane.loop = this.laneLoop(sock, out);
+  }
+
+  private async laneLoop(sock: zmq.Router, out: Outbox): Promise<void> {
+    try {
+      for await (const msg of sock) {
+        const route = msg[0]!;
+        const head = parseHeader(msg[1]);
+        if (!head || this.closing) continue;
+        if (head.t === 'hello') {
+          if (this.id >= 0) out.send([route, JSON.stringify({ t: 'welcome', id: this.id })]);
+        } else if (head.t === 'sub' && Array.isArray(head.k)) {
+          let offset = 2;
+          for (const h of head.k as SubmitHead[]) {
+            const n = h.n | 0;
+            const frames: (Buffer | string)[] = msg.slice(offset, offset + n);
+            if (typeof h.b === 'string') frames.unshift(h.b);
+            this.q.push({ id: h.i, frames, lane: route });
+            offset += n;
+          }
+          this.pump();
+        }
+      }
+    } catch {
+      // closed
+    }
   }
 
   private async readLoop(): Promise<void> {
@@ -151,7 +240,7 @@ export class Engine implements EngineHandle {
         break;
       }
       case 'welcome':
-        this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost));
+        this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost), head.clients);
         break;
       case 'unknown':
         this.register();
@@ -164,8 +253,14 @@ export class Engine implements EngineHandle {
     }
   }
 
-  private onWelcome(id: number, hb: number, lost: number): void {
+  private onWelcome(id: number, hb: number, lost: number, clients: unknown): void {
     this.id = id;
+    if (this.lane && Array.isArray(clients)) {
+      this.lane.zap.allow(
+        'lane',
+        clients.filter((k): k is string => typeof k === 'string' && k.length === 40),
+      );
+    }
     this.executor.id = id;
     if (this.regTimer) clearInterval(this.regTimer);
     this.regTimer = undefined;
@@ -233,20 +328,21 @@ export class Engine implements EngineHandle {
     try {
       value = this.executor.run(task.id, task.frames);
     } catch (error) {
-      this.addResult(task.id, false, started, error);
+      this.addResult(task, false, started, error);
       return undefined;
     }
     if (isThenable(value)) {
       return Promise.resolve(value).then(
-        (v) => this.addResult(task.id, true, started, v),
-        (e: unknown) => this.addResult(task.id, false, started, e),
+        (v) => this.addResult(task, true, started, v),
+        (e: unknown) => this.addResult(task, false, started, e),
       );
     }
-    this.addResult(task.id, true, started, value);
+    this.addResult(task, true, started, value);
     return undefined;
   }
 
-  private addResult(id: number, ok: boolean, started: number, value: unknown): void {
+  private addResult(task: QueuedTask, ok: boolean, started: number, value: unknown): void {
+    const id = task.id;
     const completed = nowMs();
     let encoded;
     try {
@@ -255,13 +351,19 @@ export class Engine implements EngineHandle {
       ok = false;
       encoded = encodeValue(toError(error));
     }
-    if (encoded.body.length <= INLINE_BODY_MAX) {
-      this.results.heads.push({ i: id, n: encoded.buffers.length, ok, s: started, c: completed, b: encoded.body });
-      for (const b of encoded.buffers) this.results.frames.push(b);
-    } else {
-      this.results.heads.push({ i: id, n: 1 + encoded.buffers.length, ok, s: started, c: completed });
-      this.results.frames.push(encoded.body, ...encoded.buffers);
+    let batch = this.results;
+    if (task.lane) {
+      batch = this.laneResults.get(task.lane) ?? { heads: [], frames: [] };
+      this.laneResults.set(task.lane, batch);
     }
+    const head: ResultHead =
+      encoded.body.length <= INLINE_BODY_MAX
+        ? { i: id, n: encoded.buffers.length, ok, s: started, c: completed, b: encoded.body }
+        : { i: id, n: 1 + encoded.buffers.length, ok, s: started, c: completed };
+    if (task.lane) head.e = this.id;
+    batch.heads.push(head);
+    if (head.b === undefined) batch.frames.push(encoded.body);
+    for (const b of encoded.buffers) batch.frames.push(b);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);
@@ -270,10 +372,17 @@ export class Engine implements EngineHandle {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.results.heads.length === 0) return;
-    const { heads, frames } = this.results;
-    this.results = { heads: [], frames: [] };
-    this.out.send([JSON.stringify({ t: 'res', r: heads }), ...frames]);
+    if (this.results.heads.length > 0) {
+      const { heads, frames } = this.results;
+      this.results = { heads: [], frames: [] };
+      this.out.send([JSON.stringify({ t: 'res', r: heads }), ...frames]);
+    }
+    if (this.laneResults.size > 0 && this.lane) {
+      for (const [route, { heads, frames }] of this.laneResults) {
+        this.lane.out.send([route, JSON.stringify({ t: 'res', r: heads }), ...frames]);
+      }
+      this.laneResults = new Map();
+    }
   };
 
   // ------------------------------------------------------------ shutdown
@@ -291,6 +400,12 @@ export class Engine implements EngineHandle {
     await this.heart?.stop();
     this.sock.close();
     await this.loop;
+    if (this.lane) {
+      if (why === 'closed') await this.lane.out.drain(200);
+      this.lane.sock.close();
+      await this.lane.loop;
+      await this.lane.zap.close();
+    }
     await this.executor.dispose();
     this.endWith(why);
   }

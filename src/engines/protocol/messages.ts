@@ -32,6 +32,18 @@ export interface TaskBody {
   a: unknown;
 }
 
+/**
+ * An engine's direct lane: a CURVE ROUTER the engine binds on its node's private address (127.0.0.1
+ * for a local cluster), keyed with the engine's own pair and admitting only the cluster's client keys.
+ * A client that can reach it sends a task straight to the engine and gets the result straight back
+ * (two hops instead of four through the controller); see Client's `lanes` option.
+ */
+export interface LaneInfo {
+  endpoint: string;
+  /** The engine's public key: the lane's CURVE server key. */
+  key: string;
+}
+
 export interface EngineInfo {
   id: number;
   uuid: string;
@@ -39,6 +51,7 @@ export interface EngineInfo {
   pid: number;
   /** Epoch ms of registration. */
   registered: number;
+  lane?: LaneInfo;
 }
 
 // engine → controller
@@ -47,6 +60,7 @@ export interface RegisterMsg {
   uuid: string;
   node: string;
   pid: number;
+  lane?: LaneInfo;
 }
 export interface ResultHead {
   /** Task id (controller's to engines, the client's own to clients). */
@@ -78,6 +92,8 @@ export interface WelcomeEngineMsg {
   hb: number;
   /** Beats without a word from the controller before the engine gives up. */
   lost: number;
+  /** The client public keys the engine's lane admits. */
+  clients?: string[];
 }
 export interface TaskHead {
   i: number;
@@ -116,6 +132,17 @@ export interface SubmitMsg {
   t: 'sub';
   k: SubmitHead[];
 }
+/**
+ * client → controller `{t:'lease'}`: which engine should carry this client's sequential load-balanced
+ * tasks on its lane? The controller answers `{t:'lease', e}` with the laned engine holding the fewest
+ * leases (ties: its scheme's least-recently-used order), or `e: -1` if no engine has a lane. A lease
+ * is a placement hint, not a reservation: it spreads the lanes of many clients over the engines.
+ */
+export interface LeaseMsg {
+  t: 'lease';
+  e: number;
+}
+
 export interface ModuleMsg {
   t: 'mod';
   i: number;

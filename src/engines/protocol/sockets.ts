@@ -30,13 +30,16 @@ export class ZapHandler {
   private readonly done: Promise<void>;
 
   constructor(context: zmq.Context, allow: Allowlist) {
-    for (const [domain, keys] of Object.entries(allow)) {
-      this.allowed.set(domain, new Set(keys.map((k) => hex(z85Decode(k)))));
-    }
+    for (const [domain, keys] of Object.entries(allow)) this.allow(domain, keys);
     this.socket = new zmq.Router({ context, linger: 0 });
     // Bound synchronously: it must exist before any CURVE server socket in the context accepts.
     this.socket.bindSync('inproc://zeromq.zap.01');
     this.done = this.serve();
+  }
+
+  /** Sets the keys a domain admits (replacing its list); later handshakes see the new list. */
+  allow(domain: string, keys: readonly string[]): void {
+    this.allowed.set(domain, new Set(keys.map((k) => hex(z85Decode(k)))));
   }
 
   private async serve(): Promise<void> {
@@ -168,6 +171,18 @@ export class Outbox {
       await new Promise((r) => setTimeout(r, 2));
     }
   }
+}
+
+/** Is `host` a loopback address (or name)? */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The host of a `tcp://HOST:PORT` endpoint, or undefined for other transports. */
+export function endpointHost(endpoint: string): string | undefined {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):\d+$/.exec(endpoint);
+  return m?.[1]?.replace(/^\[|\]$/g, '');
 }
 
 /** An endpoint string for binding on `host` (a port of 0 means an ephemeral one). */
