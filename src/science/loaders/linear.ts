@@ -2,18 +2,9 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Catalogue, SkippedStar, Star } from './lightcurve.js';
-import { sortById, sortedSeries, type LoadOptions } from './s82.js';
-import {
-  DataFormatError,
-  cellNumber,
-  exists,
-  forEachTarFile,
-  isDirectory,
-  parseNumericRows,
-  parseTable,
-  readText,
-  stemOf,
-} from './text.js';
+import { sortedSeries } from './s82.js';
+import { keptStars, readStarFiles, type LoadOptions } from './star-files.js';
+import { DataFormatError, cellNumber, exists, isDirectory, parseNumericRows, parseTable, readText } from './text.js';
 
 /**
  * LINEAR light curves in astroML's `fetch_LINEAR_sample` format: a tar (`allLINEARfinal_dat.tar.gz`)
@@ -88,26 +79,7 @@ async function resolveLinear(path: string): Promise<{ curves: string; isDir: boo
 /** Loads LINEAR light curves (archive, folder of <id>.dat, or a folder holding the archive) with g-r from the targets table. */
 export async function loadLinear(path: string, options: LoadOptions = {}): Promise<Catalogue> {
   const where = await resolveLinear(path);
-  const stars: Star[] = [];
-  const skipped: SkippedStar[] = [];
-  const wanted = options.ids ? new Set(options.ids) : undefined;
-  const take = (name: string, file: string, text: string): void => {
-    const id = stemOf(name);
-    if (wanted && !wanted.has(id)) return;
-    const r = parseLinearStar(id, file, text);
-    if ('reason' in r) skipped.push(r);
-    else stars.push(r);
-  };
-  if (where.isDir) {
-    for (const name of (await readdir(where.curves)).filter((n) => n.endsWith('.dat')).sort()) {
-      const file = join(where.curves, name);
-      take(name, file, await readText(file));
-    }
-  } else {
-    await forEachTarFile(where.curves, (name, text) => {
-      if (name.endsWith('.dat')) take(name, `${where.curves}:${name}`, text);
-    });
-  }
+  const { stars, skipped } = await readStarFiles({ path: where.curves, isDir: where.isDir }, parseLinearStar, options);
   if (stars.length === 0 && skipped.length === 0) {
     throw new UsageError('DataNotFound', `no light curves (<id>.dat) in ${where.curves}`, {
       hint: 'expected <id>.dat files with columns t mag mag_err (astroML LINEAR format)',
@@ -125,7 +97,5 @@ export async function loadLinear(path: string, options: LoadOptions = {}): Promi
     star.gr = row.gr;
     if (row.period !== undefined) star.publishedPeriod = row.period;
   }
-  sortById(stars);
-  const kept = options.limit !== undefined ? stars.slice(0, Math.max(0, options.limit)) : stars;
-  return { format: 'linear', source: path, stars: kept, skipped };
+  return { format: 'linear', source: path, stars: keptStars(stars, options), skipped };
 }

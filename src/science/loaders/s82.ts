@@ -2,17 +2,8 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { SDSS_BANDS, type BandSeries, type Catalogue, type SkippedStar, type Star } from './lightcurve.js';
-import {
-  DataFormatError,
-  cellNumber,
-  exists,
-  forEachTarFile,
-  isDirectory,
-  parseNumericRows,
-  parseTable,
-  readText,
-  stemOf,
-} from './text.js';
+import { keptStars, readStarFiles, type LoadOptions } from './star-files.js';
+import { DataFormatError, cellNumber, exists, isDirectory, parseNumericRows, parseTable, readText } from './text.js';
 
 /**
  * Stripe 82 RR Lyrae light curves in Sesar et al. (2010)'s format.
@@ -23,12 +14,8 @@ import {
  * table2 (optional): `id type P ...` published periods; table3 (optional): `... grmin ...` colours.
  */
 
-export interface LoadOptions {
-  /** Keep at most this many stars (after sorting by id). */
-  limit?: number;
-  /** Keep only these star ids. */
-  ids?: readonly string[];
-}
+export type { LoadOptions } from './star-files.js';
+export { sortById } from './star-files.js';
 
 const TABLE1_COLUMNS = 17;
 const MISSING_MAG = -99.99;
@@ -155,28 +142,11 @@ export async function readS82Table3(file: string): Promise<Map<string, number>> 
  */
 export async function loadS82(path: string, options: LoadOptions = {}): Promise<Catalogue> {
   const paths = await resolveS82(path);
-  const stars: Star[] = [];
-  const skipped: SkippedStar[] = [];
-  const wanted = options.ids ? new Set(options.ids) : undefined;
-  const take = (name: string, file: string, text: string): void => {
-    const id = stemOf(name);
-    if (wanted && !wanted.has(id)) return;
-    const r = parseS82Star(id, file, text);
-    if ('reason' in r) skipped.push(r);
-    else stars.push(r);
-  };
-  if (paths.table1IsDir) {
-    const names = (await readdir(paths.table1)).filter((n) => n.endsWith('.dat')).sort();
-    for (const name of names) {
-      const file = join(paths.table1, name);
-      take(name, file, await readText(file));
-    }
-  } else {
-    await forEachTarFile(paths.table1, (name, text) => {
-      if (!name.endsWith('.dat')) return;
-      take(name, `${paths.table1}:${name}`, text);
-    });
-  }
+  const { stars, skipped } = await readStarFiles(
+    { path: paths.table1, isDir: paths.table1IsDir },
+    parseS82Star,
+    options,
+  );
   if (stars.length === 0 && skipped.length === 0) {
     throw new UsageError('DataNotFound', `no star files (<id>.dat) in ${paths.table1}`, {
       hint: 'expected table1/<id>.dat light curves in Sesar et al. 2010 format',
@@ -195,17 +165,5 @@ export async function loadS82(path: string, options: LoadOptions = {}): Promise<
     const gr = colours?.get(star.id);
     if (gr !== undefined) star.gr = gr;
   }
-  sortById(stars);
-  const kept = options.limit !== undefined ? stars.slice(0, Math.max(0, options.limit)) : stars;
-  return { format: 's82', source: path, stars: kept, skipped };
-}
-
-/** Numeric ids in numeric order, others after them alphabetically. */
-export function sortById(stars: Star[]): void {
-  stars.sort((a, b) => {
-    const na = Number(a.id);
-    const nb = Number(b.id);
-    if (Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  });
+  return { format: 's82', source: path, stars: keptStars(stars, options), skipped };
 }
