@@ -37,7 +37,15 @@ export abstract class TransferCommand extends BaseCommand<typeof TransferCommand
 
   async run(): Promise<TransferResult> {
     const words = DIRECTIONS[this.direction];
-    const { argv } = await this.parse(this.ctor);
+    // Parsed from the statics by name: oclif copies an options object's own fields only, and these
+    // are inherited from this class.
+    const { argv } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: BaseCommand.baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
     const paths = argv.slice(1).map(String);
     if (paths.length < 2)
       throw new UsageError(
