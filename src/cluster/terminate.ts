@@ -1,4 +1,4 @@
-import { createProvider, ec2Of, hasLocalCluster } from '../cloud/index.js';
+import { ec2Of } from '../cloud/index.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
 import type { ProviderKind, StarclusterConfig } from '../config/types.js';
 import { AbortError, CloudError } from '../errors.js';
@@ -7,6 +7,7 @@ import { runSteps, type Step } from '../steps.js';
 import { stopEngines } from '../engines/cluster.js';
 import { shutdownCluster } from '../setup/index.js';
 import { TAG_TEMPLATE, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
+import { providerForCluster } from '../setup/context.js';
 import { emptyConfig, makeContext, templateFor } from './model.js';
 import { securityGroupName } from './security-group.js';
 
@@ -42,15 +43,8 @@ export interface TerminateResult {
   declined?: boolean;
 }
 
-/** The provider a named cluster lives on, from what this machine and the cloud know. */
-export async function providerForCluster(
-  name: string,
-  config: StarclusterConfig | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Provider> {
-  if (await hasLocalCluster(name, env)) return createProvider(undefined, config, { kind: 'local', env });
-  return createProvider(undefined, config, { kind: 'ec2', env });
-}
+// Which provider a cluster lives on is decided in src/setup/context.ts (node access needs it too).
+export { providerForCluster } from '../setup/context.js';
 
 interface TerminateState {
   opts: TerminateOptions;

@@ -3,8 +3,6 @@ import { stat } from 'node:fs/promises';
 import { createProvider, ec2Of } from '../cloud/index.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
 import type { ClusterContext } from '../cluster/context.js';
-import { emptyConfig, makeContext, sortNodes, templateFor } from '../cluster/model.js';
-import { providerForCluster } from '../cluster/terminate.js';
 import { loadConfig } from '../config/index.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, StarclusterError, UsageError } from '../errors.js';
@@ -14,6 +12,7 @@ import { SshPool } from '../remote/pool.js';
 import { readPrivateKey } from '../remote/keys.js';
 import type { ExecResult } from '../remote/types.js';
 import { clusterStateDir } from '../paths.js';
+import { emptyConfig, makeContext, providerForCluster, sortNodes, templateFor } from './context.js';
 import { knownHostsFile, privateKeyPath, toSetupNode } from './session.js';
 
 /**
