@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newClusterKeys } from '../../../src/engines/protocol/keys.js';
+import { newClusterKeys, writeClusterKeys } from '../../../src/engines/protocol/keys.js';
+import { runJob } from '../../../src/jobs/index.js';
+import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { controllerKeysOf } from '../../../src/engines/protocol/keys.js';
 import { curveServer, tcpEndpoint, ZapHandler, zmq } from '../../../src/engines/protocol/sockets.js';
 import { runPipeline, startPipelineWorker } from '../../../src/engines/pipeline/pipeline.js';
@@ -15,7 +17,7 @@ import {
   workerStartCommand,
   workerStopCommand,
 } from '../../../src/engines/pipeline/remote.js';
-import { waitFor } from './helpers.js';
+import { ROOT, waitFor } from './helpers.js';
 
 const sh = promisify(execFile);
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -166,4 +168,35 @@ describe('pipeline workers stop when their distributor goes away', () => {
     await expect(outcome).rejects.toMatchObject({ code: 'Interrupted' });
     await Promise.all(workers.map((w) => w.done));
   }, 30_000);
+});
+
+describe('run --pipeline -c NAME on a local-provider cluster', () => {
+  it('runs one local worker per engine slot with the cluster’s own keys; cluster names the pipeline', async () => {
+    // A local cluster as the engine state records it (two nodes × 1 engine, its CURVE keys); the
+    // pipeline needs only that, not the cluster's controller, so none is started here.
+    const home = await scratch();
+    const stateDir = join(home, 'clusters', 'loc');
+    await writeClusterKeys(stateDir, newClusterKeys());
+    await writeFile(
+      join(stateDir, 'engines.json'),
+      JSON.stringify({
+        provider: 'local',
+        host: '127.0.0.1',
+        clientPort: 1,
+        enginePort: 2,
+        engines: { master: 1, node001: 1 },
+        startedAt: new Date().toISOString(),
+      }),
+    );
+    const result = await runJob({
+      file: join(ROOT, 'test/_fixtures/jobs/squares.ts'),
+      target: { cluster: 'loc', pipeline: true },
+      params: { n: '3000' },
+      io: new RecordingIoHost(),
+      env: { ...process.env, STARCLUSTER_HOME: home },
+      outDir: join(home, 'out'),
+    });
+    expect(result).toMatchObject({ cluster: 'loc (pipeline)', engines: 2, tasks: 8 });
+    expect(result.result).toMatchObject({ sum: (2999 * 3000 * 5999) / 6, exact: true });
+  }, 60_000);
 });
