@@ -21,19 +21,20 @@
  *     (or env STARCLUSTER_CONTROLLER / STARCLUSTER_ENGINE_KEYS); exits when the controller stops it or is lost.
  *
  * Client (connects to clientEndpoint; through an SSH tunnel for a remote cluster)
- *   const client = await Client.connect({ endpoint, keys, timeoutMs? })  // ControllerUnreachable on timeout
+ *   const client = await Client.connect({ endpoint, keys, timeoutMs?, lanes? })  // ControllerUnreachable on timeout
+ *     lanes 'auto' (default) | 'on' | 'off': sequential tasks go straight to an engine's lane (2 hops, not 4)
  *   client.ids, client.engines, client.waitForEngines(n, ms), client.onEngines(cb)
  *   await client.loadModule('job', esmBundleCode)          // every engine now and later; exports callable
- *   const lview = client.loadBalancedView({ scheme?, retries?, targets? })
+ *   const lview = client.loadBalancedView({ scheme?, retries?, targets?, timeLimitMs? })
  *     lview.apply(fn, ...args) → AsyncResult<R>
  *     lview.map(fn, inputs, { ordered = true, chunksize = 1 }) → AsyncMapResult<R> (await → R[]; for await → items)
  *     lview.imap(fn, iterable, { ordered, chunksize, maxOutstanding }) → AsyncGenerator<R>
- *   const dview = client.directView(targets = 'all')    // number | number[] | 'all'; results one per engine
+ *   const dview = client.directView(targets = 'all', { timeLimitMs? })  // number | number[] | 'all'; one result per engine
  *     dview.apply(fn, ...args), execute(code), push(ns), pull(name|names), scatter(name, array), gather(name)
  *   AsyncResult<T>: await / get(timeoutMs?) / ready() / wait(timeoutMs?) / successful() / progress / total /
- *     onProgress(cb) / metadata[] { taskId, engine, submitted, started, completed, received, status }
+ *     onProgress(cb) / abort() / metadata[] { taskId, engine, submitted, started, completed, received, status }
  *   Errors (JobError subclasses): RemoteTaskError (remoteName, remoteMessage, remoteStack, engine),
- *     EngineDiedError, TaskTimeoutError, CompositeTaskError; JobError codes ControllerUnreachable,
+ *     EngineDiedError, TaskTimeoutError, TaskAbortedError, TaskTimeLimitError, CompositeTaskError; JobError codes ControllerUnreachable,
  *     ControllerLost, ModuleLoadFailed, EnginesTimeout, NoEngines, ClientClosed.
  *   client.close()
  *
@@ -76,11 +77,18 @@ export type { EngineEnd, EngineHandle, EngineOptions, EngineTaskContext } from '
 export { startEngine } from './engine/engine.js';
 export type { ClientOptions, FnRef, TaskFunction } from './client/client.js';
 export { Client } from './client/client.js';
-export type { ImapOptions, LoadBalancedOptions, MapOptions } from './client/views.js';
+export type { DirectOptions, ImapOptions, LoadBalancedOptions, MapOptions } from './client/views.js';
 export { DirectView, LoadBalancedView } from './client/views.js';
 export type { TaskMetadata } from './client/async-result.js';
 export { AsyncMapResult, AsyncResult } from './client/async-result.js';
-export { CompositeTaskError, EngineDiedError, RemoteTaskError, TaskTimeoutError } from './client/errors.js';
+export {
+  CompositeTaskError,
+  EngineDiedError,
+  RemoteTaskError,
+  TaskAbortedError,
+  TaskTimeLimitError,
+  TaskTimeoutError,
+} from './client/errors.js';
 export type {
   PipelineEndpoints,
   PipelineOptions,

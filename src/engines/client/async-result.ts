@@ -28,6 +28,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   private resolveP!: (v: T) => void;
   private rejectP!: (e: unknown) => void;
   private readonly progressListeners: ((done: number, total: number) => void)[] = [];
+  private aborter?: (taskIds: number[]) => void;
   protected readonly partListeners: ((index: number) => void)[] = [];
 
   /** `tasks` parts; the client fills in each part's task id as it submits it. */
@@ -81,6 +82,20 @@ export class AsyncResult<T> implements PromiseLike<T> {
   get serialTime(): number | undefined {
     if (!this.ready()) return undefined;
     return this.metadata.reduce((s, m) => s + Math.max(0, (m.completed ?? 0) - (m.started ?? 0)), 0);
+  }
+
+  /** @internal The client call that aborts this result's tasks. */
+  attachAbort(aborter: (taskIds: number[]) => void): void {
+    this.aborter = aborter;
+  }
+
+  /**
+   * Aborts the tasks not finished yet: those no engine has started fail with TaskAborted (so the
+   * result rejects); those already running finish as usual (IPython parallel's `abort`).
+   */
+  abort(): void {
+    const pending = this.metadata.filter((m, i) => this.outcomes[i] === undefined && m.taskId >= 0);
+    if (pending.length > 0) this.aborter?.(pending.map((m) => m.taskId));
   }
 
   /** Calls `listener(done, total)` after each task finishes. */

@@ -15,9 +15,9 @@ import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
 import type { PartOutcome, TaskMetadata } from './async-result.js';
-import { EngineDiedError, RemoteTaskError } from './errors.js';
+import { EngineDiedError, RemoteTaskError, TaskAbortedError, TaskTimeLimitError } from './errors.js';
 import { DirectView, LoadBalancedView } from './views.js';
-import type { LoadBalancedOptions } from './views.js';
+import type { DirectOptions, LoadBalancedOptions } from './views.js';
 
 /**
  * A function run on engines: either a self-contained function, shipped as its source
@@ -84,6 +84,8 @@ export interface Submission {
   scheme?: Scheme;
   /** `false`: never by a lane (maps: their tasks belong to the scheduler). */
   lane?: false;
+  /** Per-task time limit on the engine (ms). */
+  timeLimitMs?: number;
 }
 
 const MAX_BATCH_TASKS = 1024;
@@ -246,8 +248,8 @@ export class Client {
     });
   }
 
-  directView(targets: number | number[] | 'all' = 'all'): DirectView {
-    return new DirectView(this, targets);
+  directView(targets: number | number[] | 'all' = 'all', options: DirectOptions = {}): DirectView {
+    return new DirectView(this, targets, options);
   }
 
   loadBalancedView(options: LoadBalancedOptions = {}): LoadBalancedView {
@@ -282,6 +284,7 @@ export class Client {
     const first = frames[0];
     const inline = typeof first === 'string' && first.length <= INLINE_BODY_MAX;
     const head: SubmitHead = inline ? { i, n: frames.length - 1, b: first } : { i, n: frames.length };
+    if (sub.timeLimitMs !== undefined && sub.timeLimitMs > 0) head.tl = sub.timeLimitMs;
     const payload = inline ? frames.slice(1) : frames;
     const lane = this.laneFor(sub);
     this.pending.set(i, done);
@@ -436,6 +439,27 @@ export class Client {
     }
   }
 
+  /**
+   * Aborts tasks (the ids AsyncResult.taskIds gives): those no engine has started fail with
+   * TaskAborted; those already running finish and deliver their result, as in IPython parallel.
+   */
+  abort(taskIds: readonly number[]): void {
+    if (this.closed) return;
+    const viaController: number[] = [];
+    const viaLane = new Map<number, number[]>();
+    for (const id of taskIds) {
+      if (!this.pending.has(id)) continue;
+      const onLane = this.laneTasks.get(id);
+      if (onLane) viaLane.set(onLane.engine, [...(viaLane.get(onLane.engine) ?? []), id]);
+      else viaController.push(id);
+    }
+    if (viaController.length > 0) {
+      this.flush();
+      this.out.send([JSON.stringify({ t: 'abort', i: viaController })]);
+    }
+    for (const [engine, ids] of viaLane) this.lanes.get(engine)?.out?.send([JSON.stringify({ t: 'abort', i: ids })]);
+  }
+
   private readonly flush = (): void => {
     this.flushQueued = false;
     const b = this.batch;
@@ -571,6 +595,8 @@ function remoteError(taskId: number, engine: number, value: unknown): JobError {
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' ? e.message : String(value);
   if (name === 'EngineDied') return new EngineDiedError(engine, taskId, message);
+  if (name === 'TaskAborted') return new TaskAbortedError(taskId);
+  if (name === 'TaskTimeLimit') return new TaskTimeLimitError(engine, taskId, message);
   if (name === 'EngineNotFound' || name === 'NoEngine') return new JobError(name, `task ${taskId}: ${message}`);
   return new RemoteTaskError(engine, taskId, name, message, typeof e.stack === 'string' ? e.stack : undefined);
 }

@@ -43,6 +43,26 @@ export class TaskTimeoutError extends JobError {
   }
 }
 
+/** The task was aborted (`AsyncResult.abort()`) before an engine started it. */
+export class TaskAbortedError extends JobError {
+  constructor(readonly taskId: number) {
+    super('TaskAborted', `task ${taskId} was aborted before it started`);
+  }
+}
+
+/** The task ran past its time limit on its engine (`timeLimitMs`). */
+export class TaskTimeLimitError extends JobError {
+  constructor(
+    readonly engine: number,
+    readonly taskId: number,
+    message: string,
+  ) {
+    super('TaskTimeLimit', `task ${taskId} on engine ${engine}: ${message}`, {
+      hint: 'raise timeLimitMs, or split the work into smaller tasks',
+    });
+  }
+}
+
 /** Several tasks of one result failed (a DirectView call on many engines, or a map). */
 export class CompositeTaskError extends JobError {
   constructor(readonly errors: JobError[]) {

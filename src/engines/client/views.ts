@@ -15,6 +15,25 @@ export interface LoadBalancedOptions {
   retries?: number;
   /** Restrict to these engines. */
   targets?: number[];
+  /**
+   * Per-task time limit (ms) on the engine: a synchronous task running longer is stopped, an
+   * asynchronous one abandoned; either fails with TaskTimeLimit (not retried on death).
+   */
+  timeLimitMs?: number;
+}
+
+/** Options of a DirectView. */
+export interface DirectOptions {
+  /** Per-task time limit (ms) on the engine, as for LoadBalancedOptions. */
+  timeLimitMs?: number;
+}
+
+function checkTimeLimit(ms: number | undefined): { timeLimitMs?: number } {
+  if (ms === undefined) return {};
+  if (!(Number.isFinite(ms) && ms > 0)) {
+    throw new JobError('InvalidTimeLimit', `timeLimitMs must be a positive number of milliseconds, got ${String(ms)}`);
+  }
+  return { timeLimitMs: ms };
 }
 
 export interface MapOptions {
@@ -41,6 +60,7 @@ function toSliceable<T>(inputs: Iterable<T> | ArrayLike<T>): Sliceable<T> {
 }
 
 function submitPart<T>(client: Client, sub: Submission, frames: Frames, ar: AsyncResult<T>, index: number): void {
+  if (index === 0) ar.attachAbort((ids) => client.abort(ids));
   ar.metadata[index]!.taskId = client.submit(sub, frames, (outcome: PartOutcome, meta: Partial<TaskMetadata>) =>
     ar.complete(index, outcome, meta),
   );
@@ -64,6 +84,7 @@ export class LoadBalancedView {
       ...(options.scheme ? { scheme: options.scheme } : {}),
       ...(options.retries ? { retries: options.retries } : {}),
       ...(options.targets?.length ? { to: [...options.targets] } : {}),
+      ...checkTimeLimit(options.timeLimitMs),
     };
   }
 
@@ -165,10 +186,15 @@ export class LoadBalancedView {
 
 /** Work on chosen engines (IPython's DirectView); every call returns one value per target engine. */
 export class DirectView {
+  private readonly limit: { timeLimitMs?: number };
+
   constructor(
     private readonly client: Client,
     private readonly targetSpec: number | number[] | 'all',
-  ) {}
+    options: DirectOptions = {},
+  ) {
+    this.limit = checkTimeLimit(options.timeLimitMs);
+  }
 
   /** The engines this view addresses now ('all' is resolved at each call, as in IPython). */
   get targets(): number[] {
@@ -182,7 +208,7 @@ export class DirectView {
     const targets = this.targets;
     const ar = new AsyncResult<T>(targets.length, nowMs(), combine);
     targets.forEach((engine, index) =>
-      submitPart(this.client, { to: [engine], direct: true }, build(engine, index), ar, index),
+      submitPart(this.client, { to: [engine], direct: true, ...this.limit }, build(engine, index), ar, index),
     );
     return ar;
   }
@@ -244,7 +270,7 @@ export class DirectView {
       bounds.push([start, start + size]);
       start += size;
     }
-    return new DirectView(this.client, targets).each(
+    return new DirectView(this.client, targets, this.limit).each(
       (_engine, index) => {
         const [s, e] = bounds[index]!;
         return taskFrames(TaskKind.push, undefined, [{ [name]: data.slice(s, e) }]);

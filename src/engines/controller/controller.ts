@@ -94,6 +94,10 @@ interface TaskRec {
   scheme?: Scheme;
   engine?: number;
   lastError?: { head: ResultHead; frames: Buffer[] };
+  /** Time limit (ms), passed to the engine. */
+  tl?: number;
+  /** The client aborted it: never resubmitted. */
+  aborted?: boolean;
 }
 
 interface EngineRec {
@@ -117,6 +121,8 @@ interface ClientRec {
   gone: boolean;
   /** The engine leased to this client's lane. */
   lease?: number;
+  /** Its unfinished tasks by the client's id (for abort). */
+  tasks: Map<number, TaskRec>;
   batch?: { heads: ResultHead[]; frames: Frames };
 }
 
@@ -407,7 +413,7 @@ export class Controller implements ControllerHandle {
       if (!t || t.engine !== rec.info.id) continue;
       t.engine = undefined;
       const message = `engine ${rec.info.id} (${rec.info.node || 'local'} pid ${rec.info.pid}) died while running task: ${why}`;
-      if (t.direct || t.deathsLeft <= 0) {
+      if (t.direct || t.deathsLeft <= 0 || t.aborted) {
         this.fail(t, 'EngineDied', message, rec.info.id);
       } else {
         t.deathsLeft--;
@@ -457,7 +463,7 @@ export class Controller implements ControllerHandle {
         continue;
       }
       const engineId = rec?.info.id ?? -1;
-      if (!h.ok && !t.direct && t.retriesLeft > 0) {
+      if (!h.ok && !t.direct && t.retriesLeft > 0 && !t.aborted) {
         t.retriesLeft--;
         (t.blacklist ??= new Set()).add(engineId);
         t.lastError = { head: { ...h, e: engineId }, frames };
@@ -495,7 +501,7 @@ export class Controller implements ControllerHandle {
     const key = route.toString('latin1');
     let client = this.clients.get(key);
     if (!client) {
-      client = { key, route, gone: false };
+      client = { key, route, gone: false, tasks: new Map() };
       this.clients.set(key, client);
     }
     client.gone = false;
@@ -513,6 +519,9 @@ export class Controller implements ControllerHandle {
         break;
       case 'mod':
         this.onModule(client, Number(head.i), String(head.name), msg[2]);
+        break;
+      case 'abort':
+        if (Array.isArray(head.i)) this.onAbort(client, head.i as number[]);
         break;
       case 'lease':
         this.clientOut.send([route, enc({ t: 'lease', e: this.grantLease(client) })]);
@@ -570,10 +579,12 @@ export class Controller implements ControllerHandle {
         deathsLeft: this.deathRetries,
       };
       if (typeof h.b === 'string') t.b = h.b;
+      if (typeof h.tl === 'number' && h.tl > 0 && Number.isFinite(h.tl)) t.tl = h.tl;
       if (Array.isArray(h.to) && h.to.length > 0) t.to = h.to;
       if (isScheme(h.s)) t.scheme = h.s;
       this.counters.submitted++;
       this.tasks.set(t.id, t);
+      client.tasks.set(h.i, t);
       if (t.direct) {
         const target = t.to?.[0];
         const rec = target === undefined ? undefined : this.engineRecs.get(target);
@@ -583,6 +594,27 @@ export class Controller implements ControllerHandle {
       else this.queue.push(t);
     }
     this.dispatch();
+  }
+
+  /** Queued tasks fail with TaskAborted now; tasks already sent to an engine are aborted there if not started. */
+  private onAbort(client: ClientRec, ids: number[]): void {
+    const onEngines = new Map<number, number[]>();
+    for (const id of ids) {
+      const t = client.tasks.get(Number(id));
+      if (!t || t.aborted) continue;
+      t.aborted = true;
+      if (t.engine === undefined) {
+        this.fail(t, 'TaskAborted', 'aborted before it started', -1);
+      } else {
+        const list = onEngines.get(t.engine) ?? [];
+        list.push(t.id);
+        onEngines.set(t.engine, list);
+      }
+    }
+    for (const [engine, list] of onEngines) {
+      const rec = this.engineRecs.get(engine);
+      if (rec) this.engineOut.send([rec.route, enc({ t: 'abort', i: list })]);
+    }
   }
 
   private onModule(client: ClientRec, reqId: number, name: string, code: Buffer | undefined): void {
@@ -693,6 +725,7 @@ export class Controller implements ControllerHandle {
   }
 
   private cancelled(t: TaskRec): boolean {
+    if (t.aborted) return true; // already failed with TaskAborted
     if (t.owner.kind === 'client' && t.owner.client.gone) {
       this.tasks.delete(t.id);
       return true;
@@ -715,7 +748,10 @@ export class Controller implements ControllerHandle {
     rec.outstanding.set(t.id, lb);
     if (lb) this.lru.assign(rec.info.id);
     const batch = (rec.batch ??= { heads: [], frames: [] });
-    batch.heads.push(t.b === undefined ? { i: t.id, n: t.frames.length } : { i: t.id, n: t.frames.length, b: t.b });
+    const head: TaskHead = { i: t.id, n: t.frames.length };
+    if (t.b !== undefined) head.b = t.b;
+    if (t.tl !== undefined) head.tl = t.tl;
+    batch.heads.push(head);
     for (const f of t.frames) batch.frames.push(f);
     this.scheduleFlush();
   }
@@ -742,6 +778,7 @@ export class Controller implements ControllerHandle {
       return;
     }
     const client = owner.client;
+    client.tasks.delete(owner.id);
     if (client.gone) return;
     const batch = (client.batch ??= { heads: [], frames: [] });
     const head: ResultHead = { i: owner.id, n: frames.length, ok, s, c, e: engine };

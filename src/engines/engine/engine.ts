@@ -60,6 +60,8 @@ interface QueuedTask {
   frames: (Buffer | string)[];
   /** The client's routing id on the lane, for a task that came by the lane. */
   lane?: Buffer;
+  /** Time limit, ms. */
+  tl?: number;
 }
 
 type ResultBatch = { heads: ResultHead[]; frames: Frames };
@@ -204,10 +206,12 @@ export class Engine implements EngineHandle {
             const n = h.n | 0;
             const frames: (Buffer | string)[] = msg.slice(offset, offset + n);
             if (typeof h.b === 'string') frames.unshift(h.b);
-            this.q.push({ id: h.i, frames, lane: route });
+            this.q.push({ id: h.i, frames, lane: route, ...timeLimit(h.tl) });
             offset += n;
           }
           this.pump();
+        } else if (head.t === 'abort' && Array.isArray(head.i)) {
+          this.abort(head.i as number[], route);
         }
       }
     } catch {
@@ -233,12 +237,15 @@ export class Engine implements EngineHandle {
         for (const h of head.k as TaskHead[]) {
           const frames: (Buffer | string)[] = msg.slice(offset, offset + h.n);
           if (typeof h.b === 'string') frames.unshift(h.b);
-          this.q.push({ id: h.i, frames });
+          this.q.push({ id: h.i, frames, ...timeLimit(h.tl) });
           offset += h.n;
         }
         this.pump();
         break;
       }
+      case 'abort':
+        if (Array.isArray(head.i)) this.abort(head.i as number[]);
+        break;
       case 'welcome':
         this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost), head.clients);
         break;
@@ -295,6 +302,24 @@ export class Engine implements EngineHandle {
 
   // ------------------------------------------------------------ execution
 
+  /** Drops queued (not started) tasks with these ids — the controller's, or a lane client's — failing them with TaskAborted. */
+  private abort(ids: number[], lane?: Buffer): void {
+    const wanted = new Set(ids);
+    const now = nowMs();
+    const keep: QueuedTask[] = [];
+    for (const task of this.q) {
+      const mine = lane ? task.lane?.equals(lane) === true : task.lane === undefined;
+      if (mine && wanted.has(task.id)) {
+        const err = new Error('aborted before it started');
+        err.name = 'TaskAborted';
+        this.addResult(task, false, now, err);
+      } else keep.push(task);
+    }
+    if (keep.length === this.q.length) return;
+    this.q.length = 0;
+    for (const task of keep) this.q.push(task);
+  }
+
   private pump(): void {
     if (this.running) return;
     this.running = true;
@@ -326,7 +351,7 @@ export class Engine implements EngineHandle {
     const started = nowMs();
     let value: unknown;
     try {
-      value = this.executor.run(task.id, task.frames);
+      value = this.executor.run(task.id, task.frames, task.tl);
     } catch (error) {
       this.addResult(task, false, started, error);
       return undefined;
@@ -414,6 +439,10 @@ export class Engine implements EngineHandle {
     await this.end('closed');
     await this.ended;
   }
+}
+
+function timeLimit(tl: unknown): { tl?: number } {
+  return typeof tl === 'number' && tl > 0 && Number.isFinite(tl) ? { tl } : {};
 }
 
 function toError(value: unknown): Error {

@@ -19,6 +19,16 @@ type AnyFn = (...args: unknown[]) => unknown;
 
 const FN_CACHE_LIMIT = 512;
 
+/** The namespace slot and script through which a time-limited task runs under `vm`'s watchdog. */
+const LIMITED_ENTRY = '__starclusterLimitedTask';
+const LIMITED_CALL = new vm.Script(`${LIMITED_ENTRY}()`, { filename: 'time-limited-task' });
+
+function timeLimitError(message: string): Error {
+  const err = new Error(message);
+  err.name = 'TaskTimeLimit';
+  return err;
+}
+
 export const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
@@ -37,11 +47,57 @@ export class TaskExecutor {
 
   constructor(private readonly tag: string) {}
 
-  /** Decodes and runs one task; the value, or a promise of it for asynchronous tasks. Throws what the task throws. */
-  run(taskId: number, frames: readonly (Uint8Array | string)[]): unknown {
+  /**
+   * Decodes and runs one task; the value, or a promise of it for asynchronous tasks. Throws what the
+   * task throws. With `limitMs`, a synchronous run longer than that is stopped (V8 terminates it, as
+   * `vm`'s timeout does) and an asynchronous one is abandoned: either fails with a TaskTimeLimit error.
+   */
+  run(taskId: number, frames: readonly (Uint8Array | string)[], limitMs?: number): unknown {
     const [bodyFrame, ...buffers] = frames;
     if (!bodyFrame) throw new Error('empty task');
-    return this.execute(taskId, decodeValue(bodyFrame, buffers as Uint8Array[]) as TaskBody);
+    const body = decodeValue(bodyFrame, buffers as Uint8Array[]) as TaskBody;
+    if (!limitMs || limitMs <= 0) return this.execute(taskId, body);
+    return this.executeLimited(taskId, body, limitMs);
+  }
+
+  private executeLimited(taskId: number, body: TaskBody, limitMs: number): unknown {
+    const started = performance.now();
+    const ctx = this.context();
+    let value: unknown;
+    ctx[LIMITED_ENTRY] = () => this.execute(taskId, body);
+    try {
+      value = LIMITED_CALL.runInContext(ctx, { timeout: Math.max(1, Math.floor(limitMs)) });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+        throw timeLimitError(`ran longer than its time limit of ${limitMs} ms and was stopped`);
+      }
+      throw error;
+    } finally {
+      delete ctx[LIMITED_ENTRY];
+    }
+    if (!isThenable(value)) return value;
+    const left = Math.max(1, limitMs - (performance.now() - started));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            timeLimitError(
+              `did not settle within its time limit of ${limitMs} ms (abandoned; its pending work may still run)`,
+            ),
+          ),
+        left,
+      );
+      value.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   }
 
   execute(taskId: number, body: TaskBody): unknown {

@@ -100,6 +100,18 @@ export interface TaskHead {
   n: number;
   /** The body inline (see ResultHead.b). */
   b?: string;
+  /** Time limit (ms): the engine stops the task's synchronous run, or abandons its promise, past it. */
+  tl?: number;
+}
+
+/**
+ * `{t:'abort', i:[ids]}`: client → controller (the client's ids), controller → engine (the
+ * controller's ids), client → engine lane (the client's ids). A task not started yet fails with
+ * TaskAborted; one already running finishes (as in IPython parallel).
+ */
+export interface AbortMsg {
+  t: 'abort';
+  i: number[];
 }
 export interface RunMsg {
   t: 'run';
@@ -124,6 +136,8 @@ export interface SubmitHead {
   s?: string;
   /** The body inline (see ResultHead.b). */
   b?: string;
+  /** Time limit in ms (see TaskHead.tl). */
+  tl?: number;
 }
 
 /** Bodies up to this many characters travel inside the header instead of as a frame of their own. */
