@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { UsageError } from '../errors.js';
 import { parseParamFlags } from '../jobs/params.js';
 import { renderRunResult, runJob, type RunJobResult } from '../jobs/index.js';
 import { SCHEMES } from '../jobs/run.js';
@@ -19,6 +20,7 @@ export default class Run extends BaseCommand<typeof Run> {
     '<%= config.bin %> run jobs/pi.ts --local -n 2 --param samples=1e10',
     '<%= config.bin %> run jobs/star-periods.ts -c mycluster --param data=../shared/data/s82-rrlyrae --param format=s82',
     '<%= config.bin %> run job.ts --json',
+    '<%= config.bin %> run jobs/star-periods.ts --local --time-limit 120',
     '<%= config.bin %> run jobs/pi.ts --pipeline -c mycluster --param samples=1e9',
     '<%= config.bin %> run jobs/pi.ts --pipeline --local -n 4',
   ];
@@ -47,6 +49,10 @@ export default class Run extends BaseCommand<typeof Run> {
     param: Flags.string({ char: 'p', description: 'job parameter as key=value (repeatable)', multiple: true }),
     scheme: Flags.string({ description: 'task scheduler scheme', options: [...SCHEMES] }),
     out: Flags.string({ char: 'o', description: 'folder for figures (default: ./starcluster-out/<job>/)' }),
+    'time-limit': Flags.string({
+      description:
+        'seconds one task may run on its engine (decimals allowed); a task running longer is stopped and fails the run',
+    }),
   };
 
   async run(): Promise<RunJobResult> {
@@ -57,6 +63,7 @@ export default class Run extends BaseCommand<typeof Run> {
         : { cluster: this.flags.cluster, pipeline: this.flags.pipeline },
       params: parseParamFlags(this.flags.param),
       scheme: this.flags.scheme,
+      ...timeLimit(this.flags['time-limit']),
       outDir: this.flags.out,
       io: this.io,
       signal: this.signal,
@@ -64,4 +71,17 @@ export default class Run extends BaseCommand<typeof Run> {
     this.io.log(renderRunResult(result));
     return result;
   }
+}
+
+/** `--time-limit SECONDS` → the library's milliseconds; refuses what is not a positive number. */
+function timeLimit(flag: string | undefined): { timeLimitMs?: number } {
+  if (flag === undefined) return {};
+  const seconds = Number(flag);
+  if (!(flag.trim() !== '' && Number.isFinite(seconds) && seconds > 0)) {
+    throw new UsageError(
+      'BadTimeLimit',
+      `--time-limit ${JSON.stringify(flag)} is not a positive number of seconds: give the seconds one task may run, e.g. --time-limit 60`,
+    );
+  }
+  return { timeLimitMs: seconds * 1000 };
 }

@@ -12,6 +12,9 @@ export interface MapRequest {
   tasks: readonly unknown[];
   /** Scheduler scheme (lru, plainrandom, twobin, leastload, weighted); runtime default if absent. */
   scheme?: string;
+  /** Per-task time limit on the engines (ms); a task running longer fails the run with TaskTimeLimit. */
+  timeLimitMs?: number;
+  /** Aborting rejects with JobError `Interrupted`; tasks no engine has started yet are aborted. */
   signal?: AbortSignal;
   /** Called after each finished task with counts so far. */
   onProgress: (done: number, total: number) => void;

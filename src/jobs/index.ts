@@ -1,7 +1,12 @@
 import { basename, dirname, isAbsolute, relative } from 'node:path';
-import type { IoHost } from '../io-host.js';
 import { openRunTarget, type RunTarget } from './runtime.js';
-import { prepareJob, runPreparedJob, type RunJobResult } from './run.js';
+import {
+  checkRunOptions,
+  prepareJob,
+  runPreparedJob,
+  type RunJobOptions as RunPreparedOptions,
+  type RunJobResult,
+} from './run.js';
 
 export { defineJob } from './define.js';
 export type { Figure, JobContext, JobDefinition, TaskContext, TaskOutcome } from './define.js';
@@ -10,15 +15,9 @@ export { parseParamFlags, resolveParams } from './params.js';
 export { prepareJob, runPreparedJob, writeFigures, SCHEMES, type RunJobResult } from './run.js';
 export type { RunTarget } from './runtime.js';
 
-export interface RunJobOptions {
-  file: string;
+export interface RunJobOptions extends RunPreparedOptions {
   /** `{ cluster }` (absent name: the only running cluster) or `{ local: N }` for a throwaway local cluster. */
   target: RunTarget;
-  params?: Record<string, string>;
-  scheme?: string;
-  outDir?: string;
-  io: IoHost;
-  signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -27,19 +26,16 @@ export interface RunJobOptions {
  * open the target (connect to a running cluster, or start a throwaway local one), run, close.
  */
 export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
-  const prepared = await prepareJob(options.file, options.params);
-  const target = await openRunTarget(options.target, {
+  const { file, params, target: where, env, ...runOptions } = options;
+  checkRunOptions(runOptions);
+  const prepared = await prepareJob(file, params);
+  const target = await openRunTarget(where, {
     io: options.io,
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.env ? { env: options.env } : {}),
+    ...(env ? { env } : {}),
   });
   try {
-    return await runPreparedJob(prepared, target.backend, {
-      io: options.io,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.scheme ? { scheme: options.scheme } : {}),
-      ...(options.outDir ? { outDir: options.outDir } : {}),
-    });
+    return await runPreparedJob(prepared, target.backend, runOptions);
   } finally {
     await target.close();
   }

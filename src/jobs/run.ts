@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AbortError, JobError, StarclusterError, throwIfAborted } from '../errors.js';
+import { AbortError, JobError, StarclusterError, throwIfAborted, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import type { TaskBackend } from './backend.js';
 import type { Figure, JobContext, TaskOutcome } from './define.js';
@@ -19,6 +19,8 @@ export interface RunJobOptions {
   params?: Record<string, string>;
   /** Scheduler scheme for the LoadBalancedView. */
   scheme?: string;
+  /** Per-task time limit on the engines (ms): a task running longer fails the run (TaskTimeLimit). */
+  timeLimitMs?: number;
   /** Where figures go; default `./starcluster-out/<job>/`. */
   outDir?: string;
   io: IoHost;
@@ -42,6 +44,23 @@ export interface RunJobResult {
 
 export const SCHEMES = ['lru', 'plainrandom', 'twobin', 'leastload', 'weighted'] as const;
 
+/** Checks the run's own options (scheme, time limit), so a typo costs no cluster either. */
+export function checkRunOptions(options: Pick<RunJobOptions, 'scheme' | 'timeLimitMs'>): void {
+  if (options.scheme && !(SCHEMES as readonly string[]).includes(options.scheme)) {
+    throw new JobError(
+      'BadScheme',
+      `unknown scheme ${JSON.stringify(options.scheme)}: use one of ${SCHEMES.join(', ')}`,
+    );
+  }
+  const limit = options.timeLimitMs;
+  if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) {
+    throw new UsageError(
+      'BadTimeLimit',
+      `time limit ${String(limit / 1000)} s is not a positive number of seconds: give the seconds one task may run, e.g. --time-limit 60`,
+    );
+  }
+}
+
 /** Loads the job and checks its params before anything starts (so a typo costs no cluster). */
 export async function prepareJob(
   file: string,
@@ -62,12 +81,8 @@ export async function runPreparedJob(
   const { io, signal } = options;
   const def = job.definition;
   const name = def.name;
-  if (options.scheme && !(SCHEMES as readonly string[]).includes(options.scheme)) {
-    throw new JobError(
-      'BadScheme',
-      `unknown scheme ${JSON.stringify(options.scheme)}: use one of ${SCHEMES.join(', ')}`,
-    );
-  }
+  checkRunOptions(options);
+  const limit = options.timeLimitMs;
   const engines = backend.engineCount();
   if (engines < 1) {
     throw new JobError('NoEngines', `cluster ${backend.cluster} has no engines registered: restart its engines`, {
@@ -119,6 +134,7 @@ export async function runPreparedJob(
       module: job.moduleName,
       tasks: tasks.map((task, index) => [index, task]),
       scheme: options.scheme,
+      ...(limit ? { timeLimitMs: limit } : {}),
       signal,
       onProgress: (n) => {
         done = n;

@@ -38,6 +38,7 @@ interface TaskErrorLike {
   remoteName?: string;
   remoteMessage?: string;
   remoteStack?: string;
+  reason?: string;
   errors?: TaskErrorLike[];
   message?: string;
 }
@@ -50,7 +51,10 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
     engineIds: () => client.ids,
     loadModule: (name, code) => client.loadModule(name, code),
     map: async (request) => {
-      const view = client.loadBalancedView(request.scheme ? { scheme: request.scheme as Scheme } : {});
+      const view = client.loadBalancedView({
+        ...(request.scheme ? { scheme: request.scheme as Scheme } : {}),
+        ...(request.timeLimitMs ? { timeLimitMs: request.timeLimitMs } : {}),
+      });
       const ar = view.map(
         { module: request.module, export: ENGINE_RUN_EXPORT, context: true },
         request.tasks as unknown[],
@@ -59,7 +63,8 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
       ar.onProgress((done, total) => request.onProgress(done, total));
       let values: unknown[];
       try {
-        values = await (request.signal ? raceAbort(ar.get(), request.signal) : ar.get());
+        // interrupted: the tasks no engine has started are aborted, so the cluster is free at once
+        values = await (request.signal ? raceAbort(ar.get(), request.signal, () => ar.abort()) : ar.get());
       } catch (error) {
         throw taskFailure(error, ar.taskIds);
       }
@@ -111,6 +116,7 @@ export function pipelineBackend(
             externalWorkers: remote ? remote.workers : 0,
             ...(keys ? { keys } : {}),
             ...(request.signal ? { signal: request.signal } : {}),
+            ...(request.timeLimitMs ? { timeLimitMs: request.timeLimitMs } : {}),
             ...(remote ? { onListening: (endpoints) => remote.start(endpoints) } : {}),
             onProgress: (done, total) => request.onProgress(done, total),
           })
@@ -142,9 +148,12 @@ async function pipelineFailure(error: unknown, tasks: number, remote?: RemotePip
   );
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAborted: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new JobError('Interrupted', 'interrupted while tasks were running'));
+    const onAbort = (): void => {
+      onAborted();
+      reject(new JobError('Interrupted', 'interrupted while tasks were running'));
+    };
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
@@ -171,7 +180,7 @@ export function taskFailure(error: unknown, taskIds: readonly number[]): unknown
   const what =
     first.remoteMessage !== undefined
       ? `${first.remoteName ?? 'Error'}: ${first.remoteMessage}`
-      : (first.message ?? '');
+      : (first.reason ?? first.message ?? '');
   const stack = (first.remoteStack ?? '').split('\n').filter(Boolean).slice(0, 20);
   const others = all.length > 1 ? [`(${all.length - 1} more task${all.length === 2 ? '' : 's'} failed)`] : [];
   return new JobError('TaskFailed', `task ${index >= 0 ? index : `#${first.taskId}`} failed${where}: ${what}`, {
@@ -179,7 +188,9 @@ export function taskFailure(error: unknown, taskIds: readonly number[]): unknown
     hint:
       first.code === 'EngineDied'
         ? 'the engine died; its tasks were resubmitted as often as the controller allows'
-        : undefined,
+        : first.code === 'TaskTimeLimit'
+          ? 'raise --time-limit, or split the work into smaller tasks'
+          : undefined,
     cause: error,
   });
 }

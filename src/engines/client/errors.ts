@@ -55,9 +55,10 @@ export class TaskTimeLimitError extends JobError {
   constructor(
     readonly engine: number,
     readonly taskId: number,
-    message: string,
+    /** What happened, without the task and engine ("ran longer than its time limit of 200 ms…"). */
+    readonly reason: string,
   ) {
-    super('TaskTimeLimit', `task ${taskId} on engine ${engine}: ${message}`, {
+    super('TaskTimeLimit', `task ${taskId} on engine ${engine}: ${reason}`, {
       hint: 'raise timeLimitMs, or split the work into smaller tasks',
     });
   }

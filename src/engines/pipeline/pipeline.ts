@@ -135,14 +135,14 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
   void (async () => {
     try {
       for await (const msg of pull) {
-        const head = parseHeader(msg[0]) as { t: string; i: number } | undefined;
+        const head = parseHeader(msg[0]) as { t: string; i: number; tl?: number } | undefined;
         if (!head) continue;
         lastActivity = Date.now();
         const started = nowMs();
         let ok = true;
         let value: unknown;
         try {
-          value = executor.run(head.i, msg.slice(1));
+          value = executor.run(head.i, msg.slice(1), typeof head.tl === 'number' ? head.tl : undefined);
           if (isThenable(value)) value = await value;
         } catch (error) {
           ok = false;
@@ -186,6 +186,8 @@ export interface PipelineOptions<T, R> {
   externalWorkers?: number;
   keys?: ClusterKeys;
   host?: string;
+  /** Per-task time limit on the workers (ms): a task running longer fails with TaskTimeLimit. */
+  timeLimitMs?: number;
   /** Re-send missing tasks after this long without a new result (default 2000 ms). */
   resendAfterMs?: number;
   /** How long to wait for every worker's READY (default 30 s). */
@@ -356,7 +358,7 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
 
     const send = async (i: number): Promise<void> => {
       const frames: Frames = [
-        JSON.stringify({ t: 'task', i }),
+        JSON.stringify(options.timeLimitMs ? { t: 'task', i, tl: options.timeLimitMs } : { t: 'task', i }),
         ...taskFrames(TaskKind.apply, options.worker as TaskFunction<never[], unknown>, [options.tasks[i]]),
       ];
       await distributor.send(frames);

@@ -118,6 +118,10 @@ describe('starcluster run --local -n 2 (throwaway cluster)', () => {
     expect(error.code).toBe('BadJobParam');
     expect(error.exitCode).toBe(2);
     expect(io.events).toEqual([]);
+    const limit = await failure(runJob({ file: job, target: { local: 2 }, timeLimitMs: -5, io }));
+    expect(limit.code).toBe('BadTimeLimit');
+    expect(limit.message).toMatch(/^time limit -0.005 s is not a positive number of seconds/);
+    expect(io.events).toEqual([]);
   });
 });
 
@@ -165,6 +169,29 @@ describe('starcluster run on local clusters', () => {
     expect(io.messages.some((m) => m.code === 'SC_RUN_W0001')).toBe(true);
   });
 
+  it('a task past its time limit fails the run, naming the task and the limit; the cluster runs on', async () => {
+    const error = await failure(
+      runJob({
+        file: job,
+        target: { cluster: 'one' },
+        params: { n: '100', chunks: '2', sleepMs: '60000' },
+        timeLimitMs: 300,
+        io: new RecordingIoHost(),
+      }),
+    );
+    expect(error.code).toBe('TaskFailed');
+    expect(error.message).toMatch(/^task [01] failed on engine \d+: did not settle within its time limit of 300 ms/);
+    expect(error.hint).toMatch(/--time-limit/);
+    const next = await runJob({
+      file: job,
+      target: { cluster: 'one' },
+      params: { n: '100' },
+      timeLimitMs: 60_000,
+      io: new RecordingIoHost(),
+    });
+    expect(next.result).toMatchObject({ sum: expectedSum(100), exact: true });
+  });
+
   it('refuses to guess between several running clusters, listing them', async () => {
     clusters.push(await startLocal('two'));
     const error = await failure(runJob({ file: job, target: {}, io: new RecordingIoHost() }));
@@ -205,5 +232,19 @@ describe('starcluster run --json (the CLI)', () => {
     );
     expect(doc).toMatchObject({ job: 'squares', cluster: 'local', engines: 1, result: { sum: expectedSum(300) } });
     expect(typeof doc.seconds).toBe('number');
+  });
+
+  it('refuses a --time-limit that is not a positive number of seconds, naming it (exit 2)', async () => {
+    const failed = await promisify(execFile)(
+      process.execPath,
+      [join(root, 'bin', 'dev.js'), 'run', job, '--local', '-n', '1', '--time-limit', 'soon'],
+      { cwd: root, env: { ...process.env, CI: '1' } },
+    ).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toContain('--time-limit "soon" is not a positive number of seconds');
+    expect(failed?.stderr).not.toMatch(/\n\s+at /); // no stack without --debug
   });
 });

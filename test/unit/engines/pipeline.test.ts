@@ -52,6 +52,31 @@ describe('pipeline mode (PUSH/PULL/PUB with CURVE)', () => {
     expect(ok.results).toEqual([2, 3]);
   });
 
+  it('stops a task past timeLimitMs on its worker (TaskTimeLimit), and the worker carries on', async () => {
+    const spin = (x: number): number => {
+      if (x === 2)
+        for (;;) {
+          /* spin */
+        }
+      return x;
+    };
+    const error = await runPipeline({
+      tasks: [1, 2, 3],
+      worker: spin,
+      workers: 1,
+      inline: true,
+      timeLimitMs: 200,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RemoteTaskError);
+    expect(error).toMatchObject({ remoteName: 'TaskTimeLimit' });
+    expect((error as RemoteTaskError).remoteMessage).toMatch(/time limit of 200 ms/);
+    const ok = await runPipeline({ tasks: [1, 3], worker: spin, workers: 1, inline: true, timeLimitMs: 5_000 });
+    expect(ok.results).toEqual([1, 3]);
+  });
+
   it('re-sends the tasks a killed worker process lost; each result is kept once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sc-pipe-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
