@@ -10,6 +10,7 @@ import type {
   ResultHead,
   SubmitHead,
   TaskKindCode,
+  WelcomeClientMsg,
 } from '../protocol/messages.js';
 import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
@@ -88,6 +89,13 @@ export interface Submission {
   timeLimitMs?: number;
 }
 
+/** A task as sent, kept until its result arrives so that it can be sent again. */
+interface Sent {
+  sub: Submission;
+  head: SubmitHead;
+  frames: Frames;
+}
+
 const MAX_BATCH_TASKS = 1024;
 const MAX_BATCH_BYTES = 4 << 20;
 
@@ -136,11 +144,16 @@ export class Client {
   private lastHeard = Date.now();
   private pingTimer?: NodeJS.Timeout;
   private loop?: Promise<void>;
-  private welcomed?: (msg: { engines: EngineInfo[]; scheme: string; hb: number }) => void;
+  private welcomed?: (msg: WelcomeClientMsg) => void;
   private authError?: string;
   private readonly lanes = new Map<number, Lane>();
   /** Tasks in flight on a lane: resubmitted or failed if the lane's engine dies. */
-  private readonly laneTasks = new Map<number, { engine: number; sub: Submission; head: SubmitHead; frames: Frames }>();
+  private readonly laneTasks = new Map<number, Sent & { engine: number }>();
+  /** Tasks sent through the controller and not answered yet: resubmitted if the controller restarts. */
+  private readonly routed = new Map<number, Sent>();
+  /** The controller's epoch (WelcomeClientMsg.ep). */
+  private epoch = '';
+  private restarts = 0;
   private lease: number | undefined;
   private leaseState: 'none' | 'asked' | 'unavailable' = 'none';
   /** The controller's default scheme. */
@@ -171,7 +184,7 @@ export class Client {
 
   private async open(): Promise<void> {
     const timeoutMs = this.options.timeoutMs ?? 10_000;
-    const welcome = new Promise<{ engines: EngineInfo[]; scheme: string; hb: number }>((resolve) => {
+    const welcome = new Promise<WelcomeClientMsg>((resolve) => {
       this.welcomed = resolve;
     });
     try {
@@ -190,6 +203,7 @@ export class Client {
       timer = setTimeout(() => resolve(undefined), timeoutMs);
     });
     const w = await Promise.race([welcome, timeout]);
+    this.epoch = w?.ep ?? '';
     clearTimeout(timer);
     if (!w) {
       await this.shutdown();
@@ -302,6 +316,7 @@ export class Client {
     if (sub.direct) head.d = 1;
     if (sub.retries) head.r = sub.retries;
     if (sub.scheme) head.s = sub.scheme;
+    this.routed.set(head.i, { sub, head, frames: payload });
     const b = this.batch;
     b.heads.push(head);
     for (const f of payload) {
@@ -511,9 +526,20 @@ export class Client {
         wait?.((head.errors as ModuleDoneMsg['errors']) ?? []);
         break;
       }
-      case 'welcome':
-        this.welcomed?.(head as unknown as { engines: EngineInfo[]; scheme: string; hb: number });
-        this.welcomed = undefined;
+      case 'welcome': {
+        const w = head as unknown as WelcomeClientMsg;
+        if (this.welcomed) {
+          this.welcomed(w);
+          this.welcomed = undefined;
+          break;
+        }
+        if (w.ep !== this.epoch) this.controllerRestarted(w.ep);
+        for (const e of w.engines ?? []) this.engineMap.set(e.id, e);
+        for (const l of [...this.engineListeners]) l();
+        break;
+      }
+      case 'pong':
+        if (typeof head.ep === 'string' && this.epoch && head.ep !== this.epoch) this.controllerRestarted(head.ep);
         break;
       default:
         break;
@@ -529,6 +555,7 @@ export class Client {
       const done = this.pending.get(h.i);
       if (!done) continue; // a duplicate: each result is delivered once
       this.pending.delete(h.i);
+      this.routed.delete(h.i);
       const onLane = this.laneTasks.get(h.i);
       if (onLane) {
         this.laneTasks.delete(h.i);
@@ -553,6 +580,49 @@ export class Client {
     }
   }
 
+  /** Times this client has seen its controller restart (and resubmitted its load-balanced tasks). */
+  get controllerRestarts(): number {
+    return this.restarts;
+  }
+
+  /**
+   * The controller restarted (a supervisor brought it back on the same port) and forgot every task
+   * and engine id. Load-balanced tasks still pending are sent again (each result is still delivered
+   * once; a task may run twice); direct tasks and tasks restricted to engines fail with
+   * ControllerRestarted, since engine ids are handed out afresh. Lanes (keyed by the old ids) close.
+   */
+  private controllerRestarted(epoch: string): void {
+    this.epoch = epoch;
+    this.restarts++;
+    const again = [...this.laneTasks, ...this.routed].sort((a, b) => a[0] - b[0]);
+    this.laneTasks.clear();
+    this.routed.clear();
+    for (const lane of this.lanes.values()) this.closeLane(lane);
+    this.lanes.clear();
+    this.lease = undefined;
+    this.leaseState = 'none';
+    this.engineMap.clear();
+    this.flush();
+    this.out.send(['{"t":"hello"}']);
+    const now = nowMs();
+    for (const [i, t] of again) {
+      const done = this.pending.get(i);
+      if (!done) continue;
+      if (t.sub.direct || t.sub.to) {
+        this.pending.delete(i);
+        const what = t.sub.direct ? 'a direct task' : 'a task restricted to chosen engines';
+        const error = new JobError(
+          'ControllerRestarted',
+          `task ${i}: the controller restarted while it was pending; ${what} is not sent again, since engine ids are new after a restart`,
+        );
+        done({ ok: false, error }, { received: now });
+      } else this.enqueue(t.sub, t.head, t.frames);
+    }
+    for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: 'the controller restarted' }]);
+    this.moduleWaits.clear();
+    for (const l of [...this.engineListeners]) l();
+  }
+
   private lose(afterMs: number): void {
     this.failAll(
       new JobError('ControllerLost', `no word from the controller at ${this.options.endpoint} for ${afterMs} ms`),
@@ -563,6 +633,7 @@ export class Client {
     const pending = [...this.pending.values()];
     this.pending.clear();
     this.laneTasks.clear();
+    this.routed.clear();
     for (const lane of this.lanes.values()) lane.inflight = 0;
     const now = nowMs();
     for (const done of pending) done({ ok: false, error }, { received: now });

@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import { JobError } from '../../errors.js';
 import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, ControllerKeys } from '../protocol/keys.js';
@@ -69,6 +70,8 @@ export interface ControllerHandle {
   readonly clientEndpoint: string;
   readonly engineEndpoint: string;
   readonly scheme: Scheme;
+  /** Random per controller process: changes when a controller restarts (see WelcomeClientMsg.ep). */
+  readonly epoch: string;
   engines(): EngineInfo[];
   stats(): ControllerStats;
   /** Resolves when `n` engines are registered. */
@@ -191,7 +194,14 @@ export class Controller implements ControllerHandle {
   private urgent: TaskRec[] = [];
   private restricted: TaskRec[] = [];
   private readonly modules = new Map<string, Buffer>();
-  private nextTaskId = 1;
+  /**
+   * This controller's epoch, sent in welcomes and pongs: a client or engine that sees it change knows
+   * the controller restarted and forgot its tasks. Task ids start at a random point so that a result
+   * an engine computed for the previous controller cannot pass for one of this controller's tasks.
+   */
+  readonly epoch = randomBytes(6).toString('hex');
+  private nextTaskId = randomInt(1, 2 ** 47);
+  private readonly pong: string;
   private nextEngineId = 0;
   private flushScheduled = false;
   private closed = false;
@@ -229,6 +239,7 @@ export class Controller implements ControllerHandle {
     this.random = options.random;
     const keys = controllerKeysOf(options.keys);
     this.clientKeys = keys.clientPublicKeys;
+    this.pong = JSON.stringify({ t: 'pong', ep: this.epoch });
     this.zap = new ZapHandler(this.context, { client: keys.clientPublicKeys, engine: keys.enginePublicKeys });
     const common = { context: this.context, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 };
     this.clientSock = new zmq.Router({ ...common, ...curveServer(keys.server.secretKey, 'client'), mandatory: true });
@@ -387,7 +398,13 @@ export class Controller implements ControllerHandle {
       this.byUuid.set(reg.uuid, rec);
       this.lru.add(info.id);
     }
-    const welcome: WelcomeEngineMsg = { t: 'welcome', id: rec.info.id, hb: this.hb, lost: this.lostBeats };
+    const welcome: WelcomeEngineMsg = {
+      t: 'welcome',
+      id: rec.info.id,
+      hb: this.hb,
+      lost: this.lostBeats,
+      ep: this.epoch,
+    };
     if (rec.info.lane) welcome.clients = this.clientKeys;
     this.engineOut.send([route, enc(welcome)]);
     for (const [name, code] of this.modules) this.loadOn(rec, name, code, () => {});
@@ -507,12 +524,18 @@ export class Controller implements ControllerHandle {
     client.gone = false;
     switch (head.t) {
       case 'hello': {
-        const welcome: WelcomeClientMsg = { t: 'welcome', engines: this.engines(), scheme: this.scheme, hb: this.hb };
+        const welcome: WelcomeClientMsg = {
+          t: 'welcome',
+          engines: this.engines(),
+          scheme: this.scheme,
+          hb: this.hb,
+          ep: this.epoch,
+        };
         this.clientOut.send([route, enc(welcome)]);
         break;
       }
       case 'ping':
-        this.clientOut.send([route, '{"t":"pong"}']);
+        this.clientOut.send([route, this.pong]);
         break;
       case 'sub':
         this.onSubmit(client, head.k as SubmitHead[], msg);

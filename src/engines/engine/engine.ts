@@ -62,6 +62,8 @@ interface QueuedTask {
   lane?: Buffer;
   /** Time limit, ms. */
   tl?: number;
+  /** The controller epoch a controller task came in (lane tasks have none). */
+  ep?: string;
 }
 
 type ResultBatch = { heads: ResultHead[]; frames: Frames };
@@ -70,6 +72,8 @@ const SLICE_MS = 5;
 
 export class Engine implements EngineHandle {
   id = -1;
+  /** The epoch of the controller that welcomed this engine last. */
+  private epoch = '';
   readonly uuid: string;
   readonly ended: Promise<EngineEnd>;
 
@@ -237,7 +241,7 @@ export class Engine implements EngineHandle {
         for (const h of head.k as TaskHead[]) {
           const frames: (Buffer | string)[] = msg.slice(offset, offset + h.n);
           if (typeof h.b === 'string') frames.unshift(h.b);
-          this.q.push({ id: h.i, frames, ...timeLimit(h.tl) });
+          this.q.push({ id: h.i, frames, ep: this.epoch, ...timeLimit(h.tl) });
           offset += h.n;
         }
         this.pump();
@@ -247,7 +251,7 @@ export class Engine implements EngineHandle {
         if (Array.isArray(head.i)) this.abort(head.i as number[]);
         break;
       case 'welcome':
-        this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost), head.clients);
+        this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost), head.clients, String(head.ep ?? ''));
         break;
       case 'unknown':
         this.register();
@@ -260,8 +264,16 @@ export class Engine implements EngineHandle {
     }
   }
 
-  private onWelcome(id: number, hb: number, lost: number, clients: unknown): void {
+  private onWelcome(id: number, hb: number, lost: number, clients: unknown, epoch: string): void {
     this.id = id;
+    if (epoch !== this.epoch) {
+      // A new controller (it restarted): the tasks the old one sent are its no more; drop those
+      // not started, and the result of one running now (addResult checks the epoch).
+      this.epoch = epoch;
+      const keep = this.q.filter((t) => t.lane !== undefined);
+      this.q.length = 0;
+      for (const t of keep) this.q.push(t);
+    }
     if (this.lane && Array.isArray(clients)) {
       this.lane.zap.allow(
         'lane',
@@ -367,6 +379,7 @@ export class Engine implements EngineHandle {
   }
 
   private addResult(task: QueuedTask, ok: boolean, started: number, value: unknown): void {
+    if (task.lane === undefined && task.ep !== this.epoch) return; // for a controller that has restarted since
     const id = task.id;
     const completed = nowMs();
     let encoded;

@@ -94,6 +94,8 @@ export interface WelcomeEngineMsg {
   lost: number;
   /** The client public keys the engine's lane admits. */
   clients?: string[];
+  /** The controller's epoch: a new one means the controller restarted and forgot its tasks. */
+  ep: string;
 }
 export interface TaskHead {
   i: number;
@@ -169,6 +171,8 @@ export interface WelcomeClientMsg {
   engines: EngineInfo[];
   scheme: string;
   hb: number;
+  /** The controller's epoch (also in every pong): a client that sees it change resubmits. */
+  ep: string;
 }
 export interface EnginesMsg {
   t: 'eng';
