@@ -303,8 +303,21 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
   step(
     'a node terminated behind our back mid-job: pi still exact; its engine reported lost; resize replaces it',
     async () => {
-      const samples = 3_000_000_000;
-      const running = cli(['run', join(ROOT, 'jobs/pi.ts'), '-c', CLUSTER, '--param', `samples=${samples}`, '--json']);
+      // One task per engine, long enough (~10 s on 2 cores) that node005's task is still running when the
+      // node goes (a second to see it busy, a few more for boto3 and the fleet): the run can end only
+      // after the controller has declared that engine dead and resubmitted its task.
+      const samples = 20_000_000_000;
+      const running = cli([
+        'run',
+        join(ROOT, 'jobs/pi.ts'),
+        '-c',
+        CLUSTER,
+        '--param',
+        `samples=${samples}`,
+        '--param',
+        'tasks=6',
+        '--json',
+      ]);
       let finished = false;
       void running.finally(() => (finished = true));
       // Wait (bounded) until node005's engine is computing a task, then terminate the node at once: the
