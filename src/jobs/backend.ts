@@ -27,6 +27,8 @@ export interface TaskBackend {
   engineCount(): number;
   /** Ids of the engines registered now (where the backend has engine identities). */
   engineIds?(): number[];
+  /** Times the controller has restarted since this backend opened (where there is a controller). */
+  controllerRestarts?(): number;
   loadModule(name: string, code: string): Promise<void>;
   /**
    * Runs the module's task entry on each input; resolves with every outcome in input order

@@ -128,6 +128,7 @@ export async function runPreparedJob(
     io.progress({ id: runId, state, title, current: done, total, detail });
   };
   const enginesAtStart = backend.engineIds?.() ?? [];
+  const restartsAtStart = backend.controllerRestarts?.() ?? 0;
   let outcomes: TaskOutcome<unknown>[];
   try {
     outcomes = await backend.map({
@@ -157,6 +158,15 @@ export async function runPreparedJob(
   report('done');
   const enginesNow = new Set(backend.engineIds?.() ?? enginesAtStart);
   const enginesLost = enginesAtStart.filter((id) => !enginesNow.has(id));
+  const restarts = (backend.controllerRestarts?.() ?? 0) - restartsAtStart;
+  if (restarts > 0) {
+    io.notify({
+      level: 'warn',
+      code: 'SC_RUN_W0002',
+      message: `the controller restarted ${restarts === 1 ? 'once' : `${restarts} times`} during the run; the tasks it had not answered were sent again and every result arrived once`,
+      data: { controllerRestarts: restarts },
+    });
+  }
   if (enginesLost.length) {
     io.notify({
       level: 'warn',

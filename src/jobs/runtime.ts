@@ -49,6 +49,7 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
     cluster,
     engineCount: () => client.ids.length,
     engineIds: () => client.ids,
+    controllerRestarts: () => client.controllerRestarts,
     loadModule: (name, code) => client.loadModule(name, code),
     map: async (request) => {
       const view = client.loadBalancedView({

@@ -151,6 +151,8 @@ export class Client {
   private readonly laneTasks = new Map<number, Sent & { engine: number }>();
   /** Tasks sent through the controller and not answered yet: resubmitted if the controller restarts. */
   private readonly routed = new Map<number, Sent>();
+  /** Modules loaded through this client: sent again to a restarted controller (it forgets them). */
+  private readonly modules = new Map<string, string | Uint8Array>();
   /** The controller's epoch (WelcomeClientMsg.ep). */
   private epoch = '';
   private restarts = 0;
@@ -279,8 +281,8 @@ export class Client {
     this.assertOpen();
     const id = this.nextId++;
     const done = new Promise<ModuleDoneMsg['errors']>((resolve) => this.moduleWaits.set(id, resolve));
-    this.flush();
-    this.out.send([JSON.stringify({ t: 'mod', i: id, name }), typeof code === 'string' ? Buffer.from(code) : code]);
+    this.modules.set(name, code);
+    this.sendModule(id, name, code);
     const errors = await done;
     if (errors.length > 0) {
       throw new JobError(
@@ -289,6 +291,11 @@ export class Client {
         { details: errors.map((e) => `engine ${e.engine}: ${e.message}`) },
       );
     }
+  }
+
+  private sendModule(id: number, name: string, code: string | Uint8Array): void {
+    this.flush();
+    this.out.send([JSON.stringify({ t: 'mod', i: id, name }), typeof code === 'string' ? Buffer.from(code) : code]);
   }
 
   /** @internal Queues one task; `done` is called exactly once with its outcome. */
@@ -604,6 +611,10 @@ export class Client {
     this.engineMap.clear();
     this.flush();
     this.out.send(['{"t":"hello"}']);
+    for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: 'the controller restarted' }]);
+    this.moduleWaits.clear();
+    // Modules first: the controller loads them on every engine (now and later) before any task after them.
+    for (const [name, code] of this.modules) this.sendModule(this.nextId++, name, code);
     const now = nowMs();
     for (const [i, t] of again) {
       const done = this.pending.get(i);
@@ -618,8 +629,6 @@ export class Client {
         done({ ok: false, error }, { received: now });
       } else this.enqueue(t.sub, t.head, t.frames);
     }
-    for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: 'the controller restarted' }]);
-    this.moduleWaits.clear();
     for (const l of [...this.engineListeners]) l();
   }
 

@@ -383,8 +383,13 @@ export class Controller implements ControllerHandle {
       rec.route = route;
       this.byRoute.set(route.toString('latin1'), rec);
     } else {
+      // An engine back after a controller restart keeps its id if no other engine has it.
+      const prior = reg.id;
+      const keep = Number.isSafeInteger(prior) && prior! >= 0 && !this.engineRecs.has(prior!);
+      const id = keep ? prior! : this.nextEngineId;
+      while (this.engineRecs.has(this.nextEngineId) || this.nextEngineId <= id) this.nextEngineId++;
       const info: EngineInfo = {
-        id: this.nextEngineId++,
+        id,
         uuid: reg.uuid,
         node: String(reg.node ?? ''),
         pid: Number(reg.pid ?? 0),

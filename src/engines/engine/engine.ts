@@ -158,7 +158,8 @@ export class Engine implements EngineHandle {
   private register(): void {
     if (this.closing) return;
     const lane = this.lane ? { lane: this.lane.info } : {};
-    this.out.send([JSON.stringify({ t: 'reg', uuid: this.uuid, node: this.node, pid: process.pid, ...lane })]);
+    const id = this.id >= 0 ? { id: this.id } : {};
+    this.out.send([JSON.stringify({ t: 'reg', uuid: this.uuid, node: this.node, pid: process.pid, ...lane, ...id })]);
   }
 
   /** Binds the direct lane (CURVE server with this engine's pair; ZAP admits the clients the controller names). */

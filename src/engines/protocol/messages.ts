@@ -61,6 +61,8 @@ export interface RegisterMsg {
   node: string;
   pid: number;
   lane?: LaneInfo;
+  /** The id an earlier controller gave this engine: a restarted controller gives it back if free. */
+  id?: number;
 }
 export interface ResultHead {
   /** Task id (controller's to engines, the client's own to clients). */

@@ -3,6 +3,9 @@
  * their supervisors, no fakes):
  * - an engine SIGKILLed in the middle of the pi job: the job completes with the exact sample count
  *   and exactly the `inside` count of an undisturbed run of the same (samples, seed, tasks);
+ * - the controller SIGKILLed mid-job: its supervisor restarts it on the same ports, the engines
+ *   re-register, the client sees the new epoch and resends its pending tasks (and its modules): the
+ *   job completes with the undisturbed `inside` count;
  * - the controller becomes unreachable (SIGSTOP: alive, but silent, as behind a dead link): a
  *   running job fails with a clear ControllerLost message within the client's timeout, and a new
  *   client fails with ControllerUnreachable within its connect timeout — neither hangs.
@@ -102,6 +105,38 @@ describe('engine and controller faults (local cluster, 2 nodes × 2 engines)', (
     expect(got.samples).toBe(2_000_000_000);
     expect(got.tasks).toBe(40);
     expect(got.inside).toBe(ref.inside);
+  }, 300_000);
+
+  it('the controller SIGKILLed mid-job: its supervisor restarts it, the client resends, pi stays exact', async () => {
+    const reference = await runJob({
+      file: PI,
+      target: { cluster: NAME },
+      params: PARAMS,
+      io: new RecordingIoHost(),
+      env,
+    });
+    const ref = reference.result as PiSummary;
+    const master = await readNodeStatus(stateDir, 'master');
+    const before = master?.children.find((c) => c.name === 'controller')?.pid;
+    expect(before, 'controller pid').toBeGreaterThan(0);
+    const io = new RecordingIoHost();
+    const running = runJob({ file: PI, target: { cluster: NAME }, params: PARAMS, io, env });
+    await tasksDone(io, 2);
+    process.kill(before!, 'SIGKILL');
+    const result = await running;
+    const got = result.result as PiSummary;
+    const after = (await readNodeStatus(stateDir, 'master'))?.children.find((c) => c.name === 'controller')?.pid;
+    console.log(
+      `controller killed mid-job: pid ${before} → restarted as ${after}; ${got.tasks} tasks, samples ${got.samples} ` +
+        `(want 2000000000), inside ${got.inside} (undisturbed run: ${ref.inside})`,
+    );
+    expect(after).toBeGreaterThan(0);
+    expect(after).not.toBe(before);
+    expect(got.samples).toBe(2_000_000_000);
+    expect(got.tasks).toBe(40);
+    expect(got.inside).toBe(ref.inside);
+    expect(result.enginesLost).toEqual([]); // the engines re-registered with their ids
+    expect(io.messages.find((m) => m.code === 'SC_RUN_W0002')?.message).toMatch(/^the controller restarted once/);
   }, 300_000);
 
   it('the controller becomes unreachable: the running job and a new client fail clearly, never hang', async () => {

@@ -44,7 +44,7 @@ async function restart(c: ControllerHandle, keys: ClusterKeys): Promise<Controll
 }
 
 describe('a controller restart (same ports and keys)', () => {
-  it('a map running across it completes with every result exactly once; engines re-register', async () => {
+  it('a map running across it completes with every result exactly once; engines re-register with their ids', async () => {
     const keys = newClusterKeys();
     const first = await controllerOn(keys);
     for (let i = 0; i < 2; i++) {
@@ -54,6 +54,7 @@ describe('a controller restart (same ports and keys)', () => {
     const client = await Client.connect({ endpoint: first.clientEndpoint, keys, lanes: 'off' });
     cleanup.push(() => client.close());
     await client.waitForEngines(2);
+    const ids = client.ids;
     const n = 300;
     const ar = client.loadBalancedView().map(
       (x: number) => new Promise<number>((resolve) => setTimeout(() => resolve(x * x), 10)),
@@ -67,6 +68,7 @@ describe('a controller restart (same ports and keys)', () => {
     expect(client.controllerRestarts).toBe(1);
     expect(second.engines()).toHaveLength(2);
     await waitFor(() => client.ids.length === 2, 10_000, 'the client to see both engines again');
+    expect(client.ids).toEqual(ids); // each engine got its id back from the new controller
     expect(await client.loadBalancedView().apply((x: number) => x + 1, 41)).toBe(42);
   }, 90_000);
 
