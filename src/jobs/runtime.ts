@@ -64,8 +64,10 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
       ar.onProgress((done, total) => request.onProgress(done, total));
       let values: unknown[];
       try {
-        // interrupted: the tasks no engine has started are aborted, so the cluster is free at once
-        values = await (request.signal ? raceAbort(ar.get(), request.signal, () => ar.abort()) : ar.get());
+        // interrupted: queued tasks are aborted and running ones interrupted, so the cluster is free at once
+        values = await (request.signal
+          ? raceAbort(ar.get(), request.signal, () => ar.abort({ running: true }))
+          : ar.get());
       } catch (error) {
         throw taskFailure(error, ar.taskIds);
       }

@@ -28,7 +28,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   private resolveP!: (v: T) => void;
   private rejectP!: (e: unknown) => void;
   private readonly progressListeners: ((done: number, total: number) => void)[] = [];
-  private aborter?: (taskIds: number[]) => void;
+  private aborter?: (taskIds: number[], options: { running?: boolean }) => void;
   protected readonly partListeners: ((index: number) => void)[] = [];
 
   /** `tasks` parts; the client fills in each part's task id as it submits it. */
@@ -85,17 +85,22 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   /** @internal The client call that aborts this result's tasks. */
-  attachAbort(aborter: (taskIds: number[]) => void): void {
+  attachAbort(aborter: (taskIds: number[], options: { running?: boolean }) => void): void {
     this.aborter = aborter;
   }
 
   /**
    * Aborts the tasks not finished yet: those no engine has started fail with TaskAborted (so the
-   * result rejects); those already running finish as usual (IPython parallel's `abort`).
+   * result rejects); those already running finish as usual (IPython parallel's `abort`) — unless
+   * `running: true`, which interrupts them as well (see Client.abort).
    */
-  abort(): void {
+  abort(options: { running?: boolean } = {}): void {
     const pending = this.metadata.filter((m, i) => this.outcomes[i] === undefined && m.taskId >= 0);
-    if (pending.length > 0) this.aborter?.(pending.map((m) => m.taskId));
+    if (pending.length > 0)
+      this.aborter?.(
+        pending.map((m) => m.taskId),
+        options,
+      );
   }
 
   /** Calls `listener(done, total)` after each task finishes. */

@@ -463,10 +463,14 @@ export class Client {
 
   /**
    * Aborts tasks (the ids AsyncResult.taskIds gives): those no engine has started fail with
-   * TaskAborted; those already running finish and deliver their result, as in IPython parallel.
+   * TaskAborted. Those already running finish and deliver their result, as in IPython parallel —
+   * unless `running`: then they are interrupted on engine processes (a computing task is stopped
+   * where it is by the engine's heart thread, an asynchronous one abandoned) and fail with TaskAborted
+   * too. The engine, its namespace and its other tasks carry on.
    */
-  abort(taskIds: readonly number[]): void {
+  abort(taskIds: readonly number[], options: { running?: boolean } = {}): void {
     if (this.closed) return;
+    const r = options.running ? { r: 1 } : {};
     const viaController: number[] = [];
     const viaLane = new Map<number, number[]>();
     for (const id of taskIds) {
@@ -477,9 +481,13 @@ export class Client {
     }
     if (viaController.length > 0) {
       this.flush();
-      this.out.send([JSON.stringify({ t: 'abort', i: viaController })]);
+      this.out.send([JSON.stringify({ t: 'abort', i: viaController, ...r })]);
     }
-    for (const [engine, ids] of viaLane) this.lanes.get(engine)?.out?.send([JSON.stringify({ t: 'abort', i: ids })]);
+    for (const [engine, ids] of viaLane) {
+      this.lanes.get(engine)?.out?.send([JSON.stringify({ t: 'abort', i: ids, ...r })]);
+      // a computing engine reads nothing: its heart, reached through the controller, interrupts it
+      if (options.running) this.out.send([JSON.stringify({ t: 'int', e: engine, i: ids })]);
+    }
   }
 
   private readonly flush = (): void => {
@@ -675,7 +683,7 @@ function remoteError(taskId: number, engine: number, value: unknown): JobError {
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' ? e.message : String(value);
   if (name === 'EngineDied') return new EngineDiedError(engine, taskId, message);
-  if (name === 'TaskAborted') return new TaskAbortedError(taskId);
+  if (name === 'TaskAborted') return new TaskAbortedError(taskId, /interrupted/.test(message));
   if (name === 'TaskTimeLimit') return new TaskTimeLimitError(engine, taskId, message);
   if (name === 'EngineNotFound' || name === 'NoEngine') return new JobError(name, `task ${taskId}: ${message}`);
   return new RemoteTaskError(engine, taskId, name, message, typeof e.stack === 'string' ? e.stack : undefined);

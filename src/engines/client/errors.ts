@@ -43,10 +43,14 @@ export class TaskTimeoutError extends JobError {
   }
 }
 
-/** The task was aborted (`AsyncResult.abort()`) before an engine started it. */
+/** The task was aborted (`AsyncResult.abort()`) before an engine started it, or interrupted while it ran. */
 export class TaskAbortedError extends JobError {
-  constructor(readonly taskId: number) {
-    super('TaskAborted', `task ${taskId} was aborted before it started`);
+  constructor(
+    readonly taskId: number,
+    /** True if an engine was running it (`abort({ running: true })`). */
+    readonly running = false,
+  ) {
+    super('TaskAborted', `task ${taskId} was ${running ? 'interrupted while it ran' : 'aborted before it started'}`);
   }
 }
 

@@ -60,7 +60,7 @@ function toSliceable<T>(inputs: Iterable<T> | ArrayLike<T>): Sliceable<T> {
 }
 
 function submitPart<T>(client: Client, sub: Submission, frames: Frames, ar: AsyncResult<T>, index: number): void {
-  if (index === 0) ar.attachAbort((ids) => client.abort(ids));
+  if (index === 0) ar.attachAbort((ids, options) => client.abort(ids, options));
   ar.metadata[index]!.taskId = client.submit(sub, frames, (outcome: PartOutcome, meta: Partial<TaskMetadata>) =>
     ar.complete(index, outcome, meta),
   );

@@ -549,8 +549,14 @@ export class Controller implements ControllerHandle {
         this.onModule(client, Number(head.i), String(head.name), msg[2]);
         break;
       case 'abort':
-        if (Array.isArray(head.i)) this.onAbort(client, head.i as number[]);
+        if (Array.isArray(head.i)) this.onAbort(client, head.i as number[], head.r === 1);
         break;
+      case 'int': {
+        // a lane task the client wants interrupted: only the engine's heart can reach a busy engine
+        const rec = this.engineRecs.get(Number(head.e));
+        if (rec && Array.isArray(head.i)) this.interruptOn(rec, (head.i as unknown[]).map(Number), true);
+        break;
+      }
       case 'lease':
         this.clientOut.send([route, enc({ t: 'lease', e: this.grantLease(client) })]);
         break;
@@ -625,11 +631,16 @@ export class Controller implements ControllerHandle {
   }
 
   /** Queued tasks fail with TaskAborted now; tasks already sent to an engine are aborted there if not started. */
-  private onAbort(client: ClientRec, ids: number[]): void {
+  /**
+   * Queued tasks fail with TaskAborted now; tasks already sent to an engine are dropped there if not
+   * started, and with `running` interrupted if they are (the engine's heart thread stops a computing
+   * task with SIGINT; the main thread abandons an asynchronous one).
+   */
+  private onAbort(client: ClientRec, ids: number[], running: boolean): void {
     const onEngines = new Map<number, number[]>();
     for (const id of ids) {
       const t = client.tasks.get(Number(id));
-      if (!t || t.aborted) continue;
+      if (!t || (t.aborted && !running)) continue;
       t.aborted = true;
       if (t.engine === undefined) {
         this.fail(t, 'TaskAborted', 'aborted before it started', -1);
@@ -641,8 +652,15 @@ export class Controller implements ControllerHandle {
     }
     for (const [engine, list] of onEngines) {
       const rec = this.engineRecs.get(engine);
-      if (rec) this.engineOut.send([rec.route, enc({ t: 'abort', i: list })]);
+      if (!rec) continue;
+      this.engineOut.send([rec.route, enc(running ? { t: 'abort', i: list, r: 1 } : { t: 'abort', i: list })]);
+      if (running) this.interruptOn(rec, list, false);
     }
+  }
+
+  /** Asks an engine's heart thread to interrupt whichever of these tasks it is computing (lane: the client's ids). */
+  private interruptOn(rec: EngineRec, ids: number[], lane: boolean): void {
+    if (rec.heart) this.engineOut.send([rec.heart, enc(lane ? { t: 'int', i: ids, l: 1 } : { t: 'int', i: ids })]);
   }
 
   private onModule(client: ClientRec, reqId: number, name: string, code: Buffer | undefined): void {

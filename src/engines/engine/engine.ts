@@ -18,7 +18,7 @@ import {
   zmq,
 } from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from './executor.js';
-import { Heart } from './heart.js';
+import { Heart, INTERRUPT_SLOTS, SigintKeeper } from './heart.js';
 
 export type { EngineTaskContext } from './executor.js';
 
@@ -43,6 +43,12 @@ export interface EngineOptions {
    * none. Default: 127.0.0.1 when the controller is on loopback (a local cluster), else none.
    */
   lane?: string | false;
+  /**
+   * Running tasks can be interrupted (AsyncResult.abort({ running: true })): the heart thread stops a
+   * computing task with SIGINT (so SIGINT no longer ends the process; SIGTERM does), and an
+   * asynchronous one is abandoned. Engine processes (engine/main.ts) turn it on; it needs the thread heart.
+   */
+  interruptible?: boolean;
 }
 
 export type EngineEnd = 'closed' | 'stopped' | 'lost';
@@ -89,6 +95,13 @@ export class Engine implements EngineHandle {
   private readonly registeredP: Promise<void>;
   private closing = false;
   private readonly q: QueuedTask[] = [];
+  /** Shared with the heart (INTERRUPT_SLOTS), when tasks are interruptible. */
+  private readonly interrupts?: BigInt64Array;
+  private keeper?: SigintKeeper;
+  /** Set while the heart thread starts (tasks wait; see onWelcome). */
+  private heartStarting?: NodeJS.Timeout;
+  /** The asynchronous task being awaited, and how to abandon it. */
+  private current?: { task: QueuedTask; cancel: (error: Error) => void };
   private running = false;
   private results: ResultBatch = { heads: [], frames: [] };
   private laneResults = new Map<Buffer, ResultBatch>();
@@ -121,9 +134,14 @@ export class Engine implements EngineHandle {
       receiveHighWaterMark: 0,
     });
     this.out = new Outbox(this.sock);
+    if (options.interruptible && (options.heart ?? 'thread') === 'thread') {
+      this.interrupts = new BigInt64Array(new SharedArrayBuffer(INTERRUPT_SLOTS * 8));
+      this.interrupts[2] = -1n;
+    }
   }
 
   async start(): Promise<void> {
+    if (this.interrupts) this.keeper = new SigintKeeper();
     await this.openLane();
     this.sock.connect(this.options.controller);
     this.loop = this.readLoop();
@@ -216,7 +234,7 @@ export class Engine implements EngineHandle {
           }
           this.pump();
         } else if (head.t === 'abort' && Array.isArray(head.i)) {
-          this.abort(head.i as number[], route);
+          this.abort(head.i as number[], route, head.r === 1);
         }
       }
     } catch {
@@ -249,7 +267,7 @@ export class Engine implements EngineHandle {
         break;
       }
       case 'abort':
-        if (Array.isArray(head.i)) this.abort(head.i as number[]);
+        if (Array.isArray(head.i)) this.abort(head.i as number[], undefined, head.r === 1);
         break;
       case 'welcome':
         this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost), head.clients, String(head.ep ?? ''));
@@ -294,6 +312,10 @@ export class Engine implements EngineHandle {
         if (Date.now() - this.lastHeard > this.lostBeats * this.hb) void this.end('lost');
       }, this.hb);
       if ((this.options.heart ?? 'thread') === 'thread') {
+        // Tasks wait until the heart beats: one that computes from the start would otherwise silence
+        // the main thread's beats before the heart takes over, and the engine would look dead.
+        this.heartStarting = setTimeout(() => this.heartUp(), HEART_START_MAX_MS);
+        this.heartStarting.unref();
         this.heart = new Heart({
           endpoint: this.options.controller,
           keys: this.keys,
@@ -306,7 +328,9 @@ export class Engine implements EngineHandle {
           onAlive: () => {
             if (this.mainBeat) clearInterval(this.mainBeat);
             this.mainBeat = undefined;
+            this.heartUp();
           },
+          ...(this.interrupts ? { interrupts: this.interrupts.buffer as SharedArrayBuffer } : {}),
         });
       }
     }
@@ -315,26 +339,36 @@ export class Engine implements EngineHandle {
 
   // ------------------------------------------------------------ execution
 
-  /** Drops queued (not started) tasks with these ids — the controller's, or a lane client's — failing them with TaskAborted. */
-  private abort(ids: number[], lane?: Buffer): void {
+  /**
+   * Drops queued (not started) tasks with these ids — the controller's, or a lane client's — failing
+   * them with TaskAborted; with `running`, also abandons the asynchronous task being awaited if it is
+   * one of them (a computing task is the heart's to interrupt: this thread is busy with it).
+   */
+  private abort(ids: number[], lane?: Buffer, running = false): void {
     const wanted = new Set(ids);
     const now = nowMs();
+    const mine = (task: QueuedTask): boolean =>
+      wanted.has(task.id) && (lane ? task.lane?.equals(lane) === true : task.lane === undefined);
+    if (running && this.current && mine(this.current.task)) this.current.cancel(abortedError(true));
     const keep: QueuedTask[] = [];
     for (const task of this.q) {
-      const mine = lane ? task.lane?.equals(lane) === true : task.lane === undefined;
-      if (mine && wanted.has(task.id)) {
-        const err = new Error('aborted before it started');
-        err.name = 'TaskAborted';
-        this.addResult(task, false, now, err);
-      } else keep.push(task);
+      if (mine(task)) this.addResult(task, false, now, abortedError(false));
+      else keep.push(task);
     }
     if (keep.length === this.q.length) return;
     this.q.length = 0;
     for (const task of keep) this.q.push(task);
   }
 
+  private heartUp(): void {
+    if (!this.heartStarting) return;
+    clearTimeout(this.heartStarting);
+    this.heartStarting = undefined;
+    this.pump();
+  }
+
   private pump(): void {
-    if (this.running) return;
+    if (this.running || this.heartStarting) return;
     this.running = true;
     const start = performance.now();
     while (this.q.length > 0) {
@@ -362,18 +396,46 @@ export class Engine implements EngineHandle {
   /** Runs one task; returns a promise only if the task is asynchronous. */
   private runOne(task: QueuedTask): Promise<void> | undefined {
     const started = nowMs();
+    const slots = this.interrupts;
     let value: unknown;
+    if (slots) {
+      Atomics.store(slots, 0, BigInt(task.id));
+      Atomics.store(slots, 1, task.lane ? 3n : 1n);
+    }
     try {
-      value = this.executor.run(task.id, task.frames, task.tl);
+      value = this.executor.run(task.id, task.frames, { limitMs: task.tl, interruptible: slots !== undefined });
     } catch (error) {
+      if (slots && (error as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') {
+        const target = Atomics.exchange(slots, 2, -1n);
+        if (target !== BigInt(task.id)) {
+          // a SIGINT meant for a task that had just finished: run this one again
+          this.q.unshift(task);
+          return undefined;
+        }
+        this.addResult(task, false, started, abortedError(true));
+        return undefined;
+      }
       this.addResult(task, false, started, error);
       return undefined;
+    } finally {
+      if (slots) Atomics.store(slots, 1, 0n);
     }
     if (isThenable(value)) {
-      return Promise.resolve(value).then(
-        (v) => this.addResult(task, true, started, v),
-        (e: unknown) => this.addResult(task, false, started, e),
-      );
+      return new Promise<void>((resolve) => {
+        let settled = false;
+        const finish = (ok: boolean, v: unknown): void => {
+          if (settled) return;
+          settled = true;
+          if (this.current?.task === task) this.current = undefined;
+          this.addResult(task, ok, started, v);
+          resolve();
+        };
+        this.current = { task, cancel: (e) => finish(false, e) };
+        value.then(
+          (v) => finish(true, v),
+          (e: unknown) => finish(false, e),
+        );
+      });
     }
     this.addResult(task, true, started, value);
     return undefined;
@@ -431,12 +493,14 @@ export class Engine implements EngineHandle {
     this.closing = true;
     if (this.regTimer) clearInterval(this.regTimer);
     if (this.mainBeat) clearInterval(this.mainBeat);
+    if (this.heartStarting) clearTimeout(this.heartStarting);
     if (why === 'closed') {
       this.flush();
       this.out.send(['{"t":"bye"}']);
       await this.out.drain(200);
     }
     await this.heart?.stop();
+    await this.keeper?.stop();
     this.sock.close();
     await this.loop;
     if (this.lane) {
@@ -453,6 +517,15 @@ export class Engine implements EngineHandle {
     await this.end('closed');
     await this.ended;
   }
+}
+
+/** The longest tasks wait for the heart thread to start beating. */
+const HEART_START_MAX_MS = 10_000;
+
+function abortedError(running: boolean): Error {
+  const err = new Error(running ? 'interrupted while it ran' : 'aborted before it started');
+  err.name = 'TaskAborted';
+  return err;
 }
 
 function timeLimit(tl: unknown): { tl?: number } {

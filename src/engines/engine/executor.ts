@@ -19,14 +19,24 @@ type AnyFn = (...args: unknown[]) => unknown;
 
 const FN_CACHE_LIMIT = 512;
 
-/** The namespace slot and script through which a time-limited task runs under `vm`'s watchdog. */
-const LIMITED_ENTRY = '__starclusterLimitedTask';
-const LIMITED_CALL = new vm.Script(`${LIMITED_ENTRY}()`, { filename: 'time-limited-task' });
+/** The namespace slot and script through which a guarded task runs under `vm`'s watchdogs. */
+const GUARDED_ENTRY = '__starclusterGuardedTask';
+const GUARDED_CALL = new vm.Script(`${GUARDED_ENTRY}()`, { filename: 'guarded-task' });
 
-function timeLimitError(message: string): Error {
+const INTERRUPTIBLE_OPTIONS = { breakOnSigint: true } as const;
+
+function namedError(name: string, message: string): Error {
   const err = new Error(message);
-  err.name = 'TaskTimeLimit';
+  err.name = name;
   return err;
+}
+
+/** How a task runs: within a time limit, and/or stoppable by SIGINT while it computes. */
+export interface TaskGuards {
+  /** Time limit, ms. */
+  limitMs?: number | undefined;
+  /** SIGINT stops the synchronous part (`vm` throws ERR_SCRIPT_EXECUTION_INTERRUPTED). */
+  interruptible?: boolean;
 }
 
 export const isThenable = (v: unknown): v is PromiseLike<unknown> =>
@@ -45,6 +55,9 @@ export class TaskExecutor {
   private readonly moduleHashes = new Map<string, string>();
   private moduleDir?: string;
 
+  /** The task the guarded entry runs next (see executeGuarded). */
+  private guarded?: { taskId: number; body: TaskBody };
+
   constructor(private readonly tag: string) {}
 
   /**
@@ -52,36 +65,56 @@ export class TaskExecutor {
    * task throws. With `limitMs`, a synchronous run longer than that is stopped (V8 terminates it, as
    * `vm`'s timeout does) and an asynchronous one is abandoned: either fails with a TaskTimeLimit error.
    */
-  run(taskId: number, frames: readonly (Uint8Array | string)[], limitMs?: number): unknown {
+  run(taskId: number, frames: readonly (Uint8Array | string)[], guards: TaskGuards = {}): unknown {
     const [bodyFrame, ...buffers] = frames;
     if (!bodyFrame) throw new Error('empty task');
     const body = decodeValue(bodyFrame, buffers as Uint8Array[]) as TaskBody;
-    if (!limitMs || limitMs <= 0) return this.execute(taskId, body);
-    return this.executeLimited(taskId, body, limitMs);
+    const limitMs = guards.limitMs && guards.limitMs > 0 ? guards.limitMs : undefined;
+    if (!limitMs && !guards.interruptible) return this.execute(taskId, body);
+    return this.executeGuarded(taskId, body, limitMs, guards.interruptible === true);
   }
 
-  private executeLimited(taskId: number, body: TaskBody, limitMs: number): unknown {
+  /**
+   * Runs the task through a one-line script so that `vm`'s watchdogs apply to it: `timeout` (V8
+   * terminates the run) and `breakOnSigint` (a SIGINT terminates it; see Engine's interrupt).
+   */
+  private executeGuarded(taskId: number, body: TaskBody, limitMs: number | undefined, interruptible: boolean): unknown {
     const started = performance.now();
     const ctx = this.context();
-    let value: unknown;
-    ctx[LIMITED_ENTRY] = () => this.execute(taskId, body);
-    try {
-      value = LIMITED_CALL.runInContext(ctx, { timeout: Math.max(1, Math.floor(limitMs)) });
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-        throw timeLimitError(`ran longer than its time limit of ${limitMs} ms and was stopped`);
-      }
-      throw error;
-    } finally {
-      delete ctx[LIMITED_ENTRY];
+    if (!Object.prototype.hasOwnProperty.call(ctx, GUARDED_ENTRY)) {
+      // defined once, hidden from the namespace's keys; it runs whatever `guarded` holds
+      Object.defineProperty(ctx, GUARDED_ENTRY, {
+        value: () => {
+          const g = this.guarded!;
+          this.guarded = undefined;
+          return this.execute(g.taskId, g.body);
+        },
+      });
     }
-    if (!isThenable(value)) return value;
+    let value: unknown;
+    this.guarded = { taskId, body };
+    try {
+      value = GUARDED_CALL.runInContext(
+        ctx,
+        limitMs ? { timeout: Math.max(1, Math.floor(limitMs)), breakOnSigint: interruptible } : INTERRUPTIBLE_OPTIONS,
+      );
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+        throw namedError('TaskTimeLimit', `ran longer than its time limit of ${limitMs} ms and was stopped`);
+      }
+      throw error; // ERR_SCRIPT_EXECUTION_INTERRUPTED included: the engine tells whose interrupt it was
+    } finally {
+      this.guarded = undefined;
+    }
+    if (!isThenable(value) || !limitMs) return value;
     const left = Math.max(1, limitMs - (performance.now() - started));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
           reject(
-            timeLimitError(
+            namedError(
+              'TaskTimeLimit',
               `did not settle within its time limit of ${limitMs} ms (abandoned; its pending work may still run)`,
             ),
           ),

@@ -3,7 +3,8 @@
  *   node --import tsx src/engines/engine/main.ts --controller tcp://HOST:PORT --keys PATH [--node NAME]
  * (or env STARCLUSTER_CONTROLLER, STARCLUSTER_ENGINE_KEYS, STARCLUSTER_NODE). PATH is curve-engine.json
  * or the keys dir holding it. Prints one JSON line {"engine":ID,"uuid":…,"pid":…} once registered;
- * exits 0 when the controller stops it, 1 when the controller is lost or registration fails.
+ * exits 0 when the controller stops it, 1 when the controller is lost or registration fails. SIGINT
+ * interrupts the task being computed (the engine lives on); SIGTERM ends the engine.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,11 +36,11 @@ async function main(): Promise<number> {
     keys,
     node: values.node ?? process.env.STARCLUSTER_NODE,
     exitOnLost: true,
+    interruptible: true,
     ...(timeout ? { registerTimeoutMs: Number(timeout) } : {}),
   });
   console.log(JSON.stringify({ engine: engine.id, uuid: engine.uuid, pid: process.pid }));
-  const stop = (): void => void engine.close();
-  process.once('SIGINT', stop);
+  // SIGINT interrupts the running task (as in IPython); SIGTERM ends the process.
   const why = await engine.ended;
   return why === 'lost' ? 1 : 0;
 }

@@ -142,7 +142,7 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
         let ok = true;
         let value: unknown;
         try {
-          value = executor.run(head.i, msg.slice(1), typeof head.tl === 'number' ? head.tl : undefined);
+          value = executor.run(head.i, msg.slice(1), { limitMs: typeof head.tl === 'number' ? head.tl : undefined });
           if (isThenable(value)) value = await value;
         } catch (error) {
           ok = false;

@@ -1,0 +1,111 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Client,
+  CompositeTaskError,
+  newClusterKeys,
+  startController,
+  TaskAbortedError,
+  writeClusterKeys,
+} from '../../../src/engines/index.js';
+import { spawnEngine } from './helpers.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
+});
+
+/** A controller here and one real engine process (engine/main.ts: interruptible, heart thread). */
+async function cluster(lanes: 'on' | 'off') {
+  const keys = newClusterKeys();
+  const dir = await mkdtemp(join(tmpdir(), 'sc-int-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  await writeClusterKeys(dir, keys);
+  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200 });
+  cleanup.push(() => controller.close());
+  const engine = await spawnEngine(controller.engineEndpoint, dir);
+  cleanup.push(() => engine.child.kill('SIGKILL'));
+  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
+  cleanup.push(() => client.close());
+  await client.waitForEngines(1, 20_000);
+  return { controller, client, engine };
+}
+
+const spin = (): never => {
+  for (;;) {
+    /* computes forever */
+  }
+};
+
+/** Long enough for a dispatched task to be running on its engine (no assertion rests on it). */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 1_000));
+
+async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
+  return Promise.resolve(p).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+describe('abort({ running: true }) on engine processes', () => {
+  it('stops a task computing forever; the engine process, its namespace and its queue carry on', async () => {
+    const { client, engine } = await cluster('off');
+    const dview = client.directView(0);
+    await dview.push({ kept: 5 });
+    const view = client.loadBalancedView();
+    const running = view.apply(spin);
+    const queued = view.apply((x: number) => x + 1, 1);
+    await settle();
+    running.abort({ running: true });
+    const error = await rejection(running.get(20_000));
+    expect(error).toBeInstanceOf(TaskAbortedError);
+    expect(error).toMatchObject({ running: true });
+    expect((error as Error).message).toMatch(/interrupted while it ran/);
+    expect(await queued.get(20_000)).toBe(2);
+    expect(await dview.apply(() => (globalThis as { kept?: number }).kept)).toEqual([5]);
+    expect(client.engines[0]!.pid).toBe(engine.child.pid);
+    expect(engine.child.exitCode).toBeNull();
+  }, 60_000);
+
+  it('abandons an asynchronous task that never settles', async () => {
+    const { client } = await cluster('off');
+    const ar = client.directView(0).apply(() => new Promise(() => {}));
+    await settle();
+    ar.abort({ running: true });
+    expect(await rejection(ar.get(20_000))).toMatchObject({ code: 'TaskAborted', running: true });
+    expect(await client.directView(0).apply(() => 'next')).toEqual(['next']);
+  }, 60_000);
+
+  it('stops a computing task that came by the lane (the heart is reached through the controller)', async () => {
+    const { client, controller } = await cluster('on');
+    const dview = client.directView(0);
+    for (let i = 0; i < 200; i++) {
+      const before = controller.stats().submitted;
+      await dview.apply(() => 0);
+      if (controller.stats().submitted === before) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const before = controller.stats().submitted;
+    const ar = dview.apply(spin);
+    await settle();
+    expect(controller.stats().submitted).toBe(before); // it went by the lane
+    ar.abort({ running: true });
+    expect(await rejection(ar.get(20_000))).toMatchObject({ code: 'TaskAborted', running: true });
+    expect(await dview.apply(() => 'after')).toEqual(['after']);
+  }, 60_000);
+
+  it('a map of endless tasks: the running one is interrupted, the queued ones never start', async () => {
+    const { client } = await cluster('off');
+    const ar = client.loadBalancedView().map(spin, [1, 2, 3, 4]);
+    await settle();
+    ar.abort({ running: true });
+    const error = await rejection(ar.get(20_000));
+    expect(error).toBeInstanceOf(CompositeTaskError);
+    const errors = (error as CompositeTaskError).errors as TaskAbortedError[];
+    expect(errors).toHaveLength(4);
+    expect(errors.every((e) => e instanceof TaskAbortedError)).toBe(true);
+    expect(errors.filter((e) => e.running)).toHaveLength(1);
+  }, 60_000);
+});
