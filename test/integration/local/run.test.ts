@@ -35,6 +35,13 @@ async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
   throw new Error('expected a StarclusterError');
 }
 
+async function waitForEvent(
+  io: RecordingIoHost,
+  match: (e: RecordingIoHost['events'][number]) => boolean,
+): Promise<void> {
+  for (let i = 0; i < 2400 && !io.events.some(match); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
 function template(name: string): ClusterTemplate {
   return minimalTemplate({ name, provider: 'local', clusterSize: 2, sharedFs: 'none' });
 }
@@ -191,6 +198,30 @@ describe('starcluster run on local clusters', () => {
     });
     expect(next.result).toMatchObject({ sum: expectedSum(100), exact: true });
   });
+
+  it('an interrupted run stops its running tasks, so the cluster is free for the next job at once', async () => {
+    const controller = new AbortController();
+    const io = new RecordingIoHost();
+    const running = runJob({
+      file: job,
+      target: { cluster: 'one' },
+      params: { n: '100', chunks: '6', sleepMs: '600000' }, // tasks that would hold both engines for ten minutes
+      io,
+      signal: controller.signal,
+    });
+    await waitForEvent(io, (e) => e.id === 'job:squares:tasks' && e.state === 'start');
+    await new Promise((r) => setTimeout(r, 1_000)); // the first two tasks are running
+    controller.abort();
+    const error = await failure(running);
+    expect(error.code).toBe('Interrupted');
+    const next = await runJob({
+      file: job,
+      target: { cluster: 'one' },
+      params: { n: '100' },
+      io: new RecordingIoHost(),
+    });
+    expect(next.result).toMatchObject({ sum: expectedSum(100), exact: true });
+  }, 60_000);
 
   it('refuses to guess between several running clusters, listing them', async () => {
     clusters.push(await startLocal('two'));
