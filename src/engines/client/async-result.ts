@@ -1,5 +1,6 @@
 import type { JobError } from '../../errors.js';
 import { CompositeTaskError, TaskTimeoutError } from './errors.js';
+import { settleWithin } from '../protocol/timeout.js';
 
 /** Where and when one task ran. Times are epoch ms (started/completed from the engine's clock). */
 export interface TaskMetadata {
@@ -112,22 +113,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** The value; with `timeoutMs`, rejects with TaskTimeoutError if not ready by then (tasks keep running). */
   get(timeoutMs?: number): Promise<T> {
     if (timeoutMs === undefined || this.ready()) return this.promise;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new TaskTimeoutError(timeoutMs, this.done, this.metadata.length)),
-        timeoutMs,
-      );
-      this.promise.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    return settleWithin(
+      this.promise,
+      timeoutMs,
+      () => new TaskTimeoutError(timeoutMs, this.done, this.metadata.length),
+    );
   }
 
   /** Resolves true once every task has finished (ok or not), false if `timeoutMs` passes first. */

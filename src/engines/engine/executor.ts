@@ -8,6 +8,7 @@ import vm from 'node:vm';
 import { decodeValue } from '../protocol/codec.js';
 import type { TaskBody } from '../protocol/messages.js';
 import { TaskKind } from '../protocol/messages.js';
+import { settleWithin } from '../protocol/timeout.js';
 
 /** What a task function receives as its last argument when it asks for a context. */
 export interface EngineTaskContext {
@@ -109,28 +110,12 @@ export class TaskExecutor {
     }
     if (!isThenable(value) || !limitMs) return value;
     const left = Math.max(1, limitMs - (performance.now() - started));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            namedError(
-              'TaskTimeLimit',
-              `did not settle within its time limit of ${limitMs} ms (abandoned; its pending work may still run)`,
-            ),
-          ),
-        left,
-      );
-      value.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    return settleWithin(value, left, () =>
+      namedError(
+        'TaskTimeLimit',
+        `did not settle within its time limit of ${limitMs} ms (abandoned; its pending work may still run)`,
+      ),
+    );
   }
 
   execute(taskId: number, body: TaskBody): unknown {

@@ -10,7 +10,7 @@ import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/typ
 import { StarclusterError } from '../../../src/errors.js';
 import { restartCluster, stopCluster } from '../../../src/cluster/lifecycle.js';
 import { listClusters } from '../../../src/cluster/list.js';
-import { emptyConfig } from '../../../src/cluster/model.js';
+import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
 import { addNodes, removeNodes, resizeCluster } from '../../../src/cluster/resize.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
@@ -36,29 +36,17 @@ function config(): StarclusterConfig {
 }
 
 function template(over: Partial<ClusterTemplate> = {}): ClusterTemplate {
-  return {
+  return minimalTemplate({
     name: 'ittemplate',
     provider: 'ec2',
     keyname: KEY,
     key: { name: KEY, location: keyFile },
     clusterSize: 3,
-    clusterUser: 'sgeadmin',
-    clusterShell: 'bash',
-    dnsPrefix: false,
     nodeImageId: image,
     nodeInstanceType: 't3.micro',
-    nodeInstanceTypes: [],
-    volumes: [],
-    plugins: [],
-    permissions: [],
-    forceSpotMaster: false,
-    userdataScripts: [],
-    disableQueue: false,
-    disableCloudinit: false,
-    sharedFs: 'nfs',
     sshCidr: '198.51.100.0/24',
     ...over,
-  };
+  });
 }
 
 function start(

@@ -68,6 +68,15 @@ afterAll(async () => {
 
 const PARAMS = { samples: '2000000000', seed: '7', tasks: '40' };
 
+/** The pi result of an undisturbed run of PARAMS (run once, on first use). */
+let reference: Promise<PiSummary> | undefined;
+function undisturbed(): Promise<PiSummary> {
+  reference ??= runJob({ file: PI, target: { cluster: NAME }, params: PARAMS, io: new RecordingIoHost(), env }).then(
+    (r) => r.result as PiSummary,
+  );
+  return reference;
+}
+
 /** Resolves once the job has finished at least `n` tasks (bounded: 60 s). */
 async function tasksDone(io: RecordingIoHost, n: number): Promise<void> {
   for (let i = 0; i < 2400; i++) {
@@ -79,14 +88,7 @@ async function tasksDone(io: RecordingIoHost, n: number): Promise<void> {
 
 describe('engine and controller faults (local cluster, 2 nodes × 2 engines)', () => {
   it('pi completes with the exact count when an engine is SIGKILLed mid-job', async () => {
-    const reference = await runJob({
-      file: PI,
-      target: { cluster: NAME },
-      params: PARAMS,
-      io: new RecordingIoHost(),
-      env,
-    });
-    const ref = reference.result as PiSummary;
+    const ref = await undisturbed();
     expect(ref.samples).toBe(2_000_000_000);
 
     const io = new RecordingIoHost();
@@ -108,14 +110,7 @@ describe('engine and controller faults (local cluster, 2 nodes × 2 engines)', (
   }, 300_000);
 
   it('the controller SIGKILLed mid-job: its supervisor restarts it, the client resends, pi stays exact', async () => {
-    const reference = await runJob({
-      file: PI,
-      target: { cluster: NAME },
-      params: PARAMS,
-      io: new RecordingIoHost(),
-      env,
-    });
-    const ref = reference.result as PiSummary;
+    const ref = await undisturbed();
     const master = await readNodeStatus(stateDir, 'master');
     const before = master?.children.find((c) => c.name === 'controller')?.pid;
     expect(before, 'controller pid').toBeGreaterThan(0);

@@ -2,30 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterTemplate } from '../../../src/config/types.js';
 import { clusterAliases } from '../../../src/cluster/aliases.js';
 import { launchGroups, nodeShapes } from '../../../src/cluster/launch-plan.js';
+import { minimalTemplate } from '../../../src/cluster/model.js';
 
 export function template(over: Partial<ClusterTemplate> = {}): ClusterTemplate {
-  return {
+  return minimalTemplate({
     name: 't',
     provider: 'ec2',
     keyname: 'k',
     clusterSize: 4,
-    clusterUser: 'sgeadmin',
-    clusterShell: 'bash',
-    dnsPrefix: false,
     nodeImageId: 'ami-node',
     nodeInstanceType: 'm5.large',
-    nodeInstanceTypes: [],
-    volumes: [],
-    plugins: [],
-    permissions: [],
-    forceSpotMaster: false,
-    userdataScripts: [],
-    disableQueue: false,
-    disableCloudinit: false,
-    sharedFs: 'nfs',
-    sshCidr: '0.0.0.0/0',
     ...over,
-  };
+  });
 }
 
 describe('launch grouping', () => {

@@ -8,7 +8,7 @@ import {
   TaskAbortedError,
   TaskTimeLimitError,
 } from '../../../src/engines/index.js';
-import { waitFor } from './helpers.js';
+import { untilLaned, waitFor } from './helpers.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -79,13 +79,10 @@ describe('abort', () => {
   it('on a lane: direct tasks queued behind a running one on the engine are aborted there', async () => {
     const { client, controller } = await cluster(1, 'on');
     const dview = client.directView(0);
-    // warm the lane up until a task bypasses the controller
-    for (let i = 0; i < 200; i++) {
-      const before = controller.stats().submitted;
-      await dview.apply(() => 0);
-      if (controller.stats().submitted === before) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilLaned(
+      () => dview.apply(() => 0),
+      () => controller.stats().submitted,
+    );
     const before = controller.stats().submitted;
     const running = dview.apply(held, 'lane', HOLD_MS);
     const queued = [dview.apply(() => 1), dview.apply(() => 2)];

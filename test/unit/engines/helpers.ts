@@ -32,3 +32,14 @@ export async function spawnEngine(controller: string, keysDir: string): Promise<
   }
   throw new Error('engine process exited before registering');
 }
+
+/** Runs sequential applies until one of them bypasses the controller (the lane is up), or fails. */
+export async function untilLaned(run: () => PromiseLike<unknown>, submitted: () => number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const before = submitted();
+    await run();
+    if (submitted() === before) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('no task took the lane');
+}

@@ -10,7 +10,7 @@ import {
   TaskAbortedError,
   writeClusterKeys,
 } from '../../../src/engines/index.js';
-import { spawnEngine } from './helpers.js';
+import { spawnEngine, untilLaned } from './helpers.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -81,12 +81,10 @@ describe('abort({ running: true }) on engine processes', () => {
   it('stops a computing task that came by the lane (the heart is reached through the controller)', async () => {
     const { client, controller } = await cluster('on');
     const dview = client.directView(0);
-    for (let i = 0; i < 200; i++) {
-      const before = controller.stats().submitted;
-      await dview.apply(() => 0);
-      if (controller.stats().submitted === before) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilLaned(
+      () => dview.apply(() => 0),
+      () => controller.stats().submitted,
+    );
     const before = controller.stats().submitted;
     const ar = dview.apply(spin);
     await settle();

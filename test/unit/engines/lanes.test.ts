@@ -9,6 +9,7 @@ import {
   type ClusterKeys,
   type EngineHandle,
 } from '../../../src/engines/index.js';
+import { untilLaned } from './helpers.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -30,17 +31,6 @@ async function cluster(engines: number, lanes: Lanes = 'auto', keys: ClusterKeys
   cleanup.push(() => client.close());
   await client.waitForEngines(engines, 10_000);
   return { keys, controller, engines: handles, client };
-}
-
-/** Runs sequential applies until one of them bypasses the controller (the lane is up), or fails. */
-async function untilLaned(run: () => PromiseLike<unknown>, submitted: () => number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const before = submitted();
-    await run();
-    if (submitted() === before) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('no task took the lane');
 }
 
 describe('direct lanes', () => {

@@ -1,7 +1,7 @@
 import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
 import type { ClusterContext } from '../../../src/cluster/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
-import { minimalTemplate } from '../../../src/cluster/model.js';
+import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
 import type { ExecOptions, ExecResult, RemoteHost } from '../../../src/remote/types.js';
 import type { NodeAccess, SetupNode } from '../../../src/setup/session.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -103,16 +103,7 @@ export function context(
   overrides: Partial<ClusterTemplate> = {},
   provider?: object,
 ): ClusterContext & { io: RecordingIoHost } {
-  const config: StarclusterConfig = {
-    path: '/nonexistent/config',
-    global: { enableExperimental: false, refreshInterval: 30, include: [] },
-    aws: { validateCerts: true },
-    keys: new Map(),
-    clusters: new Map(),
-    volumes: new Map(),
-    plugins: new Map(),
-    permissions: new Map(),
-  };
+  const config: StarclusterConfig = emptyConfig('/nonexistent/config');
   return {
     name: 'c1',
     template: template(overrides),
