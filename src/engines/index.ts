@@ -77,7 +77,7 @@ export type { EngineEnd, EngineHandle, EngineOptions, EngineTaskContext } from '
 export { startEngine } from './engine/engine.js';
 export type { ClientOptions, FnRef, TaskFunction } from './client/client.js';
 export { Client } from './client/client.js';
-export type { DirectOptions, ImapOptions, LoadBalancedOptions, MapOptions } from './client/views.js';
+export type { Dependency, DirectOptions, ImapOptions, LoadBalancedOptions, MapOptions } from './client/views.js';
 export { DirectView, LoadBalancedView } from './client/views.js';
 export type { TaskMetadata } from './client/async-result.js';
 export { AsyncMapResult, AsyncResult } from './client/async-result.js';

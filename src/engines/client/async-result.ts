@@ -97,11 +97,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
    */
   abort(options: { running?: boolean } = {}): void {
     const pending = this.metadata.filter((m, i) => this.outcomes[i] === undefined && m.taskId >= 0);
-    if (pending.length > 0)
-      this.aborter?.(
-        pending.map((m) => m.taskId),
-        options,
-      );
+    this.aborter?.(
+      pending.map((m) => m.taskId),
+      options,
+    );
   }
 
   /** Calls `listener(done, total)` after each task finishes. */

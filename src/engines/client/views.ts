@@ -1,4 +1,4 @@
-import { JobError } from '../../errors.js';
+import { JobError, StarclusterError } from '../../errors.js';
 import type { Scheme } from '../controller/schedulers.js';
 import { isScheme } from '../controller/schedulers.js';
 import { nowMs, TaskKind } from '../protocol/messages.js';
@@ -20,7 +20,20 @@ export interface LoadBalancedOptions {
    * asynchronous one abandoned; either fails with TaskTimeLimit (not retried on death).
    */
   timeLimitMs?: number;
+  /**
+   * Time dependencies (IPython's `after`): this view's tasks are sent only once every one of these
+   * results has finished, and only if all succeeded (else they fail DependencyFailed, unrun).
+   */
+  after?: readonly Dependency[];
+  /**
+   * Location dependencies (IPython's `follow`): the tasks run on the engine where these results ran
+   * (waiting for them as `after` does); results that ran on several engines make it ImpossibleDependency.
+   */
+  follow?: readonly Dependency[];
 }
+
+/** What a task can depend on: an AsyncResult of any view. */
+export type Dependency = Pick<AsyncResult<unknown>, 'wait' | 'successful' | 'metadata'>;
 
 /** Options of a DirectView. */
 export interface DirectOptions {
@@ -69,6 +82,8 @@ function submitPart<T>(client: Client, sub: Submission, frames: Frames, ar: Asyn
 /** Load-balanced tasks (IPython's LoadBalancedView): the controller's scheduler picks the engine. */
 export class LoadBalancedView {
   private readonly sub: Submission;
+  private readonly after: readonly Dependency[];
+  private readonly follow: readonly Dependency[];
 
   constructor(
     private readonly client: Client,
@@ -86,14 +101,63 @@ export class LoadBalancedView {
       ...(options.targets?.length ? { to: [...options.targets] } : {}),
       ...checkTimeLimit(options.timeLimitMs),
     };
+    this.after = options.after ?? [];
+    this.follow = options.follow ?? [];
   }
 
   /** Runs `fn(...args)` on one engine. */
   apply<A extends unknown[], R>(fn: Fn<A, R>, ...args: A): AsyncResult<Awaited<R>> {
     const frames = taskFrames(TaskKind.apply, fn as TaskFunction<never[], unknown>, args);
     const ar = new AsyncResult<Awaited<R>>(1, nowMs(), (v) => v[0] as Awaited<R>);
-    submitPart(this.client, this.sub, frames, ar, 0);
+    this.submitAll(ar, this.sub, [frames]);
     return ar;
+  }
+
+  /** Submits every part now, or once the dependencies are met (failing every part if they cannot be). */
+  private submitAll<T>(ar: AsyncResult<T>, sub: Submission, parts: Frames[]): void {
+    if (this.after.length === 0 && this.follow.length === 0) {
+      parts.forEach((frames, index) => submitPart(this.client, sub, frames, ar, index));
+      return;
+    }
+    let aborted = false;
+    ar.attachAbort(() => (aborted = true)); // until submitted, an abort cancels the wait
+    const failAll = (error: unknown): void => {
+      const now = nowMs();
+      const e = StarclusterError.is(error) ? (error as JobError) : new JobError('DependencyFailed', String(error));
+      parts.forEach((_, index) => ar.complete(index, { ok: false, error: e }, { received: now }));
+    };
+    this.dependenciesMet(sub)
+      .then((ready) => {
+        if (aborted) throw new JobError('TaskAborted', 'aborted while it waited for its dependencies');
+        parts.forEach((frames, index) => submitPart(this.client, ready, frames, ar, index));
+      }, failAll)
+      .catch(failAll);
+  }
+
+  /** Waits for `after` and `follow`; the submission to use (restricted to the followed engine), or throws. */
+  private async dependenciesMet(sub: Submission): Promise<Submission> {
+    const deps = [...this.after, ...this.follow];
+    await Promise.all(deps.map((d) => d.wait()));
+    const failed = deps.filter((d) => d.successful() !== true);
+    if (failed.length > 0) {
+      throw new JobError(
+        'DependencyFailed',
+        `${failed.length} of the ${deps.length} results this task depends on failed, so it was not run`,
+        { hint: 'check those results’ errors' },
+      );
+    }
+    if (this.follow.length === 0) return sub;
+    const engines = [...new Set(this.follow.flatMap((d) => d.metadata.map((m) => m.engine)))];
+    const engine = engines[0]!;
+    if (engines.length !== 1 || (sub.to && !sub.to.includes(engine))) {
+      throw new JobError(
+        'ImpossibleDependency',
+        engines.length !== 1
+          ? `follow: the results to follow ran on ${engines.length} engines (${engines.join(', ')}); a task runs on one`
+          : `follow: the results to follow ran on engine ${engine}, outside this view's targets (${sub.to!.join(', ')})`,
+      );
+    }
+    return { ...sub, to: [engine] };
   }
 
   /** `fn(item)` for every input, `chunksize` inputs per task. */
@@ -101,13 +165,13 @@ export class LoadBalancedView {
     const items = toSliceable(inputs);
     const chunksize = Math.max(1, Math.floor(options.chunksize ?? 1));
     const ar = new AsyncMapResult<Awaited<R>>(Math.ceil(items.length / chunksize), nowMs(), options.ordered ?? true);
-    const sub: Submission = { ...this.sub, lane: false };
-    for (let start = 0, index = 0; start < items.length; start += chunksize, index++) {
-      const frames = taskFrames(TaskKind.mapChunk, fn as TaskFunction<never[], unknown>, [
-        items.slice(start, start + chunksize),
-      ]);
-      submitPart(this.client, sub, frames, ar, index);
+    const parts: Frames[] = [];
+    for (let start = 0; start < items.length; start += chunksize) {
+      parts.push(
+        taskFrames(TaskKind.mapChunk, fn as TaskFunction<never[], unknown>, [items.slice(start, start + chunksize)]),
+      );
     }
+    this.submitAll(ar, { ...this.sub, lane: false }, parts);
     return ar;
   }
 
@@ -136,6 +200,10 @@ export class LoadBalancedView {
     let inFlight = 0;
     let exhausted = false;
     const fnArg = fn as TaskFunction<never[], unknown>;
+    const sub: Submission = {
+      ...(this.after.length || this.follow.length ? await this.dependenciesMet(this.sub) : this.sub),
+      lane: false,
+    };
     const fill = async (): Promise<void> => {
       while (!exhausted && inFlight < maxOutstanding) {
         const chunk: T[] = [];
@@ -150,7 +218,7 @@ export class LoadBalancedView {
         if (chunk.length === 0) break;
         const index = submittedChunks++;
         inFlight++;
-        this.client.submit({ ...this.sub, lane: false }, taskFrames(TaskKind.mapChunk, fnArg, [chunk]), (outcome) => {
+        this.client.submit(sub, taskFrames(TaskKind.mapChunk, fnArg, [chunk]), (outcome) => {
           inFlight--;
           ready.set(index, outcome);
           arrivals.push(index);

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, newClusterKeys, startController, startEngine } from '../../../src/engines/index.js';
+import { StarclusterError } from '../../../src/errors.js';
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!().catch(() => {});
+});
+
+async function cluster(engines: number) {
+  const keys = newClusterKeys();
+  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 100 });
+  cleanup.push(() => controller.close());
+  for (let i = 0; i < engines; i++) {
+    const e = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
+    cleanup.push(() => e.close());
+  }
+  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys });
+  cleanup.push(() => client.close());
+  await client.waitForEngines(engines, 10_000);
+  return client;
+}
+
+const slow = (ms: number, v: string): Promise<string> => new Promise((r) => setTimeout(() => r(v), ms));
+
+async function codeOf(p: PromiseLike<unknown>): Promise<string | undefined> {
+  return Promise.resolve(p).then(
+    () => undefined,
+    (e: unknown) => (StarclusterError.is(e) ? e.code : String(e)),
+  );
+}
+
+describe('task dependencies (IPython after / follow)', () => {
+  it('after: the task starts only once the tasks it waits for have completed', async () => {
+    const client = await cluster(2);
+    const view = client.loadBalancedView();
+    const first = [view.apply(slow, 300, 'a'), view.apply(slow, 200, 'b')];
+    const then = client.loadBalancedView({ after: first }).apply(() => 'c');
+    expect(await then).toBe('c');
+    const lastDone = Math.max(...first.map((ar) => ar.metadata[0]!.completed!));
+    expect(then.metadata[0]!.started!).toBeGreaterThanOrEqual(lastDone);
+    // a map after them, too
+    expect(await client.loadBalancedView({ after: [then] }).map((x: number) => x * 2, [1, 2, 3])).toEqual([2, 4, 6]);
+  });
+
+  it('follow: the task runs on the engine where the followed result ran', async () => {
+    const client = await cluster(2);
+    const view = client.loadBalancedView();
+    for (let trial = 0; trial < 6; trial++) {
+      const setup = view.apply((v: number) => ((globalThis as { mine?: number }).mine = v), trial);
+      const use = client.loadBalancedView({ follow: [setup] }).apply(() => (globalThis as { mine?: number }).mine);
+      expect(await use).toBe(trial);
+      expect(use.metadata[0]!.engine).toBe(setup.metadata[0]!.engine);
+    }
+  });
+
+  it('a failed dependency fails the task unrun; following two engines is impossible', async () => {
+    const client = await cluster(2);
+    const view = client.loadBalancedView();
+    const bad = view.apply(() => {
+      throw new Error('no');
+    });
+    const after = client.loadBalancedView({ after: [bad] }).apply(() => 1);
+    expect(await codeOf(after)).toBe('DependencyFailed');
+    expect(after.metadata[0]!.taskId).toBe(-1); // never sent
+
+    const both = client.directView('all').apply(() => 0);
+    await both;
+    expect(await codeOf(client.loadBalancedView({ follow: [both] }).apply(() => 1))).toBe('ImpossibleDependency');
+  });
+
+  it('abort while waiting for dependencies: the task fails TaskAborted and is never sent', async () => {
+    const client = await cluster(1);
+    const blocker = client.loadBalancedView().apply(slow, 500, 'x');
+    const waiting = client.loadBalancedView({ after: [blocker] }).apply(() => 1);
+    waiting.abort();
+    expect(await codeOf(waiting)).toBe('TaskAborted');
+    expect(await blocker).toBe('x');
+    expect(waiting.metadata[0]!.taskId).toBe(-1);
+  });
+});
