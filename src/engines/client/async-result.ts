@@ -12,6 +12,9 @@ export interface TaskMetadata {
   completed?: number;
   received?: number;
   status: 'pending' | 'ok' | 'error';
+  /** What the task printed with console.log/info/debug, and with console.warn/error, on its engine. */
+  stdout?: string;
+  stderr?: string;
 }
 
 export type PartOutcome = { ok: true; value: unknown } | { ok: false; error: JobError };
@@ -101,6 +104,16 @@ export class AsyncResult<T> implements PromiseLike<T> {
       pending.map((m) => m.taskId),
       options,
     );
+  }
+
+  /** Each task's printed stdout ('' if none or not finished), in part order (IPython's `ar.stdout`). */
+  get stdout(): string[] {
+    return this.metadata.map((m) => m.stdout ?? '');
+  }
+
+  /** Each task's printed stderr, as `stdout`. */
+  get stderr(): string[] {
+    return this.metadata.map((m) => m.stderr ?? '');
   }
 
   /** Calls `listener(done, total)` after each task finishes. */

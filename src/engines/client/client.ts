@@ -578,6 +578,8 @@ export class Client {
         if (lane) lane.inflight--;
       }
       const meta: Partial<TaskMetadata> = { engine: h.e ?? -1, started: h.s, completed: h.c, received };
+      if (typeof h.o === 'string') meta.stdout = h.o;
+      if (typeof h.x === 'string') meta.stderr = h.x;
       let outcome: PartOutcome;
       try {
         const value =

@@ -131,6 +131,14 @@ interface ClientRec {
 
 const enc = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 
+/** The printed output an engine's result head carries, checked. */
+function outputOf(h: ResultHead): Pick<ResultHead, 'o' | 'x'> {
+  return {
+    ...(typeof h.o === 'string' ? { o: h.o } : {}),
+    ...(typeof h.x === 'string' ? { x: h.x } : {}),
+  };
+}
+
 function errorBody(name: string, message: string): string {
   const err = new Error(message);
   err.name = name;
@@ -495,7 +503,7 @@ export class Controller implements ControllerHandle {
         continue;
       }
       this.tasks.delete(h.i);
-      this.deliver(t, h.ok, h.s, h.c, engineId, frames, typeof h.b === 'string' ? h.b : undefined);
+      this.deliver(t, h.ok, h.s, h.c, engineId, frames, typeof h.b === 'string' ? h.b : undefined, outputOf(h));
     }
     this.dispatch();
   }
@@ -783,7 +791,7 @@ export class Controller implements ControllerHandle {
     if (t.lastError) {
       this.tasks.delete(t.id);
       const h = t.lastError.head;
-      this.deliver(t, false, h.s, h.c, h.e ?? -1, t.lastError.frames, h.b);
+      this.deliver(t, false, h.s, h.c, h.e ?? -1, t.lastError.frames, h.b, outputOf(h));
       return;
     }
     this.fail(t, 'NoEngine', `no registered engine is among the task's targets ${JSON.stringify(t.to)}`, -1);
@@ -816,6 +824,7 @@ export class Controller implements ControllerHandle {
     engine: number,
     frames: Buffer[],
     b: string | undefined,
+    output: Pick<ResultHead, 'o' | 'x'> = {},
   ): void {
     this.counters.completed++;
     const owner = t.owner;
@@ -827,7 +836,7 @@ export class Controller implements ControllerHandle {
     client.tasks.delete(owner.id);
     if (client.gone) return;
     const batch = (client.batch ??= { heads: [], frames: [] });
-    const head: ResultHead = { i: owner.id, n: frames.length, ok, s, c, e: engine };
+    const head: ResultHead = { i: owner.id, n: frames.length, ok, s, c, e: engine, ...output };
     if (b !== undefined) head.b = b;
     batch.heads.push(head);
     for (const f of frames) batch.frames.push(f);

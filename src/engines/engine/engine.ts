@@ -19,6 +19,7 @@ import {
 } from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from './executor.js';
 import { Heart, INTERRUPT_SLOTS, SigintKeeper } from './heart.js';
+import { beginOutput, captureConsole, endOutput, type TaskOutput } from './output.js';
 
 export type { EngineTaskContext } from './executor.js';
 
@@ -70,6 +71,8 @@ interface QueuedTask {
   tl?: number;
   /** The controller epoch a controller task came in (lane tasks have none). */
   ep?: string;
+  /** What it printed, once started. */
+  output?: TaskOutput;
 }
 
 type ResultBatch = { heads: ResultHead[]; frames: Frames };
@@ -141,6 +144,7 @@ export class Engine implements EngineHandle {
   }
 
   async start(): Promise<void> {
+    captureConsole();
     if (this.interrupts) this.keeper = new SigintKeeper();
     await this.openLane();
     this.sock.connect(this.options.controller);
@@ -398,6 +402,7 @@ export class Engine implements EngineHandle {
     const started = nowMs();
     const slots = this.interrupts;
     let value: unknown;
+    task.output = beginOutput();
     if (slots) {
       Atomics.store(slots, 0, BigInt(task.id));
       Atomics.store(slots, 1, task.lane ? 3n : 1n);
@@ -409,6 +414,7 @@ export class Engine implements EngineHandle {
         const target = Atomics.exchange(slots, 2, -1n);
         if (target !== BigInt(task.id)) {
           // a SIGINT meant for a task that had just finished: run this one again
+          endOutput(task.output);
           this.q.unshift(task);
           return undefined;
         }
@@ -442,6 +448,7 @@ export class Engine implements EngineHandle {
   }
 
   private addResult(task: QueuedTask, ok: boolean, started: number, value: unknown): void {
+    endOutput(task.output);
     if (task.lane === undefined && task.ep !== this.epoch) return; // for a controller that has restarted since
     const id = task.id;
     const completed = nowMs();
@@ -462,6 +469,8 @@ export class Engine implements EngineHandle {
         ? { i: id, n: encoded.buffers.length, ok, s: started, c: completed, b: encoded.body }
         : { i: id, n: 1 + encoded.buffers.length, ok, s: started, c: completed };
     if (task.lane) head.e = this.id;
+    if (task.output?.out) head.o = task.output.out;
+    if (task.output?.err) head.x = task.output.err;
     batch.heads.push(head);
     if (head.b === undefined) batch.frames.push(encoded.body);
     for (const b of encoded.buffers) batch.frames.push(b);

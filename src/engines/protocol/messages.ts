@@ -77,6 +77,9 @@ export interface ResultHead {
   e?: number;
   /** The body inline (small bodies travel in the header; then `n` counts only the binary frames). */
   b?: string;
+  /** What the task printed to stdout / stderr (console), if anything. */
+  o?: string;
+  x?: string;
 }
 export interface ResultsMsg {
   t: 'res';

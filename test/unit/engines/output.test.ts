@@ -1,0 +1,70 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, newClusterKeys, startController, writeClusterKeys } from '../../../src/engines/index.js';
+import { spawnEngine } from './helpers.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
+});
+
+async function cluster(engines: number, lanes: 'on' | 'off') {
+  const keys = newClusterKeys();
+  const dir = await mkdtemp(join(tmpdir(), 'sc-out-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  await writeClusterKeys(dir, keys);
+  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200 });
+  cleanup.push(() => controller.close());
+  for (let i = 0; i < engines; i++) {
+    const engine = await spawnEngine(controller.engineEndpoint, dir);
+    cleanup.push(() => engine.child.kill('SIGKILL'));
+  }
+  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
+  cleanup.push(() => client.close());
+  await client.waitForEngines(engines, 20_000);
+  return client;
+}
+
+describe('what tasks print comes back with their results (IPython ar.stdout / ar.stderr)', () => {
+  it.each(['off', 'on'] as const)(
+    'console output of each task, through the controller or a lane (%s)',
+    async (lanes) => {
+      const client = await cluster(2, lanes);
+      const ar = client.loadBalancedView().map(
+        async (x: number) => {
+          console.log('task', x, { twice: x * 2 });
+          await new Promise((r) => setTimeout(r, 5));
+          console.warn(`after await ${x}`);
+          return x;
+        },
+        [1, 2, 3],
+      );
+      expect(await ar).toEqual([1, 2, 3]);
+      expect(ar.stdout).toEqual(['task 1 { twice: 2 }\n', 'task 2 { twice: 4 }\n', 'task 3 { twice: 6 }\n']);
+      expect(ar.stderr).toEqual(['after await 1\n', 'after await 2\n', 'after await 3\n']);
+      const quiet = client.directView(0).apply(() => 1);
+      await quiet;
+      expect(quiet.stdout).toEqual(['']);
+      expect(quiet.metadata[0]!.stdout).toBeUndefined();
+    },
+    60_000,
+  );
+
+  it('a failing task keeps what it printed; a flood is cut', async () => {
+    const client = await cluster(1, 'off');
+    const failing = client.loadBalancedView().apply(() => {
+      console.error('about to fail');
+      throw new Error('no');
+    });
+    await expect(failing).rejects.toThrow(/no/);
+    expect(failing.stderr).toEqual(['about to fail\n']);
+    const flood = client.directView(0).apply(() => {
+      for (let i = 0; i < 20_000; i++) console.log('x'.repeat(20));
+    });
+    await flood;
+    expect(flood.stdout[0]!.length).toBeLessThan(70_000);
+    expect(flood.stdout[0]).toMatch(/\[output cut at 65536 characters\]\n$/);
+  }, 60_000);
+});
