@@ -30,6 +30,9 @@ export interface TaskOutcome<R> {
   /** Milliseconds since the epoch. */
   started: number;
   completed: number;
+  /** What the task printed on its engine (console.log… / console.warn, console.error), if anything. */
+  stdout?: string;
+  stderr?: string;
 }
 
 /** A rendered figure: `name` is the file stem written to --out (`name.svg`, `name.png`). */

@@ -47,6 +47,7 @@ export function renderRunResult(result: RunJobResult, cwd = process.cwd()): stri
     `${result.job} on ${result.cluster}: ${result.tasks} tasks on ${result.engines} engine${result.engines === 1 ? '' : 's'} in ${result.seconds.toFixed(2)} s`,
   ];
   lines.push(...summarise(result.result).map((l) => `  ${l}`));
+  lines.push(...renderPrinted(result.printed));
   if (result.figures.length) {
     const svgs = result.figures.filter((f) => f.endsWith('.svg'));
     const dir = dirname(svgs[0] ?? result.figures[0]!);
@@ -54,6 +55,24 @@ export function renderRunResult(result: RunJobResult, cwd = process.cwd()): stri
     for (const f of svgs) lines.push(`  ${basename(f, '.svg')}.svg  ${basename(f, '.svg')}.png`);
   }
   return lines.join('\n');
+}
+
+const PRINTED_TASKS = 10;
+const PRINTED_LINES = 20;
+
+/** What tasks printed, each line behind its task and engine (the first tasks and lines; --json has all). */
+function renderPrinted(printed: RunJobResult['printed'] = []): string[] {
+  if (printed.length === 0) return [];
+  const lines = [`printed by ${printed.length} task${printed.length === 1 ? '' : 's'}:`];
+  for (const p of printed.slice(0, PRINTED_TASKS)) {
+    const text = `${p.stdout ?? ''}${p.stderr ?? ''}`.replace(/\n$/, '').split('\n');
+    for (const line of text.slice(0, PRINTED_LINES)) lines.push(`  [task ${p.task}, engine ${p.engine}] ${line}`);
+    if (text.length > PRINTED_LINES)
+      lines.push(`  [task ${p.task}, engine ${p.engine}] … ${text.length - PRINTED_LINES} more lines`);
+  }
+  if (printed.length > PRINTED_TASKS)
+    lines.push(`  … ${printed.length - PRINTED_TASKS} more tasks printed (all of it is in --json)`);
+  return lines;
 }
 
 /** `cwd`-relative when inside it, absolute otherwise. */

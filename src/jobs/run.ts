@@ -40,6 +40,8 @@ export interface RunJobResult {
   params: Record<string, unknown>;
   /** Engines that were there when the tasks started and had gone (died, or their node was lost) by the end. */
   enginesLost: number[];
+  /** What tasks printed on their engines (only the tasks that printed), in task order. */
+  printed: { task: number; engine: number; stdout?: string; stderr?: string }[];
 }
 
 export const SCHEMES = ['lru', 'plainrandom', 'twobin', 'leastload', 'weighted'] as const;
@@ -213,6 +215,14 @@ export async function runPreparedJob(
     figures,
     params: params as Record<string, unknown>,
     enginesLost,
+    printed: outcomes
+      .filter((o) => o.stdout || o.stderr)
+      .map((o) => ({
+        task: o.index,
+        engine: o.engine,
+        ...(o.stdout ? { stdout: o.stdout } : {}),
+        ...(o.stderr ? { stderr: o.stderr } : {}),
+      })),
   };
 }
 

@@ -71,13 +71,18 @@ export function clientBackend(client: Client, cluster: string): TaskBackend {
       } catch (error) {
         throw taskFailure(error, ar.taskIds);
       }
-      return values.map((value, index): TaskOutcome<unknown> => ({
-        index,
-        value,
-        engine: ar.metadata[index]?.engine ?? -1,
-        started: ar.metadata[index]?.started ?? 0,
-        completed: ar.metadata[index]?.completed ?? 0,
-      }));
+      return values.map((value, index): TaskOutcome<unknown> => {
+        const m = ar.metadata[index];
+        return {
+          index,
+          value,
+          engine: m?.engine ?? -1,
+          started: m?.started ?? 0,
+          completed: m?.completed ?? 0,
+          ...(m?.stdout ? { stdout: m.stdout } : {}),
+          ...(m?.stderr ? { stderr: m.stderr } : {}),
+        };
+      });
     },
   };
 }

@@ -5,7 +5,7 @@ import { defineJob } from '../../../src/jobs/define.js';
 /**
  * Test job: the sum of i² for i in [0, n), split into `chunks` ranges. Exact (integers below
  * 2^53 for n ≤ 200,000). `failAt` makes the task with that index throw; `sleepMs` slows each task
- * (for tests that kill an engine mid-job). Its plot imports @resvg/resvg-js, a native addon, which
+ * (for tests that kill an engine mid-job); `say` makes each task print a line. Its plot imports @resvg/resvg-js, a native addon, which
  * the engine bundle must stub out.
  */
 export default defineJob({
@@ -16,18 +16,20 @@ export default defineJob({
     failAt: z.number().int().default(-1),
     sleepMs: z.number().nonnegative().default(0),
     label: z.enum(['plain', 'fancy']).default('plain'),
+    say: z.boolean().default(false),
   }),
   tasks: (p, ctx) => {
     const count = p.chunks || ctx.engines * 4;
     const size = Math.ceil(p.n / count);
-    const out: { index: number; from: number; to: number; failAt: number; sleepMs: number }[] = [];
+    const out: { index: number; from: number; to: number; failAt: number; sleepMs: number; say?: boolean }[] = [];
     for (let i = 0; i < count; i++) {
-      out.push({ index: i, from: Math.min(p.n, i * size), to: Math.min(p.n, (i + 1) * size), failAt: p.failAt, sleepMs: p.sleepMs });
+      out.push({ index: i, from: Math.min(p.n, i * size), to: Math.min(p.n, (i + 1) * size), failAt: p.failAt, sleepMs: p.sleepMs, ...(p.say ? { say: true } : {}) });
     }
     return out;
   },
   run: async (task, ctx) => {
     if (task.index === task.failAt) throw new Error(`task ${task.index} was told to fail`);
+    if (task.say) console.log(`chunk ${task.index}: ${task.from}..${task.to}`);
     if (task.sleepMs) await new Promise((r) => setTimeout(r, task.sleepMs));
     let sum = 0;
     for (let i = task.from; i < task.to; i++) sum += i * i;

@@ -223,6 +223,21 @@ describe('starcluster run on local clusters', () => {
     expect(next.result).toMatchObject({ sum: expectedSum(100), exact: true });
   }, 60_000);
 
+  it('reports what each task printed on its engine', async () => {
+    const result = await runJob({
+      file: job,
+      target: { cluster: 'one' },
+      params: { n: '30', chunks: '3', say: 'true' },
+      io: new RecordingIoHost(),
+    });
+    expect(result.printed.map((p) => [p.task, p.stdout])).toEqual([
+      [0, 'chunk 0: 0..10\n'],
+      [1, 'chunk 1: 10..20\n'],
+      [2, 'chunk 2: 20..30\n'],
+    ]);
+    expect(result.printed.every((p) => p.engine >= 0)).toBe(true);
+  });
+
   it('refuses to guess between several running clusters, listing them', async () => {
     clusters.push(await startLocal('two'));
     const error = await failure(runJob({ file: job, target: {}, io: new RecordingIoHost() }));

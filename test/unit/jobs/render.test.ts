@@ -16,6 +16,7 @@ describe('renderRunResult', () => {
         figures: ['/w/out/pi/pi-a.svg', '/w/out/pi/pi-a.png'],
         params: {},
         enginesLost: [],
+        printed: [],
       },
       '/w',
     );
@@ -30,6 +31,37 @@ describe('renderRunResult', () => {
     ]);
   });
 
+  it('shows what tasks printed, each line behind its task and engine, the first tasks and lines only', () => {
+    const many = Array.from({ length: 25 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    const text = renderRunResult(
+      {
+        job: 'j',
+        cluster: 'local',
+        engines: 2,
+        tasks: 12,
+        seconds: 0,
+        result: 7,
+        figures: [],
+        params: {},
+        enginesLost: [],
+        printed: [
+          { task: 0, engine: 1, stdout: 'hello\n', stderr: 'careful\n' },
+          { task: 1, engine: 0, stdout: many },
+          ...Array.from({ length: 10 }, (_, i) => ({ task: i + 2, engine: 0, stdout: 'x\n' })),
+        ],
+      },
+      '/w',
+    );
+    const lines = text.split('\n');
+    expect(lines).toContain('printed by 12 tasks:');
+    expect(lines).toContain('  [task 0, engine 1] hello');
+    expect(lines).toContain('  [task 0, engine 1] careful');
+    expect(lines).toContain('  [task 1, engine 0] line 19');
+    expect(lines).not.toContain('  [task 1, engine 0] line 20');
+    expect(lines).toContain('  [task 1, engine 0] … 5 more lines');
+    expect(lines).toContain('  … 2 more tasks printed (all of it is in --json)');
+  });
+
   it('shows paths outside the working folder as absolute', () => {
     const text = renderRunResult(
       {
@@ -42,6 +74,7 @@ describe('renderRunResult', () => {
         figures: ['/tmp/x/f.svg', '/tmp/x/f.png'],
         params: {},
         enginesLost: [],
+        printed: [],
       },
       '/w',
     );
