@@ -68,7 +68,7 @@ export {
 } from './protocol/keys.js';
 export type { Encoded } from './protocol/codec.js';
 export { decodeValue, encodeValue } from './protocol/codec.js';
-export type { EngineInfo } from './protocol/messages.js';
+export type { EngineInfo, QueueStatus } from './protocol/messages.js';
 export type { Scheme } from './controller/schedulers.js';
 export { DEFAULT_SCHEME, SCHEMES } from './controller/schedulers.js';
 export type { ControllerHandle, ControllerOptions, ControllerStats, HighWaterMark } from './controller/controller.js';

@@ -9,12 +9,14 @@ import type {
   ModuleDoneMsg,
   ResultHead,
   SubmitHead,
+  QueueStatus,
   TaskKindCode,
   WelcomeClientMsg,
 } from '../protocol/messages.js';
 import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
+import { settleWithin } from '../protocol/timeout.js';
 import type { PartOutcome, TaskMetadata } from './async-result.js';
 import { EngineDiedError, RemoteTaskError, TaskAbortedError, TaskTimeLimitError } from './errors.js';
 import { DirectView, LoadBalancedView } from './views.js';
@@ -135,6 +137,7 @@ export class Client {
   private readonly out: Outbox;
   private readonly pending = new Map<number, Done>();
   private readonly moduleWaits = new Map<number, (errors: ModuleDoneMsg['errors']) => void>();
+  private readonly statusWaits = new Map<number, (status: QueueStatus) => void>();
   private readonly engineMap = new Map<number, EngineInfo>();
   private readonly engineListeners = new Set<() => void>();
   private nextId = 1;
@@ -296,6 +299,28 @@ export class Client {
   private sendModule(id: number, name: string, code: string | Uint8Array): void {
     this.flush();
     this.out.send([JSON.stringify({ t: 'mod', i: id, name }), typeof code === 'string' ? Buffer.from(code) : code]);
+  }
+
+  /**
+   * The controller's queues now (IPython's `queue_status`): per engine, tasks sent and not answered
+   * and tasks answered; tasks waiting for an engine. Rejects ControllerUnreachable after `timeoutMs`.
+   */
+  async queueStatus(timeoutMs = 5_000): Promise<QueueStatus> {
+    this.assertOpen();
+    const id = this.nextId++;
+    const answer = new Promise<QueueStatus>((resolve) => this.statusWaits.set(id, resolve));
+    this.flush();
+    this.out.send([JSON.stringify({ t: 'qs', i: id })]);
+    try {
+      return await settleWithin(
+        answer,
+        timeoutMs,
+        () =>
+          new JobError('ControllerUnreachable', `no queue status from ${this.options.endpoint} within ${timeoutMs} ms`),
+      );
+    } finally {
+      this.statusWaits.delete(id);
+    }
   }
 
   /** @internal Queues one task; `done` is called exactly once with its outcome. */
@@ -533,6 +558,12 @@ export class Client {
         this.lease = e >= 0 && this.engineMap.has(e) ? e : undefined;
         this.leaseState = this.lease === undefined ? 'unavailable' : 'none';
         if (this.lease !== undefined && !this.lanes.has(this.lease)) this.openLane(this.lease);
+        break;
+      }
+      case 'qs': {
+        const wait = this.statusWaits.get(Number(head.i));
+        this.statusWaits.delete(Number(head.i));
+        wait?.({ engines: (head.engines as QueueStatus['engines']) ?? [], unassigned: Number(head.unassigned ?? 0) });
         break;
       }
       case 'modok': {

@@ -8,6 +8,7 @@ import type {
   LaneInfo,
   ModuleDoneMsg,
   RegisterMsg,
+  QueueStatus,
   ResultHead,
   SubmitHead,
   TaskHead,
@@ -74,6 +75,7 @@ export interface ControllerHandle {
   readonly epoch: string;
   engines(): EngineInfo[];
   stats(): ControllerStats;
+  queueStatus(): QueueStatus;
   /** Resolves when `n` engines are registered. */
   waitForEngines(n: number, timeoutMs?: number): Promise<EngineInfo[]>;
   /** Stops serving. With `stopEngines`, tells every engine to exit first. */
@@ -115,6 +117,8 @@ interface EngineRec {
   limit: number;
   /** Clients whose lane tasks this engine carries (see LeaseMsg). */
   leases: number;
+  /** Results it has sent back (through the controller). */
+  completed: number;
   batch?: { heads: TaskHead[]; frames: Frames };
 }
 
@@ -283,6 +287,15 @@ export class Controller implements ControllerHandle {
     return [...this.engineRecs.values()].map((e) => e.info).sort((a, b) => a.id - b.id);
   }
 
+  queueStatus(): QueueStatus {
+    return {
+      engines: [...this.engineRecs.values()]
+        .map((r) => ({ id: r.info.id, node: r.info.node, queue: r.outstanding.size, completed: r.completed }))
+        .sort((a, b) => a.id - b.id),
+      unassigned: this.queue.length + this.urgent.length + this.restricted.length,
+    };
+  }
+
   stats(): ControllerStats {
     let running = 0;
     for (const e of this.engineRecs.values()) running += e.outstanding.size;
@@ -405,7 +418,16 @@ export class Controller implements ControllerHandle {
       };
       const lane = laneOf(reg.lane);
       if (lane) info.lane = lane;
-      rec = { info, route, outstanding: new Map(), seen: true, misses: 0, limit: this.initialLimit(), leases: 0 };
+      rec = {
+        info,
+        route,
+        outstanding: new Map(),
+        seen: true,
+        misses: 0,
+        limit: this.initialLimit(),
+        leases: 0,
+        completed: 0,
+      };
       this.engineRecs.set(info.id, rec);
       this.byRoute.set(route.toString('latin1'), rec);
       this.byUuid.set(reg.uuid, rec);
@@ -483,6 +505,7 @@ export class Controller implements ControllerHandle {
         const lb = rec.outstanding.get(h.i);
         if (lb !== undefined) {
           rec.outstanding.delete(h.i);
+          rec.completed++;
           if (lb) this.lru.finish(rec.info.id);
           if (this.hwm === 'auto') this.tune(rec, h.c - h.s);
         }
@@ -567,6 +590,9 @@ export class Controller implements ControllerHandle {
       }
       case 'lease':
         this.clientOut.send([route, enc({ t: 'lease', e: this.grantLease(client) })]);
+        break;
+      case 'qs':
+        this.clientOut.send([route, enc({ t: 'qs', i: Number(head.i), ...this.queueStatus() })]);
         break;
       case 'bye':
         client.gone = true;

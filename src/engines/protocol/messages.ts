@@ -206,3 +206,13 @@ export function parseHeader(frame: Uint8Array | undefined): ({ t: string } & Rec
 
 /** Milliseconds since the epoch with sub-millisecond precision. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * The controller's queues (IPython's `queue_status`): per engine the tasks sent to it and not yet
+ * answered, and how many it has answered; `unassigned`, the tasks waiting for an engine. Tasks that
+ * take a client's direct lane bypass the controller and are not counted.
+ */
+export interface QueueStatus {
+  engines: { id: number; node: string; queue: number; completed: number }[];
+  unassigned: number;
+}

@@ -79,3 +79,20 @@ describe('task dependencies (IPython after / follow)', () => {
     expect(waiting.metadata[0]!.taskId).toBe(-1);
   });
 });
+
+describe('queueStatus (IPython queue_status)', () => {
+  it('counts per engine the tasks sent and not answered, those answered, and those waiting', async () => {
+    const client = await cluster(2);
+    const view = client.loadBalancedView();
+    expect(await view.map((x: number) => x, [1, 2, 3, 4])).toEqual([1, 2, 3, 4]);
+    const idle = await client.queueStatus();
+    expect(idle.engines.map((e) => e.id)).toEqual(client.ids);
+    expect(idle.engines.reduce((s, e) => s + e.completed, 0)).toBe(4);
+    expect(idle.engines.every((e) => e.queue === 0)).toBe(true);
+    expect(idle.unassigned).toBe(0);
+    const busy = view.map((ms: number) => new Promise((r) => setTimeout(r, ms)), [400, 400, 400, 400, 400, 400]);
+    const status = await client.queueStatus(); // asked before any 400 ms task can have finished
+    expect(status.engines.reduce((s, e) => s + e.queue, 0) + status.unassigned).toBeGreaterThan(0);
+    await busy;
+  });
+});
