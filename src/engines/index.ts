@@ -25,17 +25,20 @@
  *     lanes 'auto' (default) | 'on' | 'off': sequential tasks go straight to an engine's lane (2 hops, not 4)
  *   client.ids, client.engines, client.waitForEngines(n, ms), client.onEngines(cb)
  *   await client.loadModule('job', esmBundleCode)          // every engine now and later; exports callable
- *   const lview = client.loadBalancedView({ scheme?, retries?, targets?, timeLimitMs? })
+ *   const lview = client.loadBalancedView({ scheme?, retries?, targets?, timeLimitMs?, after?, follow? })
  *     lview.apply(fn, ...args) → AsyncResult<R>
  *     lview.map(fn, inputs, { ordered = true, chunksize = 1 }) → AsyncMapResult<R> (await → R[]; for await → items)
  *     lview.imap(fn, iterable, { ordered, chunksize, maxOutstanding }) → AsyncGenerator<R>
  *   const dview = client.directView(targets = 'all', { timeLimitMs? })  // number | number[] | 'all'; one result per engine
  *     dview.apply(fn, ...args), execute(code), push(ns), pull(name|names), scatter(name, array), gather(name)
  *   AsyncResult<T>: await / get(timeoutMs?) / ready() / wait(timeoutMs?) / successful() / progress / total /
- *     onProgress(cb) / abort() / metadata[] { taskId, engine, submitted, started, completed, received, status }
+ *     onProgress(cb) / abort({ running? }) / stdout[] / stderr[] /
+ *     metadata[] { taskId, engine, submitted, started, completed, received, status, stdout?, stderr? }
+ *   await client.queueStatus() → { engines: [{ id, node, queue, completed }], unassigned }
  *   Errors (JobError subclasses): RemoteTaskError (remoteName, remoteMessage, remoteStack, engine),
  *     EngineDiedError, TaskTimeoutError, TaskAbortedError, TaskTimeLimitError, CompositeTaskError; JobError codes ControllerUnreachable,
- *     ControllerLost, ModuleLoadFailed, EnginesTimeout, NoEngines, ClientClosed.
+ *     ControllerLost, ControllerRestarted, DependencyFailed, ImpossibleDependency, ModuleLoadFailed, EnginesTimeout,
+ *     NoEngines, ClientClosed.
  *   client.close()
  *
  * Functions: `fn` is a self-contained function shipped as source (fn.toString()) and compiled on the

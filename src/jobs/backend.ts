@@ -14,7 +14,7 @@ export interface MapRequest {
   scheme?: string;
   /** Per-task time limit on the engines (ms); a task running longer fails the run with TaskTimeLimit. */
   timeLimitMs?: number;
-  /** Aborting rejects with JobError `Interrupted`; tasks no engine has started yet are aborted. */
+  /** Aborting rejects with JobError `Interrupted`; queued tasks are aborted and running ones interrupted. */
   signal?: AbortSignal;
   /** Called after each finished task with counts so far. */
   onProgress: (done: number, total: number) => void;

@@ -13,7 +13,7 @@ import type {
   TaskKindCode,
   WelcomeClientMsg,
 } from '../protocol/messages.js';
-import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs, parseHeader } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
 import { settleWithin } from '../protocol/timeout.js';
@@ -716,7 +716,7 @@ function remoteError(taskId: number, engine: number, value: unknown): JobError {
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' ? e.message : String(value);
   if (name === 'EngineDied') return new EngineDiedError(engine, taskId, message);
-  if (name === 'TaskAborted') return new TaskAbortedError(taskId, /interrupted/.test(message));
+  if (name === 'TaskAborted') return new TaskAbortedError(taskId, message === INTERRUPTED_MESSAGE);
   if (name === 'TaskTimeLimit') return new TaskTimeLimitError(engine, taskId, message);
   if (name === 'EngineNotFound' || name === 'NoEngine') return new JobError(name, `task ${taskId}: ${message}`);
   return new RemoteTaskError(engine, taskId, name, message, typeof e.stack === 'string' ? e.stack : undefined);

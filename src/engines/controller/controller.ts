@@ -15,7 +15,7 @@ import type {
   WelcomeClientMsg,
   WelcomeEngineMsg,
 } from '../protocol/messages.js';
-import { nowMs, parseHeader, TaskKind } from '../protocol/messages.js';
+import { nowMs, parseHeader, TaskKind, timeLimitOf } from '../protocol/messages.js';
 import type { Frames, ZapStats } from '../protocol/sockets.js';
 import { curveServer, Outbox, tcpEndpoint, ZapHandler, zmq } from '../protocol/sockets.js';
 import type { Random, Scheme } from './schedulers.js';
@@ -647,7 +647,8 @@ export class Controller implements ControllerHandle {
         deathsLeft: this.deathRetries,
       };
       if (typeof h.b === 'string') t.b = h.b;
-      if (typeof h.tl === 'number' && h.tl > 0 && Number.isFinite(h.tl)) t.tl = h.tl;
+      const tl = timeLimitOf(h.tl);
+      if (tl !== undefined) t.tl = tl;
       if (Array.isArray(h.to) && h.to.length > 0) t.to = h.to;
       if (isScheme(h.s)) t.scheme = h.s;
       this.counters.submitted++;
@@ -664,7 +665,6 @@ export class Controller implements ControllerHandle {
     this.dispatch();
   }
 
-  /** Queued tasks fail with TaskAborted now; tasks already sent to an engine are aborted there if not started. */
   /**
    * Queued tasks fail with TaskAborted now; tasks already sent to an engine are dropped there if not
    * started, and with `running` interrupted if they are (the engine's heart thread stops a computing

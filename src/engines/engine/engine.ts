@@ -5,7 +5,7 @@ import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
 import type { LaneInfo, ResultHead, SubmitHead, TaskHead } from '../protocol/messages.js';
-import { INLINE_BODY_MAX, nowMs, parseHeader } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs, parseHeader, timeLimitOf } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import {
   curveClient,
@@ -68,7 +68,7 @@ interface QueuedTask {
   /** The client's routing id on the lane, for a task that came by the lane. */
   lane?: Buffer;
   /** Time limit, ms. */
-  tl?: number;
+  tl?: number | undefined;
   /** The controller epoch a controller task came in (lane tasks have none). */
   ep?: string;
   /** What it printed, once started. */
@@ -97,7 +97,7 @@ export class Engine implements EngineHandle {
   private registered!: () => void;
   private readonly registeredP: Promise<void>;
   private closing = false;
-  private readonly q: QueuedTask[] = [];
+  private q: QueuedTask[] = [];
   /** Shared with the heart (INTERRUPT_SLOTS), when tasks are interruptible. */
   private readonly interrupts?: BigInt64Array;
   private keeper?: SigintKeeper;
@@ -233,7 +233,7 @@ export class Engine implements EngineHandle {
             const n = h.n | 0;
             const frames: (Buffer | string)[] = msg.slice(offset, offset + n);
             if (typeof h.b === 'string') frames.unshift(h.b);
-            this.q.push({ id: h.i, frames, lane: route, ...timeLimit(h.tl) });
+            this.q.push({ id: h.i, frames, lane: route, tl: timeLimitOf(h.tl) });
             offset += n;
           }
           this.pump();
@@ -264,7 +264,7 @@ export class Engine implements EngineHandle {
         for (const h of head.k as TaskHead[]) {
           const frames: (Buffer | string)[] = msg.slice(offset, offset + h.n);
           if (typeof h.b === 'string') frames.unshift(h.b);
-          this.q.push({ id: h.i, frames, ep: this.epoch, ...timeLimit(h.tl) });
+          this.q.push({ id: h.i, frames, ep: this.epoch, tl: timeLimitOf(h.tl) });
           offset += h.n;
         }
         this.pump();
@@ -293,9 +293,7 @@ export class Engine implements EngineHandle {
       // A new controller (it restarted): the tasks the old one sent are its no more; drop those
       // not started, and the result of one running now (addResult checks the epoch).
       this.epoch = epoch;
-      const keep = this.q.filter((t) => t.lane !== undefined);
-      this.q.length = 0;
-      for (const t of keep) this.q.push(t);
+      this.q = this.q.filter((t) => t.lane !== undefined);
     }
     if (this.lane && Array.isArray(clients)) {
       this.lane.zap.allow(
@@ -354,14 +352,11 @@ export class Engine implements EngineHandle {
     const mine = (task: QueuedTask): boolean =>
       wanted.has(task.id) && (lane ? task.lane?.equals(lane) === true : task.lane === undefined);
     if (running && this.current && mine(this.current.task)) this.current.cancel(abortedError(true));
-    const keep: QueuedTask[] = [];
-    for (const task of this.q) {
-      if (mine(task)) this.addResult(task, false, now, abortedError(false));
-      else keep.push(task);
-    }
-    if (keep.length === this.q.length) return;
-    this.q.length = 0;
-    for (const task of keep) this.q.push(task);
+    this.q = this.q.filter((task) => {
+      if (!mine(task)) return true;
+      this.addResult(task, false, now, abortedError(false));
+      return false;
+    });
   }
 
   private heartUp(): void {
@@ -532,13 +527,9 @@ export class Engine implements EngineHandle {
 const HEART_START_MAX_MS = 10_000;
 
 function abortedError(running: boolean): Error {
-  const err = new Error(running ? 'interrupted while it ran' : 'aborted before it started');
+  const err = new Error(running ? INTERRUPTED_MESSAGE : 'aborted before it started');
   err.name = 'TaskAborted';
   return err;
-}
-
-function timeLimit(tl: unknown): { tl?: number } {
-  return typeof tl === 'number' && tl > 0 && Number.isFinite(tl) ? { tl } : {};
 }
 
 function toError(value: unknown): Error {

@@ -32,18 +32,18 @@ let wanted = [];
 let watch;
 const check = () => {
   const now = Date.now();
-  wanted = wanted.filter((x) => x.until > now);
   const flags = Atomics.load(state, 1);
-  if (flags & 1n) {
-    const id = Atomics.load(state, 0);
-    const lane = (flags & 2n) !== 0n;
-    const hit = wanted.find((x) => x.id === id && x.lane === lane);
-    // signalled again if still computing 50 ms later (another watchdog may have taken the signal)
-    if (hit && now - hit.sent > 50) {
-      hit.sent = now;
-      Atomics.store(state, 2, id);
-      process.kill(process.pid, 'SIGINT');
-    }
+  const id = Atomics.load(state, 0);
+  const lane = (flags & 2n) !== 0n;
+  const running = (x) => (flags & 1n) !== 0n && x.id === id && x.lane === lane;
+  // a request ends when it expires, or once its task, signalled, is no longer the one computing
+  wanted = wanted.filter((x) => x.until > now && !(x.sent > 0 && !running(x)));
+  const hit = wanted.find(running);
+  // signalled again if still computing 50 ms later (another watchdog may have taken the signal)
+  if (hit && now - hit.sent > 50) {
+    hit.sent = now;
+    Atomics.store(state, 2, id);
+    process.kill(process.pid, 'SIGINT');
   }
   if (wanted.length === 0 && watch) { clearInterval(watch); watch = undefined; }
 };

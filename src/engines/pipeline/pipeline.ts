@@ -11,7 +11,7 @@ import { CompositeTaskError, RemoteTaskError } from '../client/errors.js';
 import { decodeValue, encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { controllerKeysOf, engineKeysOf, newClusterKeys, writeClusterKeys } from '../protocol/keys.js';
-import { nowMs, parseHeader, TaskKind } from '../protocol/messages.js';
+import { nowMs, parseHeader, TaskKind, timeLimitOf } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, curveServer, tcpEndpoint, ZapHandler, zmq } from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from '../engine/executor.js';
@@ -142,7 +142,7 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
         let ok = true;
         let value: unknown;
         try {
-          value = executor.run(head.i, msg.slice(1), { limitMs: typeof head.tl === 'number' ? head.tl : undefined });
+          value = executor.run(head.i, msg.slice(1), { limitMs: timeLimitOf(head.tl) });
           if (isThenable(value)) value = await value;
         } catch (error) {
           ok = false;

@@ -112,13 +112,26 @@ export interface TaskHead {
 }
 
 /**
- * `{t:'abort', i:[ids]}`: client → controller (the client's ids), controller → engine (the
+ * `{t:'abort', i:[ids], r?:1}`: client → controller (the client's ids), controller → engine (the
  * controller's ids), client → engine lane (the client's ids). A task not started yet fails with
- * TaskAborted; one already running finishes (as in IPython parallel).
+ * TaskAborted; one already running finishes (as in IPython parallel) unless `r`: then an
+ * asynchronous one is abandoned, and a computing one is stopped by the engine's heart (IntMsg).
  */
 export interface AbortMsg {
   t: 'abort';
   i: number[];
+  r?: 1;
+}
+/**
+ * `{t:'int', i:[ids], l?:1}`: controller → an engine's heart, which SIGINTs the engine if it is
+ * computing one of these tasks (`l`: the ids are a lane client's). A client asks the controller
+ * for its lane tasks with `{t:'int', e: engine, i:[ids]}`.
+ */
+export interface IntMsg {
+  t: 'int';
+  i: number[];
+  l?: 1;
+  e?: number;
 }
 export interface RunMsg {
   t: 'run';
@@ -202,6 +215,14 @@ export function parseHeader(frame: Uint8Array | undefined): ({ t: string } & Rec
     // fall through
   }
   return undefined;
+}
+
+/** The message of a TaskAborted result for a task interrupted while it ran (not one dropped from a queue). */
+export const INTERRUPTED_MESSAGE = 'interrupted while it ran';
+
+/** A task head's time limit (`tl`), if it is a usable one: a positive, finite number of ms. */
+export function timeLimitOf(tl: unknown): number | undefined {
+  return typeof tl === 'number' && tl > 0 && Number.isFinite(tl) ? tl : undefined;
 }
 
 /** Milliseconds since the epoch with sub-millisecond precision. */

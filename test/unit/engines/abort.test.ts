@@ -1,33 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Client,
-  CompositeTaskError,
-  newClusterKeys,
-  startController,
-  startEngine,
-  TaskAbortedError,
-  TaskTimeLimitError,
-} from '../../../src/engines/index.js';
-import { untilLaned, waitFor } from './helpers.js';
+import { CompositeTaskError, TaskAbortedError, TaskTimeLimitError } from '../../../src/engines/index.js';
+import { inProcessCluster, untilLaned, waitFor, type Cleanup } from './helpers.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!().catch(() => {});
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
 });
 
-async function cluster(engines: number, lanes: 'auto' | 'on' | 'off') {
-  const keys = newClusterKeys();
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 100 });
-  cleanup.push(() => controller.close());
-  for (let i = 0; i < engines; i++) {
-    const e = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
-    cleanup.push(() => e.close());
-  }
-  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
-  cleanup.push(() => client.close());
-  await client.waitForEngines(engines, 10_000);
-  return { controller, client };
-}
+const cluster = (engines: number, lanes: 'auto' | 'on' | 'off') => inProcessCluster(cleanup, engines, { lanes });
 
 /**
  * A task that holds its engine for `ms` (an engine runs one task at a time, so nothing sent to it can

@@ -1,25 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, newClusterKeys, startController, startEngine } from '../../../src/engines/index.js';
 import { StarclusterError } from '../../../src/errors.js';
+import { inProcessCluster, type Cleanup } from './helpers.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!().catch(() => {});
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
 });
 
-async function cluster(engines: number) {
-  const keys = newClusterKeys();
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 100 });
-  cleanup.push(() => controller.close());
-  for (let i = 0; i < engines; i++) {
-    const e = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
-    cleanup.push(() => e.close());
-  }
-  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys });
-  cleanup.push(() => client.close());
-  await client.waitForEngines(engines, 10_000);
-  return client;
-}
+const cluster = async (engines: number) => (await inProcessCluster(cleanup, engines)).client;
 
 const slow = (ms: number, v: string): Promise<string> => new Promise((r) => setTimeout(() => r(v), ms));
 
@@ -45,12 +33,14 @@ describe('task dependencies (IPython after / follow)', () => {
 
   it('follow: the task runs on the engine where the followed result ran', async () => {
     const client = await cluster(2);
-    const view = client.loadBalancedView();
+    // The setups alternate between the two engines, so a scheduler that ignored `follow` (a lease, or
+    // leastload's choice) would miss the engine in some trial.
     for (let trial = 0; trial < 6; trial++) {
-      const setup = view.apply((v: number) => ((globalThis as { mine?: number }).mine = v), trial);
+      const engine = client.ids[trial % 2]!;
+      const setup = client.directView(engine).apply((v: number) => ((globalThis as { mine?: number }).mine = v), trial);
       const use = client.loadBalancedView({ follow: [setup] }).apply(() => (globalThis as { mine?: number }).mine);
       expect(await use).toBe(trial);
-      expect(use.metadata[0]!.engine).toBe(setup.metadata[0]!.engine);
+      expect(use.metadata[0]!.engine).toBe(engine);
     }
   });
 

@@ -1,6 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import {
+  Client,
+  newClusterKeys,
+  startController,
+  startEngine,
+  writeClusterKeys,
+  type ClusterKeys,
+  type ControllerHandle,
+  type EngineHandle,
+} from '../../../src/engines/index.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -42,4 +55,58 @@ export async function untilLaned(run: () => PromiseLike<unknown>, submitted: () 
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('no task took the lane');
+}
+
+/** What a test file undoes after each test (its afterEach runs them in reverse). */
+export type Cleanup = (() => Promise<unknown> | unknown)[];
+
+/**
+ * A controller on loopback, `engines` engines in this process (heart on the main thread) and a
+ * connected client that has seen them all.
+ */
+export async function inProcessCluster(
+  cleanup: Cleanup,
+  engines: number,
+  options: { lanes?: 'auto' | 'on' | 'off'; keys?: ClusterKeys; heartbeatMs?: number } = {},
+): Promise<{ keys: ClusterKeys; controller: ControllerHandle; engines: EngineHandle[]; client: Client }> {
+  const keys = options.keys ?? newClusterKeys();
+  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: options.heartbeatMs ?? 100 });
+  cleanup.push(() => controller.close());
+  const handles: EngineHandle[] = [];
+  for (let i = 0; i < engines; i++) {
+    const e = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
+    cleanup.push(() => e.close());
+    handles.push(e);
+  }
+  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes: options.lanes ?? 'auto' });
+  cleanup.push(() => client.close());
+  await client.waitForEngines(engines, 10_000);
+  return { keys, controller, engines: handles, client };
+}
+
+/**
+ * A controller here, `engines` real engine processes (engine/main.ts: interruptible, heart thread)
+ * and a connected client that has seen them all.
+ */
+export async function processCluster(
+  cleanup: Cleanup,
+  engines: number,
+  lanes: 'on' | 'off',
+): Promise<{ controller: ControllerHandle; engines: { child: ChildProcess; id: number }[]; client: Client }> {
+  const keys = newClusterKeys();
+  const dir = await mkdtemp(join(tmpdir(), 'sc-proc-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  await writeClusterKeys(dir, keys);
+  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200 });
+  cleanup.push(() => controller.close());
+  const spawned: { child: ChildProcess; id: number }[] = [];
+  for (let i = 0; i < engines; i++) {
+    const engine = await spawnEngine(controller.engineEndpoint, dir);
+    cleanup.push(() => engine.child.kill('SIGKILL'));
+    spawned.push(engine);
+  }
+  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
+  cleanup.push(() => client.close());
+  await client.waitForEngines(engines, 20_000);
+  return { controller, engines: spawned, client };
 }

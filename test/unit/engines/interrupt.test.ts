@@ -1,36 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Client,
-  CompositeTaskError,
-  newClusterKeys,
-  startController,
-  TaskAbortedError,
-  writeClusterKeys,
-} from '../../../src/engines/index.js';
-import { spawnEngine, untilLaned } from './helpers.js';
+import { CompositeTaskError, TaskAbortedError } from '../../../src/engines/index.js';
+import { processCluster, untilLaned, type Cleanup } from './helpers.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
   while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
 });
 
 /** A controller here and one real engine process (engine/main.ts: interruptible, heart thread). */
 async function cluster(lanes: 'on' | 'off') {
-  const keys = newClusterKeys();
-  const dir = await mkdtemp(join(tmpdir(), 'sc-int-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  await writeClusterKeys(dir, keys);
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200 });
-  cleanup.push(() => controller.close());
-  const engine = await spawnEngine(controller.engineEndpoint, dir);
-  cleanup.push(() => engine.child.kill('SIGKILL'));
-  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
-  cleanup.push(() => client.close());
-  await client.waitForEngines(1, 20_000);
-  return { controller, client, engine };
+  const { controller, client, engines } = await processCluster(cleanup, 1, lanes);
+  return { controller, client, engine: engines[0]! };
 }
 
 const spin = (): never => {

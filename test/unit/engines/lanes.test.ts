@@ -1,37 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import {
-  Client,
-  EngineDiedError,
-  newClusterKeys,
-  startController,
-  startEngine,
-  type ClusterKeys,
-  type EngineHandle,
-} from '../../../src/engines/index.js';
-import { untilLaned } from './helpers.js';
+import { Client, EngineDiedError, newClusterKeys, startController, startEngine } from '../../../src/engines/index.js';
+import { inProcessCluster, untilLaned, type Cleanup } from './helpers.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!().catch(() => {});
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
 });
 
 type Lanes = 'auto' | 'on' | 'off';
 
-async function cluster(engines: number, lanes: Lanes = 'auto', keys: ClusterKeys = newClusterKeys()) {
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 100 });
-  cleanup.push(() => controller.close());
-  const handles: EngineHandle[] = [];
-  for (let i = 0; i < engines; i++) {
-    const e = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
-    cleanup.push(() => e.close());
-    handles.push(e);
-  }
-  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
-  cleanup.push(() => client.close());
-  await client.waitForEngines(engines, 10_000);
-  return { keys, controller, engines: handles, client };
-}
+const cluster = (engines: number, lanes: Lanes = 'auto') => inProcessCluster(cleanup, engines, { lanes });
 
 describe('direct lanes', () => {
   it('engines of a local cluster advertise a loopback lane keyed with the engine key', async () => {

@@ -1,31 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, newClusterKeys, startController, writeClusterKeys } from '../../../src/engines/index.js';
-import { spawnEngine } from './helpers.js';
+import { processCluster, type Cleanup } from './helpers.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
   while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
 });
 
-async function cluster(engines: number, lanes: 'on' | 'off') {
-  const keys = newClusterKeys();
-  const dir = await mkdtemp(join(tmpdir(), 'sc-out-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
-  await writeClusterKeys(dir, keys);
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200 });
-  cleanup.push(() => controller.close());
-  for (let i = 0; i < engines; i++) {
-    const engine = await spawnEngine(controller.engineEndpoint, dir);
-    cleanup.push(() => engine.child.kill('SIGKILL'));
-  }
-  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, lanes });
-  cleanup.push(() => client.close());
-  await client.waitForEngines(engines, 20_000);
-  return client;
-}
+const cluster = async (engines: number, lanes: 'on' | 'off') => (await processCluster(cleanup, engines, lanes)).client;
 
 describe('what tasks print comes back with their results (IPython ar.stdout / ar.stderr)', () => {
   it.each(['off', 'on'] as const)(

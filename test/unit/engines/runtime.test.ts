@@ -15,31 +15,17 @@ import {
   startEngine,
   type ClusterKeys,
   type ControllerHandle,
-  type EngineHandle,
 } from '../../../src/engines/index.js';
 import { StarclusterError } from '../../../src/errors.js';
-import { waitFor } from './helpers.js';
+import { inProcessCluster, waitFor, type Cleanup } from './helpers.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!().catch(() => {});
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
 });
 
-async function cluster(engines: number, options: { heartbeatMs?: number; keys?: ClusterKeys } = {}) {
-  const keys = options.keys ?? newClusterKeys();
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: options.heartbeatMs ?? 100 });
-  cleanup.push(() => controller.close());
-  const handles: EngineHandle[] = [];
-  for (let i = 0; i < engines; i++) {
-    const e = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
-    cleanup.push(() => e.close());
-    handles.push(e);
-  }
-  const client = await Client.connect({ endpoint: controller.clientEndpoint, keys, timeoutMs: 10_000 });
-  cleanup.push(() => client.close());
-  await client.waitForEngines(engines, 10_000);
-  return { keys, controller, engines: handles, client };
-}
+const cluster = (engines: number, options: { heartbeatMs?: number; keys?: ClusterKeys } = {}) =>
+  inProcessCluster(cleanup, engines, options);
 
 describe('keys', () => {
   it('writes the three role files 0600 in a 0700 dir and loads them back', async () => {
