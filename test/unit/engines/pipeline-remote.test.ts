@@ -50,9 +50,11 @@ describe('the worker start and stop commands (run by a real shell here)', () => 
     await writeFile(
       join(runtime, 'pipeline-worker.mjs'),
       [
-        "import { writeFileSync } from 'node:fs';",
+        "import { renameSync, writeFileSync } from 'node:fs';",
         "const id = process.argv[process.argv.indexOf('--id') + 1];",
-        'writeFileSync(`argv-${id}.json`, JSON.stringify(process.argv.slice(2)));',
+        // Written whole, then renamed: a reader never sees half a file.
+        'writeFileSync(`argv-${id}.tmp`, JSON.stringify(process.argv.slice(2)));',
+        'renameSync(`argv-${id}.tmp`, `argv-${id}.json`);',
         'setInterval(() => {}, 1000);',
       ].join('\n'),
     );
@@ -80,7 +82,11 @@ describe('the worker start and stop commands (run by a real shell here)', () => 
     // setsid -f: the shell returns at once, the workers live on without it.
     await sh('bash', ['-c', mine], { timeout: 10_000 });
     await sh('bash', ['-c', other], { timeout: 10_000 });
-    await waitFor(() => existsSync(join(runDir, 'argv-5.json')) && existsSync(join(otherDir, 'argv-9.json')));
+    await waitFor(
+      () =>
+        ['argv-4.json', 'argv-5.json'].every((f) => existsSync(join(runDir, f))) &&
+        existsSync(join(otherDir, 'argv-9.json')),
+    );
     const argv = JSON.parse(await readFile(join(runDir, 'argv-4.json'), 'utf8')) as string[];
     expect(argv).toEqual([
       '--sc-pipeline=c1/aaaa',
