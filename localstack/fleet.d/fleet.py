@@ -11,10 +11,13 @@ Commands (run as root, usually through ../fleet):
   stop    reconciler, every host and the bridge are removed
   status  one line per host: instance id, cluster tag, address, hostname pid
   subnet  the fleet subnet id (creates the VPC/subnet if needed)
+  info    this fleet's index, bridge, gateway address and subnet CIDR (key=value lines)
   reconcile  run the reconciler in the foreground (what `start` runs in the background)
 
-Traffic stays on loopback and 198.18.0.0/15: hosts get no default route, and the bridge is not
-forwarded anywhere (ip_forward is left as it is; the bridge has no uplink).
+Several fleets run side by side, one per checkout: each claims an index N (see _claim_index) and
+uses bridge scfleetN and the N-th /20 of 198.18.0.0/15. Traffic stays on loopback and
+198.18.0.0/15: hosts get no default route, the bridge is not forwarded anywhere (ip_forward is
+left as it is; the bridge has no uplink), and 198.18.0.0/15 outside running fleets is unreachable.
 """
 
 from __future__ import annotations
@@ -34,13 +37,86 @@ PID_FILE = STATE / "reconciler.pid"
 LOG_FILE = STATE / "reconciler.log"
 SUBNET_FILE = STATE / "subnet"
 
-BRIDGE = os.environ.get("FLEET_BRIDGE", "scfleet0")
-BRIDGE_ADDR = "198.18.0.1"
-PREFIX = 16
-VPC_CIDR = "198.18.0.0/16"
-SUBNET_CIDR = "198.18.0.0/20"
 FLEET_TAG = "starcluster:fleet"
 POLL_SECONDS = float(os.environ.get("FLEET_POLL_SECONDS", "1"))
+
+# ---------------------------------------------------------------- which slice of 198.18.0.0/15
+#
+# Several fleets may run on one machine, one per checkout (each with its own LocalStack). Each
+# gets an index N (0..31), claimed machine-wide under a lock and kept for its checkout, and
+# from it: bridge scfleetN, VPC and subnet 198.18.0.0/15's N-th /20 (N=0: 198.18.0.0/20), gateway
+# (the bridge's address, AWS's VPC router address) the /20's .1, namespaces sc{N}-<instance>.
+# FLEET_INDEX asks for a given index (an error if another checkout holds it). One checkout (CI)
+# gets index 0: scfleet0, 198.18.0.0/20, gateway 198.18.0.1.
+
+SLOTS = Path(os.environ.get("FLEET_SLOTS", "/run/starcluster-fleet/slots"))
+SLOT_COUNT = 32  # 198.18.0.0/15 holds 32 /20s
+CHECKOUT = str(HERE.parent.parent)
+INDEX_FILE = STATE / "index"
+PREFIX = 20
+
+
+def _claim_index() -> int:
+    """This checkout's fleet index: the slot it already holds, else FLEET_INDEX or the first free one."""
+    import fcntl
+
+    wanted = os.environ.get("FLEET_INDEX")
+    if os.geteuid() != 0:
+        # Only root claims; others (status, subnet) read what the fleet recorded.
+        try:
+            return int(INDEX_FILE.read_text().strip())
+        except (OSError, ValueError):
+            return int(wanted or 0)
+    SLOTS.mkdir(parents=True, exist_ok=True)
+    with open(SLOTS / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        owners: dict[int, str] = {}
+        for f in SLOTS.iterdir():
+            if f.name.isdigit():
+                owners[int(f.name)] = f.read_text().strip()
+        mine = [n for n, owner in owners.items() if owner == CHECKOUT]
+
+        def free(n: int) -> bool:
+            # A slot whose checkout is gone is free again; a bridge of that name that no slot
+            # explains (a fleet of an older checkout, before slots) keeps it taken.
+            if n in owners:
+                return owners[n] == CHECKOUT or not Path(owners[n]).exists()
+            return not Path(f"/sys/class/net/scfleet{n}").exists()
+
+        if wanted is not None:
+            n = int(wanted)
+            if not 0 <= n < SLOT_COUNT:
+                sys.exit(f"fleet: FLEET_INDEX must be 0..{SLOT_COUNT - 1} (got {wanted})")
+            if not free(n):
+                sys.exit(f"fleet: FLEET_INDEX {n} is held by the fleet of {owners[n]}")
+        elif mine:
+            n = min(mine)
+        else:
+            n = next((i for i in range(SLOT_COUNT) if free(i)), -1)
+            if n < 0:
+                sys.exit(f"fleet: all {SLOT_COUNT} fleet slots are taken (see {SLOTS})")
+        for other in mine:
+            if other != n:
+                (SLOTS / str(other)).unlink(missing_ok=True)
+        (SLOTS / str(n)).write_text(CHECKOUT + "\n")
+    STATE.mkdir(parents=True, exist_ok=True)
+    INDEX_FILE.write_text(f"{n}\n")
+    return n
+
+
+def _slice(n: int) -> tuple[str, str]:
+    """The N-th /20 of 198.18.0.0/15: (network address, gateway address)."""
+    third = 16 * n  # 198.18.0.0, 198.18.16.0, ..., 198.19.240.0
+    second, third = 18 + third // 256, third % 256
+    return f"198.{second}.{third}.0", f"198.{second}.{third}.1"
+
+
+INDEX = _claim_index()
+_NET, BRIDGE_ADDR = _slice(INDEX)
+BRIDGE = os.environ.get("FLEET_BRIDGE", f"scfleet{INDEX}")
+VPC_CIDR = f"{_NET}/{PREFIX}"
+SUBNET_CIDR = f"{_NET}/{PREFIX}"
+FLEET_RANGE = "198.18.0.0/15"
 
 
 
@@ -95,11 +171,12 @@ def ec2():
 def ensure_subnet(client) -> str:
     """The fleet's VPC and subnet, found by tag or created (idempotent)."""
     flt = [{"Name": f"tag:{FLEET_TAG}", "Values": ["1"]}]
-    subnets = client.describe_subnets(Filters=flt)["Subnets"]
+    # Only the VPC/subnet of this fleet's slice (a LocalStack reused after the slice changed has others).
+    subnets = [s for s in client.describe_subnets(Filters=flt)["Subnets"] if s["CidrBlock"] == SUBNET_CIDR]
     if subnets:
         subnet_id = subnets[0]["SubnetId"]
     else:
-        vpcs = client.describe_vpcs(Filters=flt)["Vpcs"]
+        vpcs = [v for v in client.describe_vpcs(Filters=flt)["Vpcs"] if v["CidrBlock"] == VPC_CIDR]
         if vpcs:
             vpc_id = vpcs[0]["VpcId"]
         else:
@@ -174,6 +251,9 @@ def bridge_up() -> None:
         run("ip", "link", "add", BRIDGE, "type", "bridge")
     run("ip", "addr", "replace", f"{BRIDGE_ADDR}/{PREFIX}", "dev", BRIDGE)
     run("ip", "link", "set", BRIDGE, "up")
+    # Addresses of 198.18.0.0/15 that no running fleet's bridge covers are unreachable here, rather
+    # than sent to this machine's default route (the more specific /20 of each bridge wins).
+    run("ip", "route", "replace", "unreachable", FLEET_RANGE, check=False)
 
 
 def bridge_down() -> None:
@@ -190,12 +270,15 @@ def hosts_fs_up() -> None:
 # ---------------------------------------------------------------- hosts
 
 
+NETNS_PREFIX = f"sc{INDEX}-"
+
+
 def netns_name(instance_id: str) -> str:
-    return f"sc-{instance_id}"
+    return f"{NETNS_PREFIX}{instance_id}"
 
 
 def veth_name(instance_id: str) -> str:
-    return f"scv{instance_id[-10:]}"[:15]
+    return f"s{INDEX}v{instance_id[-10:]}"[:15]
 
 
 def host_dir(instance_id: str) -> Path:
@@ -375,11 +458,11 @@ def cmd_stop() -> None:
     PID_FILE.unlink(missing_ok=True)
     for iid in known_hosts():
         host_down(iid)
-    # Leftovers from a crashed run: namespaces named by us.
+    # Leftovers from a crashed run: namespaces named by this fleet (other fleets' are theirs).
     for line in run("ip", "netns", "list", check=False, quiet=True).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
-        if name.startswith("sc-i-"):
-            host_down(name[3:], quiet=True)
+        if name.startswith(NETNS_PREFIX + "i-"):
+            host_down(name[len(NETNS_PREFIX) :], quiet=True)
     if HOSTS.exists() and run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode == 0:
         run("umount", "-l", str(HOSTS), check=False)
     bridge_down()
@@ -409,6 +492,8 @@ def main(argv: list[str]) -> None:
             print(SUBNET_FILE.read_text().strip())
         else:
             print(ensure_subnet(ec2()))
+    elif cmd == "info":
+        print(f"index={INDEX}\nbridge={BRIDGE}\ngateway={BRIDGE_ADDR}\ncidr={SUBNET_CIDR}\nstate={STATE}")
     elif cmd == "reconcile":
         reconcile_forever()
     elif cmd == "host-up":  # for debugging: host-up ID IP PUBKEYFILE
@@ -420,7 +505,7 @@ def main(argv: list[str]) -> None:
         need_root()
         host_down(argv[2])
     else:
-        sys.exit(f"usage: fleet start|stop|status|subnet (got {cmd!r})")
+        sys.exit(f"usage: fleet start|stop|status|subnet|info (got {cmd!r})")
 
 
 if __name__ == "__main__":
