@@ -32,6 +32,7 @@ export function tmuxScript(session: string, aliases: readonly string[]): string 
 }
 
 async function refresh(ctx: PluginContext<Settings>): Promise<void> {
+  await ctx.master.install(['tmux']);
   const script = tmuxScript(
     ctx.settings.envname,
     ctx.nodes.map((n) => n.alias),

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { definePlugin, onAllNodes, type PluginNode } from '../src/setup/plugins.js';
 import { execChecked } from '../src/remote/types.js';
-import { aptInstallCommand } from './pkginstaller.js';
 
 /** StarCluster's XvfbSetup: Xvfb on display :1 on every node, DISPLAY exported for every login. */
 export const XVFB_SCRIPT = [
@@ -10,7 +9,7 @@ export const XVFB_SCRIPT = [
 ].join('\n');
 
 async function setUp(node: PluginNode): Promise<void> {
-  await execChecked(node.ssh, aptInstallCommand(['xvfb']), { timeoutMs: 1_800_000 });
+  await node.install(['xvfb']);
   await execChecked(node.ssh, XVFB_SCRIPT);
 }
 

@@ -5,6 +5,7 @@ import { CloudError, ConfigError, RemoteError, throwIfAborted } from '../errors.
 import { forgetHosts, knownHostsName } from '../remote/known-hosts.js';
 import { execChecked } from '../remote/types.js';
 import { runSteps, type Step } from '../steps.js';
+import { installPackages, type OsRelease } from './packages.js';
 import { loadPlugin, type LoadedPlugin } from './plugin-loader.js';
 import type { PluginContext, PluginNode } from './plugins.js';
 import * as sh from './scripts.js';
@@ -40,6 +41,15 @@ export {
   type PluginNode,
 } from './plugins.js';
 export type { NodeAccess, SetupNode } from './session.js';
+export {
+  detectOs,
+  installPackages,
+  packageNames,
+  type InstallOptions,
+  type InstallResult,
+  type OsRelease,
+  type PackageManager,
+} from './packages.js';
 
 export interface SetupOptions {
   /** How nodes are reached (default: SSH with the cluster's key and pinned known_hosts). */
@@ -61,6 +71,8 @@ interface SetupState {
   uid?: number;
   gid?: number;
   sshTimeoutMs: number;
+  /** Each node's distribution, as the packages step found it (by alias). */
+  os: Map<string, OsRelease>;
 }
 
 /** After `start` has running instances: wait for SSH (pinning host keys), then set every node up. */
@@ -72,6 +84,7 @@ export async function setupCluster(
   await withState(ctx, ctx.nodes, options, async (state) => {
     const steps: Step<SetupState>[] = [
       waitSshStep(),
+      packagesStep(),
       volumesStep(),
       hostnamesStep(),
       userStep(),
@@ -97,6 +110,7 @@ export async function setupAddedNodes(
   await withState({ ...ctx, nodes: all }, added, options, async (state) => {
     const steps: Step<SetupState>[] = [
       waitSshStep(),
+      packagesStep(),
       hostnamesStep(),
       userStep(),
       scratchStep(),
@@ -251,6 +265,7 @@ async function withState(
       targets: all.filter((n) => wanted.has(n.record.id)),
       plugins,
       sshTimeoutMs: options.sshTimeoutMs ?? 300_000,
+      os: new Map(),
     });
   } finally {
     if (!options.access) access.close();
@@ -289,6 +304,45 @@ function waitSshStep(): Step<SetupState> {
         up += 1;
         report({ detail: `${n.alias} is up`, current: up, total: s.targets.length });
       });
+    },
+  };
+}
+
+/**
+ * What each node needs from its distribution for the steps that follow: the NFS server on the
+ * master and the client on the others, or sshfs on the others. A stock image has none of it.
+ */
+export function packagesFor(
+  sharedFs: 'nfs' | 'sshfs' | 'none',
+  role: 'master' | 'node',
+  clusterSize: number,
+): string[] {
+  if (sharedFs === 'none' || clusterSize < 2) return [];
+  if (sharedFs === 'nfs') return [role === 'master' ? 'nfs-server' : 'nfs-client'];
+  return role === 'master' ? [] : ['sshfs'];
+}
+
+function packagesStep(): Step<SetupState> {
+  return {
+    id: 'setup-packages',
+    title: 'Installing packages',
+    run: async (s, report, signal) => {
+      let done = 0;
+      const installed: string[] = [];
+      await onNodes('installing packages', s.targets, async (n) => {
+        const root = s.access.host(n, 'root');
+        const wanted = packagesFor(s.ctx.template.sharedFs, n.record.role, s.all.length);
+        const result = await installPackages(root, wanted, {
+          ...(signal ? { signal } : {}),
+          onRetry: (reason) => report({ detail: `${n.alias}: ${reason}` }),
+        });
+        s.os.set(n.alias, result.os);
+        if (result.installed.length > 0) installed.push(`${n.alias}: ${result.installed.join(' ')}`);
+        done += 1;
+        report({ detail: `${n.alias}: ${result.os.prettyName}`, current: done, total: s.targets.length });
+      });
+      if (installed.length > 0)
+        report({ detail: installed.length <= 4 ? installed.join('; ') : `${installed.length} nodes` });
     },
   };
 }

@@ -3,6 +3,7 @@ import type { NodeRecord } from '../cloud/provider.js';
 import type { VolumeSettings } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
 import type { RemoteHost } from '../remote/types.js';
+import type { InstallOptions, InstallResult } from './packages.js';
 
 /**
  * The plugin API: StarCluster's ClusterSetup (run / on_add_node / on_remove_node / on_shutdown)
@@ -22,6 +23,11 @@ export interface PluginNode {
   ssh: RemoteHost;
   /** SSH as another user (e.g. the cluster user). */
   as(user: string): RemoteHost;
+  /**
+   * Installs packages with the node's package manager (apt or dnf) unless they are there: the
+   * distribution's names, or setup's roles (`nfs-client`, `sshfs`...). See src/setup/packages.ts.
+   */
+  install(packages: readonly string[], options?: InstallOptions): Promise<InstallResult>;
 }
 
 export interface PluginContext<S> {

@@ -8,6 +8,7 @@ import { clusterKeyPair, publicKeyLine, readPrivateKey, type KeyPairText } from 
 import { SshPool } from '../remote/pool.js';
 import type { RemoteHost } from '../remote/types.js';
 import type { WaitForSshOptions } from '../remote/wait.js';
+import { installPackages } from './packages.js';
 import type { PluginNode } from './plugins.js';
 
 /**
@@ -96,6 +97,7 @@ export function pluginNode(access: NodeAccess, node: SetupNode): PluginNode {
     record: node.record,
     ssh: access.host(node, 'root'),
     as: (user) => access.host(node, user),
+    install: (packages, options) => installPackages(access.host(node, 'root'), packages, options),
   };
 }
 

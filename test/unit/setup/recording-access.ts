@@ -63,6 +63,8 @@ export class RecordingAccess implements NodeAccess {
 
 /** Answers the few commands whose output setup reads. */
 export function defaultAnswers(node: string, command: string): Partial<ExecResult> | undefined {
+  if (command.includes('/etc/os-release'))
+    return { stdout: 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' };
   if (command.startsWith('id -u')) return { code: 1 };
   if (command.includes('stat -c')) return { stdout: '1001 1001\n' };
   if (command.startsWith('cat /etc/ssh/ssh_host_')) return { stdout: `ssh-ed25519 AAAAHOSTKEY${node} root@${node}\n` };

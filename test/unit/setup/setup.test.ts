@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StarclusterError } from '../../../src/errors.js';
-import { shellQuote } from '../../../src/remote/types.js';
+import { shellQuote, type ExecResult } from '../../../src/remote/types.js';
 import * as sh from '../../../src/setup/scripts.js';
 import { setupAddedNodes, setupCluster, teardownNodes } from '../../../src/setup/index.js';
 import { context, defaultAnswers, record, RecordingAccess } from './recording-access.js';
@@ -38,6 +38,7 @@ describe('setupCluster (commands issued, recorded)', () => {
       .map((e) => `${e.state}:${e.id}`);
     expect(steps).toEqual([
       'done:setup-ssh',
+      'done:setup-packages',
       'skip:setup-volumes',
       'done:setup-hosts',
       'done:setup-user',
@@ -80,6 +81,43 @@ describe('setupCluster (commands issued, recorded)', () => {
     expect(worker).toContain('10.0.0.4:/home /home nfs vers=3,rw,exec,noauto');
     expect(worker).toContain("$2==p && index($3,t)==1 {f=1} END {exit !f}' /proc/mounts || mount /data");
     expect(master).not.toContain('10.0.0.4:/home');
+  });
+
+  it('installs what each node lacks before using it: NFS server on the master, client on the others, sshfs on workers', async () => {
+    // A stock Debian image: nothing installed, no package lists.
+    const stock = (node: string, command: string): Partial<ExecResult> | undefined =>
+      command.startsWith('for p in')
+        ? {
+            stdout: command
+              .replace(/^for p in (.*?); do.*$/s, '$1')
+              .split(' ')
+              .join('\n'),
+          }
+        : command.includes('/var/lib/apt/lists')
+          ? { code: 1 }
+          : defaultAnswers(node, command);
+    const installs = (access: RecordingAccess, node: string): string[] =>
+      access
+        .on(node)
+        .flatMap((c) => c.split('\n'))
+        .filter((l) => /^apt-get .*(install|update)/.test(l))
+        .map((l) => l.replace(/^apt-get .* (install --no-install-recommends|update)/, '$1').trim());
+    const nfs = new RecordingAccess(stock);
+    await setupCluster(context(three(), { sharedFs: 'nfs' }), undefined, { access: nfs });
+    expect(installs(nfs, 'master')).toEqual(['update', 'install --no-install-recommends nfs-kernel-server']);
+    expect(installs(nfs, 'node002')).toEqual(['update', 'install --no-install-recommends nfs-common']);
+    const master = nfs.on('master');
+    expect(master.findIndex((c) => c.includes('install --no-install-recommends'))).toBeLessThan(
+      master.findIndex((c) => c.includes('exportfs -ra')),
+    );
+    const sshfs = new RecordingAccess(stock);
+    await setupCluster(context(three(), { sharedFs: 'sshfs' }), undefined, { access: sshfs });
+    expect(installs(sshfs, 'master')).toEqual([]);
+    expect(installs(sshfs, 'node001')).toEqual(['update', 'install --no-install-recommends sshfs']);
+    // An image that has everything: one query per node, no apt.
+    const ready = new RecordingAccess(defaultAnswers);
+    await setupCluster(context(three(), { sharedFs: 'sshfs' }), undefined, { access: ready });
+    expect(installs(ready, 'node001')).toEqual([]);
   });
 
   it('names every node that failed, not just the first', async () => {
