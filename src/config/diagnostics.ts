@@ -16,6 +16,7 @@ interface Problem extends Located {
  */
 export class Diagnostics {
   private readonly problems: Problem[] = [];
+  private readonly notes: Problem[] = [];
   private readonly fileOrder = new Map<string, number>();
 
   /** Records the reading order of files, so problems in the main file come first. */
@@ -28,12 +29,27 @@ export class Diagnostics {
     this.problems.push({ file: at.file, line: at.line, message });
   }
 
+  /** Something that loads but the user should know (a merged duplicate section, a setting with no effect). */
+  warn(at: Located, message: string): void {
+    this.noteFile(at.file);
+    this.notes.push({ file: at.file, line: at.line, message });
+  }
+
   get count(): number {
     return this.problems.length;
   }
 
   lines(): string[] {
-    const sorted = [...this.problems].sort(
+    return this.sorted(this.problems);
+  }
+
+  /** The warnings, as `FILE:LINE: message` lines in file and line order. */
+  warnings(): string[] {
+    return this.sorted(this.notes);
+  }
+
+  private sorted(list: readonly Problem[]): string[] {
+    const sorted = [...list].sort(
       (a, b) =>
         (this.fileOrder.get(a.file) ?? 0) - (this.fileOrder.get(b.file) ?? 0) ||
         a.line - b.line ||

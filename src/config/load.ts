@@ -10,6 +10,7 @@ import type { RawEntry, RawSection, SectionKind } from './locate.js';
 import { locateConfigPath, resolveConfigRelative } from './paths.js';
 import {
   awsSchema,
+  cidrProblem,
   clusterSchema,
   globalSchema,
   keySchema,
@@ -58,7 +59,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Starc
   const text = await readMainFile(path, source);
   const diagnostics = new Diagnostics();
   const sections = await readWithIncludes(path, text, diagnostics, env);
-  const config = buildConfig(path, mergeSections(sections), diagnostics, env);
+  const config = buildConfig(path, mergeSections(sections, diagnostics), diagnostics, env);
   const problems = diagnostics.lines();
   if (problems.length > 0 || config === undefined) {
     const count = problems.length;
@@ -67,7 +68,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Starc
       hint: 'fix the lines above, then check again with `starcluster config validate`',
     });
   }
-  return config;
+  const warnings = diagnostics.warnings();
+  return warnings.length > 0 ? { ...config, warnings } : config;
 }
 
 async function readMainFile(path: string, source: string): Promise<string> {
@@ -129,18 +131,47 @@ async function readWithIncludes(
 
 type Merged = Map<SectionKind, Map<string, RawSection>>;
 
-/** Sections of the same type and name in several files merge; a later file's keys win. */
-function mergeSections(sections: RawSection[]): Merged {
+/**
+ * Sections of the same type and name (in one file or across INCLUDEs) merge, as Python's
+ * ConfigParser merged them without a word: here with a warning naming both headers. A key the
+ * two set to different values is an error naming both lines, since which one StarCluster used
+ * depended on reading order.
+ */
+function mergeSections(sections: RawSection[], diagnostics: Diagnostics): Merged {
   const merged: Merged = new Map();
   for (const section of sections) {
     let byName = merged.get(section.kind);
     if (!byName) merged.set(section.kind, (byName = new Map()));
     const existing = byName.get(section.name);
-    if (!existing) byName.set(section.name, { ...section, entries: new Map(section.entries) });
-    else for (const [key, entry] of section.entries) existing.entries.set(key, entry);
+    if (!existing) {
+      byName.set(section.name, { ...section, entries: new Map(section.entries) });
+      continue;
+    }
+    const label = sectionLabel(section.kind, section.name);
+    let conflicts = 0;
+    for (const [key, entry] of section.entries) {
+      // Each file's own INCLUDE list was followed while reading: they do not compete.
+      if (section.kind === 'global' && key === 'include') continue;
+      const before = existing.entries.get(key);
+      if (before && before.value !== entry.value) {
+        conflicts += 1;
+        diagnostics.add(
+          entry,
+          `${label} ${entry.key.toUpperCase()} = ${shown(entry.value)} conflicts with ${shown(before.value)} at ${where(before)} (${label} is written twice, at ${where(existing)} and ${where(section)}): keep one value`,
+        );
+      } else if (!before) existing.entries.set(key, entry);
+    }
+    if (conflicts === 0) {
+      diagnostics.warn(
+        section,
+        `${label} is written twice, at ${where(existing)} and ${where(section)}: merged into one, as StarCluster did; write it once`,
+      );
+    }
   }
   return merged;
 }
+
+const where = (at: Located): string => `${at.file}:${at.line}`;
 
 interface Parsed<T> {
   data: Partial<T> | undefined;
@@ -243,8 +274,9 @@ function buildConfig(
     }
   }
   const permissions = new Map<string, PermissionSettings>();
+  const usedBy = clustersUsing(byName('cluster'), 'permissions');
   for (const section of byName('permission')) {
-    const permission = buildPermission(section, diagnostics);
+    const permission = buildPermission(section, diagnostics, usedBy.get(section.name));
     if (permission) permissions.set(section.name, permission);
   }
   const plugins = new Map<string, PluginSettings>();
@@ -374,11 +406,41 @@ export function endpointFor(aws: AwsSettings, env: NodeJS.ProcessEnv): string | 
   return `${scheme}://${aws.regionHost}${port}${path}`;
 }
 
-function buildPermission(section: RawSection, diagnostics: Diagnostics): PermissionSettings | undefined {
+/** For each section name listed in `key` (PERMISSIONS, PLUGINS, ...) of some cluster, the first cluster listing it. */
+function clustersUsing(clusters: RawSection[], key: string): Map<string, string> {
+  const used = new Map<string, string>();
+  for (const cluster of clusters) {
+    for (const item of (cluster.entries.get(key)?.value ?? '').split(/[,\n]/)) {
+      const name = item.trim();
+      if (name && !used.has(name)) used.set(name, cluster.name);
+    }
+  }
+  return used;
+}
+
+/**
+ * A [permission] section. Types are checked always (as StarCluster's loader did); the rule's
+ * sense (port range, icmp -1/-1, CIDR) is an error when a cluster uses the permission, and only a
+ * warning when none does: StarCluster checked it when a cluster using it started, so an unused
+ * odd rule (its own test config has FROM_PORT 80, TO_PORT 20) never stopped anyone.
+ */
+function buildPermission(
+  section: RawSection,
+  diagnostics: Diagnostics,
+  usedBy: string | undefined,
+): PermissionSettings | undefined {
   const { data } = parseSection(permissionSchema, section, diagnostics);
   const label = sectionLabel('permission', section.name);
   const at = (key: string): Located => section.entries.get(key) ?? section;
   if (!data) return undefined;
+  const problem = (where: Located, message: string): void => {
+    if (usedBy !== undefined) diagnostics.add(where, message);
+    else
+      diagnostics.warn(
+        where,
+        `${message} (no cluster uses ${label}; StarCluster would refuse it at \`start\` of a cluster that does)`,
+      );
+  };
   if (data.protocol !== undefined && data.ip_protocol !== undefined) {
     diagnostics.add(at('protocol'), `${label} sets both PROTOCOL and IP_PROTOCOL: keep IP_PROTOCOL`);
   }
@@ -388,10 +450,7 @@ function buildPermission(section: RawSection, diagnostics: Diagnostics): Permiss
   if (from !== undefined && to !== undefined) {
     if (protocol === 'icmp') {
       if (from !== -1 || to !== -1) {
-        diagnostics.add(
-          at('from_port'),
-          `${label} icmp rules need FROM_PORT = -1 and TO_PORT = -1, got ${from} and ${to}`,
-        );
+        problem(at('from_port'), `${label} icmp rules need FROM_PORT = -1 and TO_PORT = -1, got ${from} and ${to}`);
         ok = false;
       }
     } else {
@@ -400,15 +459,20 @@ function buildPermission(section: RawSection, diagnostics: Diagnostics): Permiss
         ['to_port', to],
       ] as const) {
         if (value < 0) {
-          diagnostics.add(at(key), `${label} ${key.toUpperCase()}: ${value} is not a ${protocol} port (0 to 65535)`);
+          problem(at(key), `${label} ${key.toUpperCase()}: ${value} is not a ${protocol} port (0 to 65535)`);
           ok = false;
         }
       }
       if (from > to) {
-        diagnostics.add(at('from_port'), `${label} FROM_PORT ${from} is greater than TO_PORT ${to}`);
+        problem(at('from_port'), `${label} FROM_PORT ${from} is greater than TO_PORT ${to}`);
         ok = false;
       }
     }
+  }
+  const badCidr = data.cidr_ip !== undefined ? cidrProblem(data.cidr_ip) : undefined;
+  if (badCidr !== undefined) {
+    problem(at('cidr_ip'), `${label} CIDR_IP: ${badCidr}`);
+    ok = false;
   }
   if (data.cidr_ip !== undefined && data.source_group !== undefined) {
     diagnostics.add(at('source_group'), `${label} sets both CIDR_IP and SOURCE_GROUP: a rule admits one or the other`);
@@ -580,9 +644,11 @@ function buildTemplate(
   if (nodeTypes && fields.cluster_size !== undefined) {
     const counted = nodeTypes.items.reduce((sum, item) => sum + item.count, 0);
     if (counted > clusterSize - 1) {
-      problem(
-        'node_instance_type',
-        `the counts add up to ${counted} workers, but CLUSTER_SIZE ${clusterSize} leaves ${clusterSize - 1} (the master is one of the ${clusterSize})`,
+      // StarCluster checks this at `start`, against the size it starts with (`start -s` may raise it).
+      const { where, prefix } = at('node_instance_type');
+      diagnostics.warn(
+        where,
+        `${prefix}: the counts add up to ${counted} workers, but CLUSTER_SIZE ${clusterSize} leaves ${clusterSize - 1} (the master is one of the ${clusterSize}): \`start\` refuses this template unless started with \`-s ${counted + 1}\` or more`,
       );
     }
   }

@@ -60,8 +60,9 @@ function stripInlineComment(text: string): string {
  */
 export function scanConfigText(text: string, file: string, diagnostics: Diagnostics): RawSection[] {
   diagnostics.noteFile(file);
+  // A section written twice stays two sections here: the loader merges them (as ConfigParser did)
+  // and reports both lines.
   const sections: RawSection[] = [];
-  const seen = new Map<string, RawSection>();
   // `null`: before any section; `'skip'`: inside a section whose header was rejected.
   let current: RawSection | null | 'skip' = null;
   let last: RawEntry | undefined;
@@ -87,17 +88,6 @@ export function scanConfigText(text: string, file: string, diagnostics: Diagnost
     if (trimmed.startsWith('[')) {
       current = readHeader(trimmed, at, diagnostics);
       if (current === 'skip') return;
-      const id = `${current.kind}\u0000${current.name}`;
-      const earlier = seen.get(id);
-      if (earlier) {
-        diagnostics.add(
-          at,
-          `${sectionLabel(current.kind, current.name)} is defined twice in this file (first at line ${earlier.line}): merge the two`,
-        );
-        current = 'skip';
-        return;
-      }
-      seen.set(id, current);
       sections.push(current);
       return;
     }

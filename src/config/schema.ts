@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { didYouMean, shown } from './diagnostics.js';
+import { EC2_INSTANCE_TYPES, INSTANCE_TYPES_SOURCE } from './instance-types.js';
 
 /**
  * One zod schema per section type: the single source of every setting's type, default and
@@ -83,10 +84,37 @@ export function checkCidr(v: string): string | Bad {
   return v;
 }
 export const cidr = () => field(checkCidr);
+/** Why `v` is not a CIDR range, or undefined. */
+export function cidrProblem(v: string): string | undefined {
+  const checked = checkCidr(v.trim());
+  return checked instanceof Bad ? checked.message : undefined;
+}
 
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 const IMAGE_ID = /^ami-[0-9a-z]+$/i;
-const instanceType = () => text(INSTANCE_TYPE, 'an instance type such as m1.small or c5.large');
+
+/**
+ * Why `type` is not an EC2 instance type, or undefined when it is one. The list is AWS's own
+ * (the SDK's `_InstanceType`, kept as data in instance-types.ts), as StarCluster checked its
+ * `static.INSTANCE_TYPES`: a typo gets "did you mean", an unknown size the family's sizes.
+ */
+export function instanceTypeProblem(type: string): string | undefined {
+  if (EC2_INSTANCE_TYPES.has(type)) return undefined;
+  if (!INSTANCE_TYPE.test(type)) return `${shown(type)} is not an instance type such as m1.small or c5.large`;
+  const typo = didYouMean(type, EC2_INSTANCE_TYPES);
+  if (typo) return `${shown(type)} is not an EC2 instance type${typo}`;
+  const family = type.split('.')[0] ?? '';
+  const sizes = [...EC2_INSTANCE_TYPES].filter((t) => t.startsWith(`${family}.`));
+  if (sizes.length > 0)
+    return `${shown(type)} is not an EC2 instance type; the ${family} types are ${sizes.join(', ')}`;
+  return `${shown(type)} is not an EC2 instance type: no family ${shown(family)} among the ${EC2_INSTANCE_TYPES.size} types of ${INSTANCE_TYPES_SOURCE}`;
+}
+
+const instanceType = () =>
+  field((v): string | Bad => {
+    const problem = instanceTypeProblem(v);
+    return problem === undefined ? v : new Bad(problem);
+  });
 const imageId = () => text(IMAGE_ID, 'an AMI id such as ami-0123abcd');
 
 /** One `type[:ami][:count]` item of NODE_INSTANCE_TYPE (before the last). */
@@ -115,6 +143,8 @@ export const nodeInstanceTypes = () =>
         `the last item ${shown(defaultType)} must be a plain instance type (the default for the other workers), such as m1.small`,
       );
     }
+    const lastProblem = instanceTypeProblem(defaultType);
+    if (lastProblem) return new Bad(`the last item (the default type): ${lastProblem}`);
     const items: NodeTypeItem[] = [];
     for (const part of parts) {
       const bits = part.split(':').map((s) => s.trim());
@@ -130,7 +160,8 @@ export const nodeInstanceTypes = () =>
       } else if (bits.length > 3) {
         return new Bad(`item ${shown(part)} should be TYPE[:AMI][:COUNT]`);
       }
-      if (!INSTANCE_TYPE.test(type)) return new Bad(`item ${shown(part)}: ${shown(type)} is not an instance type`);
+      const typeProblem = instanceTypeProblem(type);
+      if (typeProblem) return new Bad(`item ${shown(part)}: ${typeProblem}`);
       if (image !== undefined && !IMAGE_ID.test(image)) {
         return new Bad(`item ${shown(part)}: ${shown(image)} is not an AMI id`);
       }
@@ -200,7 +231,8 @@ export const permissionSchema = z.object({
   protocol: choice(PROTOCOLS).optional(),
   from_port: int(-1, 65535),
   to_port: int(-1, 65535),
-  cidr_ip: cidr().optional(),
+  /** Checked by the loader: an unused permission's bad range only warns (StarCluster checked it at start). */
+  cidr_ip: text().optional(),
   source_group: text(/^[^\s,]+$/, 'a security group id or name').optional(),
 });
 

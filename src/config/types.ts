@@ -137,4 +137,10 @@ export interface StarclusterConfig {
   volumes: Map<string, VolumeSettings>;
   plugins: Map<string, PluginSettings>;
   permissions: Map<string, PermissionSettings>;
+  /**
+   * What loaded but deserves a word, as `FILE:LINE: message` lines: a section written twice and
+   * merged, a setting with no effect here, an unused section StarCluster would reject at `start`.
+   * Commands show them (`config validate`, `start`); absent when there are none.
+   */
+  warnings?: string[];
 }

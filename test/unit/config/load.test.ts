@@ -125,7 +125,22 @@ describe('syntax', () => {
       'malformed.ini:6: expected "KEY = VALUE" or a [section] header, got "just some words"',
       'malformed.ini:7: expected "KEY = VALUE" with a one-word KEY, got "= novalue"',
       'malformed.ini:10: [cluster c] sets PROVIDER twice (first at line 9): keep one',
-      'malformed.ini:11: [cluster c] is defined twice in this file (first at line 8): merge the two',
+    ]);
+  });
+
+  it('merges a section written twice with a warning naming both lines, unless the values conflict', async () => {
+    const merged = tempConfig(
+      '[cluster l]\nPROVIDER = local\n\n[volume data]\nVOLUME_ID = vol-1\n\n[volume data]\nMOUNT_PATH = /data\nVOLUME_ID = vol-1\n\n[cluster l]\nVOLUMES = data\n',
+    );
+    const config = await loadConfig({ path: merged, env: cleanEnv() });
+    expect(config.clusters.get('l')?.volumes).toEqual([{ name: 'data', volumeId: 'vol-1', mountPath: '/data' }]);
+    expect(config.warnings).toEqual([
+      `${merged}:7: [volume data] is written twice, at ${merged}:4 and ${merged}:7: merged into one, as StarCluster did; write it once`,
+      `${merged}:11: [cluster l] is written twice, at ${merged}:1 and ${merged}:11: merged into one, as StarCluster did; write it once`,
+    ]);
+    const conflict = tempConfig('[cluster l]\nPROVIDER = local\nCLUSTER_SIZE = 2\n[cluster l]\nCLUSTER_SIZE = 3\n');
+    expect(await problems(conflict)).toEqual([
+      `${conflict}:5: [cluster l] CLUSTER_SIZE = "3" conflicts with "2" at ${conflict}:3 ([cluster l] is written twice, at ${conflict}:1 and ${conflict}:4): keep one value`,
     ]);
   });
 
@@ -318,14 +333,18 @@ describe('references', () => {
 });
 
 describe('NODE_INSTANCE_TYPE', () => {
-  it('parses type[:ami][:count] items and the default type, and checks the counts fit', async () => {
+  it('parses type[:ami][:count] items and the default type; counts that overflow CLUSTER_SIZE only warn', async () => {
     expect(await problems('node-types.ini')).toEqual([
-      'node-types.ini:8: [cluster mixed] NODE_INSTANCE_TYPE (inherited by template overflow): the counts add up to 4 workers, but CLUSTER_SIZE 4 leaves 3 (the master is one of the 4)',
       'node-types.ini:16: [cluster badlast] NODE_INSTANCE_TYPE: the last item "m1.small:1" must be a plain instance type (the default for the other workers), such as m1.small',
       'node-types.ini:20: [cluster badcount] NODE_INSTANCE_TYPE: item "m1.large:lots": the count "lots" must be a whole number of at least 1',
     ]);
-    const text = readFileSync(fixture('node-types.ini'), 'utf8').split('\n[cluster overflow]')[0] ?? '';
-    const config = await loadConfig({ path: tempConfig(text), env: cleanEnv() });
+    const text = readFileSync(fixture('node-types.ini'), 'utf8').split('\n[cluster badlast]')[0] ?? '';
+    const path = tempConfig(text);
+    const config = await loadConfig({ path, env: cleanEnv() });
+    // StarCluster checks the counts at `start`, against the size it starts with (`-s` may raise it).
+    expect(config.warnings).toEqual([
+      `${path}:8: [cluster mixed] NODE_INSTANCE_TYPE (inherited by template overflow): the counts add up to 4 workers, but CLUSTER_SIZE 4 leaves 3 (the master is one of the 4): \`start\` refuses this template unless started with \`-s 5\` or more`,
+    ]);
     expect(config.clusters.get('mixed')).toMatchObject({
       nodeInstanceType: 'm1.small',
       nodeInstanceTypes: [
@@ -370,6 +389,18 @@ describe('permissions', () => {
       'permissions.ini:34: [permission noports] is missing required setting TO_PORT',
       'permissions.ini:35: [permission noports] IP_PROTOCOL: "sctp" is not one of tcp, udp, icmp (did you mean tcp?)',
       'permissions.ini:39: [permission twice] sets both PROTOCOL and IP_PROTOCOL: keep IP_PROTOCOL',
+    ]);
+  });
+
+  it("only warns about an unused permission's range or CIDR (StarCluster checked them at start)", async () => {
+    const text = readFileSync(fixture('permissions.ini'), 'utf8').split('\n[cluster uses]')[0] ?? '';
+    const path = tempConfig(text.replace(/\[permission (toobig|both|noports|twice)\][^[]*/g, ''));
+    const config = await loadConfig({ path, env: cleanEnv() });
+    expect(config.warnings?.map((w) => w.replace(`${path}:`, ''))).toEqual([
+      '7: [permission icmpbad] icmp rules need FROM_PORT = -1 and TO_PORT = -1, got 0 and 8 (no cluster uses [permission icmpbad]; StarCluster would refuse it at `start` of a cluster that does)',
+      '11: [permission reversed] FROM_PORT 90 is greater than TO_PORT 80 (no cluster uses [permission reversed]; StarCluster would refuse it at `start` of a cluster that does)',
+      '15: [permission negative] FROM_PORT: -1 is not a tcp port (0 to 65535) (no cluster uses [permission negative]; StarCluster would refuse it at `start` of a cluster that does)',
+      '21: [permission nocidr] CIDR_IP: "300.1.2.3/8" is not a CIDR range such as 0.0.0.0/0 or 203.0.113.7/32 (no cluster uses [permission nocidr]; StarCluster would refuse it at `start` of a cluster that does)',
     ]);
   });
 
