@@ -32,10 +32,3 @@ export interface IoHost {
   /** Asks a yes/no question; a non-interactive host returns `defaultAnswer` without asking. */
   requestConfirm(question: string, defaultAnswer: boolean): Promise<boolean>;
 }
-
-/** A host that drops everything and answers every question with its default. */
-export const silentIoHost: IoHost = {
-  notify: () => undefined,
-  progress: () => undefined,
-  requestConfirm: (_question, defaultAnswer) => Promise.resolve(defaultAnswer),
-};

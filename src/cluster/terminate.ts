@@ -1,7 +1,7 @@
 import { ec2Of } from '../cloud/index.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
 import type { ProviderKind, StarclusterConfig } from '../config/types.js';
-import { AbortError, CloudError } from '../errors.js';
+import { AbortError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { stopEngines } from '../engines/cluster.js';
@@ -205,12 +205,4 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
     throw error;
   }
   return result;
-}
-
-/** Fails with a clear message when a cluster has no nodes (commands that need a running cluster). */
-export function requireNodes(name: string, nodes: readonly NodeRecord[]): void {
-  if (nodes.length === 0)
-    throw new CloudError('ClusterNotFound', `cluster ${name} has no nodes`, {
-      hint: 'see `starcluster listclusters` for the clusters that exist',
-    });
 }

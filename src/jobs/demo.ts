@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rm, rmdir } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLocalProvider } from '../cloud/local/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
@@ -108,9 +108,4 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await rmdir(clusterStateDir(name, env)).catch(() => undefined);
   }
   return result;
-}
-
-/** Removes a demo cluster's leftovers (state dir) after terminate; used by tests. */
-export async function removeDemoState(name = 'demo', env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  await rm(clusterStateDir(name, env), { recursive: true, force: true });
 }

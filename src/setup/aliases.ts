@@ -49,8 +49,3 @@ export function compareAliases(a: string, b: string): number {
   const rank = (x: string): number => (x === MASTER_ALIAS ? -1 : (aliasNumber(x) ?? Number.MAX_SAFE_INTEGER));
   return rank(a) - rank(b) || a.localeCompare(b);
 }
-
-/** `Name` tag: `NAME-master`, `NAME-node001`. */
-export function nameTag(cluster: string, alias: string): string {
-  return `${cluster}-${alias}`;
-}

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -412,6 +411,3 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
 }
-
-/** A fresh worker id for external workers. */
-export const pipelineWorkerId = (): number => Number.parseInt(randomUUID().slice(0, 7), 16);
