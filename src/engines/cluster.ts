@@ -20,6 +20,7 @@ import { readJson, writeJsonAtomic } from '../cloud/local/node/files.js';
 import { Client } from './client/client.js';
 import { startController } from './controller/controller.js';
 import { ensureClusterKeys, KEY_FILES, loadPeerKeys, newClusterKeys, engineKeysOf } from './protocol/keys.js';
+import { shellQuote as q } from '../shell.js';
 
 export { Client };
 
@@ -541,9 +542,6 @@ interface RemoteNodeInfo {
   arch: string;
   cores: number;
 }
-
-const q = (value: string): string =>
-  /^[A-Za-z0-9_./:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 
 async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], signal?: AbortSignal): Promise<void> {
   const session = await import('../setup/session.js');

@@ -84,7 +84,4 @@ function firstLine(command: string): string {
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
 
-/** Single-quotes a value for sh. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from '../shell.js';

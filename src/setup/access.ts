@@ -12,6 +12,7 @@ import { SshPool } from '../remote/pool.js';
 import { readPrivateKey } from '../remote/keys.js';
 import type { ExecResult } from '../remote/types.js';
 import { clusterStateDir } from '../paths.js';
+import { shellQuote } from '../shell.js';
 import { emptyConfig, makeContext, providerForCluster, sortNodes, templateFor } from './context.js';
 import { knownHostsFile, privateKeyPath, toSetupNode } from './session.js';
 
@@ -192,7 +193,7 @@ async function transfer(opts: TransferOptions, direction: 'put' | 'get'): Promis
     if (many) {
       const isDir =
         direction === 'put'
-          ? (await host.exec(`test -d '${opts.destination.replace(/'/g, `'\\''`)}'`)).code === 0
+          ? (await host.exec(`test -d ${shellQuote(opts.destination)}`)).code === 0
           : await stat(opts.destination).then(
               (s) => s.isDirectory(),
               () => false,

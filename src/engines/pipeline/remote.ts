@@ -9,6 +9,7 @@ import { archOf, buildEngineRuntime, installEngineRuntime, remoteRoot } from '..
 import type { ClusterKeys } from '../protocol/keys.js';
 import { KEY_FILES, loadClusterKeys } from '../protocol/keys.js';
 import type { PipelineEndpoints } from './pipeline.js';
+import { shellQuote as q } from '../../shell.js';
 
 /**
  * Pipeline workers on a remote (ec2 or fleet) cluster. The client keeps the distributor, collector
@@ -44,9 +45,6 @@ export function planWorkers(engines: Record<string, number>): NodeWorkers[] {
   }
   return out;
 }
-
-const q = (value: string): string =>
-  /^[A-Za-z0-9_./:=@%+,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** The marker's value (without the leading dashes): `sc-pipeline=CLUSTER/RUN`. */
 export const pipelineMarker = (cluster: string, run: string): string => `sc-pipeline=${cluster}/${run}`;
