@@ -3,6 +3,7 @@ import type { PermissionSettings } from '../config/types.js';
 /**
  * The rules of a cluster's security group `@sc-NAME`: TCP 22 from SSH_CIDR, all traffic between
  * members of the group, and the `[permission]` rules; nothing else (egress stays AWS's default).
+ * A permission with SOURCE_GROUP admits that group only (`kind: 'group'`), never a CIDR range.
  */
 export type IngressRule =
   | {
@@ -13,6 +14,15 @@ export type IngressRule =
       cidr: string;
       description: string;
     }
+  | {
+      kind: 'group';
+      protocol: 'tcp' | 'udp' | 'icmp' | '-1';
+      fromPort: number;
+      toPort: number;
+      /** A group id (`sg-…`), or a name the security-group step resolves to an id within the cluster's VPC. */
+      group: string;
+      description: string;
+    }
   | { kind: 'self'; protocol: '-1'; fromPort: -1; toPort: -1; description: string };
 
 export function securityGroupName(cluster: string): string {
@@ -21,7 +31,9 @@ export function securityGroupName(cluster: string): string {
 
 /** A stable key for comparing planned and existing rules. */
 export function ruleKey(rule: IngressRule): string {
-  return rule.kind === 'self' ? 'self|-1' : [rule.protocol, rule.fromPort, rule.toPort, rule.cidr].join('|');
+  if (rule.kind === 'self') return 'self|-1';
+  if (rule.kind === 'group') return [rule.protocol, rule.fromPort, rule.toPort, `group:${rule.group}`].join('|');
+  return [rule.protocol, rule.fromPort, rule.toPort, rule.cidr].join('|');
 }
 
 export function planIngressRules(sshCidr: string, permissions: readonly PermissionSettings[]): IngressRule[] {
@@ -48,14 +60,14 @@ export function planIngressRules(sshCidr: string, permissions: readonly Permissi
     });
   }
   for (const p of permissions) {
-    rules.push({
-      kind: 'cidr',
+    const ports = {
       protocol: p.protocol,
       fromPort: p.protocol === 'icmp' ? -1 : p.fromPort,
       toPort: p.protocol === 'icmp' ? -1 : p.toPort,
-      cidr: p.cidrIp,
       description: `starcluster: permission ${p.name}`,
-    });
+    };
+    if (p.sourceGroup !== undefined) rules.push({ kind: 'group', group: p.sourceGroup, ...ports });
+    else rules.push({ kind: 'cidr', cidr: p.cidrIp ?? '0.0.0.0/0', ...ports });
   }
   // Drop exact duplicates (two [permission] sections with the same rule).
   const seen = new Set<string>();
@@ -71,4 +83,10 @@ export function planIngressRules(sshCidr: string, permissions: readonly Permissi
 export function missingRules(planned: readonly IngressRule[], existing: readonly IngressRule[]): IngressRule[] {
   const have = new Set(existing.map(ruleKey));
   return planned.filter((r) => !have.has(ruleKey(r)));
+}
+
+/** One rule as the plan shows it, e.g. `tcp 22-22 from 203.0.113.7/32` or `tcp 5432-5432 from group sg-0abc`. */
+export function describeRule(r: IngressRule): string {
+  if (r.kind === 'self') return 'all traffic within the group';
+  return `${r.protocol} ${r.fromPort}-${r.toPort} from ${r.kind === 'group' ? `group ${r.group}` : r.cidr}`;
 }

@@ -3,13 +3,14 @@ import { createProvider, ec2Of } from '../cloud/index.js';
 import { TAG_CLUSTER, type NodeRecord, type Provider } from '../cloud/provider.js';
 import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
+import { CloudError } from '../errors.js';
 import { runSteps, type Step } from '../steps.js';
 import { startEngines } from '../engines/cluster.js';
 import { setupCluster } from '../setup/index.js';
 import { clusterAliases, missingAliases } from './aliases.js';
 import { launchGroups, nodeShapes, type LaunchGroup, type NodeShape } from './launch-plan.js';
 import { makeContext, sortNodes, summariseNode, type NodeSummary } from './model.js';
-import { missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
+import { describeRule, missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
 import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
 import { onDemandPrice, supportsPlacementGroup } from '../cloud/ec2/prices.js';
 import { launchToken, TAG_TEMPLATE, TAG_VERSION, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
@@ -259,11 +260,13 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
             if (!mine) throw error;
             s.sgId = mine.id;
           }
+          s.rules = await resolveSourceGroups(ec2, s.rules, vpcId);
           await ec2.authorizeRules(s.sgId, s.rules);
           report({ detail: `${name} (${s.sgId}) created, ${s.rules.length} rules` });
           return;
         }
         s.sgId = group.id;
+        s.rules = await resolveSourceGroups(ec2, s.rules, group.vpcId);
         const add = missingRules(s.rules, group.rules as IngressRule[]);
         await ec2.authorizeRules(group.id, add);
         report({ detail: `${name} (${group.id}) reused${add.length ? `, ${add.length} rule(s) added` : ''}` });
@@ -396,6 +399,27 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
   return steps;
 }
 
+/** SOURCE_GROUP names become group ids, looked up within the cluster's VPC; an unknown group is an error. */
+async function resolveSourceGroups(
+  ec2: NonNullable<ReturnType<typeof ec2Of>>,
+  rules: IngressRule[],
+  vpcId: string | undefined,
+): Promise<IngressRule[]> {
+  return Promise.all(
+    rules.map(async (r) => {
+      if (r.kind !== 'group') return r;
+      const id = await ec2.resolveGroupId(r.group, vpcId);
+      if (!id)
+        throw new CloudError(
+          'SourceGroupNotFound',
+          `${r.description.replace('starcluster: ', '')}: SOURCE_GROUP ${r.group} is no security group${vpcId ? ` in ${vpcId}` : ''}`,
+          { hint: 'write the id (sg-…) or the name of a group in the same VPC as the cluster' },
+        );
+      return { ...r, group: id };
+    }),
+  );
+}
+
 function contextOf(s: StartState) {
   return makeContext({
     name: s.opts.name,
@@ -439,13 +463,7 @@ function planOf(s: StartState, region: string | undefined): StartPlan {
             verb: 'create',
             resource: 'security-group',
             name: sg,
-            detail: s.rules
-              .map((r) =>
-                r.kind === 'self'
-                  ? 'all traffic within the group'
-                  : `${r.protocol} ${r.fromPort}-${r.toPort} from ${r.cidr}`,
-              )
-              .join('; '),
+            detail: s.rules.map(describeRule).join('; '),
           },
     );
     if (s.usePlacementGroup)

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { registerSecret } from '../secrets.js';
+import { registerScriptSecrets, registerSecret, SECRET_NAME } from '../secrets.js';
 import { Diagnostics, didYouMean, shown } from './diagnostics.js';
 import type { Located } from './diagnostics.js';
 import { scanConfigText, sectionLabel } from './locate.js';
@@ -37,7 +37,8 @@ export interface LoadConfigOptions {
 }
 
 /** Plugin settings whose values are secrets: shown as *** and redacted from every output. */
-export const SECRET_SETTING = /(^|_)pass(_|$)|passw(or)?d|secret|token|credential|private_?key|api_?key/i;
+/** Keys whose values are secrets (registered for redaction, masked by `config show`). */
+export const SECRET_SETTING = SECRET_NAME;
 
 const SCHEMAS = {
   global: globalSchema,
@@ -68,8 +69,21 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Starc
       hint: 'fix the lines above, then check again with `starcluster config validate`',
     });
   }
+  await registerUserdataSecrets(config);
   const warnings = diagnostics.warnings();
   return warnings.length > 0 ? { ...config, warnings } : config;
+}
+
+/** Secret-named assignments in USERDATA_SCRIPTS are secrets from the moment the config is read. */
+async function registerUserdataSecrets(config: StarclusterConfig): Promise<void> {
+  const scripts = new Set([...config.clusters.values()].flatMap((t) => t.userdataScripts));
+  await Promise.all(
+    [...scripts].map(async (script) => {
+      // A missing script is validation's to report, not the loader's.
+      const text = await readFile(script, 'utf8').catch(() => '');
+      registerScriptSecrets(text);
+    }),
+  );
 }
 
 async function readMainFile(path: string, source: string): Promise<string> {
@@ -484,8 +498,8 @@ function buildPermission(
     protocol,
     fromPort: from,
     toPort: to,
-    cidrIp: data.cidr_ip ?? '0.0.0.0/0',
-    ...(data.source_group !== undefined ? { sourceGroup: data.source_group } : {}),
+    // SOURCE_GROUP admits that group only: no CIDR default beside it (it would open the rule to the world).
+    ...(data.source_group !== undefined ? { sourceGroup: data.source_group } : { cidrIp: data.cidr_ip ?? '0.0.0.0/0' }),
   };
 }
 

@@ -67,9 +67,10 @@ export interface PermissionSettings {
   protocol: 'tcp' | 'udp' | 'icmp';
   fromPort: number;
   toPort: number;
-  /** Default 0.0.0.0/0 as in StarCluster. Not used when `sourceGroup` is set (the loader rejects both written). */
-  cidrIp: string;
-  /** SOURCE_GROUP: admit this security group (id or name) instead of a CIDR range. */
+  /** CIDR_IP; default 0.0.0.0/0 as in StarCluster, but absent when `sourceGroup` is set: a rule admits a
+   * range or a group, never both (the loader rejects both written). */
+  cidrIp?: string;
+  /** SOURCE_GROUP: admit this security group (id or name) and nothing else. */
   sourceGroup?: string;
 }
 

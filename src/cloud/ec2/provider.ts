@@ -37,6 +37,7 @@ const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 /** One ingress rule in the provider's terms (see src/cluster/security-group.ts for the plan). */
 export type SgRule =
   | { kind: 'cidr'; protocol: string; fromPort: number; toPort: number; cidr: string; description?: string }
+  | { kind: 'group'; protocol: string; fromPort: number; toPort: number; group: string; description?: string }
   | { kind: 'self'; description?: string };
 
 export interface SecurityGroupInfo {
@@ -271,6 +272,15 @@ export class Ec2Provider implements Provider {
     return group ? toSecurityGroupInfo(group) : undefined;
   }
 
+  /**
+   * The id of a SOURCE_GROUP: an `sg-` id as written, else the group of that name within the VPC
+   * (or the default VPC when none is given). Undefined when there is no such group.
+   */
+  async resolveGroupId(idOrName: string, vpcId?: string): Promise<string | undefined> {
+    if (/^sg-[0-9a-f]+$/.test(idOrName)) return idOrName;
+    return (await this.findSecurityGroup(idOrName, vpcId))?.id;
+  }
+
   /** Security groups tagged with the cluster (there is normally one, `@sc-NAME`). */
   async clusterSecurityGroups(cluster: string): Promise<SecurityGroupInfo[]> {
     const tagged = await this.api.describeSecurityGroups([{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }]);
@@ -295,12 +305,20 @@ export class Ec2Provider implements Provider {
             IpProtocol: '-1',
             UserIdGroupPairs: [{ GroupId: groupId, ...(r.description ? { Description: r.description } : {}) }],
           }
-        : {
-            IpProtocol: r.protocol,
-            FromPort: r.fromPort,
-            ToPort: r.toPort,
-            IpRanges: [{ CidrIp: r.cidr, ...(r.description ? { Description: r.description } : {}) }],
-          },
+        : r.kind === 'group'
+          ? {
+              // SOURCE_GROUP: that group and nothing else (no IpRanges beside it).
+              IpProtocol: r.protocol,
+              FromPort: r.fromPort,
+              ToPort: r.toPort,
+              UserIdGroupPairs: [{ GroupId: r.group, ...(r.description ? { Description: r.description } : {}) }],
+            }
+          : {
+              IpProtocol: r.protocol,
+              FromPort: r.fromPort,
+              ToPort: r.toPort,
+              IpRanges: [{ CidrIp: r.cidr, ...(r.description ? { Description: r.description } : {}) }],
+            },
     );
     await this.api.authorizeIngress(groupId, permissions);
   }
@@ -427,7 +445,18 @@ export function toNodeRecord(i: Instance): NodeRecord {
 function toSecurityGroupInfo(g: SecurityGroup): SecurityGroupInfo {
   const rules: SgRule[] = [];
   for (const p of g.IpPermissions ?? []) {
-    for (const pair of p.UserIdGroupPairs ?? []) if (pair.GroupId === g.GroupId) rules.push({ kind: 'self' });
+    for (const pair of p.UserIdGroupPairs ?? [])
+      rules.push(
+        pair.GroupId === g.GroupId
+          ? { kind: 'self' }
+          : {
+              kind: 'group',
+              protocol: p.IpProtocol ?? '-1',
+              fromPort: p.FromPort ?? -1,
+              toPort: p.ToPort ?? -1,
+              group: pair.GroupId ?? '',
+            },
+      );
     for (const range of p.IpRanges ?? [])
       rules.push({
         kind: 'cidr',

@@ -1,7 +1,8 @@
 /**
  * The security group of a started cluster allows exactly: 22 from SSH_CIDR, all traffic from
  * inside the group, and the configured [permission] rules — nothing else (in particular no engine
- * or controller port). Checked with boto3, not with our own EC2 code.
+ * or controller port). A [permission] with SOURCE_GROUP admits that group and no CIDR range.
+ * Checked with boto3, not with our own EC2 code.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -15,12 +16,34 @@ import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from '..
 const run = promisify(execFile);
 let endpoint: string;
 let fx: Ec2Fixture;
+/** A group of the user's (say a bastion's) that SOURCE_GROUP names; made and removed with boto3. */
+const bastion = `sc-test-bastion-${process.pid}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+let bastionId: string;
+
+function botoEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_DEFAULT_REGION: 'us-east-1',
+  };
+}
+
+async function boto(script: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(LOCALSTACK_PYTHON, ['-c', script, ...args], { env: botoEnv(), timeout: 60_000 });
+  return stdout.trim().split('\n').pop() ?? '';
+}
 
 beforeAll(async () => {
   endpoint = await localstackEndpoint();
+  bastionId = await boto(
+    'import sys, boto3; print(boto3.client("ec2").create_security_group(GroupName=sys.argv[1], Description="bastion")["GroupId"])',
+    bastion,
+  );
   fx = await ec2Fixture(endpoint, {
     size: 2,
-    clusterLines: ['PERMISSIONS = www, dns'],
+    clusterLines: ['PERMISSIONS = www, dns, db'],
     extra: [
       '[permission www]',
       'IP_PROTOCOL = tcp',
@@ -31,12 +54,19 @@ beforeAll(async () => {
       'IP_PROTOCOL = udp',
       'FROM_PORT = 53',
       'TO_PORT = 53',
+      '[permission db]',
+      'IP_PROTOCOL = tcp',
+      'FROM_PORT = 5432',
+      'TO_PORT = 5432',
+      `SOURCE_GROUP = ${bastion}`,
     ].join('\n'),
   });
 }, 300_000);
 
 afterAll(async () => {
   await fx?.cleanup();
+  if (bastionId)
+    await boto('import sys, boto3; boto3.client("ec2").delete_security_group(GroupId=sys.argv[1])', bastionId);
 });
 
 /** Every ingress grant of the group as one line, e.g. `tcp 22-22 203.0.113.0/24` or `-1 all group:self`. */
@@ -57,21 +87,11 @@ for p in g.get("IpPermissions", []):
     for r in p.get("PrefixListIds", []): out.append(f"{proto} {ports} prefix:{r['PrefixListId']}")
 print(json.dumps({"id": g["GroupId"], "grants": sorted(out)}))
 `;
-  const { stdout } = await run(LOCALSTACK_PYTHON, ['-c', script, groupName], {
-    env: {
-      ...process.env,
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_DEFAULT_REGION: 'us-east-1',
-    },
-    timeout: 60_000,
-  });
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { id: string; grants: string[] };
+  return JSON.parse((await boto(script, groupName)) || '{}') as { id: string; grants: string[] };
 }
 
 describe('security group of a started cluster', () => {
-  it('allows exactly 22 from SSH_CIDR, everything within the group, and the [permission] rules', async () => {
+  it('allows exactly 22 from SSH_CIDR, everything within the group, and the [permission] rules (SOURCE_GROUP: that group only)', async () => {
     const name = clusterName('sg');
     const provider = await fx.provider();
     const io = new RecordingIoHost();
@@ -96,7 +116,12 @@ describe('security group of a started cluster', () => {
         ['icmp -1--1 group:self', 'tcp 0-65535 group:self', 'udp 0-65535 group:self'],
       ]).toContainEqual(self);
       expect(others).toEqual(
-        ['tcp 22-22 203.0.113.0/24', 'tcp 8080-8090 198.51.100.0/24', 'udp 53-53 0.0.0.0/0'].sort(),
+        [
+          'tcp 22-22 203.0.113.0/24',
+          'tcp 8080-8090 198.51.100.0/24',
+          'udp 53-53 0.0.0.0/0',
+          `tcp 5432-5432 group:${bastionId}`,
+        ].sort(),
       );
     } finally {
       await terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true });

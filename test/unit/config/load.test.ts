@@ -404,6 +404,22 @@ describe('permissions', () => {
     ]);
   });
 
+  it('SOURCE_GROUP admits that group only: no CIDR_IP default beside it', async () => {
+    const path = tempConfig(
+      ['[permission db]', 'IP_PROTOCOL = tcp', 'FROM_PORT = 5432', 'TO_PORT = 5432', 'SOURCE_GROUP = bastion', ''].join(
+        '\n',
+      ),
+    );
+    const config = await loadConfig({ path, env: cleanEnv() });
+    expect(config.permissions.get('db')).toEqual({
+      name: 'db',
+      protocol: 'tcp',
+      fromPort: 5432,
+      toPort: 5432,
+      sourceGroup: 'bastion',
+    });
+  });
+
   it('accepts an icmp rule with -1/-1 and a CIDR', async () => {
     const config = await load('full.ini');
     expect(config.permissions.get('ping')).toEqual({
