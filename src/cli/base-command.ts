@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { AbortError, ExitCode, StarclusterError, exitCodeOf } from '../errors.js';
-import { redact } from '../secrets.js';
+import { loadConfig } from '../config/index.js';
+import { redact, registerEnvSecrets } from '../secrets.js';
 import { CliIoHost } from './cli-io-host.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -37,6 +38,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async init(): Promise<void> {
+    // Secrets are known before anything can print: the environment's, and the config file's (plugin
+    // passwords, USERDATA_SCRIPTS assignments), whichever command runs and whether or not it reads them.
+    registerEnvSecrets(process.env);
     await super.init();
     const { args, flags } = await this.parse({
       flags: this.ctor.flags,
@@ -53,6 +57,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       assumeYes: this.assumeYes(),
     });
     if (this.flags.region) process.env.AWS_REGION = this.flags.region;
+    // Loading registers the config's secrets; its problems are the command's to report, not init's.
+    await loadConfig({ ...(this.flags.config ? { path: this.flags.config } : {}) }).catch(() => undefined);
     process.on('SIGINT', this.onInterrupt);
     process.on('SIGTERM', this.onInterrupt);
   }
@@ -71,6 +77,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.exit(ExitCode.interrupted);
     }
   };
+
+  /**
+   * oclif writes the --json result itself; it goes through the IoHost instead, the one redacted
+   * path to stdout.
+   */
+  public override logJson(json: unknown): void {
+    (this.io ?? new CliIoHost({ json: true, debug: false })).json(json);
+  }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
     // A parse failure happens before init() made the host: make one from the raw argv.

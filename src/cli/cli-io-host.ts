@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Listr } from 'listr2';
 import type { IoHost, IoMessage, ProgressEvent } from '../io-host.js';
-import { redact } from '../secrets.js';
+import { redact, redactValue } from '../secrets.js';
 
 export interface CliIoHostOptions {
   json: boolean;
@@ -57,9 +57,9 @@ export class CliIoHost implements IoHost {
     this.stdout.write(redact(text) + '\n');
   }
 
-  /** Writes the final --json document. */
+  /** Writes the final --json document (every --json document, success or error, comes through here). */
   json(value: unknown): void {
-    this.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n');
+    this.stdout.write(JSON.stringify(redactValue(value), null, 2) + '\n');
   }
 
   error(text: string): void {

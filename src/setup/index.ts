@@ -5,6 +5,7 @@ import { CloudError, ConfigError, RemoteError, throwIfAborted } from '../errors.
 import { forgetHosts, knownHostsName } from '../remote/known-hosts.js';
 import { execChecked } from '../remote/types.js';
 import { runSteps, type Step } from '../steps.js';
+import { registerScriptSecrets } from '../secrets.js';
 import { installPackages, type OsRelease } from './packages.js';
 import { loadPlugin, type LoadedPlugin } from './plugin-loader.js';
 import type { PluginContext, PluginNode } from './plugins.js';
@@ -520,6 +521,7 @@ function userdataStep(): Step<SetupState> {
     run: async (s, report) => {
       for (const [i, path] of s.ctx.template.userdataScripts.entries()) {
         const body = await readFile(path);
+        registerScriptSecrets(body.toString('utf8'));
         const hash = sha256(body);
         const remote = `/var/lib/starcluster/userdata-${hash}`;
         report({ detail: path, current: i, total: s.ctx.template.userdataScripts.length });

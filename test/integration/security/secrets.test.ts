@@ -23,6 +23,13 @@ import { ROOT, localstackEndpoint } from '../faults/_cloud.js';
 const exec = promisify(execFile);
 const SECRET = `scFakeSecret/${randomBytes(15).toString('base64url')}`;
 const ENV_SECRET = `scEnvSecret/${randomBytes(15).toString('base64url')}`;
+/** One secret planted in each place a secret can come from. */
+const PLANTED = {
+  config: `scCfg/${randomBytes(12).toString('base64url')}`,
+  environment: `scEnv/${randomBytes(12).toString('base64url')}`,
+  pluginSetting: `scPlugin/${randomBytes(12).toString('base64url')}`,
+  userData: `scUserdata/${randomBytes(12).toString('base64url')}`,
+};
 let dir: string;
 let endpoint: string;
 
@@ -96,6 +103,27 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
+  await writeFile(join(dir, 'userdata.sh'), ['#!/bin/sh', `export DB_PASSWORD='${PLANTED.userData}'`, ''].join('\n'));
+  await writeFile(
+    join(dir, 'config-planted'),
+    [
+      '[global]',
+      'DEFAULT_TEMPLATE = planted',
+      '[aws info]',
+      'AWS_ACCESS_KEY_ID = AKIAFAKEFAKEFAKE',
+      `AWS_SECRET_ACCESS_KEY = ${PLANTED.config}`,
+      '[plugin vault]',
+      'SETUP_CLASS = vault.ts',
+      `API_TOKEN = ${PLANTED.pluginSetting}`,
+      '[cluster planted]',
+      'PROVIDER = local',
+      'CLUSTER_SIZE = 1',
+      'ENGINES_PER_NODE = 1',
+      'SHARED_FS = none',
+      `USERDATA_SCRIPTS = ${join(dir, 'userdata.sh')}`,
+      '',
+    ].join('\n'),
+  );
   // The same cloud settings with no credentials in the file: the SDK takes them from the environment.
   await writeFile(join(dir, 'config-env'), ['[global]', '[aws info]', 'AWS_REGION_NAME = us-east-1', ''].join('\n'));
 }, 300_000);
@@ -155,6 +183,46 @@ describe('secrets never reach the output', () => {
       if (label.startsWith('config show')) expect(r.code, `${label}\n${r.stderr}`).toBe(0);
     }
     console.log(`secret checks: ${runs.length} CLI runs (${codes.join('; ')}); leaks: ${leaks.length}`);
+    expect(leaks).toEqual([]);
+  }, 600_000);
+});
+
+describe('one redaction path for every output', () => {
+  it('a secret from the config, the environment, a plugin setting and user data reaches no output, log or error', async () => {
+    const config = join(dir, 'config-planted');
+    const echo = join(ROOT, 'test', '_fixtures', 'jobs', 'echo.ts');
+    const all = Object.values(PLANTED).join(' ');
+    const env = { GITHUB_TOKEN: PLANTED.environment };
+    const common = ['--config', config, '--local', '-n', '1', '--param', `say=${all}`];
+    const runs: [string, string[], 'ok' | 'fails'][] = [
+      // Successful runs: the job prints and returns every secret (the result and `printed` in --json).
+      ['run --json', ['run', echo, ...common, '--json'], 'ok'],
+      ['run --json --debug', ['run', echo, ...common, '--json', '--debug'], 'ok'],
+      ['run', ['run', echo, ...common], 'ok'],
+      ['run --debug', ['run', echo, ...common, '--debug'], 'ok'],
+      // Failing runs: the task's error names every secret.
+      ['run (task fails) --json', ['run', echo, ...common, '--param', 'fail=true', '--json'], 'fails'],
+      ['run (task fails) --debug', ['run', echo, ...common, '--param', 'fail=true', '--debug'], 'fails'],
+      ['config show --json --debug', ['config', 'show', 'planted', '--config', config, '--json', '--debug'], 'ok'],
+      ['config show', ['config', 'show', 'planted', '--config', config], 'ok'],
+    ];
+    const leaks: string[] = [];
+    const codes: string[] = [];
+    for (const [label, args, expected] of runs) {
+      const r = await cli(args, env);
+      codes.push(`${label}: exit ${r.code}`);
+      if (expected === 'ok') expect(r.code, `${label}\n${r.stderr}`).toBe(0);
+      else expect(r.code, `${label}\n${r.stderr}`).toBe(6);
+      // The secrets really were in play: the job echoed them (redacted) or failed naming them.
+      if (label.startsWith('run')) expect(r.stdout + r.stderr, label).toContain('***');
+      for (const [where, secret] of Object.entries(PLANTED)) {
+        if (r.stdout.includes(secret)) leaks.push(`${label}: stdout has the ${where} secret`);
+        if (r.stderr.includes(secret)) leaks.push(`${label}: stderr has the ${where} secret`);
+      }
+    }
+    console.log(
+      `planted secrets (${Object.keys(PLANTED).join(', ')}): ${runs.length} CLI runs (${codes.join('; ')}); leaks: ${leaks.length}`,
+    );
     expect(leaks).toEqual([]);
   }, 600_000);
 });
