@@ -83,6 +83,17 @@ export class SshPool {
     return pending;
   }
 
+  /** Closes and drops the connection to `target` as `user` (the next use connects again). */
+  forget(target: HostTarget, user = target.user ?? this.options.user ?? 'root'): void {
+    const key = keyOf(target, user);
+    const pending = this.connections.get(key);
+    this.connections.delete(key);
+    pending?.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+  }
+
   close(): void {
     for (const pending of this.connections.values())
       pending.then(

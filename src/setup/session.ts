@@ -8,6 +8,7 @@ import { clusterKeyPair, publicKeyLine, readPrivateKey, type KeyPairText } from 
 import { SshPool } from '../remote/pool.js';
 import type { RemoteHost } from '../remote/types.js';
 import type { WaitForSshOptions } from '../remote/wait.js';
+import { loginCandidates, waitForRoot } from './login.js';
 import { installPackages } from './packages.js';
 import type { PluginNode } from './plugins.js';
 
@@ -73,19 +74,47 @@ export function privateKeyPath(ctx: Pick<ClusterContext, 'template' | 'config' |
 export async function sshAccess(ctx: ClusterContext, concurrency = 16): Promise<NodeAccess> {
   const privateKey = await readPrivateKey(privateKeyPath(ctx));
   const pool = new SshPool({ privateKey, knownHostsFile: knownHostsFile(ctx), concurrency });
+  const loginKey = publicKeyLine(privateKey, 'starcluster-login');
   let key: Promise<KeyPairText> | undefined;
   return {
     host: (node, user) => pool.host({ alias: node.alias, address: node.address, instanceId: node.record.id, user }),
     waitFor: async (node, options) => {
-      await pool.waitFor(
-        { alias: node.alias, address: node.address, instanceId: node.record.id, user: 'root' },
-        options,
+      const target = { alias: node.alias, address: node.address, instanceId: node.record.id };
+      await waitForRoot(
+        {
+          connect: (user) => pool.connection({ ...target, user }),
+          forget: (user) => pool.forget({ ...target, user }),
+        },
+        {
+          alias: node.alias,
+          loginKey,
+          loginUsers: loginUsersFor(ctx, node),
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          onRootEnabled: (user) =>
+            ctx.io.notify({
+              level: 'info',
+              code: 'SC_SETUP_I2003',
+              message: `${node.alias}: root login was refused; enabled it for the cluster's key through ${user}'s sudo`,
+            }),
+        },
       );
     },
     clusterKey: () => (key ??= clusterKeyPair(ctx.stateDir, ctx.name)),
-    loginKey: () => Promise.resolve(publicKeyLine(privateKey, 'starcluster-login')),
+    loginKey: () => Promise.resolve(loginKey),
     close: () => pool.close(),
   };
+}
+
+/**
+ * The login users to try when root is refused: LOGIN_USER, the one known for the node's AMI, then
+ * the usual ones. (LOGIN_USER and NodeRecord.loginUser come with the AMI lookup; read loosely so
+ * this works with or without them.)
+ */
+function loginUsersFor(ctx: Pick<ClusterContext, 'template'>, node: SetupNode): string[] {
+  const template = ctx.template as { loginUser?: string };
+  const record = node.record as { loginUser?: string };
+  return loginCandidates(template.loginUser, record.loginUser);
 }
 
 export function pluginNode(access: NodeAccess, node: SetupNode): PluginNode {
