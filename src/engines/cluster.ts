@@ -21,6 +21,18 @@ import { Client } from './client/client.js';
 import { startController } from './controller/controller.js';
 import { ensureClusterKeys, KEY_FILES, loadPeerKeys, newClusterKeys, engineKeysOf } from './protocol/keys.js';
 import { shellQuote as q } from '../shell.js';
+import type { NodeAccess, SetupNode } from '../setup/session.js';
+import {
+  NODE_MIN_MAJOR,
+  nodeBinaryFor,
+  nodeInstalledCommand,
+  nodeMajor,
+  pullNodeCommand,
+  remoteNodePath,
+  unpackNodeCommand,
+  uploadNodeGz,
+  type NodeBinary,
+} from './node-runtime.js';
 
 export { Client };
 
@@ -51,6 +63,8 @@ export interface EngineState {
   ssh?: { address: string; user: string; keyPath: string; knownHosts: string };
   /** ec2: the address the client SSHes to, per node alias (pipeline mode starts workers there). */
   addresses?: Record<string, string>;
+  /** ec2: the Node each node runs the runtime with, per alias: `node` (the image's) or our copy's path. */
+  node?: Record<string, string>;
 }
 
 /** How long `startEngines` waits for every engine to register. */
@@ -541,6 +555,96 @@ interface RemoteNodeInfo {
   privateIp: string;
   arch: string;
   cores: number;
+  /** The Node the runtime runs with: `node` (the image's own, ≥ 20) or the path of ours; unset until known. */
+  node: string | undefined;
+}
+
+/**
+ * Gives every node without Node 20+ ours (see node-runtime.ts): compressed once here, uploaded once
+ * to the master, pulled from the master by the other nodes over the private network, checked by
+ * sha256 everywhere. Nodes that have Node 20+ get nothing. Sets `info.node` for each node.
+ */
+async function bringNode(
+  ctx: ClusterContext,
+  access: NodeAccess,
+  master: SetupNode,
+  targets: readonly SetupNode[],
+  infos: RemoteNodeInfo[],
+  root: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const session = await import('../setup/session.js');
+  const { execChecked } = await import('../remote/index.js');
+  const lacking = infos.filter((i) => !i.node);
+  if (lacking.length === 0) return;
+  const binaries = new Map<string, NodeBinary>();
+  for (const arch of new Set(lacking.map((i) => i.arch))) binaries.set(arch, await nodeBinaryFor(arch));
+  const masterHost = access.host(master, 'root');
+  const id = 'engines-node';
+  const title = `Bringing Node.js to ${lacking.length === 1 ? lacking[0]!.alias : `${lacking.length} nodes`}`;
+  ctx.io.progress({ id, state: 'start', title });
+  try {
+    // Already there from an earlier start (or resize)?
+    const needs: RemoteNodeInfo[] = [];
+    await session.onNodes(
+      'checking for our Node.js',
+      targets.filter((t) => lacking.some((l) => l.alias === t.alias)),
+      async (n) => {
+        const info = infos.find((i) => i.alias === n.alias)!;
+        const binary = binaries.get(info.arch)!;
+        const have = await execChecked(access.host(n, 'root'), nodeInstalledCommand(root, binary));
+        if (have.stdout.trim() === 'ok') info.node = remoteNodePath(root, binary);
+        else needs.push(info);
+      },
+    );
+    if (needs.length === 0) {
+      ctx.io.progress({ id, state: 'done', title, detail: 'already installed' });
+      return;
+    }
+    // Once to the master (it relays), then every node that needs it pulls it from there.
+    const relayed = new Map<string, string>();
+    for (const arch of new Set(needs.map((i) => i.arch))) {
+      const binary = binaries.get(arch)!;
+      ctx.io.progress({ id, state: 'update', title, detail: `uploading ${binary.source} to master` });
+      relayed.set(arch, await uploadNodeGz(masterHost, root, binary));
+    }
+    throwIfAborted(signal);
+    ctx.io.progress({ id, state: 'update', title, detail: `installing on ${needs.map((i) => i.alias).join(', ')}` });
+    await session.onNodes(
+      'installing Node.js',
+      targets.filter((t) => needs.some((i) => i.alias === t.alias)),
+      async (n) => {
+        const info = needs.find((i) => i.alias === n.alias)!;
+        const binary = binaries.get(info.arch)!;
+        const host = access.host(n, 'root');
+        if (n.alias === master.alias) {
+          await execChecked(host, unpackNodeCommand(root, binary, relayed.get(info.arch)!), { timeoutMs: 300_000 });
+        } else {
+          const pulled = await host.exec(pullNodeCommand(root, binary, master.privateIp), { timeoutMs: 600_000 });
+          if (pulled.code !== 0) {
+            // The private hop failed (no ssh client on the image?): send it from here instead.
+            ctx.io.notify({
+              level: 'warn',
+              code: 'SC_ENGINES_W0002',
+              message: `${n.alias}: pulling Node.js from the master failed (${(pulled.stderr.trim() || pulled.stdout.trim()).split('\n').pop() ?? ''}); uploading it directly`,
+            });
+            const gz = await uploadNodeGz(host, root, binary);
+            await execChecked(host, unpackNodeCommand(root, binary, gz), { timeoutMs: 300_000 });
+          }
+        }
+        info.node = remoteNodePath(root, binary);
+      },
+    );
+    ctx.io.progress({
+      id,
+      state: 'done',
+      title,
+      detail: `Node ${[...binaries.values()].map((b) => `${b.version} linux-${b.arch}`).join(', ')} on ${needs.length} node(s)`,
+    });
+  } catch (error) {
+    ctx.io.progress({ id, state: 'fail', title, detail: (error as Error).message });
+    throw error;
+  }
 }
 
 async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], signal?: AbortSignal): Promise<void> {
@@ -556,7 +660,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
     const root = remoteRoot();
     const base = posix.join(root, 'clusters', ctx.name);
 
-    // What each node is: architecture, cores, and whether it has Node 20+.
+    // What each node is: architecture, cores, and which Node 20+ it has (its own, or ours from a previous start).
     const infos: RemoteNodeInfo[] = await session.onNodes(
       'checking nodes for the engine runtime',
       targets,
@@ -566,22 +670,18 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
           'uname -m; (nproc 2>/dev/null || echo 1); (node -p "process.versions.node" 2>/dev/null || echo none)',
         );
         const [machine = '', cores = '1', version = 'none'] = out.stdout.trim().split('\n');
-        const major = Number(version.split('.')[0]);
-        if (!(major >= 20)) {
-          throw new JobError(
-            'NodeMissing',
-            `${n.alias} has no Node.js 20+ (found ${version.trim()}): install it on the image`,
-          );
-        }
         return {
           alias: n.alias,
           address: n.address,
           privateIp: n.privateIp,
           arch: archOf(machine),
           cores: Number(cores) || 1,
+          node: nodeMajor(version) >= NODE_MIN_MAJOR ? 'node' : undefined,
         };
       },
     );
+    throwIfAborted(signal);
+    await bringNode(ctx, access, master, targets, infos, root, signal);
     throwIfAborted(signal);
 
     // Upload the runtime (once per content) and the keys each node needs.
@@ -615,6 +715,10 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
         knownHosts: session.knownHostsFile(ctx),
       },
       addresses: { ...(only ? previous?.addresses : {}), ...Object.fromEntries(all.map((n) => [n.alias, n.address])) },
+      node: {
+        ...(only ? previous?.node : {}),
+        ...Object.fromEntries(infos.map((i) => [i.alias, i.node ?? 'node'])),
+      },
     };
     for (const info of infos) state.engines[info.alias] = Math.max(1, ctx.template.enginesPerNode ?? info.cores);
 
@@ -624,12 +728,13 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
       const pkg = packages.get(infos.find((i) => i.alias === n.alias)!.arch)!;
       const runtime = posix.join(root, 'runtime', `${pkg.arch}-${pkg.hash}`);
       const nodeDir = posix.join(base, 'nodes', n.alias);
+      const node = infos.find((i) => i.alias === n.alias)!.node ?? 'node';
       const processes: DesiredProcess[] = [];
       if (n.alias === 'master') {
         processes.push({
           name: 'controller',
           argv: [
-            'node',
+            node,
             posix.join(runtime, 'controller.mjs'),
             '--host',
             master.privateIp,
@@ -647,7 +752,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
         processes.push({
           name: `engine-${i}`,
           argv: [
-            'node',
+            node,
             posix.join(runtime, 'engine.mjs'),
             '--controller',
             `tcp://${master.privateIp}:${state.enginePort}`,
@@ -668,7 +773,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
         [
           `M=--sc-node=${q(ctx.name)}/; M="$M"${q(n.alias)}`,
           // setsid -f: a backgrounded `( … &)` would keep the SSH channel open.
-          `pgrep -f -- "[-]\${M#-} " >/dev/null || { cd ${q(nodeDir)} && setsid -f node ${q(posix.join(runtime, 'supervisor.mjs'))} "$M" --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null; }`,
+          `pgrep -f -- "[-]\${M#-} " >/dev/null || { cd ${q(nodeDir)} && setsid -f ${q(node)} ${q(posix.join(runtime, 'supervisor.mjs'))} "$M" --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null; }`,
         ].join('\n'),
       );
     });

@@ -66,6 +66,8 @@ export function workerStartCommand(options: {
   /** Module name → file on the node. */
   modules: Record<string, string>;
   idleExitMs?: number;
+  /** The Node to run workers with (default `node`; our copy's path on images without Node 20+). */
+  node?: string;
 }): string {
   const ep = (port: number): string => `tcp://127.0.0.1:${port}`;
   const args = [
@@ -86,7 +88,7 @@ export function workerStartCommand(options: {
     `M=-${q(pipelineMarker(options.cluster, options.run))}`,
     `cd ${q(options.runDir)} || exit 1`,
     `for i in ${options.ids.join(' ')}; do`,
-    `  setsid -f node ${q(posix.join(options.runtimeDir, 'pipeline-worker.mjs'))} ${args.join(' ')} --id "$i" >>"worker-$i.log" 2>&1 </dev/null || exit 1`,
+    `  setsid -f ${q(options.node ?? 'node')} ${q(posix.join(options.runtimeDir, 'pipeline-worker.mjs'))} ${args.join(' ')} --id "$i" >>"worker-$i.log" 2>&1 </dev/null || exit 1`,
     'done',
   ].join('\n');
 }
@@ -275,6 +277,7 @@ export async function openRemotePipeline(options: {
             ports,
             ids: n.ids,
             modules: moduleFiles,
+            node: state.node?.[n.alias] ?? 'node',
           }),
         );
       });
