@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts LocalStack (EC2 only) on the host, on a free port of 127.0.0.1, with state and logs under
+# Starts LocalStack (EC2 and SSM) on the host, on a free port of 127.0.0.1, with state and logs under
 # localstack/.state; waits until /_localstack/health shows ec2 available; prints the endpoint URL
 # as its last line. If the LocalStack this script started is still running and healthy, it just
 # prints its endpoint. Stop it with localstack/stop.sh.
@@ -55,7 +55,7 @@ else
   mkdir -p "$state/filesystem"
   # A new session, so stop.sh can end the whole process group it leads and nothing else.
   GATEWAY_LISTEN="127.0.0.1:$port" \
-    SERVICES=ec2 \
+    SERVICES=ec2,ssm \
     DNS_ADDRESS=0 \
     EAGER_SERVICE_LOADING=1 \
     DISABLE_EVENTS=1 \

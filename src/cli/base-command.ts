@@ -22,7 +22,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'config file (default: $STARCLUSTER_CONFIG, then ~/.starcluster/config)',
       helpGroup: 'GLOBAL',
     }),
-    region: Flags.string({ description: 'AWS region (overrides [aws info] and the AWS chain)', helpGroup: 'GLOBAL' }),
+    region: Flags.string({
+      description:
+        'AWS region (default: [aws info] AWS_REGION_NAME, then $AWS_REGION, $AWS_DEFAULT_REGION, the profile in ~/.aws/config, us-east-1)',
+      helpGroup: 'GLOBAL',
+    }),
     debug: Flags.boolean({ description: 'show debug messages and stack traces', helpGroup: 'GLOBAL' }),
   };
 
@@ -56,7 +60,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       debug: Boolean(this.flags.debug),
       assumeYes: this.assumeYes(),
     });
-    if (this.flags.region) process.env.AWS_REGION = this.flags.region;
+    // Reaches every provider this command makes, including those made deep in the library.
+    if (this.flags.region) process.env.STARCLUSTER_REGION = this.flags.region;
     // Loading registers the config's secrets; its problems are the command's to report, not init's.
     await loadConfig({ ...(this.flags.config ? { path: this.flags.config } : {}) }).catch(() => undefined);
     process.on('SIGINT', this.onInterrupt);

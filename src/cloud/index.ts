@@ -10,7 +10,7 @@ export interface CreateProviderOptions {
   /** EC2 client settings; default from `[aws info]` and the environment. */
   ec2?: Ec2ClientSettings;
   ec2Options?: Ec2ProviderOptions;
-  /** The --region flag (wins over [aws info] and the environment). */
+  /** The --region flag (wins over everything: see src/cloud/ec2/region.ts for the order). */
   region?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -27,12 +27,22 @@ export async function createProvider(
   const kind = opts.kind ?? template?.provider ?? 'ec2';
   if (kind === 'local') return createLocal(opts.env);
   const ec2 = await import('./ec2/index.js');
+  if (opts.ec2) return new ec2.Ec2Provider(opts.ec2, opts.ec2Options);
   const env = opts.env ?? process.env;
-  const settings =
-    opts.ec2 ??
-    (config
-      ? awsClientSettings(config as StarclusterConfig, opts.region, env)
-      : ec2.ec2SettingsFromConfig(undefined, opts.region ? { ...env, AWS_REGION: opts.region } : env));
+  const { region, source } = await ec2.resolveRegion({
+    flag: opts.region,
+    configRegion: config?.aws.regionName,
+    env,
+  });
+  const base = ec2.ec2SettingsFromConfig(undefined, env);
+  const fromConfig = config ? awsClientSettings(config as StarclusterConfig, env) : {};
+  const settings: Ec2ClientSettings = {
+    ...base,
+    ...(fromConfig.endpoint ? { endpoint: fromConfig.endpoint } : {}),
+    ...(fromConfig.credentials ? { credentials: fromConfig.credentials } : {}),
+    region,
+    regionSource: source,
+  };
   return new ec2.Ec2Provider(settings, opts.ec2Options);
 }
 

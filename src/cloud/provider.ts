@@ -15,6 +15,8 @@ export const TAG_CLUSTER = 'starcluster:cluster';
 export const TAG_ROLE = 'starcluster:role';
 export const TAG_ALIAS = 'starcluster:alias';
 export const TAG_NAME = 'Name';
+/** The user to log in as on the node's image (absent: root), written at launch. */
+export const TAG_LOGIN_USER = 'starcluster:login-user';
 
 export interface NodeRecord {
   /** Instance id (EC2) or a local id. */
@@ -33,6 +35,11 @@ export interface NodeRecord {
   keyName?: string;
   launchTime?: Date;
   spotRequestId?: string;
+  /**
+   * The user to log in as over SSH (then sudo): the image's own (`admin`, `ubuntu`, `ec2-user`)
+   * or LOGIN_USER. Absent: root, as on images whose user data lets root in.
+   */
+  loginUser?: string;
   tags: Record<string, string>;
 }
 
@@ -52,12 +59,64 @@ export interface LaunchSpec {
   userData?: string;
   /** Idempotency token: the same token never launches twice. */
   clientToken: string;
+  /** Recorded on the nodes (NodeRecord.loginUser) for every later SSH session. */
+  loginUser?: string;
   /** Extra tags; the cluster, role, alias and Name tags are always added. */
   tags?: Record<string, string>;
 }
 
+/** One image a launch asks for, as the user wrote it, with the instance type it runs on. */
+export interface ImageRequest {
+  /** An AMI id, an image alias (`debian-12`) or `resolve:ssm:NAME` (src/cloud/images.ts). */
+  image: string;
+  instanceType: string;
+  /** Where it was written, for messages: `NODE_IMAGE_ID`, `MASTER_IMAGE_ID`, `-n`... */
+  setting?: string;
+}
+
+/** What an ImageRequest launches. */
+export interface ResolvedImage {
+  request: ImageRequest;
+  /** The AMI id RunInstances gets. */
+  imageId: string;
+  /** The SSM parameter the id was read from, when the request was an alias or resolve:ssm. */
+  parameter?: string;
+  architecture?: string;
+  imageName?: string;
+  /** The image's login user, from the alias or the AMI's name; undefined when neither says. */
+  loginUser?: string;
+}
+
+/** A reason a launch cannot go ahead: `config` when the fix is in the config (exit 3), else `cloud` (exit 4). */
+export interface LaunchProblem {
+  kind: 'config' | 'cloud';
+  code: string;
+  message: string;
+}
+
+export interface ImageResolution {
+  /** One per distinct request that resolved, in request order. */
+  images: ResolvedImage[];
+  /** Unknown images and instance types, missing parameters, architecture mismatches: all of them. */
+  problems: LaunchProblem[];
+}
+
+/** The resolved image of a request, by its image and instance type. */
+export function resolvedImageFor(
+  resolution: ImageResolution,
+  image: string,
+  instanceType: string,
+): ResolvedImage | undefined {
+  return resolution.images.find((i) => i.request.image === image && i.request.instanceType === instanceType);
+}
+
 export interface Provider {
   readonly kind: ProviderKind;
+  /**
+   * Turns image aliases into the ids to launch, for each instance type's architecture, and checks
+   * each image and type exist and fit together. Providers without images leave it out.
+   */
+  resolveImages?(requests: readonly ImageRequest[], signal?: AbortSignal): Promise<ImageResolution>;
   /** Nodes of the cluster that are not terminated. */
   listNodes(cluster: string): Promise<NodeRecord[]>;
   /** Names of every cluster this provider can see, from tags. */

@@ -1,4 +1,10 @@
-import type { NodeRole } from '../cloud/provider.js';
+import {
+  resolvedImageFor,
+  type ImageResolution,
+  type LaunchProblem,
+  type NodeRole,
+  type Provider,
+} from '../cloud/provider.js';
 import type { ClusterTemplate } from '../config/types.js';
 import { MASTER_ALIAS, aliasNumber } from './aliases.js';
 
@@ -6,7 +12,12 @@ import { MASTER_ALIAS, aliasNumber } from './aliases.js';
 export interface LaunchGroup {
   role: NodeRole;
   instanceType: string;
+  /** The id launched (after resolveShapeImages: an AMI id). */
   imageId: string;
+  /** The image as written, when it was an alias or resolve:ssm (`debian-12`). */
+  requestedImage?: string;
+  /** The user to log in as on these nodes (absent: root). */
+  loginUser?: string;
   /** USD/hour bid when these are spot instances. */
   spotBid?: number;
   aliases: string[];
@@ -17,7 +28,12 @@ export interface NodeShape {
   alias: string;
   role: NodeRole;
   instanceType: string;
+  /** As written (an AMI id, an alias, resolve:ssm:...) until resolveShapeImages; then the AMI id. */
   imageId: string;
+  /** The setting the image came from, for messages. */
+  imageSetting?: string;
+  requestedImage?: string;
+  loginUser?: string;
   spotBid?: number;
 }
 
@@ -31,10 +47,14 @@ export function nodeShapes(template: ClusterTemplate, aliases: readonly string[]
   const nodeImage = template.nodeImageId ?? '';
   const nodeType = template.nodeInstanceType ?? '';
   // Expand the explicit items into a per-number table: node001 is index 0.
-  const explicit: { instanceType: string; imageId: string }[] = [];
+  const explicit: { instanceType: string; imageId: string; imageSetting: string }[] = [];
   for (const item of template.nodeInstanceTypes) {
     for (let i = 0; i < item.count; i++)
-      explicit.push({ instanceType: item.instanceType, imageId: item.imageId ?? nodeImage });
+      explicit.push({
+        instanceType: item.instanceType,
+        imageId: item.imageId ?? nodeImage,
+        imageSetting: item.imageId ? 'NODE_INSTANCE_TYPE' : 'NODE_IMAGE_ID',
+      });
   }
   return aliases.map((alias) => {
     if (alias === MASTER_ALIAS) {
@@ -43,6 +63,7 @@ export function nodeShapes(template: ClusterTemplate, aliases: readonly string[]
         role: 'master',
         instanceType: template.masterInstanceType ?? nodeType,
         imageId: template.masterImageId ?? nodeImage,
+        imageSetting: template.masterImageId ? 'MASTER_IMAGE_ID' : 'NODE_IMAGE_ID',
         ...(template.spotBid !== undefined && template.forceSpotMaster ? { spotBid: template.spotBid } : {}),
       };
     }
@@ -53,6 +74,7 @@ export function nodeShapes(template: ClusterTemplate, aliases: readonly string[]
       role: 'node',
       instanceType: item?.instanceType ?? nodeType,
       imageId: item?.imageId ?? nodeImage,
+      imageSetting: item?.imageSetting ?? 'NODE_IMAGE_ID',
       ...(template.spotBid !== undefined ? { spotBid: template.spotBid } : {}),
     };
   });
@@ -69,6 +91,8 @@ export function launchGroups(shapes: readonly NodeShape[]): LaunchGroup[] {
         role: s.role,
         instanceType: s.instanceType,
         imageId: s.imageId,
+        ...(s.requestedImage !== undefined ? { requestedImage: s.requestedImage } : {}),
+        ...(s.loginUser !== undefined ? { loginUser: s.loginUser } : {}),
         ...(s.spotBid !== undefined ? { spotBid: s.spotBid } : {}),
         aliases: [],
       };
@@ -77,4 +101,39 @@ export function launchGroups(shapes: readonly NodeShape[]): LaunchGroup[] {
     group.aliases.push(s.alias);
   }
   return [...groups.values()].sort((a, b) => (a.role === b.role ? 0 : a.role === 'master' ? -1 : 1));
+}
+
+/**
+ * The shapes with their images resolved by the provider (aliases → AMI ids for each instance
+ * type's architecture) and each node's login user: LOGIN_USER when set, else the image's own. A
+ * provider without images (local) leaves the shapes as they are. Problems are returned, not thrown,
+ * so validation can report them with everything else.
+ */
+export async function resolveShapeImages(
+  provider: Provider,
+  shapes: readonly NodeShape[],
+  loginUser: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ shapes: NodeShape[]; problems: LaunchProblem[]; resolution?: ImageResolution }> {
+  const withUser = (s: NodeShape, user: string | undefined): NodeShape =>
+    user !== undefined ? { ...s, loginUser: user } : { ...s };
+  if (!provider.resolveImages) return { shapes: shapes.map((s) => withUser(s, loginUser)), problems: [] };
+  const requests = shapes
+    .filter((s) => s.imageId && s.instanceType)
+    .map((s) => ({
+      image: s.imageId,
+      instanceType: s.instanceType,
+      ...(s.imageSetting ? { setting: s.imageSetting } : {}),
+    }));
+  if (requests.length === 0) return { shapes: shapes.map((s) => withUser(s, loginUser)), problems: [] };
+  const resolution = await provider.resolveImages(requests, signal);
+  const resolved = shapes.map((s) => {
+    const r = resolvedImageFor(resolution, s.imageId, s.instanceType);
+    if (!r) return withUser(s, loginUser);
+    return withUser(
+      { ...s, imageId: r.imageId, ...(r.imageId !== s.imageId ? { requestedImage: s.imageId } : {}) },
+      loginUser ?? r.loginUser,
+    );
+  });
+  return { shapes: resolved, problems: resolution.problems, resolution };
 }

@@ -9,10 +9,11 @@ import { addEngines, stopEngines } from '../engines/cluster.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
 import { launchToken, TAG_TEMPLATE } from '../cloud/ec2/provider.js';
 import { MASTER_ALIAS, aliasNumber, aliasesToRemove, nextAliases } from './aliases.js';
-import { launchGroups, type NodeShape } from './launch-plan.js';
+import { launchGroups, resolveShapeImages, type NodeShape } from './launch-plan.js';
 import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
 import { securityGroupName } from './security-group.js';
 import { TAG_RUN } from './start.js';
+import { problemsError } from './validate.js';
 import { providerForCluster } from './terminate.js';
 import { supportsPlacementGroup } from '../cloud/ec2/prices.js';
 
@@ -106,14 +107,26 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   const reference = nodes.find((n) => n.role === 'node') ?? master;
   const instanceType = opts.instanceType ?? template.nodeInstanceType ?? reference?.instanceType ?? '';
   const imageId = opts.imageId ?? template.nodeImageId ?? reference?.imageId ?? '';
+  const imageSetting = opts.imageId ? '-i' : template.nodeImageId ? 'NODE_IMAGE_ID' : undefined;
   const spotBid = opts.spotBid ?? template.spotBid;
-  const shapes: NodeShape[] = aliases.map((alias) => ({
-    alias,
-    role: 'node',
-    instanceType,
-    imageId,
-    ...(spotBid !== undefined ? { spotBid } : {}),
-  }));
+  // The reference node's image brings its login user along when nothing else names one.
+  const sameAsReference = !opts.imageId && !template.nodeImageId;
+  const loginUser = template.loginUser ?? (sameAsReference ? reference?.loginUser : undefined);
+  const images = await resolveShapeImages(
+    provider,
+    aliases.map((alias) => ({
+      alias,
+      role: 'node' as const,
+      instanceType,
+      imageId,
+      ...(imageSetting ? { imageSetting } : {}),
+      ...(spotBid !== undefined ? { spotBid } : {}),
+    })),
+    loginUser,
+    opts.signal,
+  );
+  if (images.problems.length) throw problemsError(opts.name, images.problems);
+  const shapes: NodeShape[] = images.shapes;
   const runId = randomUUID();
   const sg = ec2 ? (await ec2.clusterSecurityGroups(opts.name))[0] : undefined;
   const pgName = securityGroupName(opts.name);
@@ -149,6 +162,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
             ...(zone ? { zone } : {}),
             ...(usePg ? { placementGroup: pgName } : {}),
             ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
+            ...(g.loginUser ? { loginUser: g.loginUser } : {}),
             clientToken: launchToken(opts.name, runId, g.aliases.join(',')),
             tags: { [TAG_RUN]: runId },
           });

@@ -7,6 +7,7 @@ import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { fromTags, isCode } from '../cloud/ec2/api.js';
 import type { Ec2Provider } from '../cloud/ec2/provider.js';
+import { ARCHITECTURES, STOCK_IMAGES, type Architecture, type DistroFamily } from '../cloud/images.js';
 
 /**
  * The account-level EC2 commands (keys, volumes, regions, zones, images, spot prices, console
@@ -289,6 +290,49 @@ function imageSummary(i: {
     ...(i.CreationDate ? { creationDate: i.CreationDate } : {}),
     ...(i.Description ? { description: i.Description } : {}),
   };
+}
+
+export interface PublicImage {
+  alias: string;
+  description: string;
+  family: DistroFamily;
+  loginUser: string;
+  architecture: Architecture;
+  /** The SSM public parameter the alias reads. */
+  parameter: string;
+  /** The AMI id it holds in the region; absent when the region has no such parameter. */
+  imageId?: string;
+  /** The AMI's name, when EC2 knows the image. */
+  imageName?: string;
+}
+
+/**
+ * `listpublic` (StarCluster's name): every image alias, per architecture, with the AMI id its SSM
+ * public parameter holds in the region, as `NODE_IMAGE_ID = ALIAS` would launch it.
+ */
+export async function listPublicImages(target: Ec2Target): Promise<{ region: string; images: PublicImage[] }> {
+  const e = await ec2(target);
+  const catalog = e.imageCatalog();
+  const images = await Promise.all(
+    STOCK_IMAGES.flatMap((image) =>
+      ARCHITECTURES.map(async (architecture): Promise<PublicImage> => {
+        const parameter = image.parameters[architecture];
+        const imageId = (await catalog.parameter(parameter))?.trim();
+        const described = imageId ? await catalog.describeImage(imageId) : undefined;
+        return {
+          alias: image.alias,
+          description: image.description,
+          family: image.family,
+          loginUser: image.loginUser,
+          architecture,
+          parameter,
+          ...(imageId ? { imageId } : {}),
+          ...(described?.name ? { imageName: described.name } : {}),
+        };
+      }),
+    ),
+  );
+  return { region: e.region, images };
 }
 
 // --- spot prices, console ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { runSteps, type Step } from '../steps.js';
 import { startEngines } from '../engines/cluster.js';
 import { setupCluster } from '../setup/index.js';
 import { clusterAliases, missingAliases } from './aliases.js';
-import { launchGroups, nodeShapes, type LaunchGroup, type NodeShape } from './launch-plan.js';
+import { launchGroups, nodeShapes, resolveShapeImages, type LaunchGroup, type NodeShape } from './launch-plan.js';
 import { makeContext, sortNodes, summariseNode, type NodeSummary } from './model.js';
 import { describeRule, missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
 import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
@@ -48,6 +48,9 @@ export interface PlanAction {
   resource: 'security-group' | 'placement-group' | 'instances';
   name: string;
   detail: string;
+  /** Instances: the image launched, and the alias (or resolve:ssm:) it was resolved from. */
+  imageId?: string;
+  requestedImage?: string;
 }
 
 export interface StartPlan {
@@ -133,23 +136,28 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
   steps.push({
     id: 'validate',
     title: 'Validating cluster settings',
-    skip: () => (opts.skipValidation ? 'validation skipped (-V)' : false),
-    run: async (s, report) => {
+    run: async (s, report, signal) => {
       const problems: Problem[] = [];
-      if (!CLUSTER_NAME.test(opts.name))
-        problems.push({
-          kind: 'config',
-          code: 'ClusterName',
-          message: `cluster name "${opts.name}" must be 1-40 letters, digits, - or _, starting with a letter or digit`,
-        });
-      problems.push(...(await validateOffline(template, s.shapes)));
-      if (ec2) {
+      if (!opts.skipValidation) {
+        if (!CLUSTER_NAME.test(opts.name))
+          problems.push({
+            kind: 'config',
+            code: 'ClusterName',
+            message: `cluster name "${opts.name}" must be 1-40 letters, digits, - or _, starting with a letter or digit`,
+          });
+        problems.push(...(await validateOffline(template, s.shapes)));
+      }
+      // Images are resolved even under -V: an alias is not something EC2 can launch.
+      const images = await resolveShapeImages(provider, s.shapes, template.loginUser, signal);
+      s.shapes = images.shapes;
+      problems.push(...images.problems);
+      if (ec2 && !opts.skipValidation) {
         report({ detail: `checking AMIs, instance types, key pair, zone in ${ec2.region}` });
         const keyFileOk = !problems.some((p) => p.code.startsWith('KeyFile') || p.code === 'MissingKeyLocation');
-        problems.push(...(await validateCloud(template, s.shapes, ec2, keyFileOk)));
+        problems.push(...(await validateCloud(template, ec2, keyFileOk)));
       }
       if (problems.length) throw problemsError(opts.name, problems);
-      report({ detail: 'all checks passed' });
+      report({ detail: opts.skipValidation ? 'validation skipped (-V); images resolved' : 'all checks passed' });
     },
   });
   if (mode !== 'validate-only') {
@@ -185,7 +193,7 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
         }
         for (const g of s.missing) {
           await ec2.dryRunLaunch(launchSpecOf(s, g, undefined, undefined));
-          s.dryRun.push(`RunInstances ${g.aliases.length} × ${g.instanceType} ${g.imageId}: would succeed`);
+          s.dryRun.push(`RunInstances ${g.aliases.length} × ${g.instanceType} ${imageText(g)}: would succeed`);
         }
       },
     });
@@ -446,6 +454,7 @@ function launchSpecOf(s: StartState, g: LaunchGroup, sgId: string | undefined, z
     ...(zone ? { zone } : {}),
     ...(s.usePlacementGroup && sgId ? { placementGroup: securityGroupName(s.opts.name) } : {}),
     ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
+    ...(g.loginUser ? { loginUser: g.loginUser } : {}),
     clientToken: launchToken(s.opts.name, s.runId, [g.role, g.instanceType, g.imageId, g.aliases.join(',')].join('|')),
     tags: { [TAG_RUN]: s.runId },
   };
@@ -495,7 +504,9 @@ function planOf(s: StartState, region: string | undefined): StartPlan {
       verb: 'create',
       resource: 'instances',
       name: g.aliases.length > 3 ? `${g.aliases[0]}..${g.aliases[g.aliases.length - 1]}` : g.aliases.join(','),
-      detail: `${g.aliases.length} × ${g.instanceType} ${g.imageId}${g.spotBid !== undefined ? ` spot (bid $${g.spotBid}/h)` : ' on-demand'}`,
+      detail: `${g.aliases.length} × ${g.instanceType} ${imageText(g)}${g.spotBid !== undefined ? ` spot (bid $${g.spotBid}/h)` : ' on-demand'}${g.loginUser ? `, login ${g.loginUser}` : ''}`,
+      ...(g.imageId ? { imageId: g.imageId } : {}),
+      ...(g.requestedImage ? { requestedImage: g.requestedImage } : {}),
     });
   }
   // Cost of the whole cluster once made: existing nodes at their type, new ones at theirs.
@@ -521,6 +532,11 @@ function planOf(s: StartState, region: string | undefined): StartPlan {
     costIsEstimate: true,
     unpricedTypes: [...unpriced],
   };
+}
+
+/** `debian-12 → ami-0abc…` for an alias, else the AMI id. */
+function imageText(g: LaunchGroup): string {
+  return g.requestedImage ? `${g.requestedImage} → ${g.imageId}` : g.imageId;
 }
 
 /** Human form of a plan (for `start --plan`). */

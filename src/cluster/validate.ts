@@ -5,6 +5,7 @@ import { CloudError, ConfigError } from '../errors.js';
 import type { Ec2Provider } from '../cloud/ec2/provider.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from '../cloud/ec2/fingerprint.js';
 import { isCode } from '../cloud/ec2/api.js';
+import type { LaunchProblem } from '../cloud/provider.js';
 import type { NodeShape } from './launch-plan.js';
 
 /**
@@ -14,12 +15,7 @@ import type { NodeShape } from './launch-plan.js';
  * something the cloud does not have (exit 4); the error's exit code is 3 when any problem is
  * `config`.
  */
-export interface Problem {
-  kind: 'config' | 'cloud';
-  /** Stable PascalCase code, e.g. `KeyFileMode`. */
-  code: string;
-  message: string;
-}
+export type Problem = LaunchProblem;
 
 export function problemsError(cluster: string, problems: readonly Problem[]): StarclusterError {
   const details = problems.map((p) => p.message);
@@ -75,12 +71,12 @@ export async function validateOffline(template: ClusterTemplate, shapes: readonl
 }
 
 /**
- * Checks against EC2: AMIs, instance types, the key pair and its fingerprint, the zone, the
- * subnet, the volumes (in the zone). Every lookup runs even when another failed.
+ * Checks against EC2: the key pair and its fingerprint, the zone, the subnet, the volumes (in the
+ * zone). Every lookup runs even when another failed. AMIs and instance types (and whether they fit
+ * together) are the provider's: see Provider.resolveImages and resolveShapeImages.
  */
 export async function validateCloud(
   template: ClusterTemplate,
-  shapes: readonly NodeShape[],
   ec2: Ec2Provider,
   keyFileOk: boolean,
 ): Promise<Problem[]> {
@@ -91,53 +87,6 @@ export async function validateCloud(
   const api = ec2.api;
 
   const checks: Promise<void>[] = [];
-
-  // AMIs: one lookup per id, so a missing one is named.
-  const images = [...new Set(shapes.map((s) => s.imageId).filter(Boolean))];
-  for (const id of images) {
-    checks.push(
-      api.describeImages({ imageIds: [id] }).then(
-        (found) => {
-          const image = found[0];
-          if (!image)
-            add('cloud', 'ImageNotFound', `AMI ${id} does not exist in ${region}: check the id and the region`);
-          else if (image.State && image.State !== 'available')
-            add('cloud', 'ImageNotAvailable', `AMI ${id} is ${image.State}, not available`);
-        },
-        (error: unknown) => {
-          if (isCode(error, 'InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable'))
-            add('cloud', 'ImageNotFound', `AMI ${id} does not exist in ${region}: check the id and the region`);
-          else throw error;
-        },
-      ),
-    );
-  }
-
-  // Instance types, one lookup each.
-  const types = [...new Set(shapes.map((s) => s.instanceType).filter(Boolean))];
-  for (const type of types) {
-    checks.push(
-      api.describeInstanceTypes([type]).then(
-        (found) => {
-          if (!found.some((t) => t.InstanceType === type))
-            add(
-              'cloud',
-              'UnknownInstanceType',
-              `instance type ${type} is not offered in ${region}: check the spelling`,
-            );
-        },
-        (error: unknown) => {
-          if (isCode(error, 'InvalidInstanceType', 'InvalidParameterValue'))
-            add(
-              'cloud',
-              'UnknownInstanceType',
-              `instance type ${type} is not offered in ${region}: check the spelling`,
-            );
-          else throw error;
-        },
-      ),
-    );
-  }
 
   // Key pair and fingerprint.
   if (template.keyname) {

@@ -12,7 +12,10 @@ export default class AddNode extends BaseCommand<typeof AddNode> {
   static override flags = {
     num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1 }),
     alias: Flags.string({ char: 'a', description: 'alias of a new node (repeatable, or comma list)', multiple: true }),
-    'image-id': Flags.string({ char: 'i', description: 'AMI of the new nodes' }),
+    'image-id': Flags.string({
+      char: 'i',
+      description: 'AMI of the new nodes: an id, an alias (see `starcluster listpublic`) or resolve:ssm:NAME',
+    }),
     'instance-type': Flags.string({ char: 'I', description: 'instance type of the new nodes' }),
     'availability-zone': Flags.string({ char: 'z', description: 'zone of the new nodes (default: the master’s)' }),
     bid: Flags.string({ char: 'b', description: 'spot bid (USD/hour)' }),

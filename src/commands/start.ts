@@ -13,7 +13,8 @@ export default class Start extends BaseCommand<typeof Start> {
     'security group @sc-NAME, a placement group where the types support one, and the nodes in as few ' +
     'launches as possible, waits for them, sets them up over SSH and starts the engines. Ctrl-C or a ' +
     'failure removes what this run made; running start again on a half-made cluster resumes it. ' +
-    '--plan shows what would be created and an estimated hourly cost; --dry-run asks EC2 with DryRun.';
+    '--plan shows what would be created (image aliases with the AMI ids they resolve to) and an estimated ' +
+    'hourly cost; --dry-run asks EC2 with DryRun.';
   static override examples = [
     '<%= config.bin %> start mycluster',
     '<%= config.bin %> start mycluster -c largecluster -s 8 --plan',
@@ -23,8 +24,15 @@ export default class Start extends BaseCommand<typeof Start> {
   static override flags = {
     'cluster-template': Flags.string({ char: 'c', description: 'cluster template (default: DEFAULT_TEMPLATE)' }),
     'cluster-size': Flags.integer({ char: 's', description: 'number of nodes, master included', min: 1 }),
-    'master-image-id': Flags.string({ char: 'm', description: 'AMI of the master' }),
-    'node-image-id': Flags.string({ char: 'n', description: 'AMI of the worker nodes' }),
+    'master-image-id': Flags.string({
+      char: 'm',
+      description:
+        'AMI of the master: an id, an alias (debian-12, ubuntu-24.04, ubuntu-22.04, al2023) or resolve:ssm:NAME',
+    }),
+    'node-image-id': Flags.string({
+      char: 'n',
+      description: 'AMI of the worker nodes: an id, an alias (see `starcluster listpublic`) or resolve:ssm:NAME',
+    }),
     'master-instance-type': Flags.string({ char: 'I', description: 'instance type of the master' }),
     'node-instance-type': Flags.string({ char: 'i', description: 'instance type of the worker nodes' }),
     'availability-zone': Flags.string({ char: 'a', description: 'availability zone for every node' }),

@@ -704,6 +704,7 @@ function buildTemplate(
     sharedFs: fields.shared_fs ?? (provider === 'local' ? 'none' : 'nfs'),
     sshCidr: fields.ssh_cidr ?? '0.0.0.0/0',
     ...(fields.engines_per_node !== undefined ? { enginesPerNode: fields.engines_per_node } : {}),
+    ...(fields.login_user !== undefined ? { loginUser: fields.login_user } : {}),
     location: { file: section.file, line: section.line },
   };
 }

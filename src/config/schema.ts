@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseImageRef } from '../cloud/images.js';
 import { didYouMean, shown } from './diagnostics.js';
 import { EC2_INSTANCE_TYPES, INSTANCE_TYPES_SOURCE } from './instance-types.js';
 
@@ -91,8 +92,6 @@ export function cidrProblem(v: string): string | undefined {
 }
 
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
-const IMAGE_ID = /^ami-[0-9a-z]+$/i;
-
 /**
  * Why `type` is not an EC2 instance type, or undefined when it is one. The list is AWS's own
  * (the SDK's `_InstanceType`, kept as data in instance-types.ts), as StarCluster checked its
@@ -115,7 +114,12 @@ const instanceType = () =>
     const problem = instanceTypeProblem(v);
     return problem === undefined ? v : new Bad(problem);
   });
-const imageId = () => text(IMAGE_ID, 'an AMI id such as ami-0123abcd');
+/** An AMI id, an image alias (debian-12, ubuntu-24.04...: src/cloud/images.ts) or `resolve:ssm:NAME`. */
+function checkImage(v: string): string | Bad {
+  const ref = parseImageRef(v);
+  return ref.kind === 'bad' ? new Bad(ref.message) : ref.kind === 'alias' ? ref.image.alias : ref.value;
+}
+const imageId = () => field(checkImage);
 
 /** One `type[:ami][:count]` item of NODE_INSTANCE_TYPE (before the last). */
 export interface NodeTypeItem {
@@ -147,7 +151,9 @@ export const nodeInstanceTypes = () =>
     if (lastProblem) return new Bad(`the last item (the default type): ${lastProblem}`);
     const items: NodeTypeItem[] = [];
     for (const part of parts) {
-      const bits = part.split(':').map((s) => s.trim());
+      // `resolve:ssm:NAME` holds colons of its own: take it out before splitting.
+      const ssm = /:(resolve:ssm:[^:]+)/.exec(part);
+      const bits = (ssm ? part.replace(ssm[0], ':\0') : part).split(':').map((s) => s.trim());
       const [type = '', second, third] = bits;
       let image: string | undefined;
       let countText = '1';
@@ -155,15 +161,19 @@ export const nodeInstanceTypes = () =>
         image = second;
         countText = third ?? '';
       } else if (bits.length === 2 && second !== undefined) {
-        if (second.toLowerCase().startsWith('ami-')) image = second;
-        else countText = second;
+        // A count is a number; an image is an AMI id, an alias or resolve:ssm (each has a digit or `-`).
+        if (/^[+-]?\d+$/.test(second) || !/[\d-]/.test(second)) countText = second;
+        else image = second;
       } else if (bits.length > 3) {
         return new Bad(`item ${shown(part)} should be TYPE[:AMI][:COUNT]`);
       }
+      if (image === '\0' && ssm?.[1]) image = ssm[1];
       const typeProblem = instanceTypeProblem(type);
       if (typeProblem) return new Bad(`item ${shown(part)}: ${typeProblem}`);
-      if (image !== undefined && !IMAGE_ID.test(image)) {
-        return new Bad(`item ${shown(part)}: ${shown(image)} is not an AMI id`);
+      if (image !== undefined) {
+        const checked = checkImage(image);
+        if (checked instanceof Bad) return new Bad(`item ${shown(part)}: ${checked.message}`);
+        image = checked;
       }
       if (!/^\d+$/.test(countText) || Number(countText) < 1) {
         return new Bad(`item ${shown(part)}: the count ${shown(countText)} must be a whole number of at least 1`);
@@ -272,6 +282,8 @@ export const clusterSchema = z.object({
   shared_fs: choice(SHARED_FILESYSTEMS).optional(),
   ssh_cidr: cidr().optional(),
   engines_per_node: int(1).optional(),
+  /** ours: the user to log in as on the image (default: from the image alias or AMI name, else root). */
+  login_user: text(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Linux user name such as admin or ubuntu').optional(),
 });
 
 export type GlobalFields = z.output<typeof globalSchema>;

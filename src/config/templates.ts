@@ -64,6 +64,7 @@ export function describeTemplate(template: ClusterTemplate): Record<string, unkn
     shared_fs: template.sharedFs,
     ssh_cidr: template.sshCidr,
     engines_per_node: template.enginesPerNode,
+    login_user: template.loginUser,
     volumes: template.volumes.map((v) => ({
       name: v.name,
       volume_id: v.volumeId,

@@ -86,6 +86,7 @@ export interface PluginSettings {
 /** One `type[:ami][:count]` item of NODE_INSTANCE_TYPE. */
 export interface NodeTypeSpec {
   instanceType: string;
+  /** As NODE_IMAGE_ID: an AMI id, an image alias or `resolve:ssm:NAME`. */
   imageId?: string;
   count: number;
 }
@@ -101,6 +102,7 @@ export interface ClusterTemplate {
   clusterUser: string;
   clusterShell: ClusterShell;
   dnsPrefix: boolean;
+  /** An AMI id, an image alias (`debian-12`, see src/cloud/images.ts) or `resolve:ssm:NAME`. */
   masterImageId?: string;
   masterInstanceType?: string;
   nodeImageId?: string; // required for ec2
@@ -125,6 +127,8 @@ export interface ClusterTemplate {
   sshCidr: string;
   /** ours: engines per node; absent = the node's core count. */
   enginesPerNode?: number;
+  /** ours: LOGIN_USER, the image's login user; absent = from the image alias or AMI name, else root. */
+  loginUser?: string;
   location?: SourceLocation;
 }
 

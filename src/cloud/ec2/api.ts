@@ -69,7 +69,7 @@ export class Ec2Api {
   readonly client: EC2Client;
   readonly region: string;
 
-  constructor(settings: Ec2ClientSettings) {
+  constructor(readonly settings: Ec2ClientSettings) {
     registerSecret(settings.credentials?.secretAccessKey);
     registerSecret(settings.credentials?.sessionToken);
     this.region = settings.region;

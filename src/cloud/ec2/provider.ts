@@ -4,8 +4,11 @@ import { CloudError, throwIfAborted } from '../../errors.js';
 import {
   TAG_ALIAS,
   TAG_CLUSTER,
+  TAG_LOGIN_USER,
   TAG_NAME,
   TAG_ROLE,
+  type ImageRequest,
+  type ImageResolution,
   type LaunchSpec,
   type NodeRecord,
   type NodeRole,
@@ -13,7 +16,9 @@ import {
   type Provider,
 } from '../provider.js';
 import { Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
+import { resolveImagesWith, type ImageCatalog } from './images.js';
 import type { Ec2ClientSettings } from './settings.js';
+import { SsmParameters } from './ssm.js';
 
 /** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */
 
@@ -53,6 +58,8 @@ export interface Ec2ProviderOptions {
   waitTimeoutSeconds?: number;
   /** Backoff schedule for deleting a security group still in use (ms); default 2 s doubling to 30 s, ~5 min total. */
   sgDeleteDelaysMs?: number[];
+  /** Where SSM parameters are read (default: SSM in the provider's region, loaded on first use). */
+  parameters?: Pick<SsmParameters, 'get'>;
 }
 
 /**
@@ -65,9 +72,11 @@ export class Ec2Provider implements Provider {
   readonly api: Ec2Api;
   private readonly waitTimeoutSeconds: number;
   private readonly sgDeleteDelaysMs: number[];
+  private readonly parameters: Pick<SsmParameters, 'get'>;
 
   constructor(settingsOrApi: Ec2ClientSettings | Ec2Api, options: Ec2ProviderOptions = {}) {
     this.api = settingsOrApi instanceof Ec2Api ? settingsOrApi : new Ec2Api(settingsOrApi);
+    this.parameters = options.parameters ?? new SsmParameters(this.api.settings);
     this.waitTimeoutSeconds = options.waitTimeoutSeconds ?? 900;
     this.sgDeleteDelaysMs = options.sgDeleteDelaysMs ?? [
       2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000,
@@ -76,6 +85,51 @@ export class Ec2Provider implements Provider {
 
   get region(): string {
     return this.api.region;
+  }
+
+  /** How the region was chosen (`--region`, `$AWS_REGION`, `profile dev in ~/.aws/config`...). */
+  get regionSource(): string | undefined {
+    return this.api.settings.regionSource;
+  }
+
+  // --- images ----------------------------------------------------------------------------------
+
+  /** Aliases and resolve:ssm: through SSM, for each instance type's architecture; then the checks. */
+  async resolveImages(requests: readonly ImageRequest[]): Promise<ImageResolution> {
+    return resolveImagesWith(this.imageCatalog(), requests);
+  }
+
+  /** The lookups image resolution makes, over EC2 and SSM. */
+  imageCatalog(): ImageCatalog {
+    const api = this.api;
+    return {
+      region: this.region,
+      describeImage: async (id) => {
+        try {
+          const image = (await api.describeImages({ imageIds: [id] }))[0];
+          if (!image) return undefined;
+          return {
+            ...(image.Name ? { name: image.Name } : {}),
+            ...(image.Architecture ? { architecture: image.Architecture } : {}),
+            ...(image.State ? { state: image.State } : {}),
+          };
+        } catch (error) {
+          if (isCode(error, 'InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable'))
+            return undefined;
+          throw error;
+        }
+      },
+      instanceTypeArchitectures: async (type) => {
+        try {
+          const info = (await api.describeInstanceTypes([type])).find((t) => t.InstanceType === type);
+          return info ? [...(info.ProcessorInfo?.SupportedArchitectures ?? [])] : undefined;
+        } catch (error) {
+          if (isCode(error, 'InvalidInstanceType', 'InvalidParameterValue')) return undefined;
+          throw error;
+        }
+      },
+      parameter: (name) => this.parameters.get(name),
+    };
   }
 
   // --- Provider --------------------------------------------------------------------------------
@@ -160,6 +214,7 @@ export class Ec2Provider implements Provider {
       [TAG_CLUSTER]: spec.cluster,
       [TAG_ROLE]: spec.role,
       [TAG_LAUNCH_ALIASES]: aliases.join(','),
+      ...(spec.loginUser ? { [TAG_LOGIN_USER]: spec.loginUser } : {}),
     };
     // A single-node launch knows its alias and Name up front.
     const instanceTags =
@@ -438,6 +493,7 @@ export function toNodeRecord(i: Instance): NodeRecord {
     ...(i.KeyName ? { keyName: i.KeyName } : {}),
     ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime) } : {}),
     ...(i.SpotInstanceRequestId ? { spotRequestId: i.SpotInstanceRequestId } : {}),
+    ...(tags[TAG_LOGIN_USER] ? { loginUser: tags[TAG_LOGIN_USER] } : {}),
     tags,
   };
 }

@@ -4,7 +4,11 @@ import { registerSecret } from '../../secrets.js';
 /** What an EC2 client needs: region, optional endpoint (LocalStack), optional static credentials. */
 export interface Ec2ClientSettings {
   region: string;
+  /** How the region was chosen (see resolveRegion), for messages. */
+  regionSource?: string;
   endpoint?: string;
+  /** SSM's endpoint ($AWS_ENDPOINT_URL_SSM / $AWS_ENDPOINT_URL, e.g. LocalStack); absent: the region's own. */
+  ssmEndpoint?: string;
   /** Absent: the standard AWS credential chain (env, profile, IMDS). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   maxAttempts?: number;
@@ -20,7 +24,12 @@ export function ec2SettingsFromConfig(
 ): Ec2ClientSettings {
   const region = aws?.regionName ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const endpoint = aws?.endpoint ?? env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL;
-  const settings: Ec2ClientSettings = { region, ...(endpoint ? { endpoint } : {}) };
+  const ssmEndpoint = ssmEndpointFrom(env);
+  const settings: Ec2ClientSettings = {
+    region,
+    ...(endpoint ? { endpoint } : {}),
+    ...(ssmEndpoint ? { ssmEndpoint } : {}),
+  };
   if (aws?.accessKeyId && aws.secretAccessKey) {
     registerSecret(aws.secretAccessKey);
     settings.credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey };
@@ -28,4 +37,9 @@ export function ec2SettingsFromConfig(
   registerSecret(env.AWS_SECRET_ACCESS_KEY);
   registerSecret(env.AWS_SESSION_TOKEN);
   return settings;
+}
+
+/** SSM's endpoint from the environment, as the AWS SDKs read it; undefined: the region's own. */
+export function ssmEndpointFrom(env: NodeJS.ProcessEnv): string | undefined {
+  return env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL || undefined;
 }

@@ -74,7 +74,8 @@ async function makeFleetEnv(): Promise<FleetEnv> {
   const api = new Ec2Api(ec2SettingsFromConfig(undefined, process.env));
   await api.importKeyPair(keyName, (await readFile(`${keyPath}.pub`, 'utf8')).trim());
   const images = await api.describeImages({});
-  const imageId = images.find((i) => i.ImageId)?.ImageId;
+  // x86_64, as the t3.micro nodes: start refuses an AMI of another architecture than the type's.
+  const imageId = images.find((i) => i.ImageId && i.Architecture === 'x86_64')?.ImageId;
   if (!imageId) throw new Error('LocalStack lists no AMIs');
 
   return {

@@ -6,25 +6,14 @@ import { cleanEnv, load, tempConfig } from './_helpers.js';
 afterEach(() => clearSecretsForTesting());
 
 describe('awsClientSettings', () => {
-  it('takes region from the flag, then [aws info], then AWS_REGION / AWS_DEFAULT_REGION, then us-east-1', async () => {
-    const withRegion = await load('full.ini'); // AWS_REGION_NAME = us-west-2
-    const without = await load('extends-deep.ini');
-    const env = { AWS_REGION: 'eu-north-1', AWS_DEFAULT_REGION: 'sa-east-1' };
-    expect(awsClientSettings(withRegion, 'ap-south-1', env).region).toBe('ap-south-1');
-    expect(awsClientSettings(withRegion, undefined, env).region).toBe('us-west-2');
-    expect(awsClientSettings(without, undefined, env).region).toBe('eu-north-1');
-    expect(awsClientSettings(without, undefined, { AWS_DEFAULT_REGION: 'sa-east-1' }).region).toBe('sa-east-1');
-    expect(awsClientSettings(without, undefined, {}).region).toBe('us-east-1');
-  });
-
   it('uses [aws info] credentials when set, else leaves them to the standard chain', async () => {
     const pinned = await load('starcluster-examples.ini');
-    expect(awsClientSettings(pinned, undefined, {}).credentials).toEqual({
+    expect(awsClientSettings(pinned, {}).credentials).toEqual({
       accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
       secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
     });
     const chain = await load('starcluster-default.ini');
-    expect(awsClientSettings(chain, undefined, {})).toEqual({ region: 'us-east-1' });
+    expect(awsClientSettings(chain, {})).toEqual({});
   });
 
   it('points at AWS_ENDPOINT_URL first, else builds the endpoint from AWS_REGION_HOST/PORT/IS_SECURE', async () => {
@@ -32,12 +21,12 @@ describe('awsClientSettings', () => {
       '[aws info]\nAWS_REGION_HOST = ec2.internal.example\nAWS_PORT = 8443\nAWS_IS_SECURE = False\nAWS_EC2_PATH = /api\n',
     );
     const config = await loadConfig({ path, env: cleanEnv() });
-    expect(awsClientSettings(config, undefined, {}).endpoint).toBe('http://ec2.internal.example:8443/api');
-    expect(awsClientSettings(config, undefined, { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }).endpoint).toBe(
+    expect(awsClientSettings(config, {}).endpoint).toBe('http://ec2.internal.example:8443/api');
+    expect(awsClientSettings(config, { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }).endpoint).toBe(
       'http://127.0.0.1:4566',
     );
     const plain = await load('full.ini');
-    expect(awsClientSettings(plain, undefined, {}).endpoint).toBeUndefined();
+    expect(awsClientSettings(plain, {}).endpoint).toBeUndefined();
   });
 
   it('registers secrets: AWS secret key, proxy password, secret-looking plugin settings', async () => {

@@ -146,7 +146,7 @@ describe('config fuzz', () => {
       try {
         const config = await loadConfig({ path, env: cleanEnv() });
         for (const name of config.clusters.keys()) describeTemplate(getClusterTemplate(config, name));
-        awsClientSettings(config, undefined, {});
+        awsClientSettings(config, {});
         outcomes.valid += 1;
       } catch (error) {
         if (!(error instanceof ConfigError) || !StarclusterError.is(error)) {

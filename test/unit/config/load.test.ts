@@ -162,7 +162,7 @@ describe('types and values', () => {
       'types-bad.ini:14: [cluster c] CLUSTER_SIZE: expected a whole number, got "two"',
       'types-bad.ini:15: [cluster c] CLUSTER_USER: cannot be root: StarCluster creates this user on every node; use e.g. sgeadmin',
       'types-bad.ini:16: [cluster c] CLUSTER_SHELL: "bsh" is not one of bash, zsh, csh, ksh, tcsh (did you mean bash?)',
-      'types-bad.ini:17: [cluster c] NODE_IMAGE_ID: "img-123" is not an AMI id such as ami-0123abcd',
+      'types-bad.ini:17: [cluster c] NODE_IMAGE_ID: "img-123" is neither an AMI id nor an image alias; aliases: debian-12, ubuntu-24.04, ubuntu-22.04, al2023 (or ami-…, or resolve:ssm:/parameter/name)',
       'types-bad.ini:19: [cluster c] SPOT_BID: -1 must be greater than 0',
       'types-bad.ini:20: [cluster c] DNS_PREFIX: expected True or False, got "sometimes"',
       'types-bad.ini:21: [cluster c] PROVIDER: "gce" is not one of ec2, local (did you mean ec2?)',

@@ -1,0 +1,191 @@
+import {
+  ARCHITECTURES,
+  architectureFromTypeName,
+  IMAGE_ALIASES,
+  loginUserFromImageName,
+  parseImageRef,
+  type Architecture,
+} from '../images.js';
+import type { ImageRequest, ImageResolution, LaunchProblem, ResolvedImage } from '../provider.js';
+
+/**
+ * Image resolution for EC2 over the three lookups it needs, so the rules can be tested against a
+ * small fake and run against EC2 + SSM (Ec2Provider) unchanged.
+ */
+export interface ImageCatalog {
+  readonly region: string;
+  /** The image, or undefined when EC2 has none by that id. */
+  describeImage(id: string): Promise<{ name?: string; architecture?: string; state?: string } | undefined>;
+  /**
+   * The architectures EC2 lists for the type (ProcessorInfo.SupportedArchitectures; [] when it
+   * lists none), or undefined when the type does not exist in the region.
+   */
+  instanceTypeArchitectures(instanceType: string): Promise<string[] | undefined>;
+  /** A parameter's value, or undefined when there is no parameter by that name. */
+  parameter(name: string): Promise<string | undefined>;
+}
+
+/** What an instance type runs: from EC2's own list when it has one, else from the type's name. */
+export function architectureOfType(instanceType: string, supported: readonly string[]): Architecture {
+  const known = ARCHITECTURES.filter((a) => supported.includes(a));
+  // Types that run both (none today) take x86_64, the architecture of more images.
+  if (known.length) return known.includes('x86_64') ? 'x86_64' : 'arm64';
+  return architectureFromTypeName(instanceType);
+}
+
+/**
+ * Resolves every request (alias → the SSM parameter for the type's architecture → AMI id;
+ * `resolve:ssm:NAME` → AMI id; ami-… as is), then checks each AMI exists, is available and has
+ * the architecture of its instance type. Every problem is collected; nothing is launched here.
+ */
+export async function resolveImagesWith(
+  catalog: ImageCatalog,
+  requests: readonly ImageRequest[],
+): Promise<ImageResolution> {
+  const region = catalog.region;
+  const problems: LaunchProblem[] = [];
+  const unique = dedupe(requests);
+
+  // Instance types: one lookup each.
+  const typeArch = new Map<string, { supported: string[]; arch: Architecture } | undefined>();
+  await Promise.all(
+    [...new Set(unique.map((r) => r.instanceType))].map(async (type) => {
+      const supported = await catalog.instanceTypeArchitectures(type);
+      if (supported === undefined) {
+        typeArch.set(type, undefined);
+        problems.push({
+          kind: 'cloud',
+          code: 'UnknownInstanceType',
+          message: `instance type ${type} is not offered in ${region}: check the spelling`,
+        });
+      } else typeArch.set(type, { supported, arch: architectureOfType(type, supported) });
+    }),
+  );
+
+  // Aliases and resolve:ssm: read the parameter (once per name).
+  const parameterValues = new Map<string, Promise<string | undefined>>();
+  const readParameter = (name: string): Promise<string | undefined> => {
+    let value = parameterValues.get(name);
+    if (!value) parameterValues.set(name, (value = catalog.parameter(name)));
+    return value;
+  };
+  const resolved: (ResolvedImage | undefined)[] = await Promise.all(
+    unique.map(async (request): Promise<ResolvedImage | undefined> => {
+      const where = request.setting ? `${request.setting} ` : '';
+      const ref = parseImageRef(request.image);
+      if (ref.kind === 'bad') {
+        problems.push({ kind: 'config', code: 'UnknownImage', message: `${where}${ref.message}` });
+        return undefined;
+      }
+      if (ref.kind === 'ami') return { request, imageId: ref.id };
+      const type = typeArch.get(request.instanceType);
+      if (ref.kind === 'alias' && !type) return undefined; // the type is reported; no architecture to pick
+      const parameter = ref.kind === 'alias' ? ref.image.parameters[type?.arch ?? 'x86_64'] : ref.parameter;
+      const value = (await readParameter(parameter))?.trim();
+      const what =
+        ref.kind === 'alias'
+          ? `image alias ${ref.image.alias} (${type?.arch ?? ''}, for ${request.instanceType})`
+          : `resolve:ssm:${parameter}`;
+      if (value === undefined) {
+        problems.push({
+          kind: 'cloud',
+          code: 'ImageParameterNotFound',
+          message: `${where}${what}: SSM parameter ${parameter} does not exist in ${region}${
+            ref.kind === 'alias'
+              ? '; choose another alias or region, or give an AMI id'
+              : ': check the name and the region'
+          }`,
+        });
+        return undefined;
+      }
+      if (!/^ami-[0-9a-z]+$/i.test(value)) {
+        problems.push({
+          kind: 'cloud',
+          code: 'ImageParameterNotAmi',
+          message: `${where}${what}: SSM parameter ${parameter} holds ${JSON.stringify(value.slice(0, 40))}, not an AMI id`,
+        });
+        return undefined;
+      }
+      return {
+        request,
+        imageId: value,
+        parameter,
+        ...(ref.kind === 'alias' ? { loginUser: ref.image.loginUser } : {}),
+      };
+    }),
+  );
+
+  // The AMIs: exist, available, and of the type's architecture.
+  const images = new Map<string, Promise<Awaited<ReturnType<ImageCatalog['describeImage']>>>>();
+  const out: ResolvedImage[] = [];
+  await Promise.all(
+    resolved.map(async (r) => {
+      if (!r) return;
+      let lookup = images.get(r.imageId);
+      if (!lookup) images.set(r.imageId, (lookup = catalog.describeImage(r.imageId)));
+      const image = await lookup;
+      const where = r.request.setting ? `${r.request.setting} ` : '';
+      const via = r.parameter ? ` (${r.request.image}, from SSM parameter ${r.parameter})` : '';
+      if (!image) {
+        problems.push({
+          kind: 'cloud',
+          code: 'ImageNotFound',
+          message: `${where}AMI ${r.imageId}${via} does not exist in ${region}: check the id and the region`,
+        });
+        return;
+      }
+      if (image.state && image.state !== 'available') {
+        problems.push({
+          kind: 'cloud',
+          code: 'ImageNotAvailable',
+          message: `${where}AMI ${r.imageId}${via} is ${image.state}, not available`,
+        });
+        return;
+      }
+      const type = typeArch.get(r.request.instanceType);
+      const arch = image.architecture;
+      const fits = !type || !arch || (type.supported.length ? type.supported.includes(arch) : arch === type.arch);
+      if (!fits && type && arch) {
+        problems.push({
+          kind: 'config',
+          code: 'ArchitectureMismatch',
+          message:
+            `${where}AMI ${r.imageId}${image.name ? ` (${image.name})` : ''}${via} is ${arch}, but instance type ` +
+            `${r.request.instanceType} runs ${type.supported.length ? type.supported.join('/') : type.arch}: ` +
+            `use an ${type.arch} AMI, an instance type for ${arch}, or an image alias (${IMAGE_ALIASES.join(', ')}), ` +
+            `which picks the AMI for the instance type's architecture`,
+        });
+        return;
+      }
+      const loginUser = r.loginUser ?? loginUserFromImageName(image.name);
+      out.push({
+        ...r,
+        ...(arch ? { architecture: arch } : {}),
+        ...(image.name ? { imageName: image.name } : {}),
+        ...(loginUser ? { loginUser } : {}),
+      });
+    }),
+  );
+  // Request order, whatever order the lookups finished in.
+  const order = (i: ResolvedImage): number => unique.indexOf(i.request);
+  out.sort((a, b) => order(a) - order(b));
+  return { images: out, problems: sortProblems(problems) };
+}
+
+/** The requests, once per (image, instance type); the settings that asked for each are joined. */
+function dedupe(requests: readonly ImageRequest[]): ImageRequest[] {
+  const byKey = new Map<string, ImageRequest>();
+  for (const r of requests) {
+    const key = `${r.image}\0${r.instanceType}`;
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, { ...r });
+    else if (r.setting && !seen.setting?.split('/').includes(r.setting))
+      seen.setting = seen.setting ? `${seen.setting}/${r.setting}` : r.setting;
+  }
+  return [...byKey.values()];
+}
+
+/** Stable order for messages (the lookups run in parallel). */
+function sortProblems(problems: LaunchProblem[]): LaunchProblem[] {
+  return [...problems].sort((a, b) => a.message.localeCompare(b.message));
+}
