@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts LocalStack (EC2 and SSM) on the host, on a free port of 127.0.0.1, with state and logs under
-# localstack/.state; waits until /_localstack/health shows ec2 available; prints the endpoint URL
+# localstack/.state; waits until /_localstack/health shows ec2 and ssm available and the init hooks
+# (localstack/init: the test fleet's, see ready.d/starcluster-fleet.py) have run; prints the endpoint URL
 # as its last line. If the LocalStack this script started is still running and healthy, it just
 # prints its endpoint. Stop it with localstack/stop.sh.
 set -euo pipefail
@@ -13,15 +14,21 @@ timeout="${LOCALSTACK_START_TIMEOUT:-240}"
 mkdir -p "$state"
 
 healthy() {
-  # $1: endpoint. True when LocalStack answers and reports ec2 available (or running).
+  # $1: endpoint. Exit 0 when LocalStack answers, reports ec2 and ssm available (or running) and its
+  # ready-stage init hooks ran; 2 when it answers but was started without ssm (an older start.sh).
   "$here/.venv/bin/python" - "$1" <<'PY' 2>/dev/null
 import json, sys, urllib.request
+ok = ("available", "running")
 try:
     with urllib.request.urlopen(sys.argv[1] + "/_localstack/health", timeout=2) as r:
         services = json.load(r).get("services", {})
+    with urllib.request.urlopen(sys.argv[1] + "/_localstack/init/ready", timeout=2) as r:
+        ready = json.load(r).get("completed") is True
 except Exception:
     sys.exit(1)
-sys.exit(0 if services.get("ec2") in ("available", "running") else 1)
+if services.get("ec2") in ok and "ssm" not in services:
+    sys.exit(2)
+sys.exit(0 if services.get("ec2") in ok and services.get("ssm") in ok and ready else 1)
 PY
 }
 
@@ -40,9 +47,17 @@ flock 9
 
 "$here/install.sh"
 
-if ours && [ -f "$endpointfile" ] && healthy "$(cat "$endpointfile")"; then
-  cat "$endpointfile"
-  exit 0
+if ours && [ -f "$endpointfile" ]; then
+  rc=0
+  healthy "$(cat "$endpointfile")" || rc=$?
+  if [ "$rc" = 0 ]; then
+    cat "$endpointfile"
+    exit 0
+  fi
+  if [ "$rc" = 2 ]; then
+    echo "localstack/start.sh: the running LocalStack has no ssm (started by an older start.sh); restarting it" >&2
+    "$here/stop.sh" >&2
+  fi
 fi
 if ours; then
   # Started but not healthy yet (another start is waiting), or wedged: wait below, then give up.
@@ -53,6 +68,10 @@ else
   port="$("$here/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   endpoint="http://127.0.0.1:$port"
   mkdir -p "$state/filesystem"
+  # Init hooks (run inside LocalStack): LocalStack looks for them under FILESYSTEM_ROOT/etc/localstack/init.
+  rm -rf "$state/filesystem/etc/localstack/init"
+  mkdir -p "$state/filesystem/etc/localstack"
+  cp -r "$here/init" "$state/filesystem/etc/localstack/init"
   # A new session, so stop.sh can end the whole process group it leads and nothing else.
   GATEWAY_LISTEN="127.0.0.1:$port" \
     SERVICES=ec2,ssm \

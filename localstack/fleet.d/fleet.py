@@ -2,16 +2,22 @@
 
 LocalStack's EC2 records instances but boots nothing. The fleet gives each running instance a
 network namespace on a Linux bridge at the instance's private IP, its own hostname (UTS
-namespace), a private root filesystem (an overlay over this machine's /, so /etc, users, host
-keys and installed packages are per host), empty private /root and /home, and an sshd on port 22
-that trusts the public key of the key pair the instance was launched with (root by key only).
+namespace) and the root filesystem of its ImageId (images.py):
+- a stock image (Debian 12, built from Debian's packages): an overlay on the image, which runs its
+  own userland; cloud-init sets it up from the instance's user data and key pair (host-init-stock.sh);
+- anything else: the fast host, an overlay over this machine's / (so /etc, users, host keys and
+  installed packages are per host), empty private /root and /home, and an sshd on port 22 that
+  trusts the public key of the key pair the instance was launched with (root by key only).
 
 Commands (run as root, usually through ../fleet):
   start   bridge + VPC/subnet in LocalStack + background reconciler
   stop    reconciler, every host and the bridge are removed
   status  one line per host: instance id, cluster tag, address, hostname pid
   subnet  the fleet subnet id (creates the VPC/subnet if needed)
-  info    this fleet's index, bridge, gateway address and subnet CIDR (key=value lines)
+  info    this fleet's index, bridge, gateway address and subnet CIDR, proxy (key=value lines)
+  images  the AMIs the fleet registered: id, alias, architecture, kind, name
+  build-images  waits until the stock images are built (the reconciler builds them in the background)
+  proxy-stats  the package proxy's counts (files fetched upstream, served), as JSON
   reconcile  run the reconciler in the foreground (what `start` runs in the background)
 
 Several fleets run side by side, one per checkout: each claims an index N (see _claim_index) and
@@ -22,20 +28,25 @@ left as it is; the bridge has no uplink), and 198.18.0.0/15 outside running flee
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import images  # noqa: E402 - next to this file
 STATE = Path(os.environ.get("FLEET_STATE", HERE.parent / ".state" / "fleet"))
 HOSTS = STATE / "hosts"
 PID_FILE = STATE / "reconciler.pid"
 LOG_FILE = STATE / "reconciler.log"
 SUBNET_FILE = STATE / "subnet"
+IMAGES_FILE = STATE / "images.json"
 
 FLEET_TAG = "starcluster:fleet"
 POLL_SECONDS = float(os.environ.get("FLEET_POLL_SECONDS", "1"))
@@ -156,11 +167,11 @@ def need_root() -> None:
 # ---------------------------------------------------------------- LocalStack (boto3)
 
 
-def ec2():
+def ec2(service: str = "ec2"):
     import boto3  # from localstack/.venv
 
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=ENDPOINT,
         region_name=REGION,
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
@@ -219,6 +230,7 @@ def running_instances(client, subnet_id: str) -> dict[str, dict]:
                     "ip": inst["PrivateIpAddress"],
                     "key": inst.get("KeyName"),
                     "cluster": tags.get("starcluster:cluster", ""),
+                    "image": inst.get("ImageId", ""),
                 }
     return out
 
@@ -301,10 +313,23 @@ def pid_alive(pid: int) -> bool:
 
 
 HOST_INIT = HERE / "host-init.sh"
+HOST_INIT_STOCK = HERE / "host-init-stock.sh"
 
 
-def host_up(instance_id: str, ip: str, pubkey: str, cluster: str) -> None:
-    """Network namespace + veth on the bridge at `ip`, then host-init.sh in new UTS/mount/pid namespaces."""
+def user_data(client, instance_id: str) -> bytes:
+    """The instance's user data (DescribeInstanceAttribute userData), decoded; b"" when none."""
+    attr = client.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    value = (attr.get("UserData") or {}).get("Value") or ""
+    return base64.b64decode(value) if value else b""
+
+
+def host_up(instance_id: str, ip: str, pubkey: str, cluster: str, image: dict | None = None, data: bytes = b"") -> None:
+    """Network namespace + veth on the bridge at `ip`, then the host's init in new UTS/mount/pid namespaces.
+
+    `image` (a fleet stock image: images.publish) boots that image's root filesystem with
+    host-init-stock.sh, the key and user data handed over as a NoCloud seed; else host-init.sh
+    makes today's fast host, a copy-on-write view of this machine.
+    """
     started = time.monotonic()
     ns, veth = netns_name(instance_id), veth_name(instance_id)
     hdir = host_dir(instance_id)
@@ -312,26 +337,37 @@ def host_up(instance_id: str, ip: str, pubkey: str, cluster: str) -> None:
     for sub in ("upper", "work", "merged", "root", "home"):
         (hdir / sub).mkdir(parents=True, exist_ok=True)
     (hdir / "authorized_keys").write_text(pubkey + "\n" if pubkey else "")
+    hostname = "ip-" + ip.replace(".", "-")
+    if image:
+        seed = hdir / "seed"
+        seed.mkdir()
+        meta = {"instance-id": instance_id, "local-hostname": hostname, "public-keys": [pubkey] if pubkey else []}
+        (seed / "meta-data").write_text(json.dumps(meta, indent=1) + "\n")
+        (seed / "user-data").write_bytes(data)
+        (seed / "vendor-data").write_text("")
+        init = ["/bin/sh", str(HOST_INIT_STOCK), str(hdir), hostname, ip, image["rootfs"], BRIDGE_ADDR]
+    else:
+        init = ["/bin/sh", str(HOST_INIT), str(hdir), hostname, ip]
     run("ip", "netns", "add", ns)
     run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
     run("ip", "link", "set", veth, "master", BRIDGE, "up")
     run("ip", "-n", ns, "addr", "add", f"{ip}/{PREFIX}", "dev", "eth0")
     run("ip", "-n", ns, "link", "set", "eth0", "up")
     run("ip", "-n", ns, "link", "set", "lo", "up")
-    hostname = "ip-" + ip.replace(".", "-")
     logf = open(hdir / "host.log", "ab")
     proc = subprocess.Popen(
         [
             "ip", "netns", "exec", ns,
             "unshare", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
-            "/bin/sh", str(HOST_INIT), str(hdir), hostname, ip,
+            *init,
         ],
         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
     )  # fmt: skip
+    what = image["name"] if image else "machine overlay"
     (hdir / "host.json").write_text(
-        json.dumps({"id": instance_id, "ip": ip, "cluster": cluster, "pid": proc.pid, "netns": ns, "veth": veth})
+        json.dumps({"id": instance_id, "ip": ip, "cluster": cluster, "pid": proc.pid, "netns": ns, "veth": veth, "image": what})
     )
-    log(f"host {instance_id} {ip} ({cluster or '-'}) up in {time.monotonic() - started:.2f}s, pid {proc.pid}")
+    log(f"host {instance_id} {ip} ({cluster or '-'}, {what}) up in {time.monotonic() - started:.2f}s, pid {proc.pid}")
 
 
 def host_down(instance_id: str, quiet: bool = False) -> None:
@@ -375,6 +411,13 @@ def known_hosts() -> list[str]:
 # ---------------------------------------------------------------- reconciler
 
 
+def load_images() -> dict[str, dict]:
+    try:
+        return json.loads(IMAGES_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def reconcile_forever() -> None:
     need_root()
     client = ec2()
@@ -382,7 +425,21 @@ def reconcile_forever() -> None:
     bridge_up()
     hosts_fs_up()
     keys: dict[str, str] = {}
-    log(f"reconciling instances of subnet {subnet_id} against {ENDPOINT}")
+    images.ensure_proxy()
+    images.proxy_user(INDEX, os.getpid())
+    images.forward_proxy(BRIDGE_ADDR)
+
+    def build() -> None:
+        try:
+            images.build_missing(load_images())
+        except Exception as exc:  # noqa: BLE001 - reported; hosts for the image keep waiting
+            log(f"image build failed: {exc}")
+
+    threading.Thread(target=build, daemon=True, name="image-build").start()
+    log(f"reconciling instances of subnet {subnet_id} against {ENDPOINT}; package proxy on {BRIDGE_ADDR}:{images.PROXY_PORT}")
+    refused: set[str] = set()
+    waiting: set[str] = set()
+    rounds = 0
     stopping = False
 
     def on_term(_sig, _frm):
@@ -397,14 +454,36 @@ def reconcile_forever() -> None:
             have = set(known_hosts())
             for iid in sorted(have - set(want)):
                 host_down(iid)
+            known = load_images()
             for iid, inst in sorted(want.items()):
-                if iid in have:
+                if iid in have or iid in refused:
+                    continue
+                image = known.get(inst["image"])
+                if image and image["kind"] == "record":
+                    # Registered so aliases and architectures can be checked; nothing here can boot it.
+                    log(
+                        f"host {iid}: cannot boot {inst['image']} ({image['name']}, {image['alias']} {image['arch']}):"
+                        " the fleet registers this image for validation only; no host for this instance"
+                    )
+                    refused.add(iid)
+                    continue
+                stock = image if image and image["kind"] == "stock" else None
+                if stock and not images.is_built(stock["rootfs"]):
+                    if iid not in waiting:
+                        log(f"host {iid}: waiting for image {stock['name']} to be built")
+                        waiting.add(iid)
                     continue
                 try:
-                    host_up(iid, inst["ip"], public_key(client, inst["key"], keys), inst["cluster"])
+                    data = user_data(client, iid) if stock else b""
+                    host_up(iid, inst["ip"], public_key(client, inst["key"], keys), inst["cluster"], stock, data)
                 except Exception as exc:  # noqa: BLE001 - one bad host must not stop the others
                     log(f"host {iid}: {exc}")
                     host_down(iid, quiet=True)
+            refused &= set(want)
+            waiting &= set(want)
+            rounds += 1
+            if rounds % 30 == 0:
+                images.ensure_proxy()
         except Exception as exc:  # noqa: BLE001 - LocalStack restarting: try again next round
             log(f"poll failed: {exc}")
         # Reap finished children (hosts whose init died) without blocking.
@@ -425,12 +504,27 @@ def reconciler_pid() -> int | None:
     return pid if pid_alive(pid) else None
 
 
+def publish_images() -> dict[str, dict]:
+    """Every image registered as an AMI with its SSM parameters (stock images are built by the reconciler)."""
+    out = images.publish(ec2(), ec2("ssm"))
+    STATE.mkdir(parents=True, exist_ok=True)
+    IMAGES_FILE.write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
 def cmd_start() -> None:
     need_root()
     STATE.mkdir(parents=True, exist_ok=True)
     subnet_id = ensure_subnet(ec2())
     bridge_up()
     hosts_fs_up()
+    published = publish_images()
+    stock = sorted(
+        f"{v['name']} {k}{'' if images.is_built(v['rootfs']) else ' (to build)'}"
+        for k, v in published.items()
+        if v["kind"] == "stock"
+    )
+    log(f"images: {len(published)} AMIs registered; bootable stock images: {', '.join(stock) or 'none'}")
     if reconciler_pid() is None:
         logf = open(LOG_FILE, "ab")
         proc = subprocess.Popen(
@@ -466,6 +560,7 @@ def cmd_stop() -> None:
     if HOSTS.exists() and run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode == 0:
         run("umount", "-l", str(HOSTS), check=False)
     bridge_down()
+    images.release_proxy(INDEX)
     log("stopped: hosts and bridge removed")
 
 
@@ -494,6 +589,19 @@ def main(argv: list[str]) -> None:
             print(ensure_subnet(ec2()))
     elif cmd == "info":
         print(f"index={INDEX}\nbridge={BRIDGE}\ngateway={BRIDGE_ADDR}\ncidr={SUBNET_CIDR}\nstate={STATE}")
+        print(f"proxy=http://{BRIDGE_ADDR}:{images.PROXY_PORT}\nproxy_log={images.PROXY_LOG}\nimage_cache={images.IMAGE_CACHE}")
+    elif cmd == "images":
+        # ami id, alias, arch, kind (stock: boots here; record: validation only; machine: fast host), name
+        for ami, v in sorted(load_images().items(), key=lambda kv: (kv[1]["alias"], kv[1]["arch"])):
+            print(f"{ami:<22} {v['alias']:<13} {v['arch']:<7} {v['kind']:<8} {v['name']}")
+    elif cmd == "build-images":
+        # Waits until this fleet's stock images are built (builds them, or waits for the build under way).
+        need_root()
+        started = time.monotonic()
+        images.build_missing(load_images())
+        log(f"stock images ready ({time.monotonic() - started:.1f}s)")
+    elif cmd == "proxy-stats":
+        print(json.dumps(images.proxy_stats()))
     elif cmd == "reconcile":
         reconcile_forever()
     elif cmd == "host-up":  # for debugging: host-up ID IP PUBKEYFILE
@@ -505,7 +613,7 @@ def main(argv: list[str]) -> None:
         need_root()
         host_down(argv[2])
     else:
-        sys.exit(f"usage: fleet start|stop|status|subnet|info (got {cmd!r})")
+        sys.exit(f"usage: fleet start|stop|status|subnet|info|images|build-images|proxy-stats (got {cmd!r})")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ async function makeFleetEnv(): Promise<FleetEnv> {
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   process.env.AWS_REGION ??= 'us-east-1';
-  const fleet = await run(join(ROOT, 'localstack', 'fleet'), ['start'], { env: process.env, timeout: 120_000 });
+  // The first start on a machine builds the fleet's stock images (minutes); later ones reuse the cache.
+  const fleet = await run(join(ROOT, 'localstack', 'fleet'), ['start'], { env: process.env, timeout: 900_000 });
   const subnet = fleet.stdout.trim().split('\n').at(-1) ?? '';
   if (!subnet.startsWith('subnet-'))
     throw new Error(`localstack/fleet start printed no subnet: ${fleet.stdout}${fleet.stderr}`);
@@ -73,9 +74,14 @@ async function makeFleetEnv(): Promise<FleetEnv> {
   await chmod(keyPath, 0o600);
   const api = new Ec2Api(ec2SettingsFromConfig(undefined, process.env));
   await api.importKeyPair(keyName, (await readFile(`${keyPath}.pub`, 'utf8')).trim());
+  // The fleet's fast image (a copy-on-write view of this machine), else any AMI: the fleet boots
+  // every ImageId that is not one of its stock images that way.
   const images = await api.describeImages({});
   // x86_64, as the t3.micro nodes: start refuses an AMI of another architecture than the type's.
-  const imageId = images.find((i) => i.ImageId && i.Architecture === 'x86_64')?.ImageId;
+  const imageId = (
+    images.find((i) => i.Name === 'starcluster-fleet-host') ??
+    images.find((i) => i.ImageId && i.Architecture === 'x86_64')
+  )?.ImageId;
   if (!imageId) throw new Error('LocalStack lists no AMIs');
 
   return {

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Boots a fleet host from a stock image (fleet.py, for an instance whose ImageId is a fleet image):
+# pid 1 of the host's own pid, mount and UTS namespaces, inside its network namespace. The root
+# filesystem is an overlay with the image as its lower dir, so the host runs the image's own
+# userland (/usr, sshd, cloud-init, apt). Then, as EC2 + systemd would on the image:
+#   cloud-init init --local; cloud-init init   (cloud-init.service: users, keys, hostname, host keys)
+#   sshd                                       (ssh.service runs after cloud-init.service)
+#   cloud-init modules --mode=config; --mode=final   (cloud-config/cloud-final.service: packages,
+#                                                     runcmd, user scripts), while sshd already answers
+# The instance's user data and the key pair's public key come from a NoCloud seed the fleet wrote
+# (the fleet's stand-in for the EC2 metadata service). There is no systemd: cloud-init's stages are
+# run by hand, in systemd's order, and `cloud-init status --wait` works as on EC2.
+#   $1 host dir, $2 hostname, $3 private IP, $4 image rootfs, $5 gateway (the package proxy's address)
+set -eu
+H=$1 NAME=$2 IP=$3 IMAGE=$4 GW=$5
+R=$H/merged
+
+hostname "$NAME"
+mount -t overlay fleet-root -o "lowerdir=$IMAGE,upperdir=$H/upper,workdir=$H/work" "$R"
+mount -t proc proc "$R/proc"
+mount -t sysfs sysfs "$R/sys"
+mount --rbind /dev "$R/dev"
+mount -t tmpfs -o mode=0755 run "$R/run"
+mount -t tmpfs -o mode=1777 tmp "$R/tmp"
+mkdir -p "$R/run/sshd" "$R/run/lock"
+
+# The platform, as EC2 presents it to the image: the NoCloud seed (metadata service), the apt proxy
+# (the VPC's way out: only the gateway's package proxy), no DNS server (nothing to ask here).
+mkdir -p "$R/var/lib/cloud/seed/nocloud"
+cp "$H/seed/meta-data" "$H/seed/user-data" "$H/seed/vendor-data" "$R/var/lib/cloud/seed/nocloud/"
+cat > "$R/etc/cloud/cloud.cfg.d/90_starcluster_fleet.cfg" <<CFG
+# Written by the starcluster test fleet: its metadata is a NoCloud seed; the network is already up.
+datasource_list: [ NoCloud, None ]
+network: {config: disabled}
+CFG
+printf 'Acquire::http::Proxy "http://%s:3142";\nAcquire::https::Proxy "DIRECT";\n' "$GW" > "$R/etc/apt/apt.conf.d/00starcluster-fleet-proxy"
+printf '127.0.0.1 localhost\n%s %s\n' "$IP" "$NAME" > "$R/etc/hosts"
+: > "$R/etc/resolv.conf"
+# pam_loginuid needs a writable audit loginuid, which a namespace may not have (the one change to sshd's setup).
+if [ -f "$R/etc/pam.d/sshd" ]; then
+  sed -i 's/^session\s\+required\s\+pam_loginuid.so/session optional pam_loginuid.so/' "$R/etc/pam.d/sshd"
+fi
+
+exec chroot "$R" /bin/sh -c '
+  export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+  cloud-init init --local
+  cloud-init init
+  [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A
+  /usr/sbin/sshd -D -e &
+  sshd=$!
+  cloud-init modules --mode=config
+  cloud-init modules --mode=final
+  echo "fleet host: cloud-init finished"
+  # pid 1: reap orphans until sshd (the host) ends.
+  while kill -0 "$sshd" 2>/dev/null; do wait || true; done'
