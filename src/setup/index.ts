@@ -20,7 +20,7 @@ import {
   type NodeAccess,
   type SetupNode,
 } from './session.js';
-import { deviceFor, volumeAttacher } from './volumes.js';
+import { deviceFor, TAG_MKFS, TAG_RESIZEFS, volumeAttacher } from './volumes.js';
 
 /**
  * Node setup over SSH (hostnames, /etc/hosts, cluster user, passwordless SSH, shared filesystem,
@@ -366,9 +366,25 @@ function volumesStep(): Step<SetupState> {
       const root = s.access.host(s.master, 'root');
       for (const [i, v] of volumes.entries()) {
         throwIfAborted(signal);
-        await execChecked(root, sh.mountVolumeScript(deviceFor(v, i), v.mountPath, v.partition), {
-          timeoutMs: 120_000,
-        });
+        const tags = (await attacher.volumeTags?.(v.volumeId)) ?? {};
+        const mount = {
+          volumeId: v.volumeId,
+          device: deviceFor(v, i),
+          mountPath: v.mountPath,
+          ...(v.partition ? { partition: v.partition } : {}),
+          ...(tags[TAG_MKFS] ? { mkfs: tags[TAG_MKFS] } : {}),
+          ...(tags[TAG_RESIZEFS] ? { resizefs: tags[TAG_RESIZEFS] } : {}),
+        };
+        let script: string;
+        try {
+          script = sh.mountVolumeScript(mount);
+        } catch (error) {
+          throw new CloudError('VolumeTagInvalid', `volume ${v.volumeId}: ${(error as Error).message}`, {
+            hint: `fix or remove its ${TAG_MKFS} / ${TAG_RESIZEFS} tag`,
+          });
+        }
+        // Formatting a large volume takes a while.
+        await execChecked(root, script, { timeoutMs: 900_000 });
         report({ detail: `${v.volumeId} on ${v.mountPath}`, current: i + 1, total: volumes.length });
       }
     },

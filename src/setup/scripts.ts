@@ -158,16 +158,98 @@ export function sshfsUnmountScript(paths: readonly string[]): string {
 
 // --- EBS volumes ------------------------------------------------------------------------------
 
-/** Mounts an attached volume: `/dev/sdX` may appear as `/dev/xvdX` (Xen) or an NVMe name; waits for it. */
-export function mountVolumeScript(device: string, mountPath: string, partition?: number): string {
-  const suffix = partition ? String(partition) : '';
+/**
+ * The shell that finds an attached EBS volume's block device by its volume id and sets `$dev`.
+ * On Nitro instances every EBS volume is an NVMe disk whose serial is the volume id without its
+ * dash: udev names it /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123…, and the kernel
+ * shows the serial in /sys (for images without that udev rule). On Xen instances the device is the
+ * name we attached it as, `/dev/sdX`, or `/dev/xvdX`. Waits up to 120 s for it to appear.
+ */
+export function findVolumeDeviceScript(volumeId: string, device: string, partition?: number): string {
+  const serial = volumeId.replace(/-/g, '');
+  const byId = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}`;
   const xvd = device.replace('/dev/sd', '/dev/xvd');
+  const part = partition ? String(partition) : '';
   return [
-    `dev=''; for i in $(seq 1 60); do for d in ${q(device + suffix)} ${q(xvd + suffix)}; do [ -b "$d" ] && dev=$d && break 2; done; sleep 1; done`,
-    `[ -n "$dev" ] || { echo "device ${device} did not appear" >&2; exit 1; }`,
-    `mkdir -p ${q(mountPath)}`,
-    replaceBlockScriptFor(`/etc/fstab`, mountPath, `$dev ${mountPath} auto noauto,defaults 0 0`),
-    `mountpoint -q ${q(mountPath)} || mount "$dev" ${q(mountPath)}`,
+    `dev=''`,
+    `for i in $(seq 1 120); do`,
+    `  if [ -b ${q(byId)} ]; then dev=$(readlink -f ${q(byId)}); break; fi`,
+    `  for c in /sys/class/nvme/nvme*; do [ "$(tr -d ' ' < "$c/serial" 2>/dev/null)" = ${q(serial)} ] || continue; for b in "$c"/nvme*n1; do [ -e "$b" ] && dev=/dev/$(basename "$b"); done; done`,
+    `  [ -n "$dev" ] && [ -b "$dev" ] && break`,
+    `  for d in ${q(device)} ${q(xvd)}; do [ -b "$d" ] && dev=$d && break 2; done`,
+    `  dev=''; sleep 1`,
+    `done`,
+    `[ -n "$dev" ] || { echo ${q(`volume ${volumeId} (attached as ${device}) did not appear: no ${byId}, ${device} or ${xvd}`)} >&2; exit 1; }`,
+    // Partitions: nvme1n1 → nvme1n1p1, sdz → sdz1.
+    ...(part
+      ? [
+          `case "$dev" in *[0-9]) dev="\${dev}p${part}" ;; *) dev="\${dev}${part}" ;; esac`,
+          `[ -b "$dev" ] || { echo "partition ${part} of volume ${volumeId} ($dev) does not exist" >&2; exit 1; }`,
+        ]
+      : []),
+  ].join('\n');
+}
+
+/** What may format a volume: `mkfs.TYPE` and plain options (it comes from a volume tag). */
+export const MKFS_COMMAND = /^mkfs\.[a-z0-9]+( +-{1,2}[A-Za-z][A-Za-z0-9-]*( +[A-Za-z0-9_.=,:/-]+)?)*$/;
+
+/**
+ * Formats `$dev` with MKFS only if it holds nothing: `blkid -p` (a low-level probe, not the cache)
+ * exits 2 exactly when it finds no filesystem, RAID member or partition table. Anything else (a
+ * filesystem, a partition table, an error) leaves the device untouched: data is never formatted.
+ */
+export function formatIfBlankScript(mkfs = 'mkfs.ext4'): string {
+  if (!MKFS_COMMAND.test(mkfs)) throw new RangeError(`not a mkfs command: ${JSON.stringify(mkfs)}`);
+  return [
+    `[ -e "$dev" ] || { echo "$dev does not exist" >&2; exit 1; }`,
+    `blkid -p "$dev" >/dev/null 2>&1; probe=$?`,
+    `if [ "$probe" -eq 2 ]; then`,
+    `  echo "formatting blank $dev with ${mkfs}"`,
+    `  ${mkfs} -q "$dev" </dev/null || exit 1`,
+    `elif [ "$probe" -ne 0 ]; then`,
+    `  echo "cannot tell whether $dev is blank (blkid exit $probe): not formatting it" >&2; exit 1`,
+    `fi`,
+  ].join('\n');
+}
+
+export interface VolumeMount {
+  volumeId: string;
+  /** The name it was attached as (`/dev/sdz`). */
+  device: string;
+  mountPath: string;
+  partition?: number;
+  /** Formats a blank device (default `mkfs.ext4`; createvolume's `starcluster:mkfs` tag). */
+  mkfs?: string;
+  /** Grows the filesystem to the device after mounting (resizevolume's `starcluster:resizefs` tag). */
+  resizefs?: string;
+}
+
+/**
+ * Mounts an attached volume: found by volume id (Nitro) or attach name (Xen), formatted if blank,
+ * recorded in /etc/fstab by filesystem UUID (NVMe names can change between boots), mounted.
+ */
+export function mountVolumeScript(volume: VolumeMount): string {
+  const path = volume.mountPath;
+  const grow = volume.resizefs?.trim();
+  if (grow && !/^(resize2fs|xfs_growfs|btrfs filesystem resize max)$/.test(grow))
+    throw new RangeError(`not a resize command: ${JSON.stringify(grow)}`);
+  return [
+    findVolumeDeviceScript(volume.volumeId, volume.device, volume.partition),
+    formatIfBlankScript(volume.mkfs),
+    `mkdir -p ${q(path)}`,
+    `uuid=$(blkid -s UUID -o value "$dev")`,
+    `src="$dev"; [ -n "$uuid" ] && src="UUID=$uuid"`,
+    replaceBlockScriptFor(`/etc/fstab`, path, `$src ${path} auto noauto,defaults,nofail 0 0`),
+    `mountpoint -q ${q(path)} || mount "$dev" ${q(path)}`,
+    ...(grow
+      ? [
+          grow === 'resize2fs'
+            ? `resize2fs "$dev"`
+            : grow === 'xfs_growfs'
+              ? `xfs_growfs ${q(path)}`
+              : `btrfs filesystem resize max ${q(path)}`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -10,7 +10,13 @@ export interface VolumeAttacher {
   attachVolume(volumeId: string, instanceId: string, device: string, signal?: AbortSignal): Promise<void>;
   /** Resolves once the volume is `attached` to the instance (or fails naming it). */
   waitVolumeAttached(volumeId: string, instanceId: string, signal?: AbortSignal): Promise<void>;
+  /** The volume's tags (createvolume's `starcluster:mkfs`, resizevolume's `starcluster:resizefs`). */
+  volumeTags?(volumeId: string): Promise<Record<string, string>>;
 }
+
+/** How a blank volume is formatted (createvolume's `-m`), and how a grown one's filesystem is grown. */
+export const TAG_MKFS = 'starcluster:mkfs';
+export const TAG_RESIZEFS = 'starcluster:resizefs';
 
 export function volumeAttacher(provider: Provider): VolumeAttacher {
   const candidate = provider as Provider & Partial<VolumeAttacher>;

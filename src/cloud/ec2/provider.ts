@@ -267,6 +267,12 @@ export class Ec2Provider implements Provider {
     await this.api.attachVolume(volumeId, instanceId, device);
   }
 
+  /** The volume's tags (how setup formats a blank one: `starcluster:mkfs`). */
+  async volumeTags(volumeId: string): Promise<Record<string, string>> {
+    const [volume] = await this.api.describeVolumes([], [volumeId]);
+    return fromTags(volume?.Tags);
+  }
+
   /** Polls until the volume reports `attached` to the instance, within the provider's wait timeout. */
   async waitVolumeAttached(volumeId: string, instanceId: string, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.waitTimeoutSeconds * 1000;
