@@ -5,7 +5,7 @@ import { CloudError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps } from '../steps.js';
 import { startEngines, stopEngines } from '../engines/cluster.js';
-import { setupCluster, shutdownCluster } from '../setup/index.js';
+import { restartHooks, setupCluster, shutdownCluster } from '../setup/index.js';
 import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
 import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
 import { providerForCluster } from './terminate.js';
@@ -125,7 +125,10 @@ export async function stopCluster(
   };
 }
 
-/** `restart NAME` (reboot): reboots every node, waits, then reruns setup and engines unless `rebootOnly`. */
+/**
+ * `restart NAME` (reboot): plugins' onRestart hooks, reboots every node, waits, then reruns setup
+ * and engines unless `rebootOnly`.
+ */
 export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boolean }): Promise<LifecycleResult> {
   const { ec2, nodes, ctx } = await loadCluster(opts);
   const ids = nodes.filter((n) => n.state === 'running').map((n) => n.id);
@@ -138,6 +141,12 @@ export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boo
         run: async () => {
           await stopEngines(ctx).catch(() => undefined);
         },
+      },
+      {
+        id: 'restart-hooks',
+        title: 'Running plugin restart hooks',
+        skip: () => (opts.skipHooks ? 'hooks skipped' : ctx.template.plugins.length === 0 ? 'no plugins' : false),
+        run: () => restartHooks(ctx),
       },
       {
         id: 'reboot',

@@ -137,6 +137,8 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
     id: 'validate',
     title: 'Validating cluster settings',
     run: async (s, report, signal) => {
+      for (const warning of opts.config.warnings ?? [])
+        opts.io.notify({ level: 'warn', code: 'SC_CONFIG_W0001', message: warning });
       const problems: Problem[] = [];
       if (!opts.skipValidation) {
         if (!CLUSTER_NAME.test(opts.name))

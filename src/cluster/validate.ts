@@ -7,6 +7,7 @@ import { fingerprintMatches, fingerprintsOfPrivateKey } from '../cloud/ec2/finge
 import { isCode } from '../cloud/ec2/api.js';
 import type { LaunchProblem } from '../cloud/provider.js';
 import type { NodeShape } from './launch-plan.js';
+import { checkPlugins } from '../setup/plugin-loader.js';
 
 /**
  * Everything `start` checks before it creates anything, all reported at once (StarCluster's
@@ -41,6 +42,8 @@ export async function validateOffline(template: ClusterTemplate, shapes: readonl
     );
   if (template.spotBid !== undefined && !(template.spotBid > 0))
     add('SpotBid', `SPOT_BID ${template.spotBid} must be a price above 0 (USD per hour)`);
+  // A plugin that cannot be loaded fails here, before anything is created (not after launch).
+  for (const problem of (await checkPlugins(template.plugins)).problems) add('PluginInvalid', problem);
   if (template.provider !== 'ec2') return problems;
 
   for (const s of shapes) {

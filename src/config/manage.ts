@@ -3,6 +3,7 @@ import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { checkPlugins } from '../setup/plugin-loader.js';
 import { loadConfig } from './load.js';
 import { locateConfigPath } from './paths.js';
 import type { ConfigPathSource } from './paths.js';
@@ -47,21 +48,37 @@ export interface ConfigValidateResult {
   templates: string[];
   defaultTemplate?: string;
   valid: true;
+  /** `FILE:LINE: message` lines that do not make the config invalid (see StarclusterConfig.warnings). */
+  warnings: string[];
 }
 
-/** Loads and checks the whole config (and, if named, that TEMPLATE exists); throws a ConfigError listing every problem. */
+/**
+ * Loads and checks the whole config (and, if named, that TEMPLATE exists), then loads every plugin
+ * a template uses, as `start` would; throws a ConfigError listing every problem.
+ */
 export async function validateConfig(options: {
   path?: string;
   template?: string;
   env?: NodeJS.ProcessEnv;
 }): Promise<ConfigValidateResult> {
   const config = await loadConfig({ ...(options.path ? { path: options.path } : {}), env: options.env ?? process.env });
-  if (options.template !== undefined) getClusterTemplate(config, options.template);
+  const templates =
+    options.template !== undefined ? [getClusterTemplate(config, options.template)] : [...config.clusters.values()];
+  const used = new Map(templates.flatMap((t) => t.plugins).map((p) => [p.name, p]));
+  const plugins = await checkPlugins([...used.values()], config.path);
+  if (plugins.problems.length > 0) {
+    const count = plugins.problems.length;
+    throw new ConfigError('InvalidConfig', `${config.path} has ${count} problem${count === 1 ? '' : 's'}`, {
+      details: plugins.problems,
+      hint: 'fix the lines above, then check again with `starcluster config validate`',
+    });
+  }
   return {
     path: config.path,
     templates: [...config.clusters.keys()],
     ...(config.global.defaultTemplate !== undefined ? { defaultTemplate: config.global.defaultTemplate } : {}),
     valid: true,
+    warnings: [...(config.warnings ?? []), ...plugins.warnings],
   };
 }
 

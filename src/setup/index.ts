@@ -192,19 +192,35 @@ export async function teardownNodes(
 
 /** Before `stop`/`terminate`: plugins' onShutdown hooks. Must not throw for unreachable nodes. */
 export async function shutdownCluster(ctx: ClusterContext, options: SetupOptions = {}): Promise<void> {
+  await pluginHooks(ctx, 'onShutdown', options);
+}
+
+/** Before `restart` reboots the nodes: plugins' onRestart hooks (StarCluster's on_restart). Never throws. */
+export async function restartHooks(ctx: ClusterContext, options: SetupOptions = {}): Promise<void> {
+  await pluginHooks(ctx, 'onRestart', options);
+}
+
+/** Calls one cluster-wide hook of every plugin, in reverse plugin order; a failure is a warning. */
+async function pluginHooks(
+  ctx: ClusterContext,
+  hook: 'onShutdown' | 'onRestart',
+  options: SetupOptions,
+): Promise<void> {
+  const what = hook === 'onShutdown' ? 'on shutdown' : 'on restart';
   const withHooks = ctx.template.plugins.length > 0;
   if (!withHooks || ctx.nodes.length === 0) return;
   try {
     await withState(ctx, [], options, async (state) => {
       for (const plugin of [...state.plugins].reverse()) {
-        if (!plugin.definition.onShutdown) continue;
+        const call = plugin.definition[hook];
+        if (!call) continue;
         try {
-          await plugin.definition.onShutdown(pluginContext(state, plugin));
+          await call.call(plugin.definition, pluginContext(state, plugin));
         } catch (error) {
           ctx.io.notify({
             level: 'warn',
             code: 'SC_SETUP_W2001',
-            message: `plugin ${plugin.name}: on shutdown failed (going on): ${(error as Error).message}`,
+            message: `plugin ${plugin.name}: ${what} failed (going on): ${(error as Error).message}`,
           });
         }
       }
@@ -213,7 +229,7 @@ export async function shutdownCluster(ctx: ClusterContext, options: SetupOptions
     ctx.io.notify({
       level: 'warn',
       code: 'SC_SETUP_W2002',
-      message: `plugin shutdown hooks skipped: ${(error as Error).message}`,
+      message: `plugin ${what} hooks skipped: ${(error as Error).message}`,
     });
   }
 }

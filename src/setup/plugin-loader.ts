@@ -25,20 +25,42 @@ export const BUNDLED_PLUGINS: Record<string, string> = {
   'starcluster.plugins.xvfb.XvfbSetup': 'xvfb',
 };
 
+/**
+ * StarCluster plugins whose work is built in here: they load as plugins that do nothing, with a
+ * warning at validation, so a StarCluster config that lists them keeps working.
+ */
+const BUILT_IN: Record<string, string> = {
+  'starcluster.plugins.sge.SGEPlugin':
+    'the queue is built in (Slurm, as StarCluster ran SGE; DISABLE_QUEUE turns it off)',
+  'starcluster.plugins.ipcluster.IPCluster':
+    'the engine runtime is built in (`starcluster run`, the engines `Client`), as the IPython cluster was',
+  'starcluster.plugins.ipcluster.IPClusterStop': 'the engine runtime is built in and stops with the cluster',
+  'starcluster.plugins.ipcluster.IPClusterRestartEngines':
+    'the engine runtime is built in; `starcluster restart` restarts the engines',
+};
+
 /** StarCluster plugins we do not carry, with what to use instead. */
 const NOT_PORTED: Record<string, string> = {
-  'starcluster.plugins.sge.SGEPlugin': 'the engine runtime replaces SGE; remove this plugin',
-  'starcluster.plugins.ipcluster.IPCluster': 'the engine runtime is built in (starcluster run); remove this plugin',
   'starcluster.plugins.hadoop.Hadoop': 'no Hadoop plugin is bundled; write a .ts plugin',
   'starcluster.plugins.mpich2.MPICH2Setup': 'install MPI with the pkginstaller plugin (packages = mpich)',
+  'starcluster.plugins.condor.CondorPlugin': 'no HTCondor plugin is bundled; the queue is Slurm, or write a .ts plugin',
+  'starcluster.plugins.mysql.MysqlCluster': 'no MySQL Cluster plugin is bundled; write a .ts plugin',
   'starcluster.plugins.boto.BotoPlugin': 'not bundled: it copied your AWS keys to the cluster; use an instance profile',
 };
+
+/** The porting guide: a StarCluster (Python) plugin and the same plugin in TypeScript, side by side. */
+export const PORTING_GUIDE = resolve(BUNDLED_PLUGIN_DIR, '..', 'docs', 'porting-plugins.md');
+
+/** A dotted Python class path (`mypackage.MyPlugin`, `starcluster.plugins.x.Y`). */
+const PYTHON_CLASS_PATH = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/;
 
 export interface LoadedPlugin {
   /** The `[plugin NAME]` section name. */
   name: string;
   definition: PluginDefinition<unknown>;
   settings: unknown;
+  /** Set for a StarCluster plugin whose work is built in here (it does nothing): why. */
+  builtIn?: string;
 }
 
 /** Where SETUP_CLASS points: a bundled plugin file, or a .ts/.js file (relative to the config file). */
@@ -50,13 +72,40 @@ export function resolvePluginPath(setupClass: string, configPath?: string): stri
     return isAbsolute(expanded) ? expanded : resolve(configPath ? dirname(configPath) : process.cwd(), expanded);
   }
   const advice = NOT_PORTED[setupClass];
-  throw new ConfigError(
-    'PluginUnknown',
-    `SETUP_CLASS ${setupClass} is not a bundled plugin or a .ts/.js file${advice ? `: ${advice}` : ''}`,
-    {
-      hint: `bundled: ${[...new Set(Object.values(BUNDLED_PLUGINS))].join(', ')}; or give the path of a .ts file that exports definePlugin(...)`,
-    },
-  );
+  if (advice) {
+    throw new ConfigError(
+      'PluginNotPorted',
+      `SETUP_CLASS ${setupClass} is a StarCluster plugin we do not carry: ${advice}`,
+      {
+        hint: `bundled: ${[...new Set(Object.values(BUNDLED_PLUGINS))].join(', ')}; porting a plugin: ${PORTING_GUIDE}`,
+      },
+    );
+  }
+  if (PYTHON_CLASS_PATH.test(setupClass)) {
+    const module = pythonModuleOf(setupClass, configPath);
+    throw new ConfigError(
+      'PluginIsPython',
+      `SETUP_CLASS ${setupClass} is a StarCluster (Python) plugin class${module ? ` (${module})` : ''}: Python plugins cannot run here; port it to a TypeScript plugin and set SETUP_CLASS to its .ts file (docs/porting-plugins.md shows one side by side)`,
+      { hint: `porting guide: ${PORTING_GUIDE}` },
+    );
+  }
+  throw new ConfigError('PluginUnknown', `SETUP_CLASS ${setupClass} is not a bundled plugin or a .ts/.js file`, {
+    hint: `bundled: ${[...new Set(Object.values(BUNDLED_PLUGINS))].join(', ')}; or give the path of a .ts file that exports definePlugin(...)`,
+  });
+}
+
+/** Where StarCluster would have imported a plugin class from: ~/.starcluster/plugins, or beside the config. */
+function pythonModuleOf(setupClass: string, configPath?: string): string | undefined {
+  const parts = setupClass.split('.').slice(0, -1);
+  const home = process.env.HOME ?? '/';
+  const roots = [resolve(home, '.starcluster', 'plugins'), ...(configPath ? [dirname(configPath)] : [])];
+  for (const root of roots) {
+    for (const candidate of [`${parts.join('/')}.py`, `${parts.join('/')}/__init__.py`]) {
+      const path = resolve(root, candidate);
+      if (existsSync(path)) return `found ${path}`;
+    }
+  }
+  return undefined;
 }
 
 async function importModule(path: string): Promise<Record<string, unknown>> {
@@ -78,7 +127,23 @@ function isPlugin(value: unknown): value is PluginDefinition<unknown> {
 /** Imports a plugin and validates its settings; every problem is a ConfigError naming the section. */
 export async function loadPlugin(section: PluginSettings, configPath?: string): Promise<LoadedPlugin> {
   const where = section.location ? `${section.location.file}:${section.location.line}: ` : '';
-  const path = resolvePluginPath(section.setupClass, configPath);
+  const builtIn = BUILT_IN[section.setupClass];
+  if (builtIn) {
+    const definition: PluginDefinition<unknown> = { name: section.name, run: () => Promise.resolve() };
+    return { name: section.name, definition, settings: section.settings, builtIn };
+  }
+  let path: string;
+  try {
+    // Relative to the file that wrote the section (an INCLUDEd file may live elsewhere).
+    path = resolvePluginPath(section.setupClass, section.location?.file ?? configPath);
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new ConfigError(error.code, `${where}[plugin ${section.name}] ${error.message}`, {
+        ...(error.hint ? { hint: error.hint } : {}),
+        cause: error,
+      });
+    throw error;
+  }
   if (!existsSync(path)) {
     throw new ConfigError('PluginMissing', `${where}[plugin ${section.name}] SETUP_CLASS file ${path} does not exist`);
   }
@@ -110,4 +175,35 @@ export async function loadPlugin(section: PluginSettings, configPath?: string): 
     settings = parsed.data;
   }
   return { name: section.name, definition, settings };
+}
+
+export interface PluginCheck {
+  /** `FILE:LINE: [plugin NAME] ...` for each plugin that cannot be loaded. */
+  problems: string[];
+  /** For each StarCluster plugin whose work is built in here (it will do nothing). */
+  warnings: string[];
+}
+
+/**
+ * Loads every plugin as `start` would (import, definePlugin, settings) without running anything,
+ * so a SETUP_CLASS that cannot be loaded fails validation before anything is created.
+ */
+export async function checkPlugins(sections: readonly PluginSettings[], configPath?: string): Promise<PluginCheck> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const section of sections) {
+    const where = section.location ? `${section.location.file}:${section.location.line}: ` : '';
+    try {
+      const loaded = await loadPlugin(section, configPath);
+      if (loaded.builtIn)
+        warnings.push(
+          `${where}[plugin ${section.name}] SETUP_CLASS ${section.setupClass} does nothing here: ${loaded.builtIn}; remove it from PLUGINS`,
+        );
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const details = error.details.length ? ` (${error.details.join('; ')})` : '';
+      problems.push(`${error.message}${details}${error.hint ? `; ${error.hint}` : ''}`);
+    }
+  }
+  return { problems, warnings };
 }

@@ -6,7 +6,7 @@ import type { RemoteHost } from '../remote/types.js';
 import type { InstallOptions, InstallResult } from './packages.js';
 
 /**
- * The plugin API: StarCluster's ClusterSetup (run / on_add_node / on_remove_node / on_shutdown)
+ * The plugin API: StarCluster's ClusterSetup (run / on_add_node / on_remove_node / on_restart / on_shutdown)
  * in TypeScript. A plugin's settings are the keys of its `[plugin NAME]` section, validated by
  * its zod schema (use z.coerce for numbers and booleans: INI values are strings).
  */
@@ -60,6 +60,11 @@ export interface PluginDefinition<S = Record<string, unknown>> {
   onRemoveNode?(node: PluginNode, ctx: PluginContext<S>): Promise<void>;
   /** Before stop/terminate (reverse order); failures are reported, not fatal. */
   onShutdown?(ctx: PluginContext<S>): Promise<void>;
+  /**
+   * Before `restart` reboots the nodes (reverse order, as StarCluster's on_restart); `run` is called
+   * again after the reboot. Failures are reported, not fatal.
+   */
+  onRestart?(ctx: PluginContext<S>): Promise<void>;
 }
 
 /** Declares a plugin (an identity function: it exists for the types). */

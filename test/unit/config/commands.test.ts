@@ -65,7 +65,14 @@ describe('starcluster config (in process)', () => {
   it('validate --json returns {path, templates, valid} and rejects an unknown TEMPLATE', async () => {
     // On success oclif prints the returned value as the --json document.
     const ok = await inProcess(ConfigValidate, ['--config', full, '--json']);
-    expect(ok.result).toEqual({ path: full, templates: ['local', 'base', 'vpc', 'spot'], valid: true });
+    expect(ok.result).toEqual({
+      path: full,
+      templates: ['local', 'base', 'vpc', 'spot'],
+      valid: true,
+      warnings: [
+        `${full}:55: [plugin notebook] SETUP_CLASS starcluster.plugins.ipcluster.IPCluster does nothing here: the engine runtime is built in (\`starcluster run\`, the engines \`Client\`), as the IPython cluster was; remove it from PLUGINS`,
+      ],
+    });
     const human = await inProcess(ConfigValidate, ['--config', full]);
     expect(human.stdout.trim()).toBe(`${full} is valid: 4 cluster templates: local (default), base, vpc, spot`);
     const unknown = await inProcess(ConfigValidate, ['spott', '--config', full, '--json']);
@@ -109,7 +116,7 @@ describe('starcluster config (subprocess)', () => {
     expect(readFileSync(path, 'utf8')).toContain('[cluster local]');
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const valid = await inProcess(ConfigValidate, ['--config', path, '--json']);
-    expect(valid.result).toEqual({ path, templates: ['local'], valid: true });
+    expect(valid.result).toEqual({ path, templates: ['local'], valid: true, warnings: [] });
   });
 
   it('validate exits 3 with every located problem and no stack trace', async () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
+import { getClusterTemplate, loadConfig, validateConfig } from '../../../src/config/index.js';
+import { validateOffline } from '../../../src/cluster/validate.js';
 import type { StarclusterConfig } from '../../../src/config/index.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { cleanEnv, fixture, tempConfig } from './_helpers.js';
@@ -169,4 +170,25 @@ describe("StarCluster's test_config.py cases against our loader", () => {
       if (!c.warnings) expect(warnings.filter((w) => !w.includes('[permission s2]'))).toEqual([]);
     });
   }
+
+  it('loads the test config, but `config validate` and `start` refuse its Python plugins, located, before anything is made', async () => {
+    const path = tempConfig(BASE);
+    const error = await validateConfig({ path, env: cleanEnv() }).catch((e: unknown) => e);
+    expect(StarclusterError.is(error) && error.exitCode).toBe(3);
+    const details = (error as StarclusterError).details;
+    expect(details.map((d) => d.split(' SETUP_CLASS')[0])).toEqual([
+      `${path}:51: [plugin p1]`,
+      `${path}:56: [plugin p2]`,
+      `${path}:61: [plugin p3]`,
+    ]);
+    expect(details[0]).toContain('is a StarCluster (Python) plugin class');
+    expect(details[0]).toContain('docs/porting-plugins.md');
+    const config = await loadConfig({ path, env: cleanEnv() });
+    const problems = await validateOffline(getClusterTemplate(config, 'c1'), []);
+    expect(problems.filter((p) => p.code === 'PluginInvalid').map((p) => p.message.split(' SETUP_CLASS')[0])).toEqual([
+      `${path}:51: [plugin p1]`,
+      `${path}:56: [plugin p2]`,
+      `${path}:61: [plugin p3]`,
+    ]);
+  });
 });

@@ -3,8 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StarclusterError } from '../../../src/errors.js';
-import { setupCluster } from '../../../src/setup/index.js';
-import { BUNDLED_PLUGIN_DIR, loadPlugin, resolvePluginPath } from '../../../src/setup/plugin-loader.js';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { restartHooks, setupCluster } from '../../../src/setup/index.js';
+import {
+  BUNDLED_PLUGIN_DIR,
+  PORTING_GUIDE,
+  checkPlugins,
+  loadPlugin,
+  resolvePluginPath,
+} from '../../../src/setup/plugin-loader.js';
 import { userNames } from '../../../plugins/users.js';
 import { context, defaultAnswers, record, RecordingAccess } from './recording-access.js';
 
@@ -45,12 +53,67 @@ describe('plugin loading', () => {
   it('says what to do with a StarCluster plugin we do not carry', () => {
     let error: unknown;
     try {
-      resolvePluginPath('starcluster.plugins.sge.SGEPlugin');
+      resolvePluginPath('starcluster.plugins.hadoop.Hadoop');
     } catch (e) {
       error = e;
     }
-    expect(StarclusterError.is(error) && error.code).toBe('PluginUnknown');
-    expect((error as Error).message).toContain('the engine runtime replaces SGE');
+    expect(StarclusterError.is(error) && error.code).toBe('PluginNotPorted');
+    expect((error as Error).message).toContain('no Hadoop plugin is bundled');
+  });
+
+  it('recognises a Python plugin class, finds its module, and points to the porting guide', async () => {
+    const home = join(dir, 'home');
+    await mkdir(join(home, '.starcluster', 'plugins'), { recursive: true });
+    await writeFile(join(home, '.starcluster', 'plugins', 'mypackage.py'), 'class MyPlugin(ClusterSetup): pass\n');
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const { problems, warnings } = await checkPlugins([
+        { name: 'mine', setupClass: 'mypackage.MyPlugin', settings: {}, location: { file: '/cfg', line: 7 } },
+        {
+          name: 'ipc',
+          setupClass: 'starcluster.plugins.ipcluster.IPCluster',
+          settings: {},
+          location: { file: '/cfg', line: 9 },
+        },
+        { name: 'gone', setupClass: './nowhere.ts', settings: {}, location: { file: '/cfg', line: 11 } },
+      ]);
+      expect(problems).toEqual([
+        `/cfg:7: [plugin mine] SETUP_CLASS mypackage.MyPlugin is a StarCluster (Python) plugin class (found ${join(home, '.starcluster/plugins/mypackage.py')}): Python plugins cannot run here; port it to a TypeScript plugin and set SETUP_CLASS to its .ts file (docs/porting-plugins.md shows one side by side); porting guide: ${PORTING_GUIDE}`,
+        '/cfg:11: [plugin gone] SETUP_CLASS file /nowhere.ts does not exist',
+      ]);
+      expect(warnings).toEqual([
+        '/cfg:9: [plugin ipc] SETUP_CLASS starcluster.plugins.ipcluster.IPCluster does nothing here: the engine runtime is built in (`starcluster run`, the engines `Client`), as the IPython cluster was; remove it from PLUGINS',
+      ]);
+    } finally {
+      process.env.HOME = saved;
+    }
+  });
+
+  it("loads and runs the porting guide's TypeScript example, restart hook included", async () => {
+    const guide = readFileSync(PORTING_GUIDE, 'utf8');
+    const code = /```ts\n([\s\S]*?)```/.exec(guide)?.[1] ?? '';
+    expect(code).toContain('onRestart');
+    await writeFile(join(dir, 'motd.ts'), code);
+    const section = {
+      name: 'motd',
+      setupClass: 'motd.ts',
+      settings: { message: 'Welcome', packages: 'htop' },
+      location: { file: join(dir, 'config'), line: 3 },
+    };
+    expect(await checkPlugins([section])).toEqual({ problems: [], warnings: [] });
+    const access = new RecordingAccess(defaultAnswers);
+    const ctx = context([record('master', '10.0.0.4'), record('node001', '10.0.0.5')], {
+      sharedFs: 'none',
+      plugins: [section],
+    });
+    await setupCluster(ctx, undefined, { access });
+    for (const node of ['master', 'node001']) {
+      expect(access.on(node)).toContain('#writeFile /etc/motd');
+      expect(access.on(node).join('\n')).toContain('for p in htop; do dpkg-query');
+    }
+    await restartHooks(ctx, { access });
+    expect(ctx.io.messages.map((m) => m.message)).toContain('motd: cluster is rebooting');
   });
 
   it('validates bundled plugin settings and reports every bad key', async () => {
