@@ -231,6 +231,8 @@ def running_instances(client, subnet_id: str) -> dict[str, dict]:
                     "key": inst.get("KeyName"),
                     "cluster": tags.get("starcluster:cluster", ""),
                     "image": inst.get("ImageId", ""),
+                    "type": inst.get("InstanceType", ""),
+                    "root_device": inst.get("RootDeviceName", ""),
                 }
     return out
 
@@ -323,7 +325,16 @@ def user_data(client, instance_id: str) -> bytes:
     return base64.b64decode(value) if value else b""
 
 
-def host_up(instance_id: str, ip: str, pubkey: str, cluster: str, image: dict | None = None, data: bytes = b"") -> None:
+def host_up(
+    instance_id: str,
+    ip: str,
+    pubkey: str,
+    cluster: str,
+    image: dict | None = None,
+    data: bytes = b"",
+    instance_type: str = "",
+    root_device: str = "",
+) -> None:
     """Network namespace + veth on the bridge at `ip`, then the host's init in new UTS/mount/pid namespaces.
 
     `image` (a fleet stock image: images.publish) boots that image's root filesystem with
@@ -365,13 +376,19 @@ def host_up(instance_id: str, ip: str, pubkey: str, cluster: str, image: dict | 
     )  # fmt: skip
     what = image["name"] if image else "machine overlay"
     (hdir / "host.json").write_text(
-        json.dumps({"id": instance_id, "ip": ip, "cluster": cluster, "pid": proc.pid, "netns": ns, "veth": veth, "image": what})
-    )
+        json.dumps(
+            {
+                "id": instance_id, "ip": ip, "cluster": cluster, "pid": proc.pid, "netns": ns, "veth": veth,
+                "image": what, "stock": bool(image), "type": instance_type, "root_device": root_device,
+            }
+        )
+    )  # fmt: skip
     log(f"host {instance_id} {ip} ({cluster or '-'}, {what}) up in {time.monotonic() - started:.2f}s, pid {proc.pid}")
 
 
 def host_down(instance_id: str, quiet: bool = False) -> None:
     info = read_host(instance_id) or {}
+    attached = host_volumes(instance_id)
     pid = info.get("pid")
     if isinstance(pid, int) and pid_alive(pid):
         # unshare --kill-child: the namespace's init dies, and with it every process of the host.
@@ -395,6 +412,9 @@ def host_down(instance_id: str, quiet: bool = False) -> None:
             pass
     run("ip", "link", "del", veth_name(instance_id), check=False, quiet=True)
     run("ip", "netns", "del", ns, check=False, quiet=True)
+    for vol in attached.values():
+        # Busy (a mount still going away with the host's namespace): the kernel frees it when unused.
+        run("losetup", "-d", vol["loop"], check=False, quiet=True)
     hdir = host_dir(instance_id)
     if hdir.exists():
         subprocess.run(["rm", "-rf", "--one-file-system", str(hdir)], check=False)
@@ -406,6 +426,130 @@ def known_hosts() -> list[str]:
     if not HOSTS.exists():
         return []
     return sorted(p.name for p in HOSTS.iterdir() if (p / "host.json").exists())
+
+
+# ---------------------------------------------------------------- EBS volumes
+#
+# An EBS volume attached to a stock host becomes a block device inside it: a sparse file (its data,
+# kept while the volume exists in LocalStack) on a loop device, with a device node in the host's
+# own /dev named as EC2 names it: on Nitro types /dev/nvmeNn1 plus the udev link
+# /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol<id>; on Xen types (t2, m4, ...) /dev/xvdX from
+# the attachment's device name. Fast hosts see this machine's /dev and get no volumes.
+
+VOLUMES = STATE / "volumes"
+XEN_FAMILIES = {"t1", "t2", "m1", "m2", "m3", "m4", "c1", "c3", "c4", "r3", "r4", "i2", "d2", "x1", "x1e", "g2", "g3", "p2", "h1"}
+
+
+def host_volumes(instance_id: str) -> dict[str, dict]:
+    try:
+        return json.loads((host_dir(instance_id) / "volumes.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def host_init_pid(info: dict) -> int | None:
+    """Pid (here) of the host's init: the child of the unshare process the fleet started."""
+    pid = info.get("pid")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def device_name(instance_type: str, attach_device: str, taken: set[str]) -> tuple[str, bool]:
+    """(name under /dev, nitro?) for a volume attached at `attach_device` (e.g. /dev/sdf)."""
+    family = instance_type.split(".")[0]
+    if family in XEN_FAMILIES:
+        letter = attach_device.rstrip("0123456789")[-1:] or "f"
+        return f"xvd{letter}", False
+    n = 1
+    while f"nvme{n}n1" in taken:
+        n += 1
+    return f"nvme{n}n1", True
+
+
+def attach_volume(instance_id: str, info: dict, vol: dict) -> None:
+    import stat
+
+    vid, size = vol["VolumeId"], int(vol.get("Size") or 1)
+    attached = host_volumes(instance_id)
+    pid1 = host_init_pid(info)
+    if pid1 is None:
+        return
+    root = os.stat(f"/proc/{pid1}/root")
+    here = os.stat("/")
+    if (root.st_dev, root.st_ino) == (here.st_dev, here.st_ino):
+        return  # not in its own root yet (host-init-stock.sh sets up /dev, then chroots): next round
+    dev = Path(f"/proc/{pid1}/root/dev")
+    VOLUMES.mkdir(parents=True, exist_ok=True)
+    img = VOLUMES / f"{vid}.img"
+    if not img.exists():
+        with open(img, "wb") as f:
+            f.truncate(size << 30)  # sparse: blank until written
+    loop = run("losetup", "--find", "--show", str(img)).stdout.strip()
+    rdev = os.stat(loop).st_rdev
+    att = next((a for a in vol.get("Attachments", []) if a.get("InstanceId") == instance_id), {})
+    name, nitro = device_name(info.get("type", ""), att.get("Device", "/dev/sdf"), {v["dev"] for v in attached.values()})
+    os.mknod(dev / name, 0o660 | stat.S_IFBLK, rdev)
+    os.chown(dev / name, 0, 6)  # group disk
+    link = None
+    if nitro:
+        link = dev / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_{vid.replace('-', '')}"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(f"../../{name}")
+    attached[vid] = {"loop": loop, "dev": name, "link": link.name if link else None}
+    (host_dir(instance_id) / "volumes.json").write_text(json.dumps(attached))
+    log(f"host {instance_id}: volume {vid} ({size} GiB) attached as /dev/{name}{' (' + link.name + ')' if link else ''} on {loop}")
+
+
+def detach_volume(instance_id: str, info: dict, vid: str) -> None:
+    attached = host_volumes(instance_id)
+    vol = attached.pop(vid, None)
+    if not vol:
+        return
+    pid1 = host_init_pid(info)
+    if pid1 is not None:
+        dev = Path(f"/proc/{pid1}/root/dev")
+        (dev / vol["dev"]).unlink(missing_ok=True)
+        if vol.get("link"):
+            (dev / "disk" / "by-id" / vol["link"]).unlink(missing_ok=True)
+    run("losetup", "-d", vol["loop"], check=False)
+    (host_dir(instance_id) / "volumes.json").write_text(json.dumps(attached))
+    log(f"host {instance_id}: volume {vid} detached")
+
+
+def sync_volumes(client) -> None:
+    """Stock hosts' block devices follow LocalStack's attachments; deleted volumes' files go."""
+    vols = client.describe_volumes()["Volumes"]
+    exists = {v["VolumeId"] for v in vols}
+    hosts = {iid: read_host(iid) or {} for iid in known_hosts()}
+    for iid, info in hosts.items():
+        if not info.get("stock"):
+            continue
+        want = {
+            v["VolumeId"]: v
+            for v in vols
+            for a in v.get("Attachments", [])
+            if a.get("InstanceId") == iid
+            and a.get("State") in ("attached", "attaching")
+            # The root volume is the host's own root filesystem, not a block device (moto attaches
+            # it at /dev/sda1 whatever the AMI's root device name).
+            and a.get("Device") not in {info.get("root_device"), "/dev/sda1", "/dev/xvda"}
+        }
+        have = host_volumes(iid)
+        for vid in sorted(set(have) - set(want)):
+            detach_volume(iid, info, vid)
+        for vid in sorted(set(want) - set(have)):
+            try:
+                attach_volume(iid, info, want[vid])
+            except Exception as exc:  # noqa: BLE001 - reported; tried again next round
+                log(f"host {iid}: volume {vid}: {exc}")
+    if VOLUMES.exists():
+        in_use = {vid for iid in hosts for vid in host_volumes(iid)}
+        for img in VOLUMES.glob("vol-*.img"):
+            if img.stem not in exists and img.stem not in in_use:
+                img.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- reconciler
@@ -475,12 +619,13 @@ def reconcile_forever() -> None:
                     continue
                 try:
                     data = user_data(client, iid) if stock else b""
-                    host_up(iid, inst["ip"], public_key(client, inst["key"], keys), inst["cluster"], stock, data)
+                    host_up(iid, inst["ip"], public_key(client, inst["key"], keys), inst["cluster"], stock, data, inst["type"], inst["root_device"])
                 except Exception as exc:  # noqa: BLE001 - one bad host must not stop the others
                     log(f"host {iid}: {exc}")
                     host_down(iid, quiet=True)
             refused &= set(want)
             waiting &= set(want)
+            sync_volumes(client)
             rounds += 1
             if rounds % 30 == 0:
                 images.ensure_proxy()
@@ -557,6 +702,8 @@ def cmd_stop() -> None:
         name = line.split()[0] if line.split() else ""
         if name.startswith(NETNS_PREFIX + "i-"):
             host_down(name[len(NETNS_PREFIX) :], quiet=True)
+    # Volume data lives as long as this fleet (the next start may face another LocalStack).
+    subprocess.run(["rm", "-rf", "--one-file-system", str(VOLUMES)], check=False)
     if HOSTS.exists() and run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode == 0:
         run("umount", "-l", str(HOSTS), check=False)
     bridge_down()

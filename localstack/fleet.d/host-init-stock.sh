@@ -19,7 +19,21 @@ hostname "$NAME"
 mount -t overlay fleet-root -o "lowerdir=$IMAGE,upperdir=$H/upper,workdir=$H/work" "$R"
 mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"
-mount --rbind /dev "$R/dev"
+# A /dev of its own, as a VM has: the usual character devices, fuse, its own ptys; no disks but the
+# EBS volumes the fleet attaches (fleet.py: volumes).
+mount -t tmpfs -o mode=0755,nosuid dev "$R/dev"
+for d in "null c 1 3" "zero c 1 5" "full c 1 7" "random c 1 8" "urandom c 1 9" "tty c 5 0" "fuse c 10 229"; do
+  set -- $d
+  mknod -m 0666 "$R/dev/$1" "$2" "$3" "$4"
+done
+mkdir -p "$R/dev/pts" "$R/dev/shm" "$R/dev/disk/by-id"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$R/dev/pts"
+ln -s pts/ptmx "$R/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$R/dev/shm"
+ln -s /proc/self/fd "$R/dev/fd"
+ln -s /proc/self/fd/0 "$R/dev/stdin"
+ln -s /proc/self/fd/1 "$R/dev/stdout"
+ln -s /proc/self/fd/2 "$R/dev/stderr"
 mount -t tmpfs -o mode=0755 run "$R/run"
 mount -t tmpfs -o mode=1777 tmp "$R/tmp"
 mkdir -p "$R/run/sshd" "$R/run/lock"

@@ -95,6 +95,10 @@ out = ssm.get_parameter(Name=args['name'])['Parameter']['Value']
 ids = [i['InstanceId'] for r in ec2.describe_instances(Filters=[{'Name': 'tag:starcluster:test', 'Values': ['images']},
        {'Name': 'instance-state-name', 'Values': ['pending', 'running']}])['Reservations'] for i in r['Instances']]
 if ids: ec2.terminate_instances(InstanceIds=ids)
+for v in ec2.describe_volumes(Filters=[{'Name': 'tag:starcluster:test', 'Values': ['images']}])['Volumes']:
+    for a in v.get('Attachments', []):
+        ec2.detach_volume(VolumeId=v['VolumeId'], InstanceId=a['InstanceId'], Device=a['Device'])
+    ec2.delete_volume(VolumeId=v['VolumeId'])
 out = ids
 `,
       ).catch(() => undefined);
@@ -170,6 +174,38 @@ out = {'name': i['Name'], 'arch': i['Architecture'], 'root': i['RootDeviceName']
     expect(after.servedDebs).toBeGreaterThan(before.servedDebs);
     expect(after.fetchedDebs).toBe(before.fetchedDebs);
   }, 300_000);
+
+  it('shows an attached EBS volume as EC2 does on Nitro: blank, found by its volume id, formattable', async () => {
+    const volumeId = await boto3<string>(
+      `
+i = ec2.describe_instances(InstanceIds=[args['id']])['Reservations'][0]['Instances'][0]
+v = ec2.create_volume(Size=1, AvailabilityZone=i['Placement']['AvailabilityZone'],
+                      TagSpecifications=[{'ResourceType': 'volume', 'Tags': [{'Key': 'starcluster:test', 'Value': 'images'}]}])
+ec2.attach_volume(VolumeId=v['VolumeId'], InstanceId=args['id'], Device='/dev/sdf')
+out = v['VolumeId']
+`,
+      { id: plain.id },
+    );
+    const device = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`;
+    const admin = await login(plain, 'admin');
+    // The fleet attaches it on its next pass (bounded: 60 s).
+    let seen = '';
+    for (let i = 0; i < 120 && !seen.includes('nvme'); i++) {
+      seen = (await admin.exec(`readlink -f ${device}`)).stdout;
+      if (!seen.includes('nvme')) await sleep(500);
+    }
+    expect(seen.trim()).toBe('/dev/nvme1n1');
+    expect((await admin.exec(`sudo blkid ${device}`)).code).toBe(2); // no filesystem yet
+    const made = await admin.exec(`sudo mkfs.ext4 -q ${device} && sudo blkid -o value -s TYPE ${device}`);
+    expect(made).toMatchObject({ code: 0, stdout: 'ext4\n' });
+    await boto3(
+      `
+ec2.detach_volume(VolumeId=args['vol'], InstanceId=args['id'], Device='/dev/sdf')
+out = None
+`,
+      { vol: volumeId, id: plain.id },
+    );
+  }, 120_000);
 
   it('an image the fleet only registers (Amazon Linux 2023) fails clearly in the fleet log', async () => {
     const ami = await boto3<string>(
