@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   openssh-server openssh-client sshfs fuse3 iproute2 iptables procps psmisc util-linux
-  ca-certificates fonts-dejavu-core mmdebstrap apt-cacher-ng
+  ca-certificates fonts-dejavu-core mmdebstrap debian-archive-keyring apt-cacher-ng
 )
 
 if [ "$(id -u)" != 0 ]; then

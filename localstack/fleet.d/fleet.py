@@ -638,6 +638,7 @@ def reconcile_forever() -> None:
         except ChildProcessError:
             pass
         time.sleep(POLL_SECONDS)
+    images.stop_builds()
     log("reconciler stopped")
 
 

@@ -254,6 +254,18 @@ def forward_proxy(listen_addr: str) -> socketserver.ThreadingTCPServer:
 # ---------------------------------------------------------------- image builds
 
 
+BUILDS: set[subprocess.Popen] = set()
+
+
+def stop_builds() -> None:
+    """Ends image builds this process runs (the reconciler stopping); the next start builds again."""
+    for proc in list(BUILDS):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
 def recipe_hash(recipe: str, arch: str) -> str:
     h = hashlib.sha256()
     h.update((RECIPES / recipe).read_bytes())
@@ -282,20 +294,27 @@ def ensure_image(entry: dict, arch: str) -> Path:
         if (final / "built").exists():
             return final
         ensure_proxy()
+        # Leftovers of builds that were stopped (we hold the lock: none is running).
+        for old in IMAGE_CACHE.glob(".build-*"):
+            subprocess.run(["rm", "-rf", "--one-file-system", str(old)], check=False)
         work = IMAGE_CACHE / f".build-{key}-{os.getpid()}"
-        subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=False)
         work.mkdir(parents=True)
         started = time.monotonic()
         log(f"building image {key} with {entry['recipe']} (first use of this recipe; about a minute or more)")
         proxy = f"http://{PROXY_LOCAL[0]}:{PROXY_LOCAL[1]}"
         with open(work / "build.log", "wb") as out:
-            res = subprocess.run(
+            proc = subprocess.Popen(
                 ["/bin/sh", str(RECIPES / entry["recipe"]), str(work / "rootfs"), deb_arch, proxy],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        if res.returncode != 0:
+            BUILDS.add(proc)
+            try:
+                proc.wait()
+            finally:
+                BUILDS.discard(proc)
+        if proc.returncode != 0:
             tail = (work / "build.log").read_text(errors="replace").splitlines()[-15:]
-            raise RuntimeError(f"image {key}: {entry['recipe']} failed ({res.returncode}):\n" + "\n".join(tail))
+            raise RuntimeError(f"image {key}: {entry['recipe']} failed ({proc.returncode}):\n" + "\n".join(tail))
         (work / "built").write_text(json.dumps({"date": time.strftime("%Y%m%d"), "seconds": round(time.monotonic() - started, 1)}))
         os.rename(work, final)
         log(f"image {key} built in {time.monotonic() - started:.0f}s")
