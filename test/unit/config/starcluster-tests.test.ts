@@ -5,7 +5,7 @@ import { getClusterTemplate, loadConfig, validateConfig } from '../../../src/con
 import { validateOffline } from '../../../src/cluster/validate.js';
 import type { StarclusterConfig } from '../../../src/config/index.js';
 import { StarclusterError } from '../../../src/errors.js';
-import { cleanEnv, fixture, tempConfig } from './_helpers.js';
+import { applySettings as apply, cleanEnv, fixture, headerIndex, tempConfig, type Setting } from './_helpers.js';
 
 /**
  * StarCluster's own config tests (starcluster/tests/test_config.py), as the data in
@@ -13,7 +13,6 @@ import { cleanEnv, fixture, tempConfig } from './_helpers.js';
  * StarCluster concluded and what we conclude; where the two differ the case carries its reason.
  */
 
-type Setting = [section: string, key: string, value: string | null];
 interface Case {
   test: string;
   set?: Setting[];
@@ -39,35 +38,6 @@ interface Case {
 const DIR = fixture('starcluster-tests');
 const BASE = readFileSync(join(DIR, 'base.ini'), 'utf8');
 const { cases } = JSON.parse(readFileSync(join(DIR, 'cases.json'), 'utf8')) as { cases: Case[] };
-
-const headerIndex = (lines: string[], section: string): number => {
-  const index = lines.findIndex((l) => l.trim().toLowerCase() === `[${section.toLowerCase()}]`);
-  if (index < 0) throw new Error(`base.ini has no [${section}]`);
-  return index;
-};
-
-/** Applies the case's changes as get_custom_config did; returns the text and the 1-based lines changed. */
-function apply(text: string, settings: readonly Setting[]): { text: string; changed: number[] } {
-  let lines = text.split('\n');
-  const changed: number[] = [];
-  for (const [section, key, value] of settings) {
-    const header = headerIndex(lines, section);
-    let end = lines.findIndex((l, i) => i > header && l.trim().startsWith('['));
-    if (end < 0) end = lines.length;
-    const keyLine = lines.findIndex((l, i) => i > header && i < end && new RegExp(`^\\s*${key}\\s*[=:]`, 'i').test(l));
-    if (value === null) {
-      if (keyLine >= 0) lines = [...lines.slice(0, keyLine), ...lines.slice(keyLine + 1)];
-      changed.push(header + 1);
-    } else if (keyLine >= 0) {
-      lines[keyLine] = `${key} = ${value}`;
-      changed.push(keyLine + 1);
-    } else {
-      lines = [...lines.slice(0, header + 1), `${key} = ${value}`, ...lines.slice(header + 1)];
-      changed.push(header + 2);
-    }
-  }
-  return { text: lines.join('\n'), changed };
-}
 
 /** Every order of the [cluster] sections (test_order_invariance). */
 function permutations<T>(items: readonly T[]): T[][] {
