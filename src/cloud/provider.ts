@@ -94,6 +94,13 @@ export interface LaunchProblem {
   message: string;
 }
 
+/** Where the nodes will run, when the config pins it: the types are checked against the zone. */
+export interface ImageCheckOptions {
+  zone?: string;
+  subnetId?: string;
+  signal?: AbortSignal;
+}
+
 export interface ImageResolution {
   /** One per distinct request that resolved, in request order. */
   images: ResolvedImage[];
@@ -114,9 +121,10 @@ export interface Provider {
   readonly kind: ProviderKind;
   /**
    * Turns image aliases into the ids to launch, for each instance type's architecture, and checks
-   * each image and type exist and fit together. Providers without images leave it out.
+   * what the cloud would otherwise refuse only at launch: each image and type exist, fit together,
+   * and the type is offered where the nodes go. Providers without images leave it out.
    */
-  resolveImages?(requests: readonly ImageRequest[], signal?: AbortSignal): Promise<ImageResolution>;
+  resolveImages?(requests: readonly ImageRequest[], options?: ImageCheckOptions): Promise<ImageResolution>;
   /** Nodes of the cluster that are not terminated. */
   listNodes(cluster: string): Promise<NodeRecord[]>;
   /** Names of every cluster this provider can see, from tags. */

@@ -1,5 +1,6 @@
 import {
   resolvedImageFor,
+  type ImageCheckOptions,
   type ImageResolution,
   type LaunchProblem,
   type NodeRole,
@@ -113,7 +114,7 @@ export async function resolveShapeImages(
   provider: Provider,
   shapes: readonly NodeShape[],
   loginUser: string | undefined,
-  signal?: AbortSignal,
+  options: ImageCheckOptions = {},
 ): Promise<{ shapes: NodeShape[]; problems: LaunchProblem[]; resolution?: ImageResolution }> {
   const withUser = (s: NodeShape, user: string | undefined): NodeShape =>
     user !== undefined ? { ...s, loginUser: user } : { ...s };
@@ -126,7 +127,7 @@ export async function resolveShapeImages(
       ...(s.imageSetting ? { setting: s.imageSetting } : {}),
     }));
   if (requests.length === 0) return { shapes: shapes.map((s) => withUser(s, loginUser)), problems: [] };
-  const resolution = await provider.resolveImages(requests, signal);
+  const resolution = await provider.resolveImages(requests, options);
   const resolved = shapes.map((s) => {
     const r = resolvedImageFor(resolution, s.imageId, s.instanceType);
     if (!r) return withUser(s, loginUser);

@@ -109,6 +109,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   const imageId = opts.imageId ?? template.nodeImageId ?? reference?.imageId ?? '';
   const imageSetting = opts.imageId ? '-i' : template.nodeImageId ? 'NODE_IMAGE_ID' : undefined;
   const spotBid = opts.spotBid ?? template.spotBid;
+  const zone = opts.zone ?? master?.zone ?? template.availabilityZone;
   // The reference node's image brings its login user along when nothing else names one.
   const sameAsReference = !opts.imageId && !template.nodeImageId;
   const loginUser = template.loginUser ?? (sameAsReference ? reference?.loginUser : undefined);
@@ -123,7 +124,11 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
       ...(spotBid !== undefined ? { spotBid } : {}),
     })),
     loginUser,
-    opts.signal,
+    {
+      ...(zone ? { zone } : {}),
+      ...(template.subnetId ? { subnetId: template.subnetId } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
   );
   if (images.problems.length) throw problemsError(opts.name, images.problems);
   const shapes: NodeShape[] = images.shapes;
@@ -131,7 +136,6 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   const sg = ec2 ? (await ec2.clusterSecurityGroups(opts.name))[0] : undefined;
   const pgName = securityGroupName(opts.name);
   const usePg = ec2 && supportsPlacementGroup(instanceType) ? await ec2.findPlacementGroup(pgName) : false;
-  const zone = opts.zone ?? master?.zone ?? template.availabilityZone;
 
   const state = { launched: [] as NodeRecord[], all: [] as NodeRecord[] };
   const ctxOf = () =>

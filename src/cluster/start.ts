@@ -150,7 +150,11 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
         problems.push(...(await validateOffline(template, s.shapes)));
       }
       // Images are resolved even under -V: an alias is not something EC2 can launch.
-      const images = await resolveShapeImages(provider, s.shapes, template.loginUser, signal);
+      const images = await resolveShapeImages(provider, s.shapes, template.loginUser, {
+        ...(template.availabilityZone ? { zone: template.availabilityZone } : {}),
+        ...(template.subnetId ? { subnetId: template.subnetId } : {}),
+        ...(signal ? { signal } : {}),
+      });
       s.shapes = images.shapes;
       problems.push(...images.problems);
       if (ec2 && !opts.skipValidation) {

@@ -26,6 +26,7 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeImages,
+  paginateDescribeInstanceTypeOfferings,
   paginateDescribeInstanceTypes,
   paginateDescribeInstances,
   paginateDescribeSecurityGroups,
@@ -423,6 +424,20 @@ export class Ec2Api {
         { InstanceTypes: types as _InstanceType[] },
       ))
         out.push(...(page.InstanceTypes ?? []));
+      return out;
+    });
+  }
+
+  /** The zones of the region that offer the type. */
+  async instanceTypeZones(type: string): Promise<string[]> {
+    return this.collect('DescribeInstanceTypeOfferings', async () => {
+      const out: string[] = [];
+      const pages = paginateDescribeInstanceTypeOfferings(
+        { client: this.client },
+        { LocationType: 'availability-zone', Filters: [{ Name: 'instance-type', Values: [type] }] },
+      );
+      for await (const page of pages)
+        for (const o of page.InstanceTypeOfferings ?? []) if (o.Location) out.push(o.Location);
       return out;
     });
   }

@@ -6,23 +6,45 @@ import {
   parseImageRef,
   type Architecture,
 } from '../images.js';
-import type { ImageRequest, ImageResolution, LaunchProblem, ResolvedImage } from '../provider.js';
+import type { ImageCheckOptions, ImageRequest, ImageResolution, LaunchProblem, ResolvedImage } from '../provider.js';
+
+/** What DescribeImages says of an image (the fields the checks use). */
+export interface CatalogImage {
+  name?: string;
+  architecture?: string;
+  state?: string;
+  /** `hvm` or `paravirtual`. */
+  virtualizationType?: string;
+  /** `ebs` or `instance-store`. */
+  rootDeviceType?: string;
+}
+
+/** What DescribeInstanceTypes says of a type; each list is [] when EC2 lists nothing. */
+export interface CatalogInstanceType {
+  /** ProcessorInfo.SupportedArchitectures. */
+  architectures: string[];
+  virtualizationTypes: string[];
+  rootDeviceTypes: string[];
+}
 
 /**
- * Image resolution for EC2 over the three lookups it needs, so the rules can be tested against a
- * small fake and run against EC2 + SSM (Ec2Provider) unchanged.
+ * Image resolution for EC2 over the lookups it needs, so the rules can be tested against a small
+ * fake and run against EC2 + SSM (Ec2Provider) unchanged.
  */
 export interface ImageCatalog {
   readonly region: string;
   /** The image, or undefined when EC2 has none by that id. */
-  describeImage(id: string): Promise<{ name?: string; architecture?: string; state?: string } | undefined>;
-  /**
-   * The architectures EC2 lists for the type (ProcessorInfo.SupportedArchitectures; [] when it
-   * lists none), or undefined when the type does not exist in the region.
-   */
-  instanceTypeArchitectures(instanceType: string): Promise<string[] | undefined>;
+  describeImage(id: string): Promise<CatalogImage | undefined>;
+  /** The type, or undefined when the region has no such type. */
+  describeInstanceType(instanceType: string): Promise<CatalogInstanceType | undefined>;
   /** A parameter's value, or undefined when there is no parameter by that name. */
   parameter(name: string): Promise<string | undefined>;
+  /** The zones of the region that offer the type (DescribeInstanceTypeOfferings); undefined: cannot tell. */
+  zonesOffering?(instanceType: string): Promise<string[] | undefined>;
+  /** The zone of a subnet; undefined when there is no such subnet (validation reports it). */
+  subnetZone?(subnetId: string): Promise<string | undefined>;
+  /** The region's zones: a zone not among them is reported as unknown elsewhere, not here. */
+  availabilityZones?(): Promise<string[]>;
 }
 
 /** What an instance type runs: from EC2's own list when it has one, else from the type's name. */
@@ -35,32 +57,59 @@ export function architectureOfType(instanceType: string, supported: readonly str
 
 /**
  * Resolves every request (alias → the SSM parameter for the type's architecture → AMI id;
- * `resolve:ssm:NAME` → AMI id; ami-… as is), then checks each AMI exists, is available and has
- * the architecture of its instance type. Every problem is collected; nothing is launched here.
+ * `resolve:ssm:NAME` → AMI id; ami-… as is), then checks what EC2 would otherwise refuse only at
+ * launch: each type exists (and is offered in the zone, when one is known), each AMI exists, is
+ * available, and fits its type (architecture, virtualization, root device). Every problem is
+ * collected; nothing is launched here.
  */
 export async function resolveImagesWith(
   catalog: ImageCatalog,
   requests: readonly ImageRequest[],
+  options: Omit<ImageCheckOptions, 'signal'> = {},
 ): Promise<ImageResolution> {
   const region = catalog.region;
   const problems: LaunchProblem[] = [];
   const unique = dedupe(requests);
+  const types = [...new Set(unique.map((r) => r.instanceType))];
 
   // Instance types: one lookup each.
-  const typeArch = new Map<string, { supported: string[]; arch: Architecture } | undefined>();
+  const typeArch = new Map<string, (CatalogInstanceType & { arch: Architecture }) | undefined>();
   await Promise.all(
-    [...new Set(unique.map((r) => r.instanceType))].map(async (type) => {
-      const supported = await catalog.instanceTypeArchitectures(type);
-      if (supported === undefined) {
+    types.map(async (type) => {
+      const info = await catalog.describeInstanceType(type);
+      if (info === undefined) {
         typeArch.set(type, undefined);
         problems.push({
           kind: 'cloud',
           code: 'UnknownInstanceType',
           message: `instance type ${type} is not offered in ${region}: check the spelling`,
         });
-      } else typeArch.set(type, { supported, arch: architectureOfType(type, supported) });
+      } else typeArch.set(type, { ...info, arch: architectureOfType(type, info.architectures) });
     }),
   );
+
+  // The zone the nodes go to, when the config pins one: every type must be offered there.
+  const zone =
+    options.zone ?? (options.subnetId && catalog.subnetZone ? await catalog.subnetZone(options.subnetId) : undefined);
+  const known = zone && catalog.zonesOffering && catalog.availabilityZones ? await catalog.availabilityZones() : [];
+  if (zone && catalog.zonesOffering && known.includes(zone)) {
+    const offering = catalog.zonesOffering.bind(catalog);
+    await Promise.all(
+      types
+        .filter((type) => typeArch.get(type))
+        .map(async (type) => {
+          const zones = await offering(type);
+          if (zones && !zones.includes(zone))
+            problems.push({
+              kind: 'cloud',
+              code: 'InstanceTypeNotInZone',
+              message: `instance type ${type} is not offered in ${zone}${
+                options.zone ? ' (AVAILABILITY_ZONE)' : ` (the zone of SUBNET_ID ${options.subnetId ?? ''})`
+              }${zones.length ? `; it is in ${zones.sort().join(', ')}` : ''}: choose one of those, or another type`,
+            });
+        }),
+    );
+  }
 
   // Aliases and resolve:ssm: read the parameter (once per name).
   const parameterValues = new Map<string, Promise<string | undefined>>();
@@ -144,16 +193,41 @@ export async function resolveImagesWith(
       }
       const type = typeArch.get(r.request.instanceType);
       const arch = image.architecture;
-      const fits = !type || !arch || (type.supported.length ? type.supported.includes(arch) : arch === type.arch);
+      const named = `${where}AMI ${r.imageId}${image.name ? ` (${image.name})` : ''}${via}`;
+      const aliases = `an image alias (${IMAGE_ALIASES.join(', ')})`;
+      const fits =
+        !type || !arch || (type.architectures.length ? type.architectures.includes(arch) : arch === type.arch);
       if (!fits && type && arch) {
         problems.push({
           kind: 'config',
           code: 'ArchitectureMismatch',
           message:
-            `${where}AMI ${r.imageId}${image.name ? ` (${image.name})` : ''}${via} is ${arch}, but instance type ` +
-            `${r.request.instanceType} runs ${type.supported.length ? type.supported.join('/') : type.arch}: ` +
-            `use an ${type.arch} AMI, an instance type for ${arch}, or an image alias (${IMAGE_ALIASES.join(', ')}), ` +
-            `which picks the AMI for the instance type's architecture`,
+            `${named} is ${arch}, but instance type ${r.request.instanceType} runs ` +
+            `${type.architectures.length ? type.architectures.join('/') : type.arch}: use an ${type.arch} AMI, ` +
+            `an instance type for ${arch}, or ${aliases}, which picks the AMI for the instance type's architecture`,
+        });
+        return;
+      }
+      // StarCluster's own AMIs are paravirtual: current types boot only hvm.
+      const virt = image.virtualizationType;
+      if (type && virt && type.virtualizationTypes.length && !type.virtualizationTypes.includes(virt)) {
+        problems.push({
+          kind: 'config',
+          code: 'VirtualizationMismatch',
+          message:
+            `${named} is a ${virt} image, but instance type ${r.request.instanceType} boots only ` +
+            `${type.virtualizationTypes.join('/')}: use an ${type.virtualizationTypes.join('/')} AMI or ${aliases}`,
+        });
+        return;
+      }
+      const root = image.rootDeviceType;
+      if (type && root && type.rootDeviceTypes.length && !type.rootDeviceTypes.includes(root)) {
+        problems.push({
+          kind: 'config',
+          code: 'RootDeviceMismatch',
+          message:
+            `${named} boots from ${root}, which instance type ${r.request.instanceType} does not offer ` +
+            `(${type.rootDeviceTypes.join('/')}): use an EBS-backed AMI or ${aliases}`,
         });
         return;
       }

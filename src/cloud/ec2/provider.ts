@@ -7,6 +7,7 @@ import {
   TAG_LOGIN_USER,
   TAG_NAME,
   TAG_ROLE,
+  type ImageCheckOptions,
   type ImageRequest,
   type ImageResolution,
   type LaunchSpec,
@@ -95,8 +96,12 @@ export class Ec2Provider implements Provider {
   // --- images ----------------------------------------------------------------------------------
 
   /** Aliases and resolve:ssm: through SSM, for each instance type's architecture; then the checks. */
-  async resolveImages(requests: readonly ImageRequest[]): Promise<ImageResolution> {
-    return resolveImagesWith(this.imageCatalog(), requests);
+  async resolveImages(requests: readonly ImageRequest[], options: ImageCheckOptions = {}): Promise<ImageResolution> {
+    throwIfAborted(options.signal);
+    return resolveImagesWith(this.imageCatalog(), requests, {
+      ...(options.zone ? { zone: options.zone } : {}),
+      ...(options.subnetId ? { subnetId: options.subnetId } : {}),
+    });
   }
 
   /** The lookups image resolution makes, over EC2 and SSM. */
@@ -112,6 +117,8 @@ export class Ec2Provider implements Provider {
             ...(image.Name ? { name: image.Name } : {}),
             ...(image.Architecture ? { architecture: image.Architecture } : {}),
             ...(image.State ? { state: image.State } : {}),
+            ...(image.VirtualizationType ? { virtualizationType: image.VirtualizationType } : {}),
+            ...(image.RootDeviceType ? { rootDeviceType: image.RootDeviceType } : {}),
           };
         } catch (error) {
           if (isCode(error, 'InvalidAMIID.NotFound', 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable'))
@@ -119,16 +126,39 @@ export class Ec2Provider implements Provider {
           throw error;
         }
       },
-      instanceTypeArchitectures: async (type) => {
+      describeInstanceType: async (type) => {
         try {
           const info = (await api.describeInstanceTypes([type])).find((t) => t.InstanceType === type);
-          return info ? [...(info.ProcessorInfo?.SupportedArchitectures ?? [])] : undefined;
+          if (!info) return undefined;
+          return {
+            architectures: [...(info.ProcessorInfo?.SupportedArchitectures ?? [])],
+            virtualizationTypes: [...(info.SupportedVirtualizationTypes ?? [])],
+            rootDeviceTypes: [...(info.SupportedRootDeviceTypes ?? [])],
+          };
         } catch (error) {
           if (isCode(error, 'InvalidInstanceType', 'InvalidParameterValue')) return undefined;
           throw error;
         }
       },
       parameter: (name) => this.parameters.get(name),
+      zonesOffering: async (type) => {
+        try {
+          return await api.instanceTypeZones(type);
+        } catch (error) {
+          // An endpoint without offerings cannot tell; EC2 itself answers at launch.
+          if (isNotImplemented(error)) return undefined;
+          throw error;
+        }
+      },
+      availabilityZones: async () => (await api.describeAvailabilityZones()).flatMap((z) => z.ZoneName ?? []),
+      subnetZone: async (subnetId) => {
+        try {
+          return (await api.describeSubnets([subnetId]))[0]?.AvailabilityZone;
+        } catch (error) {
+          if (isCode(error, 'InvalidSubnetID.NotFound', 'InvalidSubnetID.Malformed')) return undefined;
+          throw error;
+        }
+      },
     };
   }
 

@@ -188,6 +188,17 @@ out = sorted([{'alias': tags(i)['starcluster:alias'], 'image': i['ImageId'], 'lo
     );
   });
 
+  it('refuses a paravirtual AMI on a type that boots only hvm (StarCluster’s own AMIs are paravirtual)', async () => {
+    const name = `img-${run}-d`;
+    const paravirtual = await boto3<string>(
+      `out = sorted(i['ImageId'] for i in ec2.describe_images()['Images'] if i.get('VirtualizationType') == 'paravirtual' and i.get('Architecture') == 'x86_64')[0]`,
+    );
+    const failure = await start(name, { nodeImageId: paravirtual }).catch((e: unknown) => e);
+    expect(StarclusterError.is(failure) && [failure.code, failure.exitCode]).toEqual(['VirtualizationMismatch', 3]);
+    expect((failure as StarclusterError).details.join('\n')).toContain('but instance type t3.micro boots only hvm');
+    expect(await inventory(name)).toEqual({ instances: [], securityGroups: [], placementGroups: [], spotRequests: [] });
+  });
+
   it('listpublic --json lists every alias per architecture with the id it resolves to; start -v exits 3 on a mismatch', async () => {
     const configFile = join(dir, 'config');
     await writeFile(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveImagesWith, type ImageCatalog } from '../../../src/cloud/ec2/images.js';
+import { resolveImagesWith, type CatalogImage, type ImageCatalog } from '../../../src/cloud/ec2/images.js';
 import {
   architectureFromTypeName,
   loginUserFromImageName,
@@ -15,7 +15,10 @@ import {
  */
 function fakeCatalog(data: {
   types?: Record<string, string[]>;
-  images?: Record<string, { name?: string; architecture?: string; state?: string }>;
+  virtualization?: Record<string, string[]>;
+  zones?: Record<string, string[]>;
+  subnets?: Record<string, string>;
+  images?: Record<string, CatalogImage>;
   parameters?: Record<string, string>;
 }): ImageCatalog & { calls: string[] } {
   const calls: string[] = [];
@@ -26,10 +29,19 @@ function fakeCatalog(data: {
       calls.push(`DescribeImages ${id}`);
       return data.images?.[id];
     },
-    instanceTypeArchitectures: async (type) => {
+    describeInstanceType: async (type) => {
       calls.push(`DescribeInstanceTypes ${type}`);
-      return data.types?.[type];
+      const architectures = data.types?.[type];
+      return architectures
+        ? { architectures, virtualizationTypes: data.virtualization?.[type] ?? ['hvm'], rootDeviceTypes: ['ebs'] }
+        : undefined;
     },
+    zonesOffering: async (type) => {
+      calls.push(`DescribeInstanceTypeOfferings ${type}`);
+      return data.zones?.[type];
+    },
+    subnetZone: async (subnet) => data.subnets?.[subnet],
+    availabilityZones: async () => ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
     parameter: async (name) => {
       calls.push(`GetParameter ${name}`);
       return data.parameters?.[name];
@@ -171,6 +183,61 @@ describe('resolveImagesWith', () => {
     expect(text).toContain(
       'image alias ubuntu-24.04 (arm64, for m7g.large): SSM parameter /aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id does not exist in eu-west-1',
     );
+  });
+
+  it('checks what EC2 refuses only at launch: a paravirtual or instance-store AMI on a type without it, a type not in the zone', async () => {
+    const catalog = fakeCatalog({
+      ...world,
+      types: { ...world.types, 'm1.small': ['i386', 'x86_64'] },
+      virtualization: { 'm1.small': ['hvm', 'paravirtual'] },
+      zones: { 't3.micro': ['eu-west-1a', 'eu-west-1b'], 'm7g.large': ['eu-west-1a'] },
+      subnets: { 'subnet-0b': 'eu-west-1b' },
+      images: {
+        ...world.images,
+        'ami-899d49e0': {
+          name: 'starcluster-base-ubuntu-11.10-x86_64',
+          architecture: 'x86_64',
+          virtualizationType: 'paravirtual',
+        },
+        'ami-0ab0000000000000a': { name: 'is-image', architecture: 'x86_64', rootDeviceType: 'instance-store' },
+      },
+    });
+    const checked = await resolveImagesWith(catalog, [
+      { image: 'ami-899d49e0', instanceType: 't3.micro', setting: 'NODE_IMAGE_ID' },
+      { image: 'ami-899d49e0', instanceType: 'm1.small' },
+      { image: 'ami-0ab0000000000000a', instanceType: 't3.micro' },
+    ]);
+    expect(checked.problems.map((p) => p.code)).toEqual(['RootDeviceMismatch', 'VirtualizationMismatch']);
+    expect(checked.problems.map((p) => p.message).join('\n')).toContain(
+      'NODE_IMAGE_ID AMI ami-899d49e0 (starcluster-base-ubuntu-11.10-x86_64) is a paravirtual image, but instance type t3.micro boots only hvm',
+    );
+    expect(checked.images.map((i) => i.request.instanceType)).toEqual(['m1.small']);
+
+    const zoned = await resolveImagesWith(
+      catalog,
+      [
+        { image: 'debian-12', instanceType: 't3.micro' },
+        { image: 'debian-12', instanceType: 'm7g.large' },
+      ],
+      { subnetId: 'subnet-0b' },
+    );
+    expect(zoned.problems).toEqual([
+      {
+        kind: 'cloud',
+        code: 'InstanceTypeNotInZone',
+        message:
+          'instance type m7g.large is not offered in eu-west-1b (the zone of SUBNET_ID subnet-0b); it is in eu-west-1a: choose one of those, or another type',
+      },
+    ]);
+    expect(
+      (await resolveImagesWith(catalog, [{ image: 'debian-12', instanceType: 'm7g.large' }], { zone: 'eu-west-1a' }))
+        .problems,
+    ).toEqual([]);
+    // A zone the region does not have is validation's to report (UnknownZone), once.
+    expect(
+      (await resolveImagesWith(catalog, [{ image: 'debian-12', instanceType: 'm7g.large' }], { zone: 'eu-west-1z' }))
+        .problems,
+    ).toEqual([]);
   });
 
   it('resolves resolve:ssm:NAME without guessing a login user, and asks each parameter and AMI once', async () => {

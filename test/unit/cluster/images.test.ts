@@ -20,7 +20,10 @@ const catalog: ImageCatalog = {
       'ami-0aaa000000000000a': { name: 'debian-12-amd64-20250101-1', architecture: 'x86_64', state: 'available' },
       'ami-0bbb000000000000b': { name: 'debian-12-arm64-20250101-1', architecture: 'arm64', state: 'available' },
     })[id],
-  instanceTypeArchitectures: async (type) => ({ 't3.micro': ['x86_64'], 'm7g.large': ['arm64'] })[type],
+  describeInstanceType: async (type) => {
+    const architectures = ({ 't3.micro': ['x86_64'], 'm7g.large': ['arm64'] } as Record<string, string[]>)[type];
+    return architectures && { architectures, virtualizationTypes: ['hvm'], rootDeviceTypes: ['ebs'] };
+  },
   parameter: async (name) =>
     ({
       '/aws/service/debian/release/12/latest/amd64': 'ami-0aaa000000000000a',
