@@ -4,6 +4,7 @@
 # default user is `admin` with passwordless sudo), built from Debian's packages with mmdebstrap.
 # Not on it: Node.js, NFS, sshfs, Slurm. The fleet (fleet.py) caches the result under a hash of this
 # file and rebuilds only when it changes; boot-time settings (datasource, apt proxy) are the fleet's.
+# dpkg's unsafe I/O (no fsync per file) only while building: the result is the same, made faster.
 #   debian-12.sh ROOTFS_DIR ARCH PROXY_URL
 set -eu
 out=$1 arch=$2 proxy=$3
@@ -13,7 +14,8 @@ mmdebstrap --quiet --variant=important --arch="$arch" --mode=root --format=direc
   --include=openssh-server,sudo,python3,cloud-init,locales,ca-certificates,curl,netbase,iproute2,less,gnupg \
   --aptopt="Acquire::http::Proxy \"$proxy\"" \
   --aptopt='APT::Install-Recommends "false"' \
-  --customize-hook='rm -f "$1"/etc/apt/apt.conf.d/99mmdebstrap' \
+  --dpkgopt=force-unsafe-io \
+  --customize-hook='rm -f "$1"/etc/apt/apt.conf.d/99mmdebstrap "$1"/etc/dpkg/dpkg.cfg.d/99mmdebstrap' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
   --customize-hook=': > "$1"/etc/machine-id; rm -f "$1"/var/lib/dbus/machine-id' \
   --customize-hook='rm -f "$1"/etc/hostname "$1"/etc/resolv.conf; : > "$1"/etc/resolv.conf' \
