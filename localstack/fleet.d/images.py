@@ -318,7 +318,23 @@ def ensure_image(entry: dict, arch: str) -> Path:
         (work / "built").write_text(json.dumps({"date": time.strftime("%Y%m%d"), "seconds": round(time.monotonic() - started, 1)}))
         os.rename(work, final)
         log(f"image {key} built in {time.monotonic() - started:.0f}s")
+        prune_older(final)
         return final
+
+
+def prune_older(current: Path) -> None:
+    """Removes builds of the same image from older recipes that no host has mounted (any mount namespace)."""
+    prefix = current.name.rsplit("-", 1)[0] + "-"
+    mounts = ""
+    for info in Path("/proc").glob("[0-9]*/mountinfo"):
+        try:
+            mounts += info.read_text()
+        except OSError:
+            pass
+    for old in IMAGE_CACHE.glob(prefix + "*"):
+        if old != current and old.is_dir() and str(old) not in mounts:
+            subprocess.run(["rm", "-rf", "--one-file-system", str(old)], check=False)
+            log(f"image {old.name}: older recipe, unused: removed")
 
 
 def build_info(path: Path) -> dict:
