@@ -10,6 +10,8 @@ export interface ClusterInfo {
   name: string;
   provider: Provider['kind'];
   template?: string;
+  /** `start -d`. */
+  description?: string;
   securityGroup?: { id: string; name: string };
   zone?: string;
   keyName?: string;
@@ -68,6 +70,7 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
         name,
         provider: provider.kind,
         ...(sg?.tags[TAG_TEMPLATE] ? { template: sg.tags[TAG_TEMPLATE] } : {}),
+        ...(sg?.tags['starcluster:description'] ? { description: sg.tags['starcluster:description'] } : {}),
         ...(sg ? { securityGroup: { id: sg.id, name: sg.name } } : {}),
         ...(master?.zone ? { zone: master.zone } : {}),
         ...(master?.keyName ? { keyName: master.keyName } : {}),
@@ -85,12 +88,48 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * `listclusters -s`: adds each node's SSH status (`up`/`down`; `n/a` for local clusters, whose
+ * nodes are processes). A cluster whose key cannot be found has every node `down`, with a warning.
+ */
+export async function addSshStatus(
+  clusters: ClusterInfo[],
+  opts: { configPath?: string; io: IoHost; env?: NodeJS.ProcessEnv },
+): Promise<ClusterInfo[]> {
+  const { openCluster, sshStatus } = await import('../setup/access.js');
+  for (const c of clusters) {
+    if (c.provider !== 'ec2' || !c.nodes.some((n) => n.state === 'running')) {
+      for (const n of c.nodes) n.ssh = c.provider === 'ec2' ? 'down' : 'n/a';
+      continue;
+    }
+    let status: Record<string, 'up' | 'down'> = {};
+    try {
+      const ctx = await openCluster({
+        name: c.name,
+        io: opts.io,
+        ...(opts.configPath ? { configPath: opts.configPath } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
+      });
+      status = await sshStatus(ctx);
+    } catch (error) {
+      opts.io.notify({
+        level: 'warn',
+        code: 'SC_LIST_W0002',
+        message: `cannot check SSH on ${c.name}: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+    for (const n of c.nodes) n.ssh = status[n.alias] ?? 'down';
+  }
+  return clusters;
+}
+
 export function renderClusters(clusters: readonly ClusterInfo[]): string {
   if (clusters.length === 0) return 'No clusters found.';
   const blocks = clusters.map((c) => {
     const head = [
       `${c.name}`,
       `  provider: ${c.provider}${c.template ? `   template: ${c.template}` : ''}`,
+      ...(c.description ? [`  description: ${c.description}`] : []),
       ...(c.securityGroup ? [`  security group: ${c.securityGroup.name} (${c.securityGroup.id})`] : []),
       ...(c.zone ? [`  zone: ${c.zone}`] : []),
       ...(c.keyName ? [`  key pair: ${c.keyName}`] : []),
@@ -106,8 +145,10 @@ export function renderClusters(clusters: readonly ClusterInfo[]): string {
       n.privateIp ?? '-',
       n.publicIp ?? '-',
       formatUptime(n.uptimeSeconds),
+      ...(n.ssh ? [n.ssh] : []),
     ]);
-    const t = table(['alias', 'id', 'state', 'type', 'private ip', 'public ip', 'uptime'], rows)
+    const ssh = c.nodes.some((n) => n.ssh) ? ['ssh'] : [];
+    const t = table(['alias', 'id', 'state', 'type', 'private ip', 'public ip', 'uptime', ...ssh], rows)
       .split('\n')
       .map((l) => `    ${l}`);
     return [...head, ...t].join('\n');

@@ -17,6 +17,8 @@ export interface NodeSummary {
   spotRequestId?: string;
   launchTime?: string;
   uptimeSeconds?: number;
+  /** `listclusters -s`: whether the node answered SSH (`n/a` for local processes). */
+  ssh?: 'up' | 'down' | 'n/a';
 }
 
 export function summariseNode(n: NodeRecord, now: Date = new Date()): NodeSummary {

@@ -122,6 +122,8 @@ export interface VolumeFilters {
   zone?: string;
   snapshotId?: string;
   tag?: Record<string, string>;
+  /** StarCluster's `-d/--show-deleted`: include volumes being deleted (hidden by default). */
+  showDeleted?: boolean;
 }
 
 export async function listVolumes(target: Ec2Target & { filters?: VolumeFilters }): Promise<VolumeSummary[]> {
@@ -142,26 +144,36 @@ export async function listVolumes(target: Ec2Target & { filters?: VolumeFilters 
       if (isCode(error, 'InvalidVolume.NotFound')) return [];
       throw error;
     });
-  return volumes.map((v) => ({
-    id: v.VolumeId ?? '',
-    sizeGb: v.Size ?? 0,
-    state: v.State ?? '',
-    zone: v.AvailabilityZone ?? '',
-    ...(v.VolumeType ? { type: v.VolumeType } : {}),
-    ...(v.SnapshotId ? { snapshotId: v.SnapshotId } : {}),
-    ...(v.CreateTime ? { createTime: new Date(v.CreateTime).toISOString() } : {}),
-    attachments: (v.Attachments ?? []).map((a) => ({
-      instanceId: a.InstanceId ?? '',
-      device: a.Device ?? '',
-      state: a.State ?? '',
-    })),
-    tags: fromTags(v.Tags),
-  }));
+  return volumes
+    .filter((v) => f.showDeleted || (v.State !== 'deleting' && v.State !== 'deleted'))
+    .map((v) => ({
+      id: v.VolumeId ?? '',
+      sizeGb: v.Size ?? 0,
+      state: v.State ?? '',
+      zone: v.AvailabilityZone ?? '',
+      ...(v.VolumeType ? { type: v.VolumeType } : {}),
+      ...(v.SnapshotId ? { snapshotId: v.SnapshotId } : {}),
+      ...(v.CreateTime ? { createTime: new Date(v.CreateTime).toISOString() } : {}),
+      attachments: (v.Attachments ?? []).map((a) => ({
+        instanceId: a.InstanceId ?? '',
+        device: a.Device ?? '',
+        state: a.State ?? '',
+      })),
+      tags: fromTags(v.Tags),
+    }));
 }
 
+/** Tag on a volume `createvolume` made: the command that formats it when a cluster first mounts it blank. */
+export const TAG_MKFS = 'starcluster:mkfs';
+/** Tag on a volume `resizevolume` made: the command that grows its filesystem when a cluster next mounts it. */
+export const TAG_RESIZEFS = 'starcluster:resizefs';
+export const DEFAULT_MKFS = 'mkfs.ext4';
+export const DEFAULT_RESIZEFS = 'resize2fs';
+
 /**
- * `createvolume SIZE ZONE [-n NAME] [-t k=v]`: an empty EBS volume. StarCluster also started a
- * host instance to format it; formatting is node-setup work and happens when it is first mounted.
+ * `createvolume SIZE ZONE [-n NAME] [-t k=v] [-m MKFS]`: an EBS volume, tagged with the command
+ * that formats it. StarCluster started a host instance to attach and format it; here formatting
+ * is node-setup work, done when a cluster first mounts the blank volume (see TAG_MKFS).
  */
 export async function createVolume(
   target: Ec2Target & {
@@ -170,6 +182,8 @@ export async function createVolume(
     name?: string;
     tags?: Record<string, string>;
     snapshotId?: string;
+    /** Format command for the first mount (default mkfs.ext4; none for a volume made from a snapshot). */
+    mkfsCmd?: string;
   },
 ): Promise<VolumeSummary> {
   if (!Number.isInteger(target.sizeGb) || target.sizeGb < 1)
@@ -185,7 +199,13 @@ export async function createVolume(
     sizeGb: target.sizeGb,
     zone: target.zone,
     ...(target.snapshotId ? { snapshotId: target.snapshotId } : {}),
-    tags: { ...(target.tags ?? {}), ...(target.name ? { Name: target.name } : {}), 'starcluster:volume': 'true' },
+    tags: {
+      ...(target.tags ?? {}),
+      ...(target.name ? { Name: target.name } : {}),
+      'starcluster:volume': 'true',
+      // A volume made from a snapshot has its filesystem already.
+      ...(target.snapshotId ? {} : { [TAG_MKFS]: target.mkfsCmd ?? DEFAULT_MKFS }),
+    },
   });
   return {
     id: v.VolumeId ?? '',
@@ -196,6 +216,126 @@ export async function createVolume(
     attachments: [],
     tags: fromTags(v.Tags),
   };
+}
+
+export interface ResizeVolumeResult {
+  /** The volume that was copied; it is kept, as StarCluster kept it. */
+  from: string;
+  volume: VolumeSummary;
+  /** The temporary snapshot (deleted once the new volume exists). */
+  snapshotId: string;
+}
+
+/**
+ * `resizevolume VOL SIZE [-z ZONE] [-r RESIZEFS]`: snapshot the volume, make a bigger one from the
+ * snapshot (in ZONE, default the volume's own), delete the snapshot. The old volume is kept. The
+ * filesystem grows when a cluster next mounts the new volume (TAG_RESIZEFS), where StarCluster ran
+ * resize2fs on a host instance of its own.
+ */
+export async function resizeVolume(
+  target: Ec2Target & {
+    volumeId: string;
+    sizeGb: number;
+    zone?: string;
+    resizefsCmd?: string;
+    io?: IoHost;
+    signal?: AbortSignal;
+  },
+): Promise<ResizeVolumeResult> {
+  if (!Number.isInteger(target.sizeGb) || target.sizeGb < 1)
+    throw new UsageError('VolumeSize', `volume size ${target.sizeGb} must be a whole number of GiB, at least 1`);
+  const e = await ec2(target);
+  const [volume] = await e.api.describeVolumes([], [target.volumeId]).catch((error: unknown) => {
+    if (isCode(error, 'InvalidVolume.NotFound', 'InvalidVolumeID.Malformed')) return [];
+    throw error;
+  });
+  if (!volume) throw new CloudError('VolumeNotFound', `volume ${target.volumeId} does not exist in ${e.region}`);
+  if ((volume.Size ?? 0) >= target.sizeGb)
+    throw new UsageError(
+      'VolumeNotLarger',
+      `volume ${target.volumeId} is ${volume.Size} GiB: the new size must be larger (EBS volumes cannot shrink)`,
+    );
+  const zone = target.zone ?? volume.AvailabilityZone ?? '';
+  const zones = await e.api.describeAvailabilityZones().catch(() => []);
+  if (zones.length && !zones.some((z) => z.ZoneName === zone))
+    throw new UsageError(
+      'UnknownZone',
+      `availability zone ${zone} does not exist in ${e.region} (zones: ${zones.map((z) => z.ZoneName).join(', ')})`,
+    );
+  const snapshot = await e.api.createSnapshot(target.volumeId, `starcluster resizevolume ${target.volumeId}`, {
+    'starcluster:resize-of': target.volumeId,
+  });
+  const snapshotId = snapshot.SnapshotId ?? '';
+  try {
+    await e.api.waitSnapshotCompleted(snapshotId, e.waitTimeoutSeconds, target.signal);
+    const tags = fromTags(volume.Tags);
+    delete tags[TAG_MKFS];
+    const made = await e.api.createVolume({
+      sizeGb: target.sizeGb,
+      zone,
+      snapshotId,
+      ...(volume.VolumeType ? { volumeType: volume.VolumeType } : {}),
+      tags: {
+        ...tags,
+        [TAG_RESIZEFS]: target.resizefsCmd ?? DEFAULT_RESIZEFS,
+        'starcluster:resized-from': target.volumeId,
+      },
+    });
+    return {
+      from: target.volumeId,
+      snapshotId,
+      volume: {
+        id: made.VolumeId ?? '',
+        sizeGb: made.Size ?? target.sizeGb,
+        state: made.State ?? '',
+        zone: made.AvailabilityZone ?? zone,
+        ...(made.VolumeType ? { type: made.VolumeType } : {}),
+        snapshotId,
+        attachments: [],
+        tags: fromTags(made.Tags),
+      },
+    };
+  } finally {
+    // The snapshot was only the way across; a volume being made from it does not need it kept.
+    await e.api.deleteSnapshot(snapshotId).catch(() => undefined);
+  }
+}
+
+// --- spot requests -------------------------------------------------------------------------------
+
+export interface SpotRequestSummary {
+  id: string;
+  state: string;
+  status?: string;
+  type?: string;
+  price?: string;
+  instanceId?: string;
+  instanceType?: string;
+  zone?: string;
+  createTime?: string;
+  cluster?: string;
+}
+
+/** `listspots [-c]`: spot requests, open and active ones (with `showClosed`, all of them). */
+export async function listSpots(target: Ec2Target & { showClosed?: boolean }): Promise<SpotRequestSummary[]> {
+  const e = await ec2(target);
+  const requests = await e.api.describeSpotRequests(
+    target.showClosed ? [] : [{ Name: 'state', Values: ['open', 'active'] }],
+  );
+  return requests
+    .map((r) => ({
+      id: r.SpotInstanceRequestId ?? '',
+      state: r.State ?? '',
+      ...(r.Status?.Code ? { status: r.Status.Code } : {}),
+      ...(r.Type ? { type: r.Type } : {}),
+      ...(r.SpotPrice ? { price: r.SpotPrice } : {}),
+      ...(r.InstanceId ? { instanceId: r.InstanceId } : {}),
+      ...(r.LaunchSpecification?.InstanceType ? { instanceType: r.LaunchSpecification.InstanceType } : {}),
+      ...(r.LaunchedAvailabilityZone ? { zone: r.LaunchedAvailabilityZone } : {}),
+      ...(r.CreateTime ? { createTime: new Date(r.CreateTime).toISOString() } : {}),
+      ...(fromTags(r.Tags)['starcluster:cluster'] ? { cluster: fromTags(r.Tags)['starcluster:cluster'] } : {}),
+    }))
+    .sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
 }
 
 /** `removevolume VOL...`: deletes volumes, refusing those attached or in use. */

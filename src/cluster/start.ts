@@ -18,6 +18,8 @@ import { launchToken, TAG_TEMPLATE, TAG_VERSION, type SecurityGroupInfo } from '
 /** Tag on everything one `start`/`addnode` run creates, so its rollback finds even what it never saw. */
 export const TAG_RUN = 'starcluster:run';
 export const STARCLUSTER_VERSION = '0.1.0';
+/** The cluster's description (`start -d`), on its security group. */
+export const TAG_DESCRIPTION = 'starcluster:description';
 
 export type StartMode = 'create' | 'validate-only' | 'dry-run' | 'plan';
 
@@ -39,6 +41,10 @@ export interface StartOptions {
   skipEngines?: boolean;
   /** `-V`: skip validation (not recommended). */
   skipValidation?: boolean;
+  /** `-x/--no-create`: the cluster must exist; start its stopped nodes and set it up, launch nothing. */
+  noCreate?: boolean;
+  /** `-d/--description`: kept in the security group's tags (TAG_DESCRIPTION), shown by listclusters. */
+  description?: string;
   /** Default `~/.starcluster/clusters/NAME`. */
   stateDir?: string;
 }
@@ -177,7 +183,11 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
           if (s.usePlacementGroup) s.existingPg = await ec2.findPlacementGroup(securityGroupName(opts.name));
         }
         const have = s.existing.map((n) => n.alias);
-        const missing = missingAliases(aliases, have);
+        if (opts.noCreate && s.existing.length === 0)
+          throw new CloudError('ClusterNotFound', `cluster ${opts.name} has no instances to start (-x launches none)`, {
+            hint: `leave out -x to create it: starcluster start ${opts.name}`,
+          });
+        const missing = opts.noCreate ? [] : missingAliases(aliases, have);
         s.missing = launchGroups(s.shapes.filter((sh) => missing.includes(sh.alias)));
         s.plan = planOf(s, ec2?.region);
         report({
@@ -264,6 +274,7 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
                 [TAG_TEMPLATE]: s.opts.template.name,
                 [TAG_VERSION]: STARCLUSTER_VERSION,
                 [TAG_RUN]: s.runId,
+                ...(s.opts.description ? { [TAG_DESCRIPTION]: s.opts.description.slice(0, 255) } : {}),
               },
               vpcId,
             );
@@ -575,6 +586,14 @@ export interface StartFlags {
   keyLocation?: string;
   clusterUser?: string;
   clusterShell?: ClusterTemplate['clusterShell'];
+  /** `-q` (true) / `-Q` (false). */
+  disableQueue?: boolean;
+  /** `-P` (true) / `-p` (false). */
+  dnsPrefix?: boolean;
+  /** `--public-ips` / `--no-public-ips`. */
+  publicIps?: boolean;
+  /** `-U FILE` (repeatable): added after the template's USERDATA_SCRIPTS. */
+  userdataScripts?: string[];
 }
 
 export function applyStartFlags(
@@ -604,5 +623,9 @@ export function applyStartFlags(
   if (flags.keyLocation) t.key = { name: t.keyname ?? '', location: flags.keyLocation };
   if (flags.clusterUser) t.clusterUser = flags.clusterUser;
   if (flags.clusterShell) t.clusterShell = flags.clusterShell;
+  if (flags.disableQueue !== undefined) t.disableQueue = flags.disableQueue;
+  if (flags.dnsPrefix !== undefined) t.dnsPrefix = flags.dnsPrefix;
+  if (flags.publicIps !== undefined) t.publicIps = flags.publicIps;
+  if (flags.userdataScripts?.length) t.userdataScripts = [...t.userdataScripts, ...flags.userdataScripts];
   return t;
 }

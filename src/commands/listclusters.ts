@@ -1,6 +1,6 @@
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { listClusters, renderClusters, type ClusterInfo } from '../cluster/list.js';
+import { addSshStatus, listClusters, renderClusters, type ClusterInfo } from '../cluster/list.js';
 import { loadConfigOrEmpty } from '../cluster/session.js';
 
 export default class ListClusters extends BaseCommand<typeof ListClusters> {
@@ -11,6 +11,9 @@ export default class ListClusters extends BaseCommand<typeof ListClusters> {
   static override strict = false;
   static override examples = ['<%= config.bin %> listclusters', '<%= config.bin %> lc mycluster --json'];
   static override args = { name: Args.string({ description: 'cluster name(s) (default: all)' }) };
+  static override flags = {
+    'show-ssh-status': Flags.boolean({ char: 's', description: 'also show whether each node answers SSH' }),
+  };
 
   async run(): Promise<ClusterInfo[]> {
     const config = await loadConfigOrEmpty(this.flags.config);
@@ -21,6 +24,8 @@ export default class ListClusters extends BaseCommand<typeof ListClusters> {
       io: this.io,
       ...(this.flags.region ? { region: this.flags.region } : {}),
     });
+    if (this.flags['show-ssh-status'])
+      await addSshStatus(clusters, { io: this.io, ...(this.flags.config ? { configPath: this.flags.config } : {}) });
     this.io.log(renderClusters(clusters));
     return clusters;
   }

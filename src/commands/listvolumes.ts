@@ -13,6 +13,7 @@ export default class ListVolumes extends BaseCommand<typeof ListVolumes> {
   ];
   static override flags = {
     name: Flags.string({ char: 'n', description: 'Name tag' }),
+    'show-deleted': Flags.boolean({ char: 'd', description: 'include volumes being deleted' }),
     'volume-id': Flags.string({ char: 'v', description: 'volume id' }),
     size: Flags.integer({ char: 's', description: 'size in GiB' }),
     status: Flags.string({ char: 'S', description: 'status (available, in-use, ...)' }),
@@ -29,6 +30,7 @@ export default class ListVolumes extends BaseCommand<typeof ListVolumes> {
       provider,
       filters: {
         ...(f.name ? { name: f.name } : {}),
+        showDeleted: f['show-deleted'],
         ...(f['volume-id'] ? { volumeId: f['volume-id'] } : {}),
         ...(f.size !== undefined ? { size: f.size } : {}),
         ...(f.status ? { status: f.status } : {}),

@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { openInstance, type SshNodeResult } from '../setup/access.js';
-import { runSsh } from './sshmaster.js';
+import { runSsh, sshFlags } from '../cli/ssh-terminal.js';
 
 export default class SshInstance extends BaseCommand<typeof SshInstance> {
   static override summary = 'SSH to any instance by id: a login shell, or run CMD and exit with its status.';
@@ -16,7 +16,7 @@ export default class SshInstance extends BaseCommand<typeof SshInstance> {
     instance: Args.string({ required: true, description: 'instance id' }),
     command: Args.string({ description: 'command to run (default: a login shell)' }),
   };
-  static override flags = { user: Flags.string({ char: 'u', description: 'log in as this user', default: 'root' }) };
+  static override flags = sshFlags;
 
   async run(): Promise<SshNodeResult> {
     const { argv } = await this.parse(SshInstance);
@@ -26,6 +26,6 @@ export default class SshInstance extends BaseCommand<typeof SshInstance> {
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),
     });
-    return runSsh(this.jsonEnabled(), { ctx, node, user: this.flags.user, command });
+    return runSsh(this.jsonEnabled(), this.flags, { ctx, node, command });
   }
 }

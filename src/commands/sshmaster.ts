@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { terminalSession } from '../cli/ssh-terminal.js';
-import { findNode, openCluster, sshNode, type SshNodeResult } from '../setup/access.js';
+import { runSsh, sshFlags } from '../cli/ssh-terminal.js';
+import { findNode, openCluster, type SshNodeResult } from '../setup/access.js';
 
 export default class SshMaster extends BaseCommand<typeof SshMaster> {
   static override summary = "SSH to a cluster's master: a login shell, or run CMD and exit with its status.";
@@ -18,7 +18,7 @@ export default class SshMaster extends BaseCommand<typeof SshMaster> {
     cluster: Args.string({ required: true, description: 'cluster name' }),
     command: Args.string({ description: 'command to run (default: a login shell)' }),
   };
-  static override flags = { user: Flags.string({ char: 'u', description: 'log in as this user', default: 'root' }) };
+  static override flags = sshFlags;
 
   async run(): Promise<SshNodeResult> {
     const { argv } = await this.parse(SshMaster);
@@ -28,24 +28,6 @@ export default class SshMaster extends BaseCommand<typeof SshMaster> {
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),
     });
-    return runSsh(this.jsonEnabled(), { ctx, node: findNode(ctx, 'master'), user: this.flags.user, command });
+    return runSsh(this.jsonEnabled(), this.flags, { ctx, node: findNode(ctx, 'master'), command });
   }
-}
-
-/** Shared by sshmaster/sshnode/sshinstance: a TTY session, or the command's output and status. */
-export async function runSsh(json: boolean, opts: Omit<Parameters<typeof sshNode>[0], 'tty'>): Promise<SshNodeResult> {
-  const terminal = !opts.command && !json ? terminalSession() : undefined;
-  let result: SshNodeResult;
-  try {
-    result = await sshNode({ ...opts, ...(terminal ? { tty: terminal.io } : {}) });
-  } finally {
-    terminal?.restore();
-  }
-  if (!terminal && !json) {
-    if (result.stdout) process.stdout.write(result.stdout);
-    if (result.stderr) process.stderr.write(result.stderr);
-  }
-  // The remote status becomes ours (as ssh does); no error message: the command said what it had to.
-  process.exitCode = result.code;
-  return result;
 }

@@ -1,7 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { findNode, openCluster, type SshNodeResult } from '../setup/access.js';
-import { runSsh } from './sshmaster.js';
+import { runSsh, sshFlags } from '../cli/ssh-terminal.js';
 
 export default class SshNode extends BaseCommand<typeof SshNode> {
   static override summary = 'SSH to a node of a cluster: a login shell, or run CMD and exit with its status.';
@@ -18,7 +18,7 @@ export default class SshNode extends BaseCommand<typeof SshNode> {
     node: Args.string({ required: true, description: 'node alias, number or instance id' }),
     command: Args.string({ description: 'command to run (default: a login shell)' }),
   };
-  static override flags = { user: Flags.string({ char: 'u', description: 'log in as this user', default: 'root' }) };
+  static override flags = sshFlags;
 
   async run(): Promise<SshNodeResult> {
     const { argv } = await this.parse(SshNode);
@@ -28,6 +28,6 @@ export default class SshNode extends BaseCommand<typeof SshNode> {
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),
     });
-    return runSsh(this.jsonEnabled(), { ctx, node: findNode(ctx, this.args.node), user: this.flags.user, command });
+    return runSsh(this.jsonEnabled(), this.flags, { ctx, node: findNode(ctx, this.args.node), command });
   }
 }

@@ -4,6 +4,9 @@ import { createProvider } from '../cloud/index.js';
 import { applyStartFlags, renderPlan, startCluster, type StartMode, type StartResult } from '../cluster/start.js';
 import { loadTemplate } from '../cluster/session.js';
 import { renderClusters } from '../cluster/list.js';
+import { runSsh } from '../cli/ssh-terminal.js';
+import type { ClusterShell } from '../config/types.js';
+import { findNode, openCluster } from '../setup/access.js';
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Start a new cluster (or resume a half-made one).';
@@ -37,11 +40,53 @@ export default class Start extends BaseCommand<typeof Start> {
     'node-instance-type': Flags.string({ char: 'i', description: 'instance type of the worker nodes' }),
     'availability-zone': Flags.string({ char: 'a', description: 'availability zone for every node' }),
     bid: Flags.string({ char: 'b', description: 'spot bid for worker nodes (USD/hour)' }),
-    'force-spot-master': Flags.boolean({ description: 'make the master a spot instance too', allowNo: true }),
+    'force-spot-master': Flags.boolean({
+      description: 'make the master a spot instance too (default: on-demand master)',
+      exclusive: ['no-spot-master'],
+    }),
+    'no-spot-master': Flags.boolean({ description: 'keep the master on-demand in a spot cluster (the default)' }),
+    'public-ips': Flags.boolean({
+      description: 'reach the nodes by public IP (PUBLIC_IPS = True); --no-public-ips: by private IP',
+      allowNo: true,
+    }),
     'subnet-id': Flags.string({ char: 'N', description: 'VPC subnet for every node' }),
     keyname: Flags.string({ char: 'k', description: 'key pair name (a [key] section)' }),
     'key-location': Flags.string({ char: 'K', description: 'private key file of the key pair' }),
     'cluster-user': Flags.string({ char: 'u', description: 'cluster user' }),
+    'cluster-shell': Flags.string({
+      char: 'S',
+      description: 'shell of the cluster user',
+      options: ['bash', 'zsh', 'csh', 'ksh', 'tcsh'],
+    }),
+    'no-create': Flags.boolean({
+      char: 'x',
+      description: 'launch nothing: start the cluster’s stopped nodes and set them up (the cluster must exist)',
+      exclusive: ['create-only'],
+    }),
+    'login-master': Flags.boolean({ char: 'l', description: 'log in to the master when the cluster is up' }),
+    'disable-queue': Flags.boolean({
+      char: 'q',
+      description: 'do not set up the queue (DISABLE_QUEUE = True)',
+      exclusive: ['enable-queue'],
+    }),
+    'enable-queue': Flags.boolean({ char: 'Q', description: 'set up the queue (DISABLE_QUEUE = False)' }),
+    'refresh-interval': Flags.integer({
+      char: 'r',
+      description: 'seconds between polls while waiting for nodes (REFRESH_INTERVAL)',
+      min: 1,
+    }),
+    description: Flags.string({ char: 'd', description: 'a description of the cluster (shown by listclusters)' }),
+    'userdata-script': Flags.string({
+      char: 'U',
+      description: 'a user-data script every node runs at boot (repeatable; after USERDATA_SCRIPTS)',
+      multiple: true,
+    }),
+    'dns-prefix': Flags.boolean({
+      char: 'P',
+      description: 'prefix node host names with the cluster name (mycluster-master)',
+      exclusive: ['no-dns-prefix'],
+    }),
+    'no-dns-prefix': Flags.boolean({ char: 'p', description: 'do not prefix node host names (the default)' }),
     'create-only': Flags.boolean({ char: 'o', description: 'create the nodes, skip setup and engines' }),
     'validate-only': Flags.boolean({ char: 'v', description: 'validate the template, create nothing' }),
     'skip-validation': Flags.boolean({ char: 'V', description: 'skip validation (not recommended)' }),
@@ -51,7 +96,11 @@ export default class Start extends BaseCommand<typeof Start> {
 
   async run(): Promise<StartResult> {
     const f = this.flags;
-    const { config, template: base } = await loadTemplate(f.config, f['cluster-template']);
+    const { config: loaded, template: base } = await loadTemplate(f.config, f['cluster-template']);
+    const config =
+      f['refresh-interval'] !== undefined
+        ? { ...loaded, global: { ...loaded.global, refreshInterval: f['refresh-interval'] } }
+        : loaded;
     const bid = f.bid === undefined ? undefined : Number(f.bid);
     const template = applyStartFlags(
       base,
@@ -63,7 +112,12 @@ export default class Start extends BaseCommand<typeof Start> {
         ...(f['node-instance-type'] ? { nodeInstanceType: f['node-instance-type'] } : {}),
         ...(f['availability-zone'] ? { availabilityZone: f['availability-zone'] } : {}),
         ...(bid !== undefined ? { spotBid: bid } : {}),
-        ...(f['force-spot-master'] !== undefined ? { forceSpotMaster: f['force-spot-master'] } : {}),
+        ...(f['force-spot-master'] ? { forceSpotMaster: true } : f['no-spot-master'] ? { forceSpotMaster: false } : {}),
+        ...(f['public-ips'] !== undefined ? { publicIps: f['public-ips'] } : {}),
+        ...(f['cluster-shell'] ? { clusterShell: f['cluster-shell'] as ClusterShell } : {}),
+        ...(f['disable-queue'] ? { disableQueue: true } : f['enable-queue'] ? { disableQueue: false } : {}),
+        ...(f['dns-prefix'] ? { dnsPrefix: true } : f['no-dns-prefix'] ? { dnsPrefix: false } : {}),
+        ...(f['userdata-script']?.length ? { userdataScripts: f['userdata-script'] } : {}),
         ...(f['subnet-id'] ? { subnetId: f['subnet-id'] } : {}),
         ...(f.keyname ? { keyname: f.keyname } : {}),
         ...(f['key-location'] ? { keyLocation: f['key-location'] } : {}),
@@ -85,6 +139,8 @@ export default class Start extends BaseCommand<typeof Start> {
       provider: await createProvider(template, config, { ...(f.region ? { region: f.region } : {}) }),
       mode,
       createOnly: f['create-only'],
+      noCreate: f['no-create'],
+      ...(f.description ? { description: f.description } : {}),
       skipValidation: f['skip-validation'],
       io: this.io,
       signal: this.signal,
@@ -104,6 +160,13 @@ export default class Start extends BaseCommand<typeof Start> {
           },
         ]),
       );
+    if (f['login-master'] && mode === 'create') {
+      const ctx = await openCluster({ name: result.name, io: this.io, ...(f.config ? { configPath: f.config } : {}) });
+      await runSsh(this.jsonEnabled(), LOGIN, { ctx, node: findNode(ctx, 'master') });
+    }
     return result;
   }
 }
+
+/** `-l`: a login shell on the master as root, as StarCluster's ssh_to_master. */
+const LOGIN = { user: 'root', 'forward-x11': false, 'forward-agent': false, 'pseudo-tty': false };

@@ -3,7 +3,13 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import ssh2, {
+  type Client,
+  type ClientChannel,
+  type ExecOptions as ChannelOptions,
+  type PseudoTtyOptions,
+  type SFTPWrapper,
+} from 'ssh2';
 import type { StarclusterError } from '../errors.js';
 import { AbortError, RemoteError } from '../errors.js';
 import { checkHostKey, knownHostsName } from './known-hosts.js';
@@ -23,6 +29,8 @@ export interface ConnectTarget {
   instanceId?: string;
   /** TCP connect + handshake + auth must finish within this (default 20 s). */
   connectTimeoutMs?: number;
+  /** An ssh-agent socket (SSH_AUTH_SOCK): lets sessions forward the agent (`-A`). */
+  agent?: string;
 }
 
 /** OpenSSH's default MaxSessions is 10: stay below it on one connection. */
@@ -68,6 +76,8 @@ export function connect(target: ConnectTarget, signal?: AbortSignal): Promise<Ss
       username: target.user,
       privateKey: target.privateKey,
       readyTimeout: target.connectTimeoutMs ?? 20_000,
+      // Only the sessions that ask for it (`-A`) forward the agent; the agent also offers its keys for login.
+      ...(target.agent ? { agent: target.agent } : {}),
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
@@ -152,7 +162,7 @@ export class SshConnection implements RemoteHost {
             reject(new AbortError());
             return;
           }
-          this.client.exec(full, (error, stream) => {
+          this.client.exec(full, channelOptions({ agentForward: options.agentForward }), (error, stream) => {
             if (error) {
               reject(this.channelError(error, command));
               return;
@@ -378,7 +388,7 @@ export class SshConnection implements RemoteHost {
    * An interactive session with a pty (a login shell, or `command`), wired to the given streams.
    * Resolves with the remote exit status.
    */
-  interactive(io: InteractiveIo, command?: string): Promise<number> {
+  interactive(io: InteractiveIo, command?: string, options: { agentForward?: boolean } = {}): Promise<number> {
     return new Promise((resolve, reject) => {
       const pty = { term: io.term ?? 'xterm-256color', rows: io.rows ?? 24, cols: io.cols ?? 80 };
       const onChannel = (error: Error | undefined, stream: ClientChannel): void => {
@@ -399,8 +409,8 @@ export class SshConnection implements RemoteHost {
           resolve(code);
         });
       };
-      if (command) this.client.exec(command, { pty }, onChannel);
-      else this.client.shell(pty, onChannel);
+      if (command) this.client.exec(command, channelOptions({ pty, agentForward: options.agentForward }), onChannel);
+      else this.client.shell(pty, channelOptions({ agentForward: options.agentForward }), onChannel);
     });
   }
 
@@ -413,6 +423,17 @@ export class SshConnection implements RemoteHost {
       },
     );
   }
+}
+
+/**
+ * A channel's options. ssh2 forwards the agent per channel (`agentForward`, when the connection
+ * has an `agent`), which its type definitions do not list.
+ */
+function channelOptions(options: { pty?: PseudoTtyOptions; agentForward?: boolean | undefined }): ChannelOptions {
+  const out: ChannelOptions & { agentForward?: boolean } = {};
+  if (options.pty) out.pty = options.pty;
+  if (options.agentForward) out.agentForward = true;
+  return out;
 }
 
 export interface InteractiveIo {

@@ -12,6 +12,8 @@ export interface SshPoolOptions {
   /** Operations (commands, transfers, logins) in flight at once across all nodes (default 16). */
   concurrency?: number;
   connectTimeoutMs?: number;
+  /** ssh-agent socket for agent forwarding (`sshmaster -A`). */
+  agent?: string;
 }
 
 export interface HostTarget {
@@ -113,6 +115,7 @@ export class SshPool {
       privateKey: this.options.privateKey,
       knownHostsFile: this.options.knownHostsFile,
       connectTimeoutMs: this.options.connectTimeoutMs,
+      ...(this.options.agent ? { agent: this.options.agent } : {}),
     };
   }
 }

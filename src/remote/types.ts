@@ -13,6 +13,8 @@ export interface ExecOptions {
   /** Written to the command's standard input, which is then closed. */
   stdin?: string | Buffer;
   signal?: AbortSignal;
+  /** Forward the connection's ssh-agent to the command (the connection must have an `agent`). */
+  agentForward?: boolean;
 }
 
 export interface ExecResult {

@@ -9,6 +9,8 @@ import { CloudError, StarclusterError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import type { InteractiveIo } from '../remote/connection.js';
 import { SshPool } from '../remote/pool.js';
+import { runOpenSsh } from '../remote/openssh.js';
+import type { StdioOptions } from 'node:child_process';
 import { readPrivateKey } from '../remote/keys.js';
 import type { ExecResult } from '../remote/types.js';
 import { clusterStateDir } from '../paths.js';
@@ -77,8 +79,12 @@ export function findNode(ctx: Pick<ClusterContext, 'name' | 'nodes'>, which = 'm
   return node;
 }
 
-async function poolFor(ctx: ClusterContext): Promise<SshPool> {
-  return new SshPool({ privateKey: await readPrivateKey(privateKeyPath(ctx)), knownHostsFile: knownHostsFile(ctx) });
+async function poolFor(ctx: ClusterContext, agent?: string): Promise<SshPool> {
+  return new SshPool({
+    privateKey: await readPrivateKey(privateKeyPath(ctx)),
+    knownHostsFile: knownHostsFile(ctx),
+    ...(agent ? { agent } : {}),
+  });
 }
 
 export interface SshNodeOptions {
@@ -89,6 +95,14 @@ export interface SshNodeOptions {
   command?: string;
   tty?: InteractiveIo;
   signal?: AbortSignal;
+  /** `-A`: forward the ssh-agent at SSH_AUTH_SOCK. */
+  agentForward?: boolean;
+  /** `-X`: forward X11, through OpenSSH's ssh (see src/remote/openssh.ts); `stdio` is its terminal. */
+  x11?: boolean;
+  stdio?: StdioOptions;
+  /** With `x11`: force a pty for a command (`-t`). */
+  forcePty?: boolean;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface SshNodeResult extends Partial<ExecResult> {
@@ -101,21 +115,47 @@ export interface SshNodeResult extends Partial<ExecResult> {
 export async function sshNode(opts: SshNodeOptions): Promise<SshNodeResult> {
   const user = opts.user ?? 'root';
   const target = toSetupNode(opts.ctx, opts.node);
-  const pool = await poolFor(opts.ctx);
+  const env = opts.env ?? process.env;
+  const agent = opts.agentForward ? env.SSH_AUTH_SOCK : undefined;
+  if (opts.agentForward && !agent)
+    throw new UsageError(
+      'NoSshAgent',
+      '-A forwards your ssh-agent, but SSH_AUTH_SOCK is not set: start one (eval $(ssh-agent))',
+    );
+  const pool = await poolFor(opts.ctx, agent);
   try {
+    // Connecting first also pins the host key on first contact, which OpenSSH (for -X) then checks.
     const connection = await pool.connection({
       alias: target.alias,
       address: target.address,
       instanceId: opts.node.id,
       user,
     });
+    if (opts.x11) {
+      const code = await runOpenSsh({
+        address: target.address,
+        user,
+        keyFile: privateKeyPath(opts.ctx),
+        knownHostsFile: knownHostsFile(opts.ctx),
+        x11: true,
+        agentForward: Boolean(opts.agentForward),
+        forcePty: Boolean(opts.forcePty),
+        ...(opts.command ? { command: opts.command } : {}),
+        stdio: opts.stdio ?? 'inherit',
+        env,
+      });
+      return { node: target.alias, user, code };
+    }
     if (opts.tty) {
-      const code = await connection.interactive(opts.tty, opts.command);
+      const code = await connection.interactive(opts.tty, opts.command, { agentForward: Boolean(opts.agentForward) });
       return { node: target.alias, user, code };
     }
     if (!opts.command)
       throw new UsageError('NoTerminal', 'give a command to run, or run this from a terminal for a login shell');
-    const result = await connection.exec(opts.command, opts.signal ? { signal: opts.signal } : {});
+    const result = await connection.exec(opts.command, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.agentForward ? { agentForward: true } : {}),
+    });
     return { node: target.alias, user, ...result };
   } finally {
     pool.close();
@@ -233,6 +273,35 @@ async function transfer(opts: TransferOptions, direction: 'put' | 'get'): Promis
   } catch (error) {
     opts.io.progress({ id, state: 'fail', title, detail: (error as Error).message });
     throw error;
+  } finally {
+    pool.close();
+  }
+}
+
+/**
+ * `listclusters -s`: for each running node, whether it answers SSH with the cluster's key and
+ * pinned host key (within `timeoutMs`). Nodes that are not running are `down`.
+ */
+export async function sshStatus(ctx: ClusterContext, timeoutMs = 10_000): Promise<Record<string, 'up' | 'down'>> {
+  const pool = new SshPool({
+    privateKey: await readPrivateKey(privateKeyPath(ctx)),
+    knownHostsFile: knownHostsFile(ctx),
+    connectTimeoutMs: timeoutMs,
+  });
+  try {
+    const entries = await Promise.all(
+      ctx.nodes.map(async (node): Promise<[string, 'up' | 'down']> => {
+        if (node.state !== 'running') return [node.alias, 'down'];
+        const target = toSetupNode(ctx, node);
+        const up = await pool
+          .run({ alias: target.alias, address: target.address, instanceId: node.id }, 'root', async (c) =>
+            c.exec('true').then((r) => r.code === 0),
+          )
+          .catch(() => false);
+        return [node.alias, up ? 'up' : 'down'];
+      }),
+    );
+    return Object.fromEntries(entries);
   } finally {
     pool.close();
   }

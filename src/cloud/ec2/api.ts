@@ -7,6 +7,14 @@ import {
   CreateTagsCommand,
   AttachVolumeCommand,
   CreateVolumeCommand,
+  CreateImageCommand,
+  CreateSnapshotCommand,
+  DeleteSnapshotCommand,
+  DeregisterImageCommand,
+  paginateDescribeSnapshots,
+  waitUntilImageAvailable,
+  waitUntilSnapshotCompleted,
+  type Snapshot,
   DeleteKeyPairCommand,
   DeletePlacementGroupCommand,
   DeleteSecurityGroupCommand,
@@ -396,6 +404,104 @@ export class Ec2Api {
 
   async deleteVolume(volumeId: string): Promise<void> {
     await this.call('DeleteVolume', () => this.client.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
+  }
+
+  // --- images and snapshots (ebsimage, removeimage, resizevolume) ----------------------------
+
+  /** CreateImage from an instance, tags on the image and its snapshots at creation. */
+  async createImage(input: {
+    instanceId: string;
+    name: string;
+    description?: string;
+    noReboot?: boolean;
+    tags: Record<string, string>;
+    snapshotTags?: Record<string, string>;
+  }): Promise<string> {
+    const out = await this.call('CreateImage', () =>
+      this.client.send(
+        new CreateImageCommand({
+          InstanceId: input.instanceId,
+          Name: input.name,
+          ...(input.description ? { Description: input.description } : {}),
+          NoReboot: input.noReboot ?? false,
+          TagSpecifications: [
+            ...(tagSpec('image', input.tags) ?? []),
+            ...(tagSpec('snapshot', input.snapshotTags ?? input.tags) ?? []),
+          ],
+        }),
+      ),
+    );
+    return out.ImageId ?? '';
+  }
+
+  async deregisterImage(imageId: string): Promise<void> {
+    await this.call('DeregisterImage', () => this.client.send(new DeregisterImageCommand({ ImageId: imageId })));
+  }
+
+  async waitImageAvailable(imageId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<void> {
+    await this.call('wait for image available', () =>
+      waitUntilImageAvailable(
+        {
+          client: this.client,
+          maxWaitTime: maxWaitSeconds,
+          minDelay: 2,
+          maxDelay: 15,
+          ...(signal ? { abortSignal: signal } : {}),
+        },
+        { ImageIds: [imageId] },
+      ),
+    );
+  }
+
+  async describeSnapshots(input: {
+    snapshotIds?: string[];
+    filters?: Filter[];
+    owners?: string[];
+  }): Promise<Snapshot[]> {
+    return this.collect('DescribeSnapshots', async () => {
+      const out: Snapshot[] = [];
+      const pages = paginateDescribeSnapshots(
+        { client: this.client },
+        {
+          ...(input.snapshotIds ? { SnapshotIds: input.snapshotIds } : {}),
+          ...(input.filters ? { Filters: input.filters } : {}),
+          ...(input.owners ? { OwnerIds: input.owners } : {}),
+        },
+      );
+      for await (const page of pages) out.push(...(page.Snapshots ?? []));
+      return out;
+    });
+  }
+
+  async createSnapshot(volumeId: string, description: string, tags: Record<string, string>): Promise<Snapshot> {
+    return this.call('CreateSnapshot', () =>
+      this.client.send(
+        new CreateSnapshotCommand({
+          VolumeId: volumeId,
+          Description: description,
+          TagSpecifications: tagSpec('snapshot', tags),
+        }),
+      ),
+    );
+  }
+
+  async waitSnapshotCompleted(snapshotId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<void> {
+    await this.call('wait for snapshot completed', () =>
+      waitUntilSnapshotCompleted(
+        {
+          client: this.client,
+          maxWaitTime: maxWaitSeconds,
+          minDelay: 2,
+          maxDelay: 15,
+          ...(signal ? { abortSignal: signal } : {}),
+        },
+        { SnapshotIds: [snapshotId] },
+      ),
+    );
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.call('DeleteSnapshot', () => this.client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })));
   }
 
   // --- images, types, places ---------------------------------------------------------------

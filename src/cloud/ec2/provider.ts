@@ -71,7 +71,7 @@ export interface Ec2ProviderOptions {
 export class Ec2Provider implements Provider {
   readonly kind = 'ec2' as const;
   readonly api: Ec2Api;
-  private readonly waitTimeoutSeconds: number;
+  readonly waitTimeoutSeconds: number;
   private readonly sgDeleteDelaysMs: number[];
   private readonly parameters: Pick<SsmParameters, 'get'>;
 
