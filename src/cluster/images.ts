@@ -4,7 +4,7 @@ import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
-import { fromTags, isCode } from '../cloud/ec2/api.js';
+import { fromTags, isCode, isNotImplemented } from '../cloud/ec2/api.js';
 import type { Ec2Provider } from '../cloud/ec2/provider.js';
 
 /**
@@ -60,6 +60,8 @@ export interface EbsImageResult {
 
 interface EbsImageState {
   imageId?: string;
+  /** The endpoint could not tag snapshots at creation (LocalStack): tag them once the image exists. */
+  snapshotTags?: Record<string, string>;
   instance?: { cluster?: string; alias?: string; rootDeviceType?: string };
 }
 
@@ -90,6 +92,17 @@ export async function ebsImage(opts: EbsImageOptions): Promise<EbsImageResult> {
             'InstanceStoreRoot',
             `instance ${opts.instanceId} boots from instance store: only EBS-backed instances can be imaged (StarCluster's s3image world is gone)`,
           );
+        // AWS refuses a second image of the same name in an account and region; say so before making anything.
+        const taken = await e.api.describeImages({
+          owners: ['self'],
+          filters: [{ Name: 'name', Values: [opts.name] }],
+        });
+        if (taken.length)
+          throw new UsageError(
+            'ImageNameTaken',
+            `an image named ${opts.name} already exists (${taken.map((i) => i.ImageId).join(', ')}): choose another name`,
+            { hint: 'see `starcluster listimages`' },
+          );
         const tags = fromTags(instance.Tags);
         s.instance = {
           ...(tags[TAG_CLUSTER] ? { cluster: tags[TAG_CLUSTER] } : {}),
@@ -108,14 +121,23 @@ export async function ebsImage(opts: EbsImageOptions): Promise<EbsImageResult> {
           Name: opts.name,
           ...(opts.tags ?? {}),
         };
+        const request = {
+          instanceId: opts.instanceId,
+          name: opts.name,
+          ...(opts.description ? { description: opts.description } : {}),
+          noReboot: opts.noReboot ?? false,
+          tags: origin,
+        };
+        const snapshotTags = {
+          ...origin,
+          ...(opts.snapshotDescription ? { Description: opts.snapshotDescription } : {}),
+        };
         try {
-          s.imageId = await e.api.createImage({
-            instanceId: opts.instanceId,
-            name: opts.name,
-            ...(opts.description ? { description: opts.description } : {}),
-            noReboot: opts.noReboot ?? false,
-            tags: origin,
-            snapshotTags: { ...origin, ...(opts.snapshotDescription ? { Description: opts.snapshotDescription } : {}) },
+          s.imageId = await e.api.createImage({ ...request, snapshotTags }).catch(async (error: unknown) => {
+            // LocalStack's EC2 cannot tag snapshots in CreateImage; AWS can. Tag them afterwards there.
+            if (!isNotImplemented(error)) throw error;
+            s.snapshotTags = snapshotTags;
+            return e.api.createImage({ ...request, snapshotTags: {} });
           });
         } catch (error) {
           if (isCode(error, 'InvalidAMIName.Duplicate'))
@@ -136,6 +158,10 @@ export async function ebsImage(opts: EbsImageOptions): Promise<EbsImageResult> {
       title: 'Waiting for the image to become available',
       run: async (s, report, signal) => {
         await e.api.waitImageAvailable(s.imageId ?? '', opts.waitSeconds ?? e.waitTimeoutSeconds, signal);
+        if (s.snapshotTags) {
+          const [image] = await e.api.describeImages({ imageIds: [s.imageId ?? ''] });
+          await e.api.createTags(snapshotsOf(image), s.snapshotTags);
+        }
         report({ detail: `${s.imageId} available` });
       },
     },
