@@ -7,6 +7,7 @@ import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { fromTags, isCode } from '../cloud/ec2/api.js';
 import type { Ec2Provider } from '../cloud/ec2/provider.js';
+import { TAG_MKFS, TAG_RESIZEFS } from '../setup/volumes.js';
 import { ARCHITECTURES, STOCK_IMAGES, type Architecture, type DistroFamily } from '../cloud/images.js';
 
 /**
@@ -163,10 +164,8 @@ export async function listVolumes(target: Ec2Target & { filters?: VolumeFilters 
     }));
 }
 
-/** Tag on a volume `createvolume` made: the command that formats it when a cluster first mounts it blank. */
-export const TAG_MKFS = 'starcluster:mkfs';
-/** Tag on a volume `resizevolume` made: the command that grows its filesystem when a cluster next mounts it. */
-export const TAG_RESIZEFS = 'starcluster:resizefs';
+// createvolume's format command and resizevolume's grow command travel as volume tags; setup reads them.
+export { TAG_MKFS, TAG_RESIZEFS };
 export const DEFAULT_MKFS = 'mkfs.ext4';
 export const DEFAULT_RESIZEFS = 'resize2fs';
 
