@@ -56,7 +56,8 @@ export interface LaunchSpec {
   placementGroup?: string;
   /** A spot request per node at this bid (USD/hour). */
   spotBid?: number;
-  userData?: string;
+  /** EC2 user data (src/cloud/ec2/user-data.ts assembles it); absent: our #cloud-config alone. */
+  userData?: string | Buffer;
   /** Idempotency token: the same token never launches twice. */
   clientToken: string;
   /** Recorded on the nodes (NodeRecord.loginUser) for every later SSH session. */

@@ -8,6 +8,7 @@ import { runSteps, type Step } from '../steps.js';
 import { addEngines, stopEngines } from '../engines/cluster.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
 import { launchToken, TAG_TEMPLATE } from '../cloud/ec2/provider.js';
+import { nodeUserData } from '../cloud/ec2/user-data.js';
 import { MASTER_ALIAS, aliasNumber, aliasesToRemove, nextAliases } from './aliases.js';
 import { launchGroups, resolveShapeImages, type NodeShape } from './launch-plan.js';
 import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
@@ -153,6 +154,8 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
       id: 'launch',
       title: `Launching ${aliases.length} node(s)`,
       run: async (s) => {
+        // The same user data as at start (our #cloud-config + the template's USERDATA_SCRIPTS).
+        const userData = provider.kind === 'ec2' ? (await nodeUserData(template)).userData : undefined;
         for (const g of launchGroups(shapes)) {
           const made = await provider.launch({
             cluster: opts.name,
@@ -167,6 +170,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
             ...(usePg ? { placementGroup: pgName } : {}),
             ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
             ...(g.loginUser ? { loginUser: g.loginUser } : {}),
+            ...(userData ? { userData } : {}),
             clientToken: launchToken(opts.name, runId, g.aliases.join(',')),
             tags: { [TAG_RUN]: runId },
           });

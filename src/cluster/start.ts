@@ -3,7 +3,7 @@ import { createProvider, ec2Of } from '../cloud/index.js';
 import { TAG_CLUSTER, type NodeRecord, type Provider } from '../cloud/provider.js';
 import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
-import { CloudError } from '../errors.js';
+import { CloudError, ConfigError } from '../errors.js';
 import { runSteps, type Step } from '../steps.js';
 import { startEngines } from '../engines/cluster.js';
 import { setupCluster } from '../setup/index.js';
@@ -11,6 +11,7 @@ import { clusterAliases, missingAliases } from './aliases.js';
 import { launchGroups, nodeShapes, resolveShapeImages, type LaunchGroup, type NodeShape } from './launch-plan.js';
 import { makeContext, sortNodes, summariseNode, type NodeSummary } from './model.js';
 import { describeRule, missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
+import { nodeUserData } from '../cloud/ec2/user-data.js';
 import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
 import { onDemandPrice, supportsPlacementGroup } from '../cloud/ec2/prices.js';
 import { launchToken, TAG_TEMPLATE, TAG_VERSION, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
@@ -103,6 +104,8 @@ interface StartState {
   nodes: NodeRecord[];
   plan?: StartPlan;
   dryRun: string[];
+  /** The nodes' EC2 user data (our #cloud-config + USERDATA_SCRIPTS), built and size-checked at validation. */
+  userData?: Buffer;
 }
 
 const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
@@ -154,6 +157,15 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
             message: `cluster name "${opts.name}" must be 1-40 letters, digits, - or _, starting with a letter or digit`,
           });
         problems.push(...(await validateOffline(template, s.shapes)));
+      }
+      // User data is built even under -V: it is what the nodes boot with (and EC2 refuses > 16 KB).
+      if (ec2) {
+        try {
+          s.userData = (await nodeUserData(template)).userData;
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error;
+          for (const message of error.details) problems.push({ kind: 'config', code: error.code, message });
+        }
       }
       // Images are resolved even under -V: an alias is not something EC2 can launch.
       const images = await resolveShapeImages(provider, s.shapes, template.loginUser, {
@@ -472,6 +484,7 @@ function launchSpecOf(s: StartState, g: LaunchGroup, sgId: string | undefined, z
     ...(s.usePlacementGroup && sgId ? { placementGroup: securityGroupName(s.opts.name) } : {}),
     ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
     ...(g.loginUser ? { loginUser: g.loginUser } : {}),
+    ...(s.userData ? { userData: s.userData } : {}),
     clientToken: launchToken(s.opts.name, s.runId, [g.role, g.instanceType, g.imageId, g.aliases.join(',')].join('|')),
     tags: { [TAG_RUN]: s.runId },
   };

@@ -549,7 +549,12 @@ function userdataStep(): Step<SetupState> {
   return {
     id: 'setup-userdata',
     title: 'Running USERDATA_SCRIPTS',
-    skip: (s) => (s.ctx.template.userdataScripts.length === 0 ? 'no USERDATA_SCRIPTS' : false),
+    skip: (s) =>
+      s.ctx.template.userdataScripts.length === 0
+        ? 'no USERDATA_SCRIPTS'
+        : s.ctx.provider.kind === 'ec2'
+          ? 'USERDATA_SCRIPTS ran at boot, as EC2 user data'
+          : false,
     run: async (s, report) => {
       for (const [i, path] of s.ctx.template.userdataScripts.entries()) {
         const body = await readFile(path);

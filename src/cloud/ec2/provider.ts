@@ -20,15 +20,12 @@ import { Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import { resolveImagesWith, type ImageCatalog } from './images.js';
 import type { Ec2ClientSettings } from './settings.js';
 import { SsmParameters } from './ssm.js';
+import { NODE_USER_DATA } from './user-data.js';
+
+/** Our #cloud-config part (assembled with USERDATA_SCRIPTS in user-data.ts). */
+export { NODE_USER_DATA };
 
 /** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */
-
-/**
- * Cloud-init for every node we launch: node setup logs in as root with the cluster's key (as
- * StarCluster did), which stock Ubuntu/Debian images refuse until cloud-init allows it. Passwords
- * stay off: root is reachable by key only.
- */
-export const NODE_USER_DATA = ['#cloud-config', 'disable_root: false', 'ssh_pwauth: false', ''].join('\n');
 
 export const TAG_LAUNCH_ALIASES = 'starcluster:launch-aliases';
 /** Tags on the security group that let later commands rebuild the cluster's settings. */
