@@ -60,7 +60,7 @@ exec chroot "$R" /bin/sh -c '
   cloud-init init --local
   cloud-init init
   [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A
-  /usr/sbin/sshd -D -e &
+  (while :; do /usr/sbin/sshd -D -e; sleep 0.2; done) &
   sshd=$!
   cloud-init modules --mode=config
   cloud-init modules --mode=final

@@ -175,6 +175,12 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
       });
       s.shapes = images.shapes;
       problems.push(...images.problems);
+      // The engine runtime brings Node.js to images without it: make sure it can, before anything is made.
+      if (mode === 'create' && !opts.createOnly && !opts.skipEngines && images.resolution) {
+        const { nodeBinaryProblems } = await import('../engines/node-runtime.js');
+        const architectures = images.resolution.images.map((i) => i.architecture);
+        for (const p of await nodeBinaryProblems(architectures)) problems.push({ kind: 'config', ...p });
+      }
       if (ec2 && !opts.skipValidation) {
         report({ detail: `checking AMIs, instance types, key pair, zone in ${ec2.region}` });
         const keyFileOk = !problems.some((p) => p.code.startsWith('KeyFile') || p.code === 'MissingKeyLocation');

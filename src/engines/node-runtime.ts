@@ -238,6 +238,55 @@ async function compressed(
   return { version, arch, sha256, gz, source };
 }
 
+/** EC2's architecture names (DescribeImages) → Node's. */
+export function nodeArchOf(ec2Architecture: string | undefined): string | undefined {
+  if (ec2Architecture === 'x86_64') return 'x64';
+  if (ec2Architecture === 'arm64') return 'arm64';
+  return undefined;
+}
+
+/**
+ * Before launch: can a Node binary be had for nodes of each architecture, should their image lack
+ * one? This client's own binary is checked, not copied; for another architecture the official
+ * build is fetched into the cache now (it will be needed: no stock image has Node 20+).
+ * `STARCLUSTER_NODE_BINARY_<ARCH>=none` says the images have their own. Returns the reasons not.
+ */
+export async function nodeBinaryProblems(
+  architectures: readonly (string | undefined)[],
+  options: NodeBinaryOptions = {},
+): Promise<{ code: string; message: string }[]> {
+  const env = options.env ?? process.env;
+  const self = options.self ?? {
+    path: process.execPath,
+    version: process.version,
+    platform: process.platform,
+    arch: process.arch,
+  };
+  const out: { code: string; message: string }[] = [];
+  for (const arch of new Set(architectures.map(nodeArchOf).filter((a): a is string => !!a))) {
+    const configured = env[`STARCLUSTER_NODE_BINARY_${arch.toUpperCase()}`];
+    if (configured === 'none') continue;
+    if (configured) {
+      if (!existsSync(configured))
+        out.push({
+          code: 'NodeBinaryUnavailable',
+          message: `STARCLUSTER_NODE_BINARY_${arch.toUpperCase()} names ${configured}, which does not exist`,
+        });
+      continue;
+    }
+    if (self.platform === 'linux' && self.arch === arch && (await selfContained(self.path))) continue;
+    try {
+      await nodeBinaryFor(arch, options);
+    } catch (error) {
+      out.push({
+        code: 'NodeBinaryUnavailable',
+        message: `${(error as Error).message} (${(error as JobError).hint ?? ''}; or STARCLUSTER_NODE_BINARY_${arch.toUpperCase()}=none if the image has Node ${NODE_MIN_MAJOR}+)`,
+      });
+    }
+  }
+  return out;
+}
+
 // --- on the nodes ------------------------------------------------------------------------------
 
 /** Where a node's own copy lives: ROOT/node/vX-linux-ARCH (bin/node, and node.gz on the master). */

@@ -106,15 +106,9 @@ export async function sshAccess(ctx: ClusterContext, concurrency = 16): Promise<
   };
 }
 
-/**
- * The login users to try when root is refused: LOGIN_USER, the one known for the node's AMI, then
- * the usual ones. (LOGIN_USER and NodeRecord.loginUser come with the AMI lookup; read loosely so
- * this works with or without them.)
- */
+/** The login users to try when root is refused: LOGIN_USER, the one recorded for the node's AMI, then the usual ones. */
 function loginUsersFor(ctx: Pick<ClusterContext, 'template'>, node: SetupNode): string[] {
-  const template = ctx.template as { loginUser?: string };
-  const record = node.record as { loginUser?: string };
-  return loginCandidates(template.loginUser, record.loginUser);
+  return loginCandidates(ctx.template.loginUser, node.record.loginUser);
 }
 
 export function pluginNode(access: NodeAccess, node: SetupNode): PluginNode {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StarclusterError } from '../../../src/errors.js';
 import {
   nodeBinaryFor,
+  nodeBinaryProblems,
   nodeInstalledCommand,
   nodeMajor,
   pullNodeCommand,
@@ -94,6 +95,21 @@ describe('the Node binary brought to nodes', () => {
     expect((error as Error).message).toBe(
       'no Node.js for linux-x64 nodes: downloading from https://nodejs.org/dist failed: getaddrinfo ENOTFOUND nodejs.org',
     );
+  });
+
+  it('before launch: fine for our own architecture, a problem for another one it cannot fetch, unless =none', async () => {
+    const self = { path: fakeNode, version: 'v20.99.0', platform: 'linux', arch: 'x64' };
+    const offline = (() => Promise.reject(new Error('getaddrinfo ENOTFOUND nodejs.org'))) as typeof fetch;
+    expect(await nodeBinaryProblems(['x86_64'], { env, self, fetchFn: offline })).toEqual([]);
+    const problems = await nodeBinaryProblems(['x86_64', 'arm64', 'arm64'], { env, self, fetchFn: offline });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.code).toBe('NodeBinaryUnavailable');
+    expect(problems[0]!.message).toMatch(
+      /^no Node\.js for linux-arm64 nodes: downloading from https:\/\/nodejs\.org\/dist failed/,
+    );
+    expect(problems[0]!.message).toContain('STARCLUSTER_NODE_BINARY_ARM64=none if the image has Node 20+');
+    const none = { ...env, STARCLUSTER_NODE_BINARY_ARM64: 'none' };
+    expect(await nodeBinaryProblems(['arm64'], { env: none, self, fetchFn: offline })).toEqual([]);
   });
 
   it('reads versions and SHASUMS lines', () => {
