@@ -9,8 +9,12 @@
  * the last result; p50/p99 = sequential `await lview.apply(noop)` round trips with the default client
  * (a sequential task takes the engine's direct lane: client → engine → client, the controller only
  * leasing the engine); relay.p50/p99 = the same with `lanes: 'off'` (client → controller → engine →
- * controller → client). `--json` ends with one line
- * {tasksPerSecond, p50Ms, p99Ms, engines, curve: true, relay: {p50Ms, p99Ms}, ipyparallel: {tasksPerSecond, p50Ms}}.
+ * controller → client); bare.p50/p99 = the wire: a one-hop CURVE request/reply between this process and
+ * another (zeromq DEALER → ROUTER, CURVE + a ZAP allowlist as ours, a small JSON message each way),
+ * measured in the same run, and laneOverBare / relayOverBare = our p50s over its p50 (the goals:
+ * ≤ 1.5 and ≤ 2.5; absolute p50s differ several-fold between machines, the ratio does not).
+ * `--json` ends with one line {tasksPerSecond, p50Ms, p99Ms, engines, curve: true, relay: {p50Ms, p99Ms},
+ * bare: {p50Ms, p99Ms}, laneOverBare, relayOverBare, ipyparallel: {tasksPerSecond, p50Ms}}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,7 +23,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Client, generateClusterKeys } from '../src/engines/index.js';
+import * as zmq from 'zeromq';
+import { Client, generateClusterKeys, newClusterKeys } from '../src/engines/index.js';
+import { curveServer, ZapHandler } from '../src/engines/protocol/sockets.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,8 +36,20 @@ const { values } = parseArgs({
     'ipp-latency': { type: 'string', default: '500' },
     'no-ipyparallel': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    'echo-peer': { type: 'boolean', default: false },
   },
 });
+
+/** The bare echo's server side (a child process): a CURVE ROUTER with a ZAP allowlist, echoing each message. */
+if (values['echo-peer']) {
+  const keys = JSON.parse(process.env.ECHO_KEYS ?? '{}') as { secretKey: string; clientPublicKey: string };
+  const context = new zmq.Context();
+  new ZapHandler(context, { echo: [keys.clientPublicKey] });
+  const sock = new zmq.Router({ context, linger: 0, ...curveServer(keys.secretKey, 'echo') });
+  await sock.bind('tcp://127.0.0.1:*');
+  console.log(JSON.stringify({ endpoint: sock.lastEndpoint }));
+  for await (const [route, frame] of sock) await sock.send([route!, frame!]);
+}
 const ENGINES = Number(values.engines);
 const TASKS = Number(values.tasks);
 const LATENCY = Number(values.latency);
@@ -124,6 +142,43 @@ async function benchOurs(): Promise<{ tasksPerSecond: number } & Latency & { rel
   }
 }
 
+/** Sequential one-hop CURVE request/reply with another process: the wire our latencies are measured against. */
+async function benchBare(): Promise<Latency> {
+  const keys = newClusterKeys();
+  const peer = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/engines.ts'), '--echo-peer'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ECHO_KEYS: JSON.stringify({ ...keys.server, clientPublicKey: keys.client.publicKey }) },
+  });
+  try {
+    const { endpoint } = await firstJsonLine<{ endpoint: string }>(peer);
+    const sock = new zmq.Dealer({
+      curveServerKey: keys.server.publicKey,
+      curvePublicKey: keys.client.publicKey,
+      curveSecretKey: keys.client.secretKey,
+      linger: 0,
+    });
+    sock.connect(endpoint);
+    const msg = JSON.stringify({ t: 'sub', k: [{ i: 1, n: 0, b: '{"k":"a","f":"() => null","a":[]}' }] });
+    const once = async (): Promise<void> => {
+      await sock.send(msg);
+      await sock.receive();
+    };
+    for (let i = 0; i < 500; i++) await once();
+    const lat: number[] = [];
+    for (let i = 0; i < LATENCY; i++) {
+      const t = performance.now();
+      await once();
+      lat.push(performance.now() - t);
+    }
+    sock.close();
+    lat.sort((a, b) => a - b);
+    return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+  } finally {
+    peer.kill();
+  }
+}
+
 async function benchIpyparallel(): Promise<{ tasksPerSecond: number; p50Ms: number } | null> {
   const python = join(root, 'bench/python/.venv/bin/python');
   if (!existsSync(python)) {
@@ -151,7 +206,16 @@ async function benchIpyparallel(): Promise<{ tasksPerSecond: number; p50Ms: numb
   return { tasksPerSecond: result.tasksPerSecond, p50Ms: result.p50Ms };
 }
 
+const bare = await benchBare();
+log(
+  `bare: one-hop CURVE request/reply between two processes p50 ${bare.p50Ms.toFixed(3)} ms, p99 ${bare.p99Ms.toFixed(3)} ms`,
+);
 const ours = await benchOurs();
+const laneOverBare = ours.p50Ms / bare.p50Ms;
+const relayOverBare = ours.relay.p50Ms / bare.p50Ms;
+log(
+  `ratio to the bare echo: lane p50 ${laneOverBare.toFixed(2)}× (goal ≤ 1.5), relay p50 ${relayOverBare.toFixed(2)}× (goal ≤ 2.5)`,
+);
 const ipp = values['no-ipyparallel'] ? null : await benchIpyparallel();
 if (ipp) {
   log(
@@ -169,6 +233,9 @@ if (values.json) {
       engines: ENGINES,
       curve: true,
       relay: { p50Ms: round(ours.relay.p50Ms, 3), p99Ms: round(ours.relay.p99Ms, 3) },
+      bare: { p50Ms: round(bare.p50Ms, 3), p99Ms: round(bare.p99Ms, 3) },
+      laneOverBare: round(laneOverBare, 2),
+      relayOverBare: round(relayOverBare, 2),
       ipyparallel: ipp ? { tasksPerSecond: round(ipp.tasksPerSecond, 1), p50Ms: round(ipp.p50Ms, 3) } : null,
     }),
   );

@@ -1,5 +1,6 @@
 import { JobError } from '../../errors.js';
 import type { Scheme } from '../controller/schedulers.js';
+import { type BulkChannel, bulkRandom, connectBulk } from '../protocol/bulk.js';
 import { decodeValue, encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { clientKeysOf } from '../protocol/keys.js';
@@ -72,7 +73,26 @@ interface Lane {
   inflight: number;
   timer?: NodeJS.Timeout;
   loop?: Promise<void>;
+  /** The engine's bulk data lane, once asked for (see protocol/bulk.ts). */
+  bulk?: BulkLink;
 }
+
+/**
+ * A client's bulk connection to one engine: AES-256-GCM over TCP, keyed on the CURVE lane. Tasks wait
+ * in `queue` (by id) while it opens; if it cannot open they go through the controller instead.
+ */
+interface BulkLink {
+  state: 'opening' | 'ready' | 'failed';
+  channel?: BulkChannel;
+  random?: { bytes: Buffer; text: string };
+  asked: boolean;
+  queue: number[];
+  /** Tasks sent (or queued) on it whose results have not come back. */
+  inflight: number;
+}
+
+/** Task payloads of at least this many bytes of binary frames take the bulk lane when they can. */
+export const BULK_MIN_BYTES = 256 << 10;
 
 /** How long a lane may take to answer its hello before the client gives up on it. */
 const LANE_HELLO_MS = 3000;
@@ -89,6 +109,8 @@ export interface Submission {
   lane?: false;
   /** Per-task time limit on the engine (ms). */
   timeLimitMs?: number;
+  /** Its result may be large (pull, gather): a direct task takes the bulk lane when it can. */
+  bulk?: true;
 }
 
 /** A task as sent, kept until its result arrives so that it can be sent again. */
@@ -135,6 +157,12 @@ function frameBytes(f: Uint8Array | string): number {
 export class Client {
   private readonly sock: zmq.Dealer;
   private readonly out: Outbox;
+  /**
+   * Pings and pongs travel on a connection of their own, so a big result streaming in on the main
+   * one never makes the controller look silent.
+   */
+  private readonly pingSock: zmq.Dealer;
+  private pingLoop?: Promise<void>;
   private readonly pending = new Map<number, Done>();
   private readonly moduleWaits = new Map<number, (errors: ModuleDoneMsg['errors']) => void>();
   private readonly statusWaits = new Map<number, (status: QueueStatus) => void>();
@@ -151,7 +179,7 @@ export class Client {
   private authError?: string;
   private readonly lanes = new Map<number, Lane>();
   /** Tasks in flight on a lane: resubmitted or failed if the lane's engine dies. */
-  private readonly laneTasks = new Map<number, Sent & { engine: number }>();
+  private readonly laneTasks = new Map<number, Sent & { engine: number; bulk?: true }>();
   /** Tasks sent through the controller and not answered yet: resubmitted if the controller restarts. */
   private readonly routed = new Map<number, Sent>();
   /** Modules loaded through this client: sent again to a restarted controller (it forgets them). */
@@ -172,6 +200,7 @@ export class Client {
       receiveHighWaterMark: 0,
     });
     this.out = new Outbox(this.sock);
+    this.pingSock = new zmq.Dealer({ ...curveClient(clientKeysOf(options.keys)), linger: 0, sendTimeout: 0 });
     this.sock.events.on('handshake:error:auth', (e) => {
       this.authError = `the controller refused this client's CURVE key (${e.error.message})`;
     });
@@ -222,8 +251,22 @@ export class Client {
     for (const e of w.engines) this.engineMap.set(e.id, e);
     const hb = Math.max(50, w.hb);
     const lostAfter = this.options.lostAfterMs ?? 15_000;
+    this.pingSock.connect(this.options.endpoint);
+    this.pingLoop = (async () => {
+      try {
+        for await (const [frame] of this.pingSock) {
+          this.lastHeard = Date.now();
+          const head = parseHeader(frame);
+          if (head?.t === 'pong' && typeof head.ep === 'string' && this.epoch && head.ep !== this.epoch) {
+            this.controllerRestarted(head.ep);
+          }
+        }
+      } catch {
+        // closed
+      }
+    })();
     this.pingTimer = setInterval(() => {
-      this.out.send(['{"t":"ping"}']);
+      this.pingSock.send('{"t":"ping"}').catch(() => {});
       if (Date.now() - this.lastHeard > lostAfter) this.lose(lostAfter);
     }, hb * 2);
     this.pingTimer.unref();
@@ -332,8 +375,13 @@ export class Client {
     const head: SubmitHead = inline ? { i, n: frames.length - 1, b: first } : { i, n: frames.length };
     if (sub.timeLimitMs !== undefined && sub.timeLimitMs > 0) head.tl = sub.timeLimitMs;
     const payload = inline ? frames.slice(1) : frames;
-    const lane = this.laneFor(sub);
+    const bulk = this.bulkFor(sub, payload);
+    const lane = bulk ? undefined : this.laneFor(sub);
     this.pending.set(i, done);
+    if (bulk) {
+      this.sendBulk(bulk, { engine: bulk.engine, sub, head, frames: payload, bulk: true });
+      return i;
+    }
     if (lane) {
       lane.inflight++;
       this.laneTasks.set(i, { engine: lane.engine, sub, head, frames: payload });
@@ -394,6 +442,140 @@ export class Client {
     return lane.ready ? lane : undefined;
   }
 
+  /**
+   * The lane whose bulk connection a direct task takes, if any: one whose payload is large (or whose
+   * result may be, `sub.bulk`), when nothing sent to that engine another way is still pending (tasks
+   * to one engine run in the order they were sent); and every direct task to an engine while its bulk
+   * connection has tasks in flight.
+   */
+  private bulkFor(sub: Submission, payload: Frames): Lane | undefined {
+    if ((this.options.lanes ?? 'auto') === 'off' || sub.lane === false || !sub.direct || sub.to?.length !== 1) {
+      return undefined;
+    }
+    const engine = sub.to[0]!;
+    const existing = this.lanes.get(engine);
+    if (existing?.bulk && existing.bulk.state !== 'failed' && existing.bulk.inflight > 0) return existing;
+    let bytes = 0;
+    for (const f of payload) if (typeof f !== 'string') bytes += f.byteLength;
+    if (bytes < BULK_MIN_BYTES && !sub.bulk) return undefined;
+    if (existing && (existing.failed || existing.inflight > 0 || existing.bulk?.state === 'failed')) return undefined;
+    for (const t of this.routed.values()) if (t.sub.direct && t.sub.to?.[0] === engine) return undefined;
+    if (!this.laneAllowed(this.engineMap.get(engine)?.lane)) return undefined;
+    const lane = existing ?? this.openLane(engine);
+    if (lane.failed) return undefined;
+    lane.bulk ??= { state: 'opening', asked: false, queue: [], inflight: 0 };
+    this.askBulk(lane);
+    return lane;
+  }
+
+  private sendBulk(lane: Lane, task: Sent & { engine: number; bulk: true }): void {
+    const link = lane.bulk!;
+    link.inflight++;
+    this.laneTasks.set(task.head.i, task);
+    if (link.state === 'ready') link.channel!.send([JSON.stringify({ t: 'sub', k: [task.head] }), ...task.frames]);
+    else link.queue.push(task.head.i);
+  }
+
+  /** Asks the engine for a bulk session on the CURVE lane (once the lane is welcomed). */
+  private askBulk(lane: Lane): void {
+    const link = lane.bulk;
+    if (!link || link.asked || !lane.ready || this.closed) return;
+    link.asked = true;
+    link.random = bulkRandom();
+    lane.out!.send([JSON.stringify({ t: 'bulk', r: link.random.text })]);
+    const timer = setTimeout(() => {
+      if (link.state === 'opening') this.bulkFailed(lane);
+    }, LANE_HELLO_MS);
+    timer.unref();
+  }
+
+  private onBulkOffer(lane: Lane, offer: Record<string, unknown>): void {
+    const link = lane.bulk;
+    if (!link || link.state !== 'opening' || !link.random) return;
+    const { s, r, ep } = offer;
+    if (
+      typeof s !== 'string' ||
+      typeof r !== 'string' ||
+      typeof ep !== 'string' ||
+      !this.laneAllowed({ endpoint: ep, key: '' })
+    ) {
+      this.bulkFailed(lane);
+      return;
+    }
+    connectBulk(
+      ep,
+      { s, r },
+      link.random.bytes,
+      (frames) => this.onBulkMessage(frames),
+      (error) => this.bulkClosed(lane, error),
+    ).then(
+      (channel) => {
+        if (link.state !== 'opening' || this.closed) {
+          channel.close();
+          return;
+        }
+        link.state = 'ready';
+        link.channel = channel;
+        link.random = undefined;
+        const queued = link.queue;
+        link.queue = [];
+        for (const id of queued) {
+          const t = this.laneTasks.get(id);
+          if (t) channel.send([JSON.stringify({ t: 'sub', k: [t.head] }), ...t.frames]);
+        }
+      },
+      () => this.bulkFailed(lane),
+    );
+  }
+
+  private onBulkMessage(frames: Buffer[]): void {
+    const head = parseHeader(frames[0]);
+    if (head?.t === 'res') this.onResults(head.r as ResultHead[], frames);
+  }
+
+  /** The bulk connection could not open: its queued tasks go through the controller instead. */
+  private bulkFailed(lane: Lane): void {
+    const link = lane.bulk;
+    if (!link || link.state === 'failed') return;
+    link.state = 'failed';
+    link.random = undefined;
+    const queued = link.queue;
+    link.queue = [];
+    for (const id of queued) {
+      const t = this.laneTasks.get(id);
+      if (!t) continue;
+      this.laneTasks.delete(id);
+      link.inflight--;
+      this.enqueue(t.sub, t.head, t.frames);
+    }
+  }
+
+  /** The bulk connection closed: tasks on it that have not answered fail (they may have run). */
+  private bulkClosed(lane: Lane, error?: Error): void {
+    const link = lane.bulk;
+    if (!link) return;
+    if (link.state === 'opening') return this.bulkFailed(lane);
+    // an engine that died: laneEngineDown fails its tasks with EngineDied; a closing client, ClientClosed
+    if (!this.engineMap.has(lane.engine) || this.closed) return;
+    link.state = 'failed';
+    const now = nowMs();
+    for (const [i, t] of this.laneTasks) {
+      if (!t.bulk || t.engine !== lane.engine) continue;
+      this.laneTasks.delete(i);
+      const done = this.pending.get(i);
+      this.pending.delete(i);
+      const why = error ? `: ${error.message}` : '';
+      done?.(
+        {
+          ok: false,
+          error: new JobError('BulkLaneLost', `task ${i}: the bulk connection to engine ${lane.engine} closed${why}`),
+        },
+        { engine: lane.engine, received: now },
+      );
+    }
+    link.inflight = 0;
+  }
+
   private laneAllowed(lane: LaneInfo | undefined): lane is LaneInfo {
     if (!lane) return false;
     const mode = this.options.lanes ?? 'auto';
@@ -450,9 +632,11 @@ export class Client {
     if (!head) return;
     if (head.t === 'res') this.onResults(head.r as ResultHead[], msg);
     else if (head.t === 'welcome') {
-      if (Number(head.id) === lane.engine) lane.ready = true;
-      else this.closeLane(lane);
-    }
+      if (Number(head.id) === lane.engine) {
+        lane.ready = true;
+        this.askBulk(lane);
+      } else this.closeLane(lane);
+    } else if (head.t === 'bulk') this.onBulkOffer(lane, head);
   }
 
   /** Closes a lane's socket; the entry stays, failed, so the engine is not tried again. */
@@ -461,6 +645,8 @@ export class Client {
     lane.failed = true;
     if (lane.timer) clearTimeout(lane.timer);
     lane.sock?.close();
+    if (lane.bulk?.state === 'opening') this.bulkFailed(lane);
+    lane.bulk?.channel?.close();
   }
 
   /** An engine died: its lane closes; its lane tasks go to the controller (load-balanced) or fail (direct). */
@@ -606,7 +792,9 @@ export class Client {
       if (onLane) {
         this.laneTasks.delete(h.i);
         const lane = this.lanes.get(onLane.engine);
-        if (lane) lane.inflight--;
+        if (lane && onLane.bulk) {
+          if (lane.bulk && lane.bulk.inflight > 0) lane.bulk.inflight--;
+        } else if (lane) lane.inflight--;
       }
       const meta: Partial<TaskMetadata> = { engine: h.e ?? -1, started: h.s, completed: h.c, received };
       if (typeof h.o === 'string') meta.stdout = h.o;
@@ -684,7 +872,13 @@ export class Client {
     this.pending.clear();
     this.laneTasks.clear();
     this.routed.clear();
-    for (const lane of this.lanes.values()) lane.inflight = 0;
+    for (const lane of this.lanes.values()) {
+      lane.inflight = 0;
+      if (lane.bulk) {
+        lane.bulk.inflight = 0;
+        lane.bulk.queue = [];
+      }
+    }
     const now = nowMs();
     for (const done of pending) done({ ok: false, error }, { received: now });
     for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: error.message }]);
@@ -696,7 +890,9 @@ export class Client {
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const lane of this.lanes.values()) this.closeLane(lane);
     this.sock.close();
+    this.pingSock.close();
     await this.loop;
+    await this.pingLoop;
     await Promise.all([...this.lanes.values()].map((lane) => lane.loop));
   }
 

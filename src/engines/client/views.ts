@@ -272,11 +272,16 @@ export class DirectView {
     return ids;
   }
 
-  private each<T>(build: (engine: number, index: number) => Frames, combine: (values: unknown[]) => T): AsyncResult<T> {
+  private each<T>(
+    build: (engine: number, index: number) => Frames,
+    combine: (values: unknown[]) => T,
+    bigResult = false,
+  ): AsyncResult<T> {
     const targets = this.targets;
     const ar = new AsyncResult<T>(targets.length, nowMs(), combine);
+    const extra: Partial<Submission> = bigResult ? { bulk: true } : {};
     targets.forEach((engine, index) =>
-      submitPart(this.client, { to: [engine], direct: true, ...this.limit }, build(engine, index), ar, index),
+      submitPart(this.client, { to: [engine], direct: true, ...this.limit, ...extra }, build(engine, index), ar, index),
     );
     return ar;
   }
@@ -318,11 +323,13 @@ export class DirectView {
       return this.each(
         () => frames,
         (v) => (v as unknown[][]).map((values) => values[0]),
+        true,
       );
     }
     return this.each(
       () => frames,
       (v) => v as unknown[][],
+      true,
     );
   }
 
@@ -353,6 +360,7 @@ export class DirectView {
     return this.each(
       () => frames,
       (v) => concat((v as unknown[][]).map((values) => values[0])),
+      true,
     );
   }
 }

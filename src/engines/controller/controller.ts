@@ -41,6 +41,11 @@ export interface ControllerOptions {
   port?: number;
   /** Engine port (0 = ephemeral). */
   enginePort?: number;
+  /**
+   * Heartbeat port (0 = ephemeral): engines' hearts beat here too, on a socket with its own ZeroMQ
+   * context (I/O thread), so beats are never queued behind a big transfer on the engine port.
+   */
+  heartbeatPort?: number;
   keys: ClusterKeys | ControllerKeys;
   scheme?: Scheme;
   hwm?: HighWaterMark;
@@ -70,6 +75,8 @@ export interface ControllerStats {
 export interface ControllerHandle {
   readonly clientEndpoint: string;
   readonly engineEndpoint: string;
+  /** Where engines' hearts beat besides the engine port (see ControllerOptions.heartbeatPort). */
+  readonly heartbeatEndpoint: string;
   readonly scheme: Scheme;
   /** Random per controller process: changes when a controller restarts (see WelcomeClientMsg.ep). */
   readonly epoch: string;
@@ -108,7 +115,8 @@ interface TaskRec {
 interface EngineRec {
   info: EngineInfo;
   route: Buffer;
-  heart?: Buffer;
+  /** The heart's socket and routing id, for interrupts (the last one it beat on). */
+  heart?: { route: Buffer; out: Outbox; key: string };
   /** task id → counted in the LRU loads (load-balanced) */
   outstanding: Map<number, boolean>;
   seen: boolean;
@@ -179,6 +187,7 @@ export class Controller implements ControllerHandle {
   readonly scheme: Scheme;
   clientEndpoint = '';
   engineEndpoint = '';
+  heartbeatEndpoint = '';
 
   private readonly context = new zmq.Context();
   private readonly zap: ZapHandler;
@@ -186,6 +195,11 @@ export class Controller implements ControllerHandle {
   private readonly engineSock: zmq.Router;
   private readonly clientOut: Outbox;
   private readonly engineOut: Outbox;
+  /** The heartbeat socket, in a context (I/O thread) of its own with its own ZAP handler. */
+  private readonly hbContext = new zmq.Context();
+  private readonly hbZap: ZapHandler;
+  private readonly hbSock: zmq.Router;
+  private readonly hbOut: Outbox;
   private readonly hb: number;
   private readonly deadAfter: number;
   private readonly lostBeats: number;
@@ -263,6 +277,14 @@ export class Controller implements ControllerHandle {
     });
     this.clientOut = new Outbox(this.clientSock);
     this.engineOut = new Outbox(this.engineSock);
+    this.hbZap = new ZapHandler(this.hbContext, { engine: keys.enginePublicKeys });
+    this.hbSock = new zmq.Router({
+      context: this.hbContext,
+      linger: 0,
+      mandatory: true,
+      ...curveServer(keys.server.secretKey, 'engine'),
+    });
+    this.hbOut = new Outbox(this.hbSock);
   }
 
   async start(): Promise<void> {
@@ -270,6 +292,7 @@ export class Controller implements ControllerHandle {
     try {
       await this.engineSock.bind(tcpEndpoint(host, this.options.enginePort ?? 0));
       await this.clientSock.bind(tcpEndpoint(host, this.options.port ?? 0));
+      await this.hbSock.bind(tcpEndpoint(host, this.options.heartbeatPort ?? 0));
     } catch (error) {
       await this.close();
       throw new JobError('ControllerBindFailed', `cannot bind the controller on ${host}: ${(error as Error).message}`, {
@@ -278,7 +301,8 @@ export class Controller implements ControllerHandle {
     }
     this.engineEndpoint = this.engineSock.lastEndpoint ?? '';
     this.clientEndpoint = this.clientSock.lastEndpoint ?? '';
-    this.loops.push(this.engineLoop(), this.clientLoop());
+    this.heartbeatEndpoint = this.hbSock.lastEndpoint ?? '';
+    this.loops.push(this.engineLoop(), this.clientLoop(), this.hbLoop());
     this.beatTimer = setInterval(() => this.beatRound(), this.hb);
     this.beatTimer.unref?.();
   }
@@ -304,7 +328,11 @@ export class Controller implements ControllerHandle {
       queued: this.queue.length + this.urgent.length + this.restricted.length,
       running,
       ...this.counters,
-      zap: { ...this.zap.stats },
+      zap: {
+        ...this.zap.stats,
+        admitted: this.zap.stats.admitted + this.hbZap.stats.admitted,
+        rejected: this.zap.stats.rejected + this.hbZap.stats.rejected,
+      },
     };
   }
 
@@ -344,8 +372,10 @@ export class Controller implements ControllerHandle {
     if (this.beatTimer) clearInterval(this.beatTimer);
     this.clientSock.close();
     this.engineSock.close();
+    this.hbSock.close();
     await Promise.allSettled(this.loops);
     await this.zap.close();
+    await this.hbZap.close();
   }
 
   // ---------------------------------------------------------------- engines
@@ -369,21 +399,9 @@ export class Controller implements ControllerHandle {
       case 'res':
         this.onResults(rec, head.r as ResultHead[], msg);
         break;
-      case 'hb': {
-        const beating = rec ?? this.byHeart.get(key) ?? this.byUuid.get(String(head.uuid));
-        if (beating) {
-          beating.seen = true;
-          if (!rec && beating.heart?.toString('latin1') !== key) {
-            if (beating.heart) this.byHeart.delete(beating.heart.toString('latin1'));
-            beating.heart = route;
-            this.byHeart.set(key, beating);
-          }
-          this.engineOut.send([route, '{"t":"hb"}']);
-        } else {
-          this.engineOut.send([route, '{"t":"unknown"}']);
-        }
+      case 'hb':
+        this.onBeat(route, `e:${key}`, head.uuid, rec, this.engineOut);
         break;
-      }
       case 'reg':
         this.onRegister(route, head as unknown as RegisterMsg);
         break;
@@ -392,6 +410,37 @@ export class Controller implements ControllerHandle {
         break;
       default:
         if (!rec) this.engineOut.send([route, '{"t":"unknown"}']);
+    }
+  }
+
+  private async hbLoop(): Promise<void> {
+    try {
+      for await (const [route, frame] of this.hbSock) {
+        const head = parseHeader(frame);
+        if (route && head?.t === 'hb')
+          this.onBeat(route, `h:${route.toString('latin1')}`, head.uuid, undefined, this.hbOut);
+      }
+    } catch (error) {
+      if (!this.closed) throw error;
+    }
+  }
+
+  /**
+   * A beat, on the engine port (`e:` keys: an engine's main socket or its heart) or the heartbeat port
+   * (`h:` keys). Answered on the socket it came by; a beat from an engine not registered gets 'unknown'.
+   */
+  private onBeat(route: Buffer, key: string, uuid: unknown, rec: EngineRec | undefined, out: Outbox): void {
+    const beating = rec ?? this.byHeart.get(key) ?? this.byUuid.get(String(uuid));
+    if (beating) {
+      beating.seen = true;
+      if (!rec && beating.heart?.key !== key) {
+        if (beating.heart) this.byHeart.delete(beating.heart.key);
+        beating.heart = { route, out, key };
+        this.byHeart.set(key, beating);
+      }
+      out.send([route, '{"t":"hb"}']);
+    } else {
+      out.send([route, '{"t":"unknown"}']);
     }
   }
 
@@ -439,6 +488,7 @@ export class Controller implements ControllerHandle {
       hb: this.hb,
       lost: this.lostBeats,
       ep: this.epoch,
+      hbe: this.heartbeatEndpoint,
     };
     if (rec.info.lane) welcome.clients = this.clientKeys;
     this.engineOut.send([route, enc(welcome)]);
@@ -458,7 +508,7 @@ export class Controller implements ControllerHandle {
     this.engineRecs.delete(rec.info.id);
     this.byRoute.delete(rec.route.toString('latin1'));
     this.byUuid.delete(rec.info.uuid);
-    if (rec.heart) this.byHeart.delete(rec.heart.toString('latin1'));
+    if (rec.heart) this.byHeart.delete(rec.heart.key);
     this.lru.remove(rec.info.id);
     for (const taskId of rec.outstanding.keys()) {
       const t = this.tasks.get(taskId);
@@ -551,6 +601,11 @@ export class Controller implements ControllerHandle {
     const route = msg[0]!;
     const head = parseHeader(msg[1]);
     if (!head) return;
+    if (head.t === 'ping') {
+      // also a client's ping socket, which is no client of its own (see Client)
+      this.clientOut.send([route, this.pong]);
+      return;
+    }
     const key = route.toString('latin1');
     let client = this.clients.get(key);
     if (!client) {
@@ -570,9 +625,6 @@ export class Controller implements ControllerHandle {
         this.clientOut.send([route, enc(welcome)]);
         break;
       }
-      case 'ping':
-        this.clientOut.send([route, this.pong]);
-        break;
       case 'sub':
         this.onSubmit(client, head.k as SubmitHead[], msg);
         break;
@@ -694,7 +746,7 @@ export class Controller implements ControllerHandle {
 
   /** Asks an engine's heart thread to interrupt whichever of these tasks it is computing (lane: the client's ids). */
   private interruptOn(rec: EngineRec, ids: number[], lane: boolean): void {
-    if (rec.heart) this.engineOut.send([rec.heart, enc(lane ? { t: 'int', i: ids, l: 1 } : { t: 'int', i: ids })]);
+    if (rec.heart) rec.heart.out.send([rec.heart.route, enc(lane ? { t: 'int', i: ids, l: 1 } : { t: 'int', i: ids })]);
   }
 
   private onModule(client: ClientRec, reqId: number, name: string, code: Buffer | undefined): void {

@@ -1,9 +1,9 @@
 /**
  * Controller process entry:
  *   node --import tsx src/engines/controller/main.ts --host 10.0.0.5 --keys PATH
- *        [--port N] [--engine-port N] [--scheme leastload] [--hwm auto|N] [--heartbeat-ms 500]
+ *        [--port N] [--engine-port N] [--heartbeat-port N] [--scheme leastload] [--hwm auto|N] [--heartbeat-ms 500]
  * PATH is curve-controller.json or the keys dir holding it. Prints one JSON line
- * {"clientEndpoint":…,"engineEndpoint":…,"pid":…,"scheme":…} on stdout when ready, so a supervisor
+ * {"clientEndpoint":…,"engineEndpoint":…,"heartbeatEndpoint":…,"pid":…,"scheme":…} on stdout when ready, so a supervisor
  * can read it. SIGTERM/SIGINT: tells the engines to stop, closes, exits 0.
  */
 import { stat } from 'node:fs/promises';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     host: { type: 'string' },
     port: { type: 'string' },
     'engine-port': { type: 'string' },
+    'heartbeat-port': { type: 'string' },
     keys: { type: 'string' },
     scheme: { type: 'string' },
     hwm: { type: 'string' },
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     keys,
     ...(values.port ? { port: Number(values.port) } : {}),
     ...(values['engine-port'] ? { enginePort: Number(values['engine-port']) } : {}),
+    ...(values['heartbeat-port'] ? { heartbeatPort: Number(values['heartbeat-port']) } : {}),
     ...(values.scheme ? { scheme: values.scheme as Scheme } : {}),
     ...(hwm !== undefined ? { hwm } : {}),
     ...(values['heartbeat-ms'] ? { heartbeatMs: Number(values['heartbeat-ms']) } : {}),
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       clientEndpoint: controller.clientEndpoint,
       engineEndpoint: controller.engineEndpoint,
+      heartbeatEndpoint: controller.heartbeatEndpoint,
       pid: process.pid,
       scheme: controller.scheme,
     }),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { JobError } from '../../errors.js';
+import { BulkServer, type BulkChannel } from '../protocol/bulk.js';
 import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
@@ -115,7 +116,11 @@ export class Engine implements EngineHandle {
     sock: zmq.Router;
     out: Outbox;
     loop: Promise<void>;
+    /** The bulk data lane (AES-256-GCM over TCP; see protocol/bulk.ts), keyed through this CURVE lane. */
+    bulk?: BulkServer;
   };
+  /** Open bulk connections by route (`bulk:<session>`). */
+  private readonly bulkChannels = new Map<string, BulkChannel>();
   private flushScheduled = false;
   private readonly executor = new TaskExecutor('engine');
   private regTimer?: NodeJS.Timeout;
@@ -215,7 +220,23 @@ export class Engine implements EngineHandle {
     }
     const info: LaneInfo = { endpoint: sock.lastEndpoint ?? '', key: this.keys.publicKey };
     const out = new Outbox(sock);
-    this.lane = { info, context, zap, sock, out, loop: Promise.resolve() };
+    const bulk = new BulkServer(
+      (route, channel) => {
+        this.bulkChannels.set(route.toString('latin1'), channel);
+        return (frames) => this.onPeerMessage(route, frames, (reply) => channel.send(reply));
+      },
+      (route) => this.bulkChannels.delete(route.toString('latin1')),
+    );
+    try {
+      await bulk.listen(host);
+    } catch (error) {
+      sock.close();
+      await zap.close();
+      throw new JobError('LaneBindFailed', `engine cannot bind its bulk lane on ${host}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.lane = { info, context, zap, sock, out, loop: Promise.resolve(), bulk };
     this.lane.loop = this.laneLoop(sock, out);
   }
 
@@ -223,26 +244,42 @@ export class Engine implements EngineHandle {
     try {
       for await (const msg of sock) {
         const route = msg[0]!;
-        const head = parseHeader(msg[1]);
-        if (!head || this.closing) continue;
-        if (head.t === 'hello') {
-          if (this.id >= 0) out.send([route, JSON.stringify({ t: 'welcome', id: this.id })]);
-        } else if (head.t === 'sub' && Array.isArray(head.k)) {
-          let offset = 2;
-          for (const h of head.k as SubmitHead[]) {
-            const n = h.n | 0;
-            const frames: (Buffer | string)[] = msg.slice(offset, offset + n);
-            if (typeof h.b === 'string') frames.unshift(h.b);
-            this.q.push({ id: h.i, frames, lane: route, tl: timeLimitOf(h.tl) });
-            offset += n;
-          }
-          this.pump();
-        } else if (head.t === 'abort' && Array.isArray(head.i)) {
-          this.abort(head.i as number[], route, head.r === 1);
-        }
+        this.onPeerMessage(route, msg.slice(1), (reply) => out.send([route, ...reply]));
       }
     } catch {
       // closed
+    }
+  }
+
+  /**
+   * A message from a lane client, by its CURVE lane or its bulk connection (`route` names which):
+   * `[header, ...frames]`. Results go back the way the task came.
+   */
+  private onPeerMessage(route: Buffer, msg: Buffer[], reply: (frames: Frames) => void): void {
+    const head = parseHeader(msg[0]);
+    if (!head || this.closing) return;
+    if (head.t === 'hello') {
+      if (this.id >= 0) reply([JSON.stringify({ t: 'welcome', id: this.id })]);
+    } else if (head.t === 'sub' && Array.isArray(head.k)) {
+      let offset = 1;
+      for (const h of head.k as SubmitHead[]) {
+        const n = h.n | 0;
+        const frames: (Buffer | string)[] = msg.slice(offset, offset + n);
+        if (typeof h.b === 'string') frames.unshift(h.b);
+        this.q.push({ id: h.i, frames, lane: route, tl: timeLimitOf(h.tl) });
+        offset += n;
+      }
+      this.pump();
+    } else if (head.t === 'abort' && Array.isArray(head.i)) {
+      this.abort(head.i as number[], route, head.r === 1);
+    } else if (
+      head.t === 'bulk' &&
+      typeof head.r === 'string' &&
+      this.lane?.bulk &&
+      !route.toString('latin1').startsWith('bulk:')
+    ) {
+      // a bulk session, asked for on the CURVE lane only (the client's key was admitted by ZAP)
+      reply([JSON.stringify({ t: 'bulk', ...this.lane.bulk.offer(head.r) })]);
     }
   }
 
@@ -274,7 +311,14 @@ export class Engine implements EngineHandle {
         if (Array.isArray(head.i)) this.abort(head.i as number[], undefined, head.r === 1);
         break;
       case 'welcome':
-        this.onWelcome(Number(head.id), Number(head.hb), Number(head.lost), head.clients, String(head.ep ?? ''));
+        this.onWelcome(
+          Number(head.id),
+          Number(head.hb),
+          Number(head.lost),
+          head.clients,
+          String(head.ep ?? ''),
+          typeof head.hbe === 'string' && /^tcp:\/\/\S{1,200}$/.test(head.hbe) ? head.hbe : undefined,
+        );
         break;
       case 'unknown':
         this.register();
@@ -287,8 +331,9 @@ export class Engine implements EngineHandle {
     }
   }
 
-  private onWelcome(id: number, hb: number, lost: number, clients: unknown, epoch: string): void {
+  private onWelcome(id: number, hb: number, lost: number, clients: unknown, epoch: string, hbe?: string): void {
     this.id = id;
+    if (hbe && this.heart) this.heart.heartbeatEndpoint(hbe);
     if (epoch !== this.epoch) {
       // A new controller (it restarted): the tasks the old one sent are its no more; drop those
       // not started, and the result of one running now (addResult checks the epoch).
@@ -333,6 +378,7 @@ export class Engine implements EngineHandle {
             this.heartUp();
           },
           ...(this.interrupts ? { interrupts: this.interrupts.buffer as SharedArrayBuffer } : {}),
+          ...(hbe ? { hbEndpoint: hbe } : {}),
         });
       }
     }
@@ -484,7 +530,10 @@ export class Engine implements EngineHandle {
     }
     if (this.laneResults.size > 0 && this.lane) {
       for (const [route, { heads, frames }] of this.laneResults) {
-        this.lane.out.send([route, JSON.stringify({ t: 'res', r: heads }), ...frames]);
+        const message = [JSON.stringify({ t: 'res', r: heads }), ...frames];
+        const bulk = this.bulkChannels.get(route.toString('latin1'));
+        if (bulk) bulk.send(message);
+        else if (!route.toString('latin1').startsWith('bulk:')) this.lane.out.send([route, ...message]);
       }
       this.laneResults = new Map();
     }
@@ -512,6 +561,7 @@ export class Engine implements EngineHandle {
       this.lane.sock.close();
       await this.lane.loop;
       await this.lane.zap.close();
+      await this.lane.bulk?.close();
     }
     await this.executor.dispose();
     this.endWith(why);

@@ -14,11 +14,25 @@ import type { PeerKeys } from '../protocol/keys.js';
 const HEART_SOURCE = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 const zmq = require(w.zmqPath);
-const sock = new zmq.Dealer({
+const curve = {
   curveServerKey: w.keys.serverPublicKey, curvePublicKey: w.keys.publicKey, curveSecretKey: w.keys.secretKey,
   linger: 0, sendTimeout: 0,
-});
+};
+const sock = new zmq.Dealer(curve);
 sock.connect(w.endpoint);
+// The controller's heartbeat port (its own socket and I/O thread there): beats go to both, so they
+// reach the controller even while the engine port carries a big transfer; the engine port still
+// tells a heart whose controller restarted that it is unknown.
+let hbSock;
+let hbEndpoint;
+const setHb = (endpoint) => {
+  if (!endpoint || endpoint === hbEndpoint) return;
+  if (hbSock) hbSock.close();
+  hbEndpoint = endpoint;
+  hbSock = new zmq.Dealer(curve);
+  hbSock.connect(endpoint);
+  listen(hbSock);
+};
 let lastHeard = Date.now();
 let lostSent = false;
 let alive = false;
@@ -56,6 +70,7 @@ const interrupt = (msg) => {
 };
 const timer = setInterval(() => {
   sock.send(beat).catch(() => {});
+  if (hbSock) hbSock.send(beat).catch(() => {});
   if (!lostSent && Date.now() - lastHeard > w.lostBeats * w.hb) {
     lostSent = true;
     parentPort.postMessage('lost');
@@ -63,9 +78,9 @@ const timer = setInterval(() => {
   }
 }, w.hb);
 sock.send(beat).catch(() => {});
-(async () => {
+const listen = (s) => (async () => {
   try {
-    for await (const [m] of sock) {
+    for await (const [m] of s) {
       lastHeard = Date.now();
       lostSent = false;
       const s = m ? m.toString() : '';
@@ -75,8 +90,12 @@ sock.send(beat).catch(() => {});
     }
   } catch {}
 })();
+listen(sock);
+setHb(w.hbEndpoint);
 parentPort.on('message', (m) => {
-  if (m === 'stop') { clearInterval(timer); if (watch) clearInterval(watch); sock.close(); parentPort.close(); }
+  if (m === 'stop') {
+    clearInterval(timer); if (watch) clearInterval(watch); sock.close(); if (hbSock) hbSock.close(); parentPort.close();
+  } else if (m && typeof m.hbe === 'string') setHb(m.hbe);
 });
 `;
 
@@ -94,6 +113,8 @@ export interface HeartOptions {
   onAlive: () => void;
   /** The engine's interrupt slots (INTERRUPT_SLOTS), if its tasks can be interrupted. */
   interrupts?: SharedArrayBuffer;
+  /** The controller's heartbeat endpoint (WelcomeEngineMsg.hbe), beaten as well as `endpoint`. */
+  hbEndpoint?: string;
 }
 
 /**
@@ -119,6 +140,7 @@ export class Heart {
         lostBeats: options.lostBeats,
         killOnLost: options.killOnLost,
         interrupts: options.interrupts,
+        hbEndpoint: options.hbEndpoint,
       },
     });
     this.worker.unref();
@@ -128,6 +150,11 @@ export class Heart {
       else if (m === 'unknown') options.onUnknown();
     });
     this.worker.on('error', () => {});
+  }
+
+  /** The controller (restarted) gave a new heartbeat endpoint. */
+  heartbeatEndpoint(endpoint: string): void {
+    this.worker.postMessage({ hbe: endpoint });
   }
 
   async stop(): Promise<void> {

@@ -10,8 +10,21 @@
  *
  * Typed arrays are recognised by their tag (`Object.prototype.toString`), not `instanceof`, so
  * arrays made in another realm (the engine's vm context) encode too. Decoded typed arrays are views
- * on the received frame when it is aligned and not shared with other data; otherwise a copy.
+ * on the received frame when it is aligned and either not shared with other data or large (at least
+ * VIEW_MIN bytes: a view then saves a copy of megabytes, at the price of `.buffer` holding the rest
+ * of the message); otherwise a copy.
+ *
+ * Binary data larger than FRAME_CHUNK travels as several consecutive frames of at most FRAME_CHUNK
+ * bytes (`c` in the placeholder counts them), views on the sender's memory: no single socket frame
+ * holds a socket's I/O thread (CURVE encrypts frame by frame) long enough to starve heartbeats
+ * behind it. The receiver joins them: as one view when they are consecutive in one buffer (the bulk
+ * lane receives them so), else with one copy.
  */
+
+/** The largest binary frame the codec makes. */
+export const FRAME_CHUNK = 4 << 20;
+/** Frames at least this large decode as views even when they share their buffer. */
+const VIEW_MIN = 1 << 20;
 
 const TAG = '$sc';
 
@@ -77,6 +90,19 @@ export function encodeValue(value: unknown): Encoded {
   return { body: JSON.stringify(out), buffers };
 }
 
+/** Adds binary data as frames of at most FRAME_CHUNK bytes (views, no copy): `{b: first frame, c?: count}`. */
+function pushChunks(buffers: Uint8Array[], bytes: Uint8Array): { b: number; c?: number } {
+  const b = buffers.length;
+  if (bytes.byteLength <= FRAME_CHUNK) {
+    buffers.push(bytes);
+    return { b };
+  }
+  for (let off = 0; off < bytes.byteLength; off += FRAME_CHUNK) {
+    buffers.push(bytes.subarray(off, Math.min(bytes.byteLength, off + FRAME_CHUNK)));
+  }
+  return { b, c: buffers.length - b };
+}
+
 function special(kind: string, extra: Record<string, unknown>): Record<string, unknown> {
   return { [TAG]: kind, ...extra };
 }
@@ -103,13 +129,12 @@ function walk(value: unknown, buffers: Uint8Array[], path: string, seen: Set<obj
   const obj = value as object;
   if (ArrayBuffer.isView(obj)) {
     const tag = toStringTag(obj);
-    const index = buffers.push(bytesOf(obj)) - 1;
-    if (tag === 'DataView') return special('dv', { b: index });
-    if (!Object.hasOwn(TYPED, tag)) throw new TypeError(`cannot send a ${tag} at ${path}`);
-    return special('ta', { t: tag, b: index });
+    if (tag !== 'DataView' && !Object.hasOwn(TYPED, tag)) throw new TypeError(`cannot send a ${tag} at ${path}`);
+    const where = pushChunks(buffers, bytesOf(obj));
+    return tag === 'DataView' ? special('dv', where) : special('ta', { t: tag, ...where });
   }
   const tag = toStringTag(obj);
-  if (tag === 'ArrayBuffer') return special('ab', { b: buffers.push(bytesOf(obj as ArrayBuffer)) - 1 });
+  if (tag === 'ArrayBuffer') return special('ab', pushChunks(buffers, bytesOf(obj as ArrayBuffer)));
   if (seen.has(obj)) throw new TypeError(`cannot send a circular structure at ${path}`);
   seen.add(obj);
   try {
@@ -170,16 +195,43 @@ export function decodeValue(body: string | Uint8Array, buffers: readonly Uint8Ar
   return revive(parsed, buffers);
 }
 
-function frame(buffers: readonly Uint8Array[], index: unknown): Uint8Array {
-  const b = typeof index === 'number' ? buffers[index] : undefined;
-  if (!b) throw new TypeError(`message refers to binary frame ${String(index)} which is missing`);
-  return b;
+/** The bytes a placeholder names: frame `b`, or `c` consecutive frames from `b` joined. */
+function frame(buffers: readonly Uint8Array[], index: unknown, count: unknown = 1): Uint8Array {
+  const c = count === undefined ? 1 : count;
+  if (typeof index !== 'number' || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 1) {
+    throw new TypeError(`message refers to binary frame ${String(index)} which is missing`);
+  }
+  const parts = buffers.slice(index, index + c);
+  if (parts.length !== c || parts.some((p) => !p)) {
+    throw new TypeError(`message refers to binary frames ${index}..${index + c - 1} which are missing`);
+  }
+  if (c === 1) return parts[0]!;
+  const first = parts[0]!;
+  let total = 0;
+  let consecutive = true;
+  for (const p of parts) {
+    if (p.buffer !== first.buffer || p.byteOffset !== first.byteOffset + total) consecutive = false;
+    total += p.byteLength;
+  }
+  if (consecutive) return new Uint8Array(first.buffer, first.byteOffset, total);
+  const joined = new Uint8Array(new ArrayBuffer(total));
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.byteLength;
+  }
+  return joined;
 }
 
-/** An ArrayBuffer holding exactly these bytes: the frame's own buffer when it is exactly that, else a copy. */
-function ownBuffer(b: Uint8Array): { buffer: ArrayBuffer; offset: number } {
-  const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
-  if (whole && b.buffer instanceof ArrayBuffer) return { buffer: b.buffer, offset: 0 };
+/**
+ * An ArrayBuffer holding these bytes at an offset aligned for `align`: the frame's own buffer when
+ * the frame is all of it, or is large and aligned; else a copy.
+ */
+function ownBuffer(b: Uint8Array, align = 1): { buffer: ArrayBuffer; offset: number } {
+  if (b.buffer instanceof ArrayBuffer && b.byteOffset % align === 0) {
+    const whole = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+    if (whole || b.byteLength >= VIEW_MIN) return { buffer: b.buffer, offset: b.byteOffset };
+  }
   const copy = new Uint8Array(b.byteLength);
   copy.set(b);
   return { buffer: copy.buffer, offset: 0 };
@@ -201,20 +253,23 @@ function revive(value: unknown, buffers: readonly Uint8Array[]): unknown {
     case 'ta': {
       const ctor = Object.hasOwn(TYPED, String(rec.t)) ? TYPED[rec.t as TypedArrayName] : undefined;
       if (!ctor) throw new TypeError(`unknown typed array ${String(rec.t)}`);
-      const b = frame(buffers, rec.b);
+      const b = frame(buffers, rec.b, rec.c);
       if (b.byteLength % ctor.BYTES_PER_ELEMENT !== 0) {
         throw new TypeError(`${String(rec.t)} frame of ${b.byteLength} bytes is not a whole number of elements`);
       }
-      const { buffer, offset } = ownBuffer(b);
+      const { buffer, offset } = ownBuffer(b, ctor.BYTES_PER_ELEMENT);
       return new ctor(buffer, offset, b.byteLength / ctor.BYTES_PER_ELEMENT);
     }
     case 'ab': {
-      const b = frame(buffers, rec.b);
-      const { buffer } = ownBuffer(b);
-      return buffer;
+      const b = frame(buffers, rec.b, rec.c);
+      if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
+        return b.buffer;
+      const copy = new Uint8Array(b.byteLength);
+      copy.set(b);
+      return copy.buffer;
     }
     case 'dv': {
-      const b = frame(buffers, rec.b);
+      const b = frame(buffers, rec.b, rec.c);
       const { buffer, offset } = ownBuffer(b);
       return new DataView(buffer, offset, b.byteLength);
     }

@@ -101,6 +101,8 @@ export interface WelcomeEngineMsg {
   clients?: string[];
   /** The controller's epoch: a new one means the controller restarted and forgot its tasks. */
   ep: string;
+  /** The heartbeat endpoint: engines' hearts beat there as well as on the engine port. */
+  hbe?: string;
 }
 export interface TaskHead {
   i: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../../../src/engines/protocol/codec.js';
+import { decodeValue, encodeValue, FRAME_CHUNK } from '../../../src/engines/protocol/codec.js';
 import { z85Decode, z85Encode, isCurveKey } from '../../../src/engines/protocol/z85.js';
 
 const roundTrip = (v: unknown): unknown => {
@@ -123,5 +123,30 @@ describe('z85', () => {
     expect(() => z85Decode('abc')).toThrow(/multiple of 5/);
     expect(() => z85Decode('Hello Worl')).toThrow(/invalid z85 character/);
     expect(isCurveKey('short')).toBe(false);
+  });
+});
+
+describe('large binary values', () => {
+  it('splits data larger than FRAME_CHUNK into frames of at most FRAME_CHUNK bytes and joins them', () => {
+    const big = new Float64Array(FRAME_CHUNK / 8 + 1000);
+    for (let i = 0; i < big.length; i++) big[i] = i * 0.5;
+    const { body, buffers } = encodeValue({ big, ab: big.buffer.slice(0, FRAME_CHUNK + 8) });
+    expect(buffers.length).toBe(4);
+    expect(Math.max(...buffers.map((b) => b.byteLength))).toBeLessThanOrEqual(FRAME_CHUNK);
+    // frames as a socket delivers them: each its own buffer (joined by one copy)
+    const apart = decodeValue(
+      body,
+      buffers.map((b) => Uint8Array.from(b)),
+    ) as { big: Float64Array; ab: ArrayBuffer };
+    const same = (a: Float64Array): boolean => a.length === big.length && a.every((x, i) => x === big[i]);
+    expect(same(apart.big)).toBe(true);
+    expect(apart.ab.byteLength).toBe(FRAME_CHUNK + 8);
+    // consecutive in one buffer (as the bulk lane delivers them): one view, no copy
+    const slab = new Uint8Array(big.byteLength);
+    slab.set(new Uint8Array(big.buffer));
+    const views = [slab.subarray(0, FRAME_CHUNK), slab.subarray(FRAME_CHUNK)];
+    const joined = decodeValue(encodeValue(big).body, views) as Float64Array;
+    expect(joined.buffer).toBe(slab.buffer);
+    expect(same(joined)).toBe(true);
   });
 });

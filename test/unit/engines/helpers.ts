@@ -92,12 +92,13 @@ export async function processCluster(
   cleanup: Cleanup,
   engines: number,
   lanes: 'on' | 'off',
+  heartbeatMs = 200,
 ): Promise<{ controller: ControllerHandle; engines: { child: ChildProcess; id: number }[]; client: Client }> {
   const keys = newClusterKeys();
   const dir = await mkdtemp(join(tmpdir(), 'sc-proc-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   await writeClusterKeys(dir, keys);
-  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 200 });
+  const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs });
   cleanup.push(() => controller.close());
   const spawned: { child: ChildProcess; id: number }[] = [];
   for (let i = 0; i < engines; i++) {

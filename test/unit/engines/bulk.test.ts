@@ -1,0 +1,268 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Client, startController, startEngine, newClusterKeys } from '../../../src/engines/index.js';
+import { BulkServer, bulkRandom, connectBulk, type BulkChannel } from '../../../src/engines/protocol/bulk.js';
+import { redact } from '../../../src/secrets.js';
+import { inProcessCluster, waitFor, type Cleanup } from './helpers.js';
+
+const cleanup: Cleanup = [];
+afterEach(async () => {
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
+});
+
+/** An engine-side bulk server that echoes each message's frame sizes, and a client channel to it. */
+async function pair(options: { via?: (endpoint: string) => Promise<string> } = {}) {
+  const received: Buffer[][] = [];
+  const closed: { error?: Error }[] = [];
+  const server = new BulkServer(
+    (_route, channel) => (frames) => {
+      received.push(frames);
+      channel.send(['echo', ...frames]);
+    },
+    () => {},
+  );
+  const endpoint = await server.listen('127.0.0.1');
+  cleanup.push(() => server.close());
+  const cr = bulkRandom();
+  const offer = server.offer(cr.text);
+  const replies: Buffer[][] = [];
+  const target = options.via ? await options.via(endpoint) : endpoint;
+  const channel = await connectBulk(
+    target,
+    offer,
+    cr.bytes,
+    (frames) => replies.push(frames),
+    (error) => closed.push(error ? { error } : {}),
+  );
+  cleanup.push(() => channel.close());
+  return { server, channel, received, replies, closed, offer, cr };
+}
+
+/** A TCP proxy that records client → server bytes and can rewrite them. */
+async function proxy(target: string, rewrite: (chunk: Buffer, seen: number) => Buffer | Buffer[] = (c) => c) {
+  const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(target)!;
+  const sockets = new Set<Socket>();
+  const upstream: Buffer[] = [];
+  let seen = 0;
+  let last: Socket | undefined;
+  const server: Server = createServer((down) => {
+    const up = createConnection({ host: host!, port: Number(port) });
+    last = up;
+    sockets.add(down).add(up);
+    down.on('data', (chunk: Buffer) => {
+      upstream.push(Buffer.from(chunk));
+      const out = rewrite(chunk, seen);
+      seen += chunk.length;
+      for (const c of Array.isArray(out) ? out : [out]) up.write(c);
+    });
+    up.on('data', (chunk: Buffer) => down.write(chunk));
+    const end = (): void => {
+      down.destroy();
+      up.destroy();
+    };
+    down.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return {
+    endpoint: `tcp://127.0.0.1:${(server.address() as { port: number }).port}`,
+    upstream,
+    inject: (bytes: Buffer) => last?.write(bytes),
+  };
+}
+
+describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
+  it('carries messages with large frames intact, in order, both ways', async () => {
+    const { channel, replies } = await pair();
+    const big = new Uint8Array(3 * (1 << 20) + 123);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    channel.send(['{"t":"a"}', big, '']);
+    channel.send(['second']);
+    await waitFor(() => replies.length === 2, 20_000, 'two replies');
+    expect(replies[0]!.map((f) => f.byteLength)).toEqual([4, 9, big.length, 0]);
+    expect(Buffer.compare(replies[0]![2]!, Buffer.from(big))).toBe(0);
+    expect(replies[1]!.map(String)).toEqual(['echo', 'second']);
+  });
+
+  it('refuses a connection that names no session offered on the CURVE lane', async () => {
+    const { server } = await pair();
+    const sock = createConnection({ host: '127.0.0.1', port: Number(server.endpoint.split(':').pop()) });
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.on('error', () => {});
+    sock.write(Buffer.concat([Buffer.from('SCB1'), Buffer.alloc(16, 1), Buffer.alloc(64, 2)]));
+    await closed;
+    expect(server.refused).toBe(1);
+  });
+
+  it('refuses a peer with a real session id but not its keys: nothing it sends is delivered', async () => {
+    const received: Buffer[][] = [];
+    const server = new BulkServer(
+      () => (frames) => received.push(frames),
+      () => {},
+    );
+    const endpoint = await server.listen('127.0.0.1');
+    cleanup.push(() => server.close());
+    const offer = server.offer(bulkRandom().text);
+    // the session id leaked, the randoms did not: the keys it derives are wrong
+    const closes: (Error | undefined)[] = [];
+    const intruder = await connectBulk(
+      endpoint,
+      offer,
+      bulkRandom().bytes,
+      () => {},
+      (e) => closes.push(e),
+    );
+    intruder.send(['{"t":"sub","k":[]}']);
+    await waitFor(() => server.refused === 1, 10_000, 'the server to refuse the intruder');
+    await waitFor(() => closes.length === 1, 10_000, 'the intruder to be disconnected');
+    expect(received).toEqual([]);
+    // the session is spent: the real client cannot be impersonated later either
+    expect(server.refused).toBe(1);
+  });
+
+  it('rejects a tampered record: the connection closes and the message is never delivered', async () => {
+    let flipped = false;
+    const { channel, received, closed } = await pair({
+      via: async (endpoint) =>
+        (
+          await proxy(endpoint, (chunk, seen) => {
+            // flip one ciphertext byte well inside the first data record (past the preamble and head record)
+            const at = 5000 - seen;
+            if (flipped || at < 0 || at >= chunk.length) return chunk;
+            flipped = true;
+            const copy = Buffer.from(chunk);
+            copy[at]! ^= 0x01;
+            return copy;
+          })
+        ).endpoint,
+    });
+    channel.send(['x', new Uint8Array(1 << 20)]);
+    await waitFor(() => closed.length === 1, 10_000, 'the connection to close');
+    expect(flipped).toBe(true);
+    expect(received).toEqual([]);
+  });
+
+  it('rejects a replayed record: nonces only count up, so an old record never authenticates again', async () => {
+    let tap: Awaited<ReturnType<typeof proxy>> | undefined;
+    const { channel, received, closed, server } = await pair({
+      via: async (endpoint) => {
+        tap = await proxy(endpoint);
+        return tap.endpoint;
+      },
+    });
+    channel.send(['one', new Uint8Array(1000)]);
+    await waitFor(() => received.length === 1, 10_000, 'the first message');
+    // the first message's records as they crossed the wire (after the 20-byte preamble), sent again
+    const records = Buffer.concat(tap!.upstream).subarray(20);
+    expect(records.length).toBeGreaterThan(1000);
+    tap!.inject(records);
+    await waitFor(() => closed.length === 1, 10_000, 'the connection to close on the replayed record');
+    expect(received).toHaveLength(1);
+    expect(server.refused).toBe(0); // it had authenticated: a failure, not an intruder refused
+  });
+
+  it('a byte-for-byte replay of a whole recorded connection is refused', async () => {
+    let recorded: Buffer[] = [];
+    const { channel, received, server } = await pair({
+      via: async (endpoint) => {
+        const p = await proxy(endpoint);
+        recorded = p.upstream;
+        return p.endpoint;
+      },
+    });
+    channel.send(['{"t":"x"}', new Uint8Array(4096)]);
+    await waitFor(() => received.length === 1, 10_000, 'the message');
+    const sock = createConnection({ host: '127.0.0.1', port: Number(server.endpoint.split(':').pop()) });
+    sock.on('error', () => {});
+    const closedP = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(Buffer.concat(recorded));
+    await closedP;
+    expect(received).toHaveLength(1);
+    expect(server.refused).toBe(1);
+  });
+});
+
+describe('bulk lane in the engine runtime', () => {
+  it('push and pull of large arrays go client → engine directly, intact; the controller never carries them', async () => {
+    const { client, controller } = await inProcessCluster(cleanup, 2);
+    const dv = client.directView();
+    const a = new Float64Array(3 << 17); // 3 MiB
+    for (let i = 0; i < a.length; i++) a[i] = i / 7;
+    await dv.push({ a });
+    const before = controller.stats().submitted;
+    await dv.push({ a });
+    const back = (await dv.pull('a')) as Float64Array[];
+    expect(controller.stats().submitted).toBe(before);
+    for (const part of back) {
+      expect(part).toBeInstanceOf(Float64Array);
+      expect(part.length).toBe(a.length);
+      expect(part.every((x, i) => x === a[i])).toBe(true);
+    }
+    await dv.scatter('s', a);
+    const gathered = (await dv.gather('s')) as Float64Array;
+    expect(gathered.every((x, i) => x === a[i])).toBe(true);
+    // a small apply after a bulk transfer sees the pushed data (tasks to one engine stay in order)
+    await dv.push({ a: new Float64Array(1 << 16).fill(3) });
+    expect(await dv.apply(() => (globalThis as unknown as { a: Float64Array }).a[5])).toEqual([3, 3]);
+  });
+
+  it('with lanes off, the same transfers go through the controller (CURVE), intact', async () => {
+    const { client, controller } = await inProcessCluster(cleanup, 1, { lanes: 'off' });
+    const a = new Float64Array(5 << 17).map((_, i) => i);
+    const before = controller.stats().submitted;
+    await client.directView(0).push({ a });
+    const [back] = (await client.directView(0).pull('a')) as Float64Array[];
+    expect(controller.stats().submitted).toBe(before + 2);
+    expect(back!.every((x, i) => x === i)).toBe(true);
+  });
+
+  it('never prints or logs bulk key material; the randoms are registered secrets', async () => {
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m));
+    const writes: string[] = [];
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+      writes.push(String(c));
+      return true;
+    });
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      writes.push(String(c));
+      return true;
+    });
+    let channel: BulkChannel | undefined;
+    const material: string[] = [];
+    try {
+      const { offer, cr, channel: ch } = await pair();
+      channel = ch;
+      material.push(cr.text, offer.r, cr.bytes.toString('hex'), Buffer.from(offer.r, 'base64').toString('hex'));
+      ch.send(['hello']);
+      // a failure path too: a refused intruder
+      await pair().then(async ({ server }) => {
+        const s = createConnection({ host: '127.0.0.1', port: Number(server.endpoint.split(':').pop()) });
+        s.on('error', () => {});
+        s.write(Buffer.alloc(64));
+        await new Promise<void>((r) => s.on('close', () => r()));
+      });
+      const keys = newClusterKeys();
+      const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 100 });
+      cleanup.push(() => controller.close());
+      const engine = await startEngine({ controller: controller.engineEndpoint, keys, heart: 'main' });
+      cleanup.push(() => engine.close());
+      const client = await Client.connect({ endpoint: controller.clientEndpoint, keys });
+      cleanup.push(() => client.close());
+      await client.waitForEngines(1);
+      await client.directView(0).push({ big: new Uint8Array(1 << 20) });
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    const logged = [...writes, ...spies.flatMap((s) => s.mock.calls.map((c) => c.map(String).join(' ')))].join('\n');
+    for (const spy of spies) spy.mockRestore();
+    expect(material.length).toBe(4);
+    for (const m of material) expect(logged).not.toContain(m);
+    expect(redact(`x ${material[0]} y ${material[1]}`)).toBe('x *** y ***');
+    channel?.close();
+  });
+});
