@@ -83,7 +83,8 @@ out = ssm.get_parameter(Name=args['name'])['Parameter']['Value']
     // Both at once: the fleet boots them side by side.
     [plain, rootAllowed] = await Promise.all([
       launch(debianAmi),
-      launch(debianAmi, '#cloud-config\ndisable_root: false\n'),
+      // As the product's own user data: ssh_pwauth makes cloud-init restart ssh while the host runs.
+      launch(debianAmi, '#cloud-config\ndisable_root: false\nssh_pwauth: false\n'),
     ]);
   }, 900_000);
 
@@ -163,6 +164,9 @@ out = {'name': i['Name'], 'arch': i['Architecture'], 'root': i['RootDeviceName']
   it('lets root in when user data says disable_root: false; a second install is served from the cache', async () => {
     const root = await login(rootAllowed, 'root');
     expect(await root.exec('cloud-init status --wait >/dev/null; id -u')).toMatchObject({ code: 0, stdout: '0\n' });
+    // sshd was restarted by cloud-init (ssh_pwauth): the host lives on and takes new logins.
+    const again = await login(rootAllowed, 'root');
+    expect(await again.exec('id -u')).toMatchObject({ code: 0, stdout: '0\n' });
     const before = await proxyStats();
     const install = await root.exec(
       'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q hello && hello',
