@@ -569,9 +569,12 @@ def reconcile_forever() -> None:
     bridge_up()
     hosts_fs_up()
     keys: dict[str, str] = {}
-    images.ensure_proxy()
     images.proxy_user(INDEX, os.getpid())
-    images.forward_proxy(BRIDGE_ADDR)
+    try:
+        images.ensure_proxy()
+        images.forward_proxy(BRIDGE_ADDR)
+    except Exception as exc:  # noqa: BLE001 - fast hosts need no proxy; stock hosts then reach no packages
+        log(f"package proxy unavailable, stock hosts will reach no packages: {exc}")
 
     def build() -> None:
         try:
@@ -628,7 +631,10 @@ def reconcile_forever() -> None:
             sync_volumes(client)
             rounds += 1
             if rounds % 30 == 0:
-                images.ensure_proxy()
+                try:
+                    images.ensure_proxy()
+                except Exception as exc:  # noqa: BLE001 - reported; tried again later
+                    log(f"package proxy: {exc}")
         except Exception as exc:  # noqa: BLE001 - LocalStack restarting: try again next round
             log(f"poll failed: {exc}")
         # Reap finished children (hosts whose init died) without blocking.
