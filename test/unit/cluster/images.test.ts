@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveImagesWith, type ImageCatalog } from '../../../src/cloud/ec2/images.js';
 import type { ImageRequest, LaunchSpec, NodeRecord, Provider } from '../../../src/cloud/provider.js';
 import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
+import { addNodes } from '../../../src/cluster/resize.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import type { ClusterTemplate } from '../../../src/config/types.js';
 import { StarclusterError } from '../../../src/errors.js';
@@ -119,6 +120,18 @@ describe('start with image aliases', () => {
       /ami-0aaa000000000000a .* is x86_64, but instance type m7g\.large runs arm64/,
     );
     expect(provider.launches).toEqual([]);
+  });
+
+  it("addnode -i ALIAS launches the id for the new nodes' type; without -i the reference node's login user is kept", async () => {
+    const provider = new RecordingProvider();
+    await start(provider, { nodeImageId: 'debian-12', clusterSize: 2 });
+    const io = new RecordingIoHost();
+    await addNodes({ name: 'imgs', provider, io, imageId: 'debian-12', instanceType: 'm7g.large', skipHooks: true });
+    await addNodes({ name: 'imgs', provider, io, skipHooks: true });
+    expect(provider.launches.slice(2).map((l) => [l.aliases.join(), l.instanceType, l.imageId, l.loginUser])).toEqual([
+      ['node002', 'm7g.large', 'ami-0bbb000000000000b', 'admin'],
+      ['node003', 't3.micro', 'ami-0aaa000000000000a', 'admin'],
+    ]);
   });
 
   it('names an unknown alias given on the command line (-n) with the nearest one', async () => {
