@@ -40,6 +40,7 @@ export async function createProvider(
     ...base,
     ...(fromConfig.endpoint ? { endpoint: fromConfig.endpoint } : {}),
     ...(fromConfig.credentials ? { credentials: fromConfig.credentials } : {}),
+    ...(fromConfig.proxy ? { proxy: fromConfig.proxy } : {}),
     region,
     regionSource: source,
   };

@@ -66,6 +66,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { AbortError, CloudError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
+import { requestHandlerFor } from './http.js';
 import type { Ec2ClientSettings } from './settings.js';
 
 /**
@@ -90,9 +91,9 @@ export class Ec2Api {
       ...(settings.credentials ? { credentials: settings.credentials } : {}),
       retryMode: 'adaptive',
       maxAttempts: settings.maxAttempts ?? 8,
-      // The SDK waits forever for an answer by default: a call whose answer is lost would hang the
-      // CLI. A timed-out call is retried like any other transient failure.
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
+      // Timeouts (the SDK waits forever for an answer by default: a call whose answer is lost would
+      // hang the CLI; a timed-out call is retried like any other transient failure) and AWS_PROXY*.
+      requestHandler: requestHandlerFor(settings),
     });
   }
 

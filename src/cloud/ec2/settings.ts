@@ -12,6 +12,8 @@ export interface Ec2ClientSettings {
   /** Absent: the standard AWS credential chain (env, profile, IMDS). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   maxAttempts?: number;
+  /** [aws info] AWS_PROXY, AWS_PROXY_PORT, AWS_PROXY_USER, AWS_PROXY_PASS: every AWS call goes through it. */
+  proxy?: AwsSettings['proxy'];
 }
 
 /**
@@ -30,6 +32,10 @@ export function ec2SettingsFromConfig(
     ...(endpoint ? { endpoint } : {}),
     ...(ssmEndpoint ? { ssmEndpoint } : {}),
   };
+  if (aws?.proxy) {
+    registerSecret(aws.proxy.pass);
+    settings.proxy = aws.proxy;
+  }
   if (aws?.accessKeyId && aws.secretAccessKey) {
     registerSecret(aws.secretAccessKey);
     settings.credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey };

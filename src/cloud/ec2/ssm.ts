@@ -1,3 +1,4 @@
+import { requestHandlerFor } from './http.js';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { CloudError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
@@ -35,7 +36,7 @@ export class SsmParameters {
       ...(s.credentials ? { credentials: s.credentials } : {}),
       retryMode: 'adaptive',
       maxAttempts: s.maxAttempts ?? 8,
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
+      requestHandler: requestHandlerFor(s),
     });
     const send = async (name: string): Promise<string | undefined> => {
       try {
