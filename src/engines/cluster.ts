@@ -65,6 +65,8 @@ export interface EngineState {
   addresses?: Record<string, string>;
   /** ec2: the Node each node runs the runtime with, per alias: `node` (the image's) or our copy's path. */
   node?: Record<string, string>;
+  /** ec2: the user engines, the controller and pipeline workers run as (CLUSTER_USER); root only sets up. */
+  runAs?: string;
 }
 
 /** How long `startEngines` waits for every engine to register. */
@@ -535,7 +537,8 @@ export async function installEngineRuntime(
     await host.put(pkg.dir, tmp);
     await execChecked(
       host,
-      `touch ${q(tmp)}/.complete; mv -T ${q(tmp)} ${q(remoteDir)} 2>/dev/null; rm -rf ${q(tmp)}; test -f ${q(remoteDir)}/.complete`,
+      // Readable by all: engines run as the cluster user, not as root who uploads it.
+      `chmod -R a+rX ${q(tmp)}; touch ${q(tmp)}/.complete; mv -T ${q(tmp)} ${q(remoteDir)} 2>/dev/null; rm -rf ${q(tmp)}; test -f ${q(remoteDir)}/.complete`,
     );
   }
   return remoteDir;
@@ -647,6 +650,27 @@ async function bringNode(
   }
 }
 
+/**
+ * Shell lines that hand `dirs` to `user` and set $AS to the prefix that runs a command as that user
+ * (setpriv, util-linux, on every distribution we support), so user jobs never run as root (as
+ * StarCluster's ipcluster plugin ran engines as CLUSTER_USER). Logged in as root: the user must
+ * exist (node setup made it), else the command fails naming it. Not root (a test sshd), or
+ * CLUSTER_USER = root: no switch.
+ */
+export function runAsUserLines(user: string | undefined, dirs: readonly string[]): string[] {
+  if (!user || user === 'root') return ['AS='];
+  return [
+    `U=${q(user)}`,
+    'if [ "$(id -u)" = 0 ]; then',
+    `  id -u "$U" >/dev/null 2>&1 || { echo "CLUSTER_USER $U does not exist on $(hostname): node setup creates it" >&2; exit 3; }`,
+    `  chown -R "$U": ${dirs.map(q).join(' ')} || exit 1`,
+    // setpriv execs (no root parent left waiting, as runuser/su would); env gives the user's HOME.
+    '  H=$(getent passwd "$U" | cut -d: -f6)',
+    '  AS="setpriv --reuid=$U --regid=$(id -g "$U") --init-groups -- env HOME=$H USER=$U LOGNAME=$U"',
+    'else AS=; fi',
+  ];
+}
+
 async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], signal?: AbortSignal): Promise<void> {
   const session = await import('../setup/session.js');
   const { execChecked } = await import('../remote/index.js');
@@ -715,6 +739,7 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
         knownHosts: session.knownHostsFile(ctx),
       },
       addresses: { ...(only ? previous?.addresses : {}), ...Object.fromEntries(all.map((n) => [n.alias, n.address])) },
+      runAs: ctx.template.clusterUser,
       node: {
         ...(only ? previous?.node : {}),
         ...Object.fromEntries(infos.map((i) => [i.alias, i.node ?? 'node'])),
@@ -771,9 +796,10 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
       await execChecked(
         host,
         [
+          ...runAsUserLines(state.runAs, [base]),
           `M=--sc-node=${q(ctx.name)}/; M="$M"${q(n.alias)}`,
           // setsid -f: a backgrounded `( … &)` would keep the SSH channel open.
-          `pgrep -f -- "[-]\${M#-} " >/dev/null || { cd ${q(nodeDir)} && setsid -f ${q(node)} ${q(posix.join(runtime, 'supervisor.mjs'))} "$M" --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null; }`,
+          `pgrep -f -- "[-]\${M#-} " >/dev/null || { cd ${q(nodeDir)} && setsid -f $AS ${q(node)} ${q(posix.join(runtime, 'supervisor.mjs'))} "$M" --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null; }`,
         ].join('\n'),
       );
     });

@@ -5,7 +5,7 @@ import type { ReverseTunnel } from '../../remote/reverse-tunnel.js';
 import type { SshPool } from '../../remote/pool.js';
 import type { RemoteHost } from '../../remote/types.js';
 import type { EngineRuntimePackage, EngineState } from '../cluster.js';
-import { archOf, buildEngineRuntime, installEngineRuntime, remoteRoot } from '../cluster.js';
+import { archOf, buildEngineRuntime, installEngineRuntime, remoteRoot, runAsUserLines } from '../cluster.js';
 import type { ClusterKeys } from '../protocol/keys.js';
 import { KEY_FILES, loadClusterKeys } from '../protocol/keys.js';
 import type { PipelineEndpoints } from './pipeline.js';
@@ -68,6 +68,8 @@ export function workerStartCommand(options: {
   idleExitMs?: number;
   /** The Node to run workers with (default `node`; our copy's path on images without Node 20+). */
   node?: string;
+  /** The cluster user the workers run as (root only sets up); the run folder is handed to it. */
+  runAs?: string;
 }): string {
   const ep = (port: number): string => `tcp://127.0.0.1:${port}`;
   const args = [
@@ -85,10 +87,12 @@ export function workerStartCommand(options: {
     ...Object.entries(options.modules).flatMap(([name, file]) => ['--module', q(`${name}=${file}`)]),
   ];
   return [
+    // The run folder and its parent (made 0700 by root) go to the user.
+    ...runAsUserLines(options.runAs, [posix.dirname(options.runDir)]),
     `M=-${q(pipelineMarker(options.cluster, options.run))}`,
     `cd ${q(options.runDir)} || exit 1`,
     `for i in ${options.ids.join(' ')}; do`,
-    `  setsid -f ${q(options.node ?? 'node')} ${q(posix.join(options.runtimeDir, 'pipeline-worker.mjs'))} ${args.join(' ')} --id "$i" >>"worker-$i.log" 2>&1 </dev/null || exit 1`,
+    `  setsid -f $AS ${q(options.node ?? 'node')} ${q(posix.join(options.runtimeDir, 'pipeline-worker.mjs'))} ${args.join(' ')} --id "$i" >>"worker-$i.log" 2>&1 </dev/null || exit 1`,
     'done',
   ].join('\n');
 }
@@ -278,6 +282,7 @@ export async function openRemotePipeline(options: {
             ids: n.ids,
             modules: moduleFiles,
             node: state.node?.[n.alias] ?? 'node',
+            ...(state.runAs ? { runAs: state.runAs } : {}),
           }),
         );
       });

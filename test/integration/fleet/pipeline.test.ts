@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
+import type * as ChildProcessModule from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { StarclusterConfig } from '../../../src/config/types.js';
-import { readEngineState, type EngineState } from '../../../src/engines/cluster.js';
+import { connectToCluster, readEngineState, type EngineState } from '../../../src/engines/cluster.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { clusterStateDir } from '../../../src/paths.js';
@@ -106,6 +107,53 @@ describe.skipIf(skip)(`pipeline mode across a 2-node fleet cluster${skip ? ` (sk
 
     expect(await workersLeft()).toEqual({ master: '', node001: '' });
   }, 420_000);
+
+  it('engines, the controller and pipeline workers run as CLUSTER_USER, not root', async () => {
+    // Each engine answers `id -un` itself (a direct view reaches every engine once).
+    const client = await connectToCluster(NAME);
+    let engineUsers: string[];
+    try {
+      engineUsers = (await client
+        .directView('all')
+        // The function runs in the engine's namespace, whose `require` is the engine's own.
+        .apply(() => {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const cp = require('node:child_process') as typeof ChildProcessModule;
+          return cp.execFileSync('id', ['-un']).toString().trim();
+        })
+        .get(60_000)) as string[];
+    } finally {
+      await client.close();
+    }
+    // Every runtime process on every node, as ps sees it (root logs in; it does not run them).
+    const owners: string[] = [];
+    for (const { alias, host } of nodes()) {
+      const ps = await host.exec(
+        'ps -eo user:32,comm,args | awk \'$2 == "node" && /(engine|controller|supervisor)[.]mjs/ {print $1, $4}\'',
+      );
+      for (const line of ps.stdout.split('\n').filter(Boolean)) {
+        const [user = '', file = ''] = line.split(' ');
+        owners.push(`${alias} ${user} ${/(\w+)\.mjs/.exec(file)?.[1] ?? file}`);
+      }
+    }
+    // Pipeline workers: the whoami job through `run --pipeline`.
+    const piped = await runJob({
+      file: join(ROOT, 'test/_fixtures/jobs/whoami.ts'),
+      target: { cluster: NAME, pipeline: true },
+      params: { tasks: '8' },
+      io: new RecordingIoHost(),
+    });
+    const workerUsers = piped.result as string[];
+    console.log(
+      `id -un on ${engineUsers.length} engines: ${engineUsers.join(', ')}; pipeline workers: ${[...new Set(workerUsers)].join(', ')}; processes: ${owners.join('; ')}`,
+    );
+    expect(engineUsers).toEqual(['sgeadmin', 'sgeadmin', 'sgeadmin', 'sgeadmin']);
+    expect(workerUsers).toHaveLength(8);
+    expect(new Set(workerUsers.map((u) => u.split('@')[0]))).toEqual(new Set(['sgeadmin']));
+    expect(new Set(workerUsers.map((u) => u.split('@')[1])).size).toBe(2);
+    expect(owners.filter((o) => /engine|controller/.test(o)).length).toBe(5);
+    expect(owners.filter((o) => !/ sgeadmin /.test(o))).toEqual([]);
+  }, 300_000);
 
   it('an interrupted run stops every remote worker; tunnels listen only on the nodes’ loopback', async () => {
     const controller = new AbortController();

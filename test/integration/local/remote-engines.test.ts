@@ -51,6 +51,8 @@ function template(keyPath: string): ClusterTemplate {
     clusterSize: 2,
     sharedFs: 'none',
     enginesPerNode: 1,
+    // These "nodes" are this machine, where no node setup made a cluster user: run as the login user.
+    clusterUser: 'root',
   });
 }
 
