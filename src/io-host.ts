@@ -24,6 +24,8 @@ export interface ProgressEvent {
   /** For bars: work done and total work. */
   current?: number;
   total?: number;
+  /** On `done`/`fail`: the step made something its rollback would undo (what an interrupted run may leave). */
+  undoable?: boolean;
 }
 
 export interface IoHost {

@@ -61,13 +61,25 @@ export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, options: Ru
       );
       done.push(step);
       current = undefined;
-      io.progress({ id: step.id, state: 'done', title: step.title, ...last });
+      io.progress({
+        id: step.id,
+        state: 'done',
+        title: step.title,
+        ...last,
+        ...(step.rollback ? { undoable: true } : {}),
+      });
       if (signal.aborted) throw new AbortError();
     }
   } catch (error) {
     const failure = signal.aborted && !StarclusterError.is(error) ? new AbortError(undefined, { cause: error }) : error;
     if (current) {
-      io.progress({ id: current.id, state: 'fail', title: current.title, detail: messageOf(failure) });
+      io.progress({
+        id: current.id,
+        state: 'fail',
+        title: current.title,
+        detail: messageOf(failure),
+        ...(current.rollback ? { undoable: true } : {}),
+      });
       // A step that failed half-way may have made something: give it the chance to undo it.
       done.push(current);
     }

@@ -4,6 +4,9 @@ import { loadConfig } from '../config/index.js';
 import { redact, registerEnvSecrets } from '../secrets.js';
 import { CliIoHost } from './cli-io-host.js';
 
+/** Signals that interrupt a command: Ctrl-C, `kill`, and the terminal closing. */
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >;
@@ -64,8 +67,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.flags.region) process.env.STARCLUSTER_REGION = this.flags.region;
     // Loading registers the config's secrets; its problems are the command's to report, not init's.
     await loadConfig({ ...(this.flags.config ? { path: this.flags.config } : {}) }).catch(() => undefined);
-    process.on('SIGINT', this.onInterrupt);
-    process.on('SIGTERM', this.onInterrupt);
+    // Closing the terminal (SIGHUP) or a `kill` (SIGTERM) rolls back like Ctrl-C.
+    for (const signal of INTERRUPTS) process.on(signal, this.onInterrupt);
   }
 
   /** Commands with a `--confirm`/`-c` style flag override this. */
@@ -73,12 +76,42 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return false;
   }
 
-  private readonly onInterrupt = (): void => {
+  /**
+   * How to remove what an interrupted run of this command leaves if the user does not wait for its
+   * cleanup, e.g. `starcluster terminate mycluster`; commands that make things override it.
+   */
+  protected cleanupCommand(): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * First signal: the running step stops and what this run made is rolled back, then exit 130.
+   * Second: says what is made and not yet undone, and how to remove it later; the cleanup goes on.
+   * Third: exits at once (the cleanup is abandoned; the second message said what to run).
+   */
+  private readonly onInterrupt = (signal: NodeJS.Signals): void => {
     this.interrupts += 1;
+    // A closed terminal makes every write fail: keep cleaning up silently rather than crash.
+    if (signal === 'SIGHUP') for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+    const how = this.cleanupCommand();
     if (this.interrupts === 1) {
-      this.io?.error('interrupted: cleaning up (Ctrl-C again to exit now)');
+      this.io?.error(
+        `interrupted (${signal}): undoing what this run made; wait for it (Ctrl-C again to see what is left)`,
+      );
       this.abort.abort();
+    } else if (this.interrupts === 2) {
+      const made = this.io?.madeSoFar() ?? [];
+      this.io?.error(
+        [
+          `still undoing what this run made${made.length ? `; made so far: ${made.join('; ')}` : ''}.`,
+          how
+            ? `If you stop now, remove what is left with \`${how}\`.`
+            : 'If you stop now, something this run made may be left behind.',
+          'Ctrl-C once more to exit at once.',
+        ].join(' '),
+      );
     } else {
+      this.io?.error(`exiting without finishing the cleanup${how ? `: run \`${how}\` to remove what is left` : ''}`);
       process.exit(ExitCode.interrupted);
     }
   };
@@ -110,8 +143,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async finally(error: Error | undefined): Promise<unknown> {
-    process.off('SIGINT', this.onInterrupt);
-    process.off('SIGTERM', this.onInterrupt);
+    for (const signal of INTERRUPTS) process.off(signal, this.onInterrupt);
     return super.finally(error);
   }
 

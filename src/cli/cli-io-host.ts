@@ -31,6 +31,8 @@ export class CliIoHost implements IoHost {
   private readonly stderr: NodeJS.WriteStream;
   private readonly stdin: NodeJS.ReadStream;
   private readonly active = new Map<string, Deferred>();
+  /** Steps this run completed and has not undone, in order: what an interrupted run may leave behind. */
+  private readonly made = new Map<string, string>();
 
   constructor(private readonly options: CliIoHostOptions) {
     this.stdout = options.stdout ?? process.stdout;
@@ -67,6 +69,7 @@ export class CliIoHost implements IoHost {
   }
 
   progress(event: ProgressEvent): void {
+    this.track(event);
     if (this.options.json) return;
     if (this.interactive) this.renderTty(event);
     else this.renderPlain(event);
@@ -83,6 +86,23 @@ export class CliIoHost implements IoHost {
     } finally {
       rl.close();
     }
+  }
+
+  /** What the running command has made and not undone yet, e.g. `Security group (@sc-x (sg-1) created, 2 rules)`. */
+  madeSoFar(): string[] {
+    return [...this.made.values()];
+  }
+
+  private track(event: ProgressEvent): void {
+    const undo = /^(.*):rollback$/.exec(event.id);
+    if (undo?.[1] !== undefined) {
+      if (event.state === 'done') this.made.delete(undo[1]);
+      return;
+    }
+    if (event.state === 'done' && event.undoable)
+      this.made.set(event.id, event.detail ? `${event.title} (${event.detail})` : event.title);
+    // A step that failed half-way may have made part of its work.
+    else if (event.state === 'fail' && event.undoable) this.made.set(event.id, `${event.title} (possibly in part)`);
   }
 
   /** Stops any spinner still running (on error or interrupt). */

@@ -3,7 +3,7 @@ import { createProvider, ec2Of } from '../cloud/index.js';
 import { TAG_CLUSTER, type NodeRecord, type Provider } from '../cloud/provider.js';
 import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
-import { CloudError, ConfigError } from '../errors.js';
+import { CloudError, ConfigError, StarclusterError } from '../errors.js';
 import { runSteps, type Step } from '../steps.js';
 import { startEngines } from '../engines/cluster.js';
 import { setupCluster } from '../setup/index.js';
@@ -14,7 +14,13 @@ import { describeRule, missingRules, planIngressRules, securityGroupName, type I
 import { nodeUserData } from '../cloud/ec2/user-data.js';
 import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
 import { onDemandPrice, supportsPlacementGroup } from '../cloud/ec2/prices.js';
-import { launchToken, TAG_TEMPLATE, TAG_VERSION, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
+import {
+  launchToken,
+  TAG_TEMPLATE,
+  TAG_VERSION,
+  ZONE_SPECIFIC_LAUNCH_CODES,
+  type SecurityGroupInfo,
+} from '../cloud/ec2/provider.js';
 
 /** Tag on everything one `start`/`addnode` run creates, so its rollback finds even what it never saw. */
 export const TAG_RUN = 'starcluster:run';
@@ -70,6 +76,8 @@ export interface StartPlan {
   costIsEstimate: true;
   /** Types missing from the price table (not counted). */
   unpricedTypes: string[];
+  /** What a careful operator would want to know before saying yes (e.g. SSH open to the world). */
+  warnings: string[];
 }
 
 export interface StartResult {
@@ -208,6 +216,9 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
         const missing = opts.noCreate ? [] : missingAliases(aliases, have);
         s.missing = launchGroups(s.shapes.filter((sh) => missing.includes(sh.alias)));
         s.plan = planOf(s, ec2?.region);
+        // Once, before anything is made (--plan and --dry-run show them in the plan instead).
+        if (mode === 'create')
+          for (const message of s.plan.warnings) opts.io.notify({ level: 'warn', code: 'SC_START_W0001', message });
         report({
           detail: s.existing.length
             ? `resuming: ${s.existing.length} node(s) found, ${missing.length} to add`
@@ -367,10 +378,12 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
     run: async (s, report) => {
       const total = s.missing.reduce((n, g) => n + g.aliases.length, 0);
       let zone = s.opts.template.availabilityZone ?? s.existing.find((n) => n.role === 'master')?.zone;
+      // Where the template leaves the zone to EC2 (no AVAILABILITY_ZONE, no SUBNET_ID, no master yet),
+      // a zone without capacity is not the end: the other zones of the region are tried in turn.
+      const zoneIsFree = !s.opts.template.availabilityZone && !s.opts.template.subnetId && zone === undefined;
       for (const group of s.missing) {
         // Not passing the signal: a launch in flight completes, then the rollback removes it.
-        const spec = launchSpecOf(s, group, s.sgId, zone);
-        const made = await s.provider.launch(spec);
+        const made = await launchAnywhere(s, group, zone, zoneIsFree && s.launched.length === 0, report);
         s.launched.push(...made);
         // Keep every node in the master's zone (placement groups and volumes need one zone).
         zone ??= made.find((n) => n.role === 'master')?.zone;
@@ -463,6 +476,46 @@ async function resolveSourceGroups(
   );
 }
 
+/**
+ * Launches a group; when EC2 has no capacity for it (or does not offer the type) in the zone it
+ * chose and the template lets us choose, tries each other zone of the region before giving up.
+ * The error of the last try, which says what to do, is what the user sees.
+ */
+async function launchAnywhere(
+  s: StartState,
+  group: LaunchGroup,
+  zone: string | undefined,
+  mayMove: boolean,
+  report: (r: { detail: string }) => void,
+): Promise<NodeRecord[]> {
+  try {
+    return await s.provider.launch(launchSpecOf(s, group, s.sgId, zone));
+  } catch (error) {
+    const ec2 = ec2Of(s.provider);
+    if (!mayMove || !ec2 || !(StarclusterError.is(error) && ZONE_SPECIFIC_LAUNCH_CODES.includes(error.code)))
+      throw error;
+    const zones = (await ec2.api.describeAvailabilityZones())
+      .filter((z) => z.State === 'available' && z.ZoneType !== 'local-zone' && z.ZoneName)
+      .map((z) => z.ZoneName!);
+    let last: unknown = error;
+    for (const other of zones) {
+      if (s.opts.signal?.aborted) break;
+      report({ detail: `${last instanceof Error ? last.message : String(last)}; trying ${other}` });
+      try {
+        return await s.provider.launch(launchSpecOf(s, { ...group }, s.sgId, other, other));
+      } catch (next) {
+        if (!(StarclusterError.is(next) && ZONE_SPECIFIC_LAUNCH_CODES.includes(next.code))) throw next;
+        last = next;
+      }
+    }
+    throw new CloudError(
+      StarclusterError.is(last) ? last.code : 'Ec2InsufficientInstanceCapacity',
+      `${StarclusterError.is(last) ? last.message : String(last)} (tried ${zones.length ? `every zone: ${zones.join(', ')}` : 'the zone EC2 chose'})`,
+      { cause: last, ...(StarclusterError.is(last) && last.hint ? { hint: last.hint } : {}) },
+    );
+  }
+}
+
 function contextOf(s: StartState) {
   return makeContext({
     name: s.opts.name,
@@ -475,7 +528,14 @@ function contextOf(s: StartState) {
   });
 }
 
-function launchSpecOf(s: StartState, g: LaunchGroup, sgId: string | undefined, zone: string | undefined) {
+function launchSpecOf(
+  s: StartState,
+  g: LaunchGroup,
+  sgId: string | undefined,
+  zone: string | undefined,
+  /** A retry in another zone: a token of its own (the first token's failed launch must not be replayed). */
+  retryZone?: string,
+) {
   const t = s.opts.template;
   return {
     cluster: s.opts.name,
@@ -491,7 +551,11 @@ function launchSpecOf(s: StartState, g: LaunchGroup, sgId: string | undefined, z
     ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
     ...(g.loginUser ? { loginUser: g.loginUser } : {}),
     ...(s.userData ? { userData: s.userData } : {}),
-    clientToken: launchToken(s.opts.name, s.runId, [g.role, g.instanceType, g.imageId, g.aliases.join(',')].join('|')),
+    clientToken: launchToken(
+      s.opts.name,
+      s.runId,
+      [g.role, g.instanceType, g.imageId, g.aliases.join(','), ...(retryZone ? [retryZone] : [])].join('|'),
+    ),
     tags: { [TAG_RUN]: s.runId },
   };
 }
@@ -567,6 +631,7 @@ function planOf(s: StartState, region: string | undefined): StartPlan {
     hourlyCostUsd: Math.round(hourly * 10000) / 10000,
     costIsEstimate: true,
     unpricedTypes: [...unpriced],
+    warnings: s.provider.kind === 'ec2' ? [sshCidrWarning(s.opts.template)].filter((w) => w !== undefined) : [],
   };
 }
 
@@ -575,11 +640,27 @@ function imageText(g: LaunchGroup): string {
   return g.requestedImage ? `${g.requestedImage} → ${g.imageId}` : g.imageId;
 }
 
+/**
+ * SSH_CIDR left at 0.0.0.0/0 opens port 22 of every node to the internet. Starcluster cannot find
+ * the user's address for them (offline, and a lookup service would be a third party to trust), so
+ * the warning says how to find it.
+ */
+export function sshCidrWarning(template: Pick<ClusterTemplate, 'name' | 'sshCidr'>): string | undefined {
+  if (template.sshCidr !== '0.0.0.0/0') return undefined;
+  return (
+    `SSH_CIDR is 0.0.0.0/0: port 22 of every node (root login by key) is open to the whole internet. ` +
+    `Write your own address in [cluster ${template.name}], e.g. SSH_CIDR = 203.0.113.7/32: it is the public address ` +
+    'your router shows on its status page (WAN/Internet), what `curl https://checkip.amazonaws.com` prints from ' +
+    "this machine, or your network administrator's office range; behind a VPN, the VPN's exit address"
+  );
+}
+
 /** Human form of a plan (for `start --plan`). */
 export function renderPlan(plan: StartPlan): string {
   const lines = [`Plan for cluster ${plan.cluster} (${plan.provider}${plan.region ? `, ${plan.region}` : ''}):`];
   const sign = { create: '+', reuse: '=', start: '>' } as const;
   for (const a of plan.actions) lines.push(`  ${sign[a.verb]} ${a.verb} ${a.resource} ${a.name}: ${a.detail}`);
+  for (const w of plan.warnings) lines.push(`warning: ${w}`);
   if (plan.provider === 'ec2') {
     lines.push(
       `Estimated cost: $${plan.hourlyCostUsd.toFixed(4)}/hour on-demand (estimate from a built-in us-east-1 price table${

@@ -94,6 +94,10 @@ export default class Start extends BaseCommand<typeof Start> {
     plan: Flags.boolean({ description: 'show what would be created and the estimated cost, create nothing' }),
   };
 
+  protected override cleanupCommand(): string | undefined {
+    return this.args?.name ? `starcluster terminate ${this.args.name}` : undefined;
+  }
+
   async run(): Promise<StartResult> {
     const f = this.flags;
     const { config: loaded, template: base } = await loadTemplate(f.config, f['cluster-template']);

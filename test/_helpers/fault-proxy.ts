@@ -14,6 +14,10 @@
  * remembers each successful RunInstances answer by ClientToken and replays it to a retry
  * (`emulateClientToken`, default on), so a lost answer tests our retries, not LocalStack's gap.
  *
+ * A `script` decides chosen calls before the random faults: answer them with a given EC2 error
+ * (InsufficientInstanceCapacity, InvalidInstanceID.NotFound, …) or hold them until `release()`,
+ * so a test can put the CLI exactly where it wants (e.g. mid-launch) and wait for that event.
+ *
  * The EC2 client has no request timeout of its own (the SDK's default), so "past the client's
  * timeout" is modelled by dropping the connection after the hold: the client sees a reset and
  * retries, as it would after its own timeout.
@@ -25,7 +29,18 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { EventEmitter, once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
+
+/** One call as a script sees it: the EC2 action, its form parameters, and how many came before it. */
+export interface ProxyCall {
+  action: string;
+  form: URLSearchParams;
+  index: number;
+}
+
+/** A script's decision: an EC2 error answer, holding the call until `release()`, or nothing (as usual). */
+export type ScriptedAnswer = { error: { status?: number; code: string; message: string } } | { hold: true } | undefined;
 
 export interface FaultRates {
   throttle: number;
@@ -44,6 +59,8 @@ export interface FaultProxyOptions {
   only?: (action: string) => boolean;
   /** Replay RunInstances answers by ClientToken, as EC2 does (default true). */
   emulateClientToken?: boolean;
+  /** Decides a call before the random faults (see above). */
+  script?: (call: ProxyCall) => ScriptedAnswer;
 }
 
 export interface FaultCounters {
@@ -67,6 +84,12 @@ export interface FaultProxy {
   faults(): number;
   /** Turn injection on or off (a test's cleanup runs with faults off). */
   setEnabled(on: boolean): void;
+  /** Forwards every held call; the script decides later calls as before. */
+  release(): void;
+  /** Resolves with the next call (answered, faulted or held) that matches. */
+  nextCall(match: (call: ProxyCall & { held: boolean; scripted: boolean }) => boolean): Promise<ProxyCall>;
+  /** Calls the script answered with an error, by action and code, e.g. { 'RunInstances InsufficientInstanceCapacity': 1 }. */
+  scripted: Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -104,6 +127,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const answersByToken = new Map<string, { status: number; headers: IncomingMessage['headers']; data: Buffer }>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  const events = new EventEmitter();
+  const heldCalls: (() => void)[] = [];
+  const scripted: Record<string, number> = {};
 
   const forward = (
     req: IncomingMessage,
@@ -152,7 +178,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     // Always draw twice per call so the sequence of decisions depends only on the call order.
     const r = random();
     const half = random() < 0.5;
-    const faultable = enabled && (opts.only ? opts.only(action) : true);
+    const form = new URLSearchParams(body.toString('latin1'));
+    const call: ProxyCall = { action, form, index: counters.calls - 1 };
+    const decision = enabled ? opts.script?.(call) : undefined;
+    const faultable = enabled && !decision && (opts.only ? opts.only(action) : true);
     const { throttle, serverError, timeout } = opts.rates;
     let fault: 'throttle' | 'serverError' | 'timeout' | undefined;
     if (faultable) {
@@ -171,6 +200,23 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     const fail = (e: Error) => {
       if (!res.headersSent && !res.destroyed) reply(502, { 'content-type': 'text/plain' }, Buffer.from(e.message));
     };
+    if (decision && 'error' in decision) {
+      const key = `${action} ${decision.error.code}`;
+      scripted[key] = (scripted[key] ?? 0) + 1;
+      reply(
+        decision.error.status ?? 400,
+        { 'content-type': 'text/xml' },
+        Buffer.from(ec2Error(decision.error.code, decision.error.message)),
+      );
+      events.emit('call', { ...call, held: false, scripted: true });
+      return;
+    }
+    if (decision && 'hold' in decision) {
+      heldCalls.push(() => forward(req, body, reply, fail));
+      events.emit('call', { ...call, held: true, scripted: true });
+      return;
+    }
+    events.emit('call', { ...call, held: false, scripted: false });
     if (!fault) {
       forward(req, body, reply, fail);
       return;
@@ -225,6 +271,16 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     setEnabled: (on) => {
       enabled = on;
     },
+    release: () => {
+      for (const go of heldCalls.splice(0)) go();
+    },
+    nextCall: async (match) => {
+      for (;;) {
+        const [call] = (await once(events, 'call')) as [ProxyCall & { held: boolean; scripted: boolean }];
+        if (match(call)) return call;
+      }
+    },
+    scripted,
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
