@@ -16,7 +16,7 @@ import {
   type NodeState,
   type Provider,
 } from '../provider.js';
-import { Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
+import { awsErrorCode, Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import { resolveImagesWith, type ImageCatalog } from './images.js';
 import type { Ec2ClientSettings } from './settings.js';
 import { SsmParameters } from './ssm.js';
@@ -58,6 +58,11 @@ export interface Ec2ProviderOptions {
   sgDeleteDelaysMs?: number[];
   /** Where SSM parameters are read (default: SSM in the provider's region, loaded on first use). */
   parameters?: Pick<SsmParameters, 'get'>;
+  /**
+   * Backoff for tagging instances RunInstances just made, while EC2 does not know them yet
+   * (InvalidInstanceID.NotFound: its API is eventually consistent); default 0.25 s doubling, ~30 s.
+   */
+  tagRetryDelaysMs?: number[];
 }
 
 /**
@@ -71,6 +76,7 @@ export class Ec2Provider implements Provider {
   readonly waitTimeoutSeconds: number;
   private readonly sgDeleteDelaysMs: number[];
   private readonly parameters: Pick<SsmParameters, 'get'>;
+  private readonly tagRetryDelaysMs: number[];
 
   constructor(settingsOrApi: Ec2ClientSettings | Ec2Api, options: Ec2ProviderOptions = {}) {
     this.api = settingsOrApi instanceof Ec2Api ? settingsOrApi : new Ec2Api(settingsOrApi);
@@ -79,6 +85,7 @@ export class Ec2Provider implements Provider {
     this.sgDeleteDelaysMs = options.sgDeleteDelaysMs ?? [
       2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000,
     ];
+    this.tagRetryDelaysMs = options.tagRetryDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000, 15000];
   }
 
   get region(): string {
@@ -207,12 +214,16 @@ export class Ec2Provider implements Provider {
       throwIfAborted(signal);
       const aliases = spec.aliases.slice(start, start + MAX_ALIASES_PER_LAUNCH);
       const token = start === 0 ? spec.clientToken : `${spec.clientToken.slice(0, 58)}-${start}`;
-      const instances = await this.api.runInstances(this.runInput(spec, aliases, token, false), signal);
+      const instances = await this.api
+        .runInstances(this.runInput(spec, aliases, token, false), signal)
+        .catch((error: unknown) => {
+          throw explainLaunchFailure(error, spec, aliases.length);
+        });
       // Tag each instance with its own alias; the launch index maps instances to aliases.
       await Promise.all(
         instances.map(async (instance) => {
           const alias = aliases[instance.AmiLaunchIndex ?? 0] ?? aliases[0] ?? 'node';
-          await this.api.createTags([instance.InstanceId ?? ''], {
+          await this.tagNew(instance.InstanceId ?? '', {
             [TAG_ALIAS]: alias,
             [TAG_NAME]: `${spec.cluster}-${alias}`,
           });
@@ -226,6 +237,24 @@ export class Ec2Provider implements Provider {
       launched.push(...instances);
     }
     return launched.map(toNodeRecord);
+  }
+
+  /**
+   * Tags an instance RunInstances has just returned. Everything that matters (cluster, role, run,
+   * user TAGS, the alias list) was tagged at creation; this adds the per-instance alias and Name,
+   * retrying while EC2 does not yet know the instance (InvalidInstanceID.NotFound).
+   */
+  private async tagNew(instanceId: string, tags: Record<string, string>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.api.createTags([instanceId], tags);
+        return;
+      } catch (error) {
+        const delay = this.tagRetryDelaysMs[attempt];
+        if (!isCode(error, 'InvalidInstanceID.NotFound') || delay === undefined) throw error;
+        await sleep(delay);
+      }
+    }
   }
 
   /** Asks EC2 whether this launch would succeed, with DryRun=true; creates nothing. */
@@ -500,6 +529,59 @@ export class Ec2Provider implements Provider {
       if (!isCode(error, 'InvalidSpotInstanceRequestID.NotFound')) throw error;
     }
   }
+}
+
+/** Launch failures that depend on the zone: another zone of the region may have what this one lacks. */
+export const ZONE_SPECIFIC_LAUNCH_CODES = ['Ec2InsufficientInstanceCapacity', 'Ec2Unsupported'];
+
+/**
+ * RunInstances' capacity, quota and spot-price refusals as errors that say what happened and what to
+ * do (a new account's vCPU quota is small; a cluster placement group needs all nodes in one spot of
+ * one zone). Other failures pass through unchanged.
+ */
+export function explainLaunchFailure(error: unknown, spec: LaunchSpec, count: number): unknown {
+  const where = spec.zone ? ` in ${spec.zone}` : '';
+  const what = `${count} × ${spec.instanceType}${where}`;
+  const pg = spec.placementGroup
+    ? `; the cluster placement group ${spec.placementGroup} asks for all nodes close together, which makes this likelier`
+    : '';
+  const explain = (code: string, message: string, hint: string) =>
+    new CloudError(code, message, {
+      cause: error,
+      hint,
+      details: [error instanceof Error ? error.message : String(error)],
+    });
+  if (isCode(error, 'InsufficientInstanceCapacity'))
+    return explain(
+      'Ec2InsufficientInstanceCapacity',
+      `AWS has no spare capacity for ${what} right now${pg}`,
+      'try another zone (-a ZONE, or leave AVAILABILITY_ZONE and SUBNET_ID unset so start tries every zone), another instance type (-i/-I), fewer nodes, or again in a few minutes',
+    );
+  if (isCode(error, 'VcpuLimitExceeded', 'InstanceLimitExceeded'))
+    return explain(
+      `Ec2${awsErrorCode(error) ?? 'VcpuLimitExceeded'}`,
+      `the account's vCPU quota for ${spec.instanceType}'s family is too small for ${what} (new accounts start with a few vCPUs)`,
+      'ask for more in the Service Quotas console (EC2 → "Running On-Demand … instances", or "All … Spot Instance Requests" for spot), or start fewer or smaller nodes (-s, -i)',
+    );
+  if (isCode(error, 'SpotMaxPriceTooLow'))
+    return explain(
+      'Ec2SpotMaxPriceTooLow',
+      `the spot bid $${spec.spotBid ?? '?'}/hour is below the current spot price of ${spec.instanceType}${where}`,
+      `see the recent prices with \`starcluster spothistory ${spec.instanceType}\`, then raise the bid (-b / SPOT_BID) or drop it to launch on-demand`,
+    );
+  if (isCode(error, 'MaxSpotInstanceCountExceeded'))
+    return explain(
+      'Ec2MaxSpotInstanceCountExceeded',
+      `the account's spot instance quota is too small for ${what}`,
+      'ask for more in the Service Quotas console (EC2 → "All … Spot Instance Requests"), or launch on-demand (no -b / SPOT_BID)',
+    );
+  if (isCode(error, 'Unsupported'))
+    return explain(
+      'Ec2Unsupported',
+      `${spec.instanceType} cannot be launched${where || ' in the zone EC2 chose'}`,
+      'choose another zone (-a) or instance type; `starcluster listzones` lists the zones',
+    );
+  return error;
 }
 
 export function toNodeRecord(i: Instance): NodeRecord {

@@ -1,0 +1,146 @@
+/**
+ * What a real account answers that LocalStack never does, injected by the fault proxy's script in
+ * front of LocalStack: EC2's eventual consistency right after RunInstances (CreateTags:
+ * InvalidInstanceID.NotFound), no capacity in a zone or in any, a vCPU quota too small, a spot bid
+ * too low. Each start either succeeds whole or fails saying what to do, and leaves nothing behind
+ * (the independent boto3 leak check) — never a half-made cluster.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster } from '../../../src/cluster/start.js';
+import { terminateCluster } from '../../../src/cluster/terminate.js';
+import { StarclusterError } from '../../../src/errors.js';
+import { startFaultProxy, type FaultProxy, type ProxyCall, type ScriptedAnswer } from '../../_helpers/fault-proxy.js';
+import { inventory } from '../../_helpers/localstack.js';
+import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
+import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
+import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
+
+let endpoint: string;
+let fx: Ec2Fixture;
+let proxy: FaultProxy;
+let script: (call: ProxyCall) => ScriptedAnswer = () => undefined;
+const tally: string[] = [];
+
+beforeAll(async () => {
+  endpoint = await localstackEndpoint();
+  process.env.AWS_ENDPOINT_URL = endpoint;
+  fx = await ec2Fixture(endpoint, { size: 3 });
+  proxy = await startFaultProxy({
+    target: endpoint,
+    seed: 1,
+    rates: { throttle: 0, serverError: 0, timeout: 0 },
+    script: (call) => script(call),
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await fx?.cleanup();
+  console.log(`capacity and consistency faults: ${tally.join('; ')}`);
+});
+
+const err = (code: string, message = `${code} (injected)`): ScriptedAnswer => ({ error: { code, message } });
+
+async function start(name: string, template = fx.template) {
+  const io = new RecordingIoHost();
+  return startCluster({
+    name,
+    template,
+    config: fx.config,
+    io,
+    provider: await fx.provider(proxy.url),
+    skipSetup: true,
+    skipEngines: true,
+    stateDir: `${fx.dir}/state-${name}`,
+  }).then(
+    (result) => ({ result, error: undefined, io }),
+    (error: unknown) => ({ result: undefined, error, io }),
+  );
+}
+
+async function cleanUp(name: string): Promise<number> {
+  script = () => undefined;
+  await terminateCluster({
+    name,
+    config: fx.config,
+    io: new RecordingIoHost(),
+    provider: await fx.provider(),
+    confirm: true,
+    skipHooks: true,
+  });
+  const report = await checkZeroLeak(name, { endpoint, fleet: false });
+  expect(leakCount(report), describeLeaks(report)).toBe(0);
+  return leakCount(report);
+}
+
+describe('capacity, quotas and eventual consistency', () => {
+  it('CreateTags right after RunInstances fails InvalidInstanceID.NotFound twice: retried, every node named', async () => {
+    const name = clusterName('tags');
+    let failures = 0;
+    script = (c) =>
+      c.action === 'CreateTags' && failures < 2 ? (failures++, err('InvalidInstanceID.NotFound')) : undefined;
+    const { result, error } = await start(name);
+    expect(error).toBeUndefined();
+    expect(result?.nodes.map((n) => n.alias)).toEqual(['master', 'node001', 'node002']);
+    const names = (await inventory(name)).instances.map((i) => i.name).sort();
+    expect(names).toEqual([`${name}-master`, `${name}-node001`, `${name}-node002`]);
+    tally.push(`CreateTags NotFound ×${failures}: started, all named, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  it('no capacity in the zone EC2 picks: the other zones are tried, all nodes land in one', async () => {
+    const name = clusterName('cap');
+    let refused = 0;
+    // EC2's own pick (no zone asked) and us-east-1a have no capacity.
+    script = (c) => {
+      if (c.action !== 'RunInstances') return undefined;
+      const zone = c.form.get('Placement.AvailabilityZone');
+      return zone === null || zone === 'us-east-1a' ? (refused++, err('InsufficientInstanceCapacity')) : undefined;
+    };
+    const { result, error } = await start(name);
+    expect(error).toBeUndefined();
+    const zones = new Set(result?.nodes.map((n) => n.zone));
+    expect(zones.size).toBe(1);
+    expect([...zones][0]).not.toBe('us-east-1a');
+    tally.push(
+      `InsufficientInstanceCapacity ×${refused}: started in ${[...zones].join()}, leaked ${await cleanUp(name)}`,
+    );
+  }, 300_000);
+
+  it('no capacity anywhere: fails saying what to do, after every zone, and leaves nothing', async () => {
+    const name = clusterName('nocap');
+    let refused = 0;
+    script = (c) => (c.action === 'RunInstances' ? (refused++, err('InsufficientInstanceCapacity')) : undefined);
+    const { error } = await start(name);
+    expect(StarclusterError.is(error) && error.code).toBe('Ec2InsufficientInstanceCapacity');
+    expect((error as Error).message).toMatch(/no spare capacity for 1 × t3\.micro.*tried every zone: us-east-1a/);
+    expect((error as StarclusterError).hint).toMatch(/another zone.*another instance type/);
+    tally.push(`InsufficientInstanceCapacity everywhere ×${refused}: failed clearly, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  it('vCPU quota hit by the nodes after the master launched: says so, and the master is rolled back', async () => {
+    const name = clusterName('vcpu');
+    let launches = 0;
+    script = (c) => (c.action === 'RunInstances' && ++launches === 2 ? err('VcpuLimitExceeded') : undefined);
+    const { error } = await start(name);
+    expect(StarclusterError.is(error) && error.code).toBe('Ec2VcpuLimitExceeded');
+    expect((error as Error).message).toMatch(/vCPU quota for t3\.micro's family is too small for 2 × t3\.micro/);
+    expect((error as StarclusterError).hint).toMatch(/Service Quotas/);
+    // The rollback itself removed the master: nothing is left even before terminate.
+    const report = await checkZeroLeak(name, { endpoint, fleet: false });
+    expect(report.instances.filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down')).toEqual([]);
+    tally.push(`VcpuLimitExceeded on launch 2 of 2: rolled back, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  it('a spot bid below the price: says how to see prices and what to change', async () => {
+    const name = clusterName('spot');
+    script = (c) =>
+      c.action === 'RunInstances' && c.form.has('InstanceMarketOptions.MarketType')
+        ? err('SpotMaxPriceTooLow')
+        : undefined;
+    const { error } = await start(name, { ...fx.template, spotBid: 0.001 });
+    expect(StarclusterError.is(error) && error.code).toBe('Ec2SpotMaxPriceTooLow');
+    expect((error as Error).message).toContain('the spot bid $0.001/hour is below the current spot price of t3.micro');
+    expect((error as StarclusterError).hint).toContain('starcluster spothistory t3.micro');
+    tally.push(`SpotMaxPriceTooLow: failed clearly, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+});
