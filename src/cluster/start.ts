@@ -41,6 +41,11 @@ export interface StartOptions {
   /** Default: createProvider(template, config). */
   provider?: Provider;
   mode?: StartMode;
+  /**
+   * Show the plan with its hourly cost and ask before launching (the CLI sets it on a TTY without
+   * -y/--yes; never under --json or off a TTY). A no creates nothing.
+   */
+  confirm?: boolean;
   /** `-o/--create-only`: create the nodes, skip node setup and engines. */
   createOnly?: boolean;
   /** Skip node setup / engines (tests that are only about the cloud side). */
@@ -91,6 +96,8 @@ export interface StartResult {
   created: { securityGroupId?: string; placementGroup?: string; instanceIds: string[] };
   /** DryRun answers (mode dry-run). */
   dryRun?: string[];
+  /** The user said no when asked to launch (nothing was created). */
+  declined?: true;
   nodes: NodeSummary[];
 }
 
@@ -243,11 +250,34 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
       },
     });
   }
-  if (mode === 'create') steps.push(...createSteps(ec2 !== undefined));
-
-  await runSteps(steps, state, { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const run = { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) };
+  await runSteps(steps, state, run);
 
   const plan = state.plan ?? planOf(state, ec2?.region);
+  if (mode === 'create' && opts.confirm && ec2 && state.missing.length > 0) {
+    // Ray's `ray up` asks; StarCluster did not, and its users paid for clusters they forgot.
+    const count = state.missing.reduce((n, g) => n + g.aliases.length, 0);
+    opts.io.notify({ level: 'info', code: 'SC_START_I0001', message: renderPlan(plan) });
+    const cost = plan.hourlyCostUsd > 0 ? ` for about $${plan.hourlyCostUsd.toFixed(4)}/hour` : '';
+    const ok = await opts.io.requestConfirm(
+      `Launch ${count} instance${count === 1 ? '' : 's'} for cluster ${opts.name}${cost}?`,
+      false,
+    );
+    if (!ok)
+      return {
+        name: opts.name,
+        mode,
+        provider: provider.kind,
+        region: ec2.region,
+        plan,
+        resumed: state.existing.length > 0 || Boolean(state.existingSg),
+        created: { instanceIds: [] },
+        declined: true,
+        nodes: sortNodes(state.existing).map((n) => summariseNode(n)),
+      };
+  }
+  if (mode === 'create') await runSteps(createSteps(ec2 !== undefined), state, run);
+
   if (mode === 'plan' || mode === 'dry-run' || mode === 'validate-only') {
     return {
       name: opts.name,

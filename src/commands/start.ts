@@ -91,6 +91,10 @@ export default class Start extends BaseCommand<typeof Start> {
     'validate-only': Flags.boolean({ char: 'v', description: 'validate the template, create nothing' }),
     'skip-validation': Flags.boolean({ char: 'V', description: 'skip validation (not recommended)' }),
     'dry-run': Flags.boolean({ description: 'ask EC2 whether each request would succeed (DryRun), create nothing' }),
+    yes: Flags.boolean({
+      char: 'y',
+      description: 'launch without showing the plan and asking first (it only asks on a terminal)',
+    }),
     plan: Flags.boolean({ description: 'show what would be created and the estimated cost, create nothing' }),
   };
 
@@ -145,11 +149,15 @@ export default class Start extends BaseCommand<typeof Start> {
       createOnly: f['create-only'],
       noCreate: f['no-create'],
       ...(f.description ? { description: f.description } : {}),
+      // On a terminal, show the plan and its hourly cost and ask; -y, --json and scripts never ask.
+      confirm: !f.yes && this.io.interactive && Boolean(process.stdin.isTTY),
       skipValidation: f['skip-validation'],
       io: this.io,
       signal: this.signal,
     });
-    if (mode === 'validate-only') this.io.log(`Cluster template ${template.name} is valid for ${result.name}.`);
+    if (result.declined)
+      this.io.log(`Nothing was created. \`starcluster start ${result.name} -y\` launches without asking.`);
+    else if (mode === 'validate-only') this.io.log(`Cluster template ${template.name} is valid for ${result.name}.`);
     else if (mode === 'plan') this.io.log(renderPlan(result.plan));
     else if (mode === 'dry-run') this.io.log([renderPlan(result.plan), ...(result.dryRun ?? [])].join('\n'));
     else

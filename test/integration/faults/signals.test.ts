@@ -174,6 +174,34 @@ describe('signals to `start`', () => {
   }, 300_000);
 });
 
+describe('start asks before launching', () => {
+  it('shows the plan with its hourly cost and asks; a no creates nothing', async () => {
+    const name = clusterName('ask');
+    const io = new RecordingIoHost([false]);
+    const result = await startCluster({
+      name,
+      template: fx.template,
+      config: fx.config,
+      io,
+      provider: await fx.provider(),
+      confirm: true,
+      skipSetup: true,
+      skipEngines: true,
+      stateDir: `${fx.dir}/state-${name}`,
+    });
+    expect(result.declined).toBe(true);
+    expect(result.created).toEqual({ instanceIds: [] });
+    expect(io.questions).toEqual([
+      `Launch 2 instances for cluster ${name} for about $${result.plan.hourlyCostUsd.toFixed(4)}/hour?`,
+    ]);
+    expect(result.plan.hourlyCostUsd).toBeGreaterThan(0);
+    const shown = io.messages.find((m) => m.code === 'SC_START_I0001')?.message ?? '';
+    expect(shown).toContain(`Plan for cluster ${name}`);
+    expect(shown).toMatch(/Estimated cost: \$\d+\.\d{4}\/hour/);
+    console.log(`asked: "${io.questions[0]}" → no; resources made: ${await leaks(name)}`);
+  }, 300_000);
+});
+
 describe('SSH_CIDR left open to the world', () => {
   it('start and --plan warn once, with how to find your own address; a set SSH_CIDR is not warned about', async () => {
     const open = { ...fx.template, sshCidr: '0.0.0.0/0' };
