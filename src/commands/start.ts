@@ -172,7 +172,7 @@ export default class Start extends BaseCommand<typeof Start> {
           },
         ]),
       );
-    if (f['login-master'] && mode === 'create') {
+    if (f['login-master'] && mode === 'create' && !result.declined) {
       const ctx = await openCluster({ name: result.name, io: this.io, ...(f.config ? { configPath: f.config } : {}) });
       await runSsh(this.jsonEnabled(), LOGIN, { ctx, node: findNode(ctx, 'master') });
     }
