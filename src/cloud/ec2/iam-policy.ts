@@ -38,6 +38,7 @@ export const API_CALLS: readonly ApiCall[] = [
   { action: 'ec2:DescribePlacementGroups', scope: 'read', why: 'find the cluster placement group' },
   { action: 'ec2:DescribeRegions', scope: 'read', why: 'listregions' },
   { action: 'ec2:DescribeSecurityGroups', scope: 'read', why: 'find @sc-NAME and SOURCE_GROUPs' },
+  { action: 'ec2:DescribeSnapshots', scope: 'read', why: 'ebsimage: wait for its snapshot' },
   { action: 'ec2:DescribeSpotInstanceRequests', scope: 'read', why: 'find and cancel spot requests' },
   { action: 'ec2:DescribeSpotPriceHistory', scope: 'read', why: 'spothistory' },
   { action: 'ec2:DescribeSubnets', scope: 'read', why: 'validate SUBNET_ID; its VPC' },
@@ -46,6 +47,10 @@ export const API_CALLS: readonly ApiCall[] = [
   { action: 'ec2:RunInstances', scope: 'create', why: 'launch nodes (tags at creation)' },
   { action: 'ec2:CreateSecurityGroup', scope: 'create', why: 'the security group @sc-NAME' },
   { action: 'ec2:CreatePlacementGroup', scope: 'create', why: 'the cluster placement group' },
+  { action: 'ec2:CreateImage', scope: 'create', why: 'ebsimage: an AMI from a node' },
+  { action: 'ec2:CreateSnapshot', scope: 'create', why: 'ebsimage: a snapshot of a volume' },
+  { action: 'ec2:DeregisterImage', scope: 'account', why: 'ebsimage: undo a half-made image' },
+  { action: 'ec2:DeleteSnapshot', scope: 'account', why: 'ebsimage: undo a half-made snapshot' },
   { action: 'ec2:CreateKeyPair', scope: 'account', why: 'createkey' },
   { action: 'ec2:ImportKeyPair', scope: 'account', why: 'import the key pair of KEY_LOCATION' },
   { action: 'ec2:DeleteKeyPair', scope: 'account', why: 'removekey' },
@@ -73,8 +78,9 @@ export const API_CALLS: readonly ApiCall[] = [
 
 /** `ec2:DescribeInstances` for a command, paginator or waiter the code uses (`DescribeInstancesCommand`, …). */
 export function actionOfSdkName(service: 'ec2' | 'ssm', name: string): string {
-  const waiter = /^waitUntilInstance(Running|Stopped|Terminated|Exists|StatusOk)$/.exec(name);
-  if (waiter) return name.endsWith('StatusOk') ? 'ec2:DescribeInstanceStatus' : 'ec2:DescribeInstances';
+  // A waiter polls the Describe call of its resource (waitUntilInstanceRunning → DescribeInstances).
+  const waiter = /^waitUntil(Instance|Image|Snapshot|Volume)[A-Z]/.exec(name);
+  if (waiter) return name.endsWith('StatusOk') ? 'ec2:DescribeInstanceStatus' : `ec2:Describe${waiter[1]}s`;
   const base = name.replace(/^paginate/, '').replace(/Command$/, '');
   return `${service}:${base}`;
 }
@@ -94,6 +100,8 @@ export interface PolicyDocument {
 
 const CLUSTER_TAGGED = { StringLike: { 'aws:ResourceTag/starcluster:cluster': '*' } };
 const CREATING = [
+  'CreateImage',
+  'CreateSnapshot',
   'RunInstances',
   'CreateSecurityGroup',
   'CreatePlacementGroup',
