@@ -10,7 +10,7 @@ export default class AddNode extends BaseCommand<typeof AddNode> {
   static override examples = ['<%= config.bin %> addnode mycluster', '<%= config.bin %> an mycluster -n 3'];
   static override args = { name: Args.string({ required: true, description: 'cluster name' }) };
   static override flags = {
-    num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1 }),
+    num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1, aliases: ['num-nodes'] }),
     alias: Flags.string({ char: 'a', description: 'alias of a new node (repeatable, or comma list)', multiple: true }),
     'image-id': Flags.string({
       char: 'i',

@@ -9,7 +9,11 @@ export default class ListImages extends BaseCommand<typeof ListImages> {
   static override aliases = ['li'];
   static override examples = ['<%= config.bin %> listimages', '<%= config.bin %> li -x --json'];
   static override flags = {
-    'show-shared': Flags.boolean({ char: 'x', description: 'include AMIs others share with you' }),
+    'show-shared': Flags.boolean({
+      char: 'x',
+      description: 'include AMIs others share with you',
+      aliases: ['executable-by-me'],
+    }),
   };
 
   async run(): Promise<ImageSummary[]> {

@@ -13,13 +13,18 @@ export default class RemoveNode extends BaseCommand<typeof RemoveNode> {
   ];
   static override args = { name: Args.string({ required: true, description: 'cluster name' }) };
   static override flags = {
-    num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1 }),
+    num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1, aliases: ['num-nodes'] }),
     alias: Flags.string({
       char: 'a',
       description: 'alias of a node to remove (repeatable, or comma list)',
+      aliases: ['aliases'],
       multiple: true,
     }),
-    keep: Flags.boolean({ char: 'k', description: 'keep the instances running (only leave the cluster)' }),
+    keep: Flags.boolean({
+      char: 'k',
+      description: 'keep the instances running (only leave the cluster)',
+      aliases: ['keep-instance'],
+    }),
     confirm: Flags.boolean({ char: 'c', description: 'do not ask for confirmation' }),
     force: Flags.boolean({ char: 'f', description: 'ignore hook failures' }),
   };

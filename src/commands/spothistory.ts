@@ -14,8 +14,8 @@ export default class SpotHistoryCommand extends BaseCommand<typeof SpotHistoryCo
   static override flags = {
     zone: Flags.string({ char: 'z', description: 'availability zone' }),
     days: Flags.integer({ char: 'd', description: 'days of history (default 30)', min: 1 }),
-    start: Flags.string({ char: 's', description: 'start (ISO 8601)' }),
-    end: Flags.string({ char: 'e', description: 'end (ISO 8601)' }),
+    start: Flags.string({ char: 's', description: 'start (ISO 8601)', aliases: ['start-time'] }),
+    end: Flags.string({ char: 'e', description: 'end (ISO 8601)', aliases: ['end-time'] }),
   };
 
   async run(): Promise<SpotHistory> {
