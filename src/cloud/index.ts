@@ -21,7 +21,8 @@ export interface CreateProviderOptions {
  */
 export async function createProvider(
   template: Pick<ClusterTemplate, 'provider'> | undefined,
-  config: Pick<StarclusterConfig, 'aws'> | undefined,
+  config:
+    (Pick<StarclusterConfig, 'aws'> & { global?: Pick<StarclusterConfig['global'], 'refreshInterval'> }) | undefined,
   opts: CreateProviderOptions = {},
 ): Promise<Provider> {
   const kind = opts.kind ?? template?.provider ?? 'ec2';
@@ -41,6 +42,7 @@ export async function createProvider(
     ...(fromConfig.endpoint ? { endpoint: fromConfig.endpoint } : {}),
     ...(fromConfig.credentials ? { credentials: fromConfig.credentials } : {}),
     ...(fromConfig.proxy ? { proxy: fromConfig.proxy } : {}),
+    ...(config?.global?.refreshInterval !== undefined ? { pollSeconds: config.global.refreshInterval } : {}),
     region,
     regionSource: source,
   };

@@ -1,3 +1,5 @@
+import { openInBrowser } from '../cli/browser.js';
+import { loadConfigOrEmpty } from '../cluster/session.js';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { UsageError } from '../errors.js';
@@ -69,7 +71,21 @@ export default class Run extends BaseCommand<typeof Run> {
       signal: this.signal,
     });
     this.io.log(renderRunResult(result));
+    await this.openFigures(result.figures);
     return result;
+  }
+
+  /** [global] WEB_BROWSER opens the figures (SVG), at a terminal only; a config problem never fails the run. */
+  private async openFigures(figures: readonly string[]): Promise<void> {
+    if (figures.length === 0 || !this.io.interactive) return;
+    const browser = await loadConfigOrEmpty(this.flags.config).then(
+      (config) => config.global.webBrowser,
+      () => undefined,
+    );
+    if (!browser) return;
+    const svg = figures.filter((f) => f.endsWith('.svg'));
+    const opened = await openInBrowser(browser, svg.length ? svg : figures, { interactive: this.io.interactive });
+    this.io.notify({ level: opened.opened ? 'info' : 'warn', code: 'SC_RUN_I0100', message: opened.detail });
   }
 }
 

@@ -344,10 +344,17 @@ function listOf(what: string, names: Iterable<string>): string {
 
 function buildGlobal(section: RawSection, diagnostics: Diagnostics): GlobalSettings {
   const { data = {} } = parseSection(globalSchema, section, diagnostics);
+  const experimental = section.entries.get('enable_experimental');
+  if (data.enable_experimental === true && experimental) {
+    diagnostics.warn(
+      experimental,
+      '[global] ENABLE_EXPERIMENTAL = True changes nothing here: StarCluster used it to unlock `loadbalance`, which this port does not have yet; every feature it has is on',
+    );
+  }
   return {
     ...(data.default_template !== undefined ? { defaultTemplate: data.default_template } : {}),
     enableExperimental: data.enable_experimental ?? false,
-    refreshInterval: data.refresh_interval ?? 30,
+    ...(data.refresh_interval !== undefined ? { refreshInterval: data.refresh_interval } : {}),
     ...(data.web_browser !== undefined ? { webBrowser: data.web_browser } : {}),
     include: data.include ?? [],
   };

@@ -191,7 +191,7 @@ export const PROTOCOLS = ['tcp', 'udp', 'icmp'] as const;
 export const globalSchema = z.object({
   default_template: text().optional(),
   enable_experimental: bool().default(false),
-  refresh_interval: int(1).default(30),
+  refresh_interval: int(1).optional(),
   web_browser: text().optional(),
   include: list().default([]),
 });

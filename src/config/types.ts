@@ -17,8 +17,11 @@ export interface SourceLocation {
 export interface GlobalSettings {
   defaultTemplate?: string;
   enableExperimental: boolean;
-  /** Seconds between polls while waiting for nodes. */
-  refreshInterval: number;
+  /**
+   * REFRESH_INTERVAL (or `start -r`): the longest pause, in seconds, between two polls while waiting
+   * for instances (StarCluster polled every 30 s). Absent: EC2 waits back off from 1 s to 10 s.
+   */
+  refreshInterval?: number;
   webBrowser?: string;
   include: string[];
 }

@@ -65,7 +65,7 @@ export function minimalTemplate(
 export function emptyConfig(path = '(none)'): StarclusterConfig {
   return {
     path,
-    global: { enableExperimental: false, refreshInterval: 30, include: [] },
+    global: { enableExperimental: false, include: [] },
     aws: { validateCerts: true },
     keys: new Map(),
     clusters: new Map(),

@@ -69,6 +69,15 @@ import { registerSecret } from '../../secrets.js';
 import { requestHandlerFor } from './http.js';
 import type { Ec2ClientSettings } from './settings.js';
 
+/** The SDK waiter's backoff for instance states: 1 s up to REFRESH_INTERVAL (default 10 s). */
+export function instanceWaitDelays(settings: Pick<Ec2ClientSettings, 'pollSeconds'>): {
+  minDelay: number;
+  maxDelay: number;
+} {
+  const maxDelay = Math.max(1, settings.pollSeconds ?? 10);
+  return { minDelay: 1, maxDelay };
+}
+
 /**
  * The narrow slice of the EC2 API that starcluster uses, over @aws-sdk/client-ec2 with adaptive
  * retries, paginators and the SDK's waiters. Every AWS failure leaves here as a CloudError whose
@@ -297,8 +306,7 @@ export class Ec2Api {
     const config = {
       client: this.client,
       maxWaitTime: maxWaitSeconds,
-      minDelay: 1,
-      maxDelay: 10,
+      ...instanceWaitDelays(this.settings),
       ...(signal ? { abortSignal: signal } : {}),
     };
     await this.call(`wait for instances ${state}`, () => waiter(config, { InstanceIds: ids }));

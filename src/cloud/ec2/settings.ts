@@ -12,6 +12,8 @@ export interface Ec2ClientSettings {
   /** Absent: the standard AWS credential chain (env, profile, IMDS). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   maxAttempts?: number;
+  /** [global] REFRESH_INTERVAL: the longest pause between two polls while waiting (seconds); default 10. */
+  pollSeconds?: number;
   /** [aws info] AWS_PROXY, AWS_PROXY_PORT, AWS_PROXY_USER, AWS_PROXY_PASS: every AWS call goes through it. */
   proxy?: AwsSettings['proxy'];
 }

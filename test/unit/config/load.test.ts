@@ -12,7 +12,7 @@ describe('StarCluster compatibility', () => {
   it("validates StarCluster 0.95's own default config unchanged", async () => {
     const config = await load('starcluster-default.ini');
     expect(config.global.defaultTemplate).toBe('smallcluster');
-    expect(config.global.refreshInterval).toBe(30);
+    expect(config.global.refreshInterval).toBeUndefined(); // EC2 waits back off from 1 s to 10 s
     // `AWS_ACCESS_KEY_ID = #your_aws_access_key_id` is an inline comment: unset, so the AWS chain is used.
     expect(config.aws.accessKeyId).toBeUndefined();
     expect(config.aws.secretAccessKey).toBeUndefined();
@@ -70,6 +70,9 @@ describe('StarCluster compatibility', () => {
       proxy: { host: 'your.proxyhost.com', port: 8080, user: 'yourproxyuser', pass: 'yourproxypass' },
     });
     expect(config.global).toMatchObject({ enableExperimental: true, refreshInterval: 15, webBrowser: 'chromium' });
+    expect(config.warnings).toEqual([
+      `${fixture('starcluster-examples.ini')}:5: [global] ENABLE_EXPERIMENTAL = True changes nothing here: StarCluster used it to unlock \`loadbalance\`, which this port does not have yet; every feature it has is on`,
+    ]);
   });
 
   it('reads the same values as the ini package where the two dialects agree', () => {
