@@ -10,7 +10,9 @@
  * SSH, packages (sshfs) through the fleet's caching proxy, node setup, Node.js brought to every
  * node, engines registered. Each size runs twice: cold — the proxy's cache holds none of the
  * packages setup installs nor the package lists (their files are removed from its cache first) —
- * and warm, right after, with everything cached. The proxy's own counts say which it was.
+ * and warm, right after, with everything cached. The proxy's counts are printed too; they are the
+ * machine's (every fleet on it shares the one proxy), so they include other users' downloads.
+ * A 1-node cluster installs nothing (sshfs is for the nodes that mount the master's /home).
  *
  * Needs root, LocalStack (localstack/start.sh) and the fleet (started here if needed).
  * Figures are wall-clock on a shared machine: noisy; compare them within one run.
@@ -130,7 +132,9 @@ for (let run = 0; run < runs; run++) {
       const key = `${size}|${kind}`;
       results.set(key, [...(results.get(key) ?? []), r]);
       const detail = [...r.steps].map(([id, ms]) => `${id} ${s(ms)}`).join(', ');
-      const proxy = image ? `; proxy: ${r.debsFetched} .deb fetched upstream, ${r.debsServed} served` : '';
+      const proxy = image
+        ? `; proxy (machine-wide, other fleets included): ${r.debsFetched} .deb fetched upstream, ${r.debsServed} served`
+        : '';
       console.log(`run ${run + 1} size ${size} ${kind}: start ${s(r.total)} (${detail})${proxy}`);
     }
   }

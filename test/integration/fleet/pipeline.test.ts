@@ -73,6 +73,13 @@ describe.skipIf(skip)(`pipeline mode across a 2-node fleet cluster${skip ? ` (sk
   it('runs pi through workers on both nodes: the exact count of a local run, and no worker left', async () => {
     expect(state).toMatchObject({ provider: 'ec2', engines: { master: 2, node001: 2 } });
     expect(Object.keys(state.addresses ?? {}).sort()).toEqual(['master', 'node001']);
+    // The fast image has Node 20+: the runtime uses it, and no Node.js was brought (nothing uploaded).
+    expect(state.node).toEqual({ master: 'node', node001: 'node' });
+    expect(io.events.some((e) => e.id === 'engines-node')).toBe(false);
+    for (const { alias, host } of nodes()) {
+      const ours = await host.exec('ls /opt/starcluster/node 2>/dev/null | wc -l');
+      expect(ours.stdout.trim(), `${alias}: /opt/starcluster/node`).toBe('0');
+    }
 
     // The command itself, as a user runs it (the one running cluster; --json).
     const cli = await exec(
