@@ -449,7 +449,9 @@ export interface PublicImage {
  * `listpublic` (StarCluster's name): every image alias, per architecture, with the AMI id its SSM
  * public parameter holds in the region, as `NODE_IMAGE_ID = ALIAS` would launch it.
  */
-export async function listPublicImages(target: Ec2Target): Promise<{ region: string; images: PublicImage[] }> {
+export async function listPublicImages(
+  target: Ec2Target,
+): Promise<{ region: string; regionSource?: string; images: PublicImage[] }> {
   const e = await ec2(target);
   const catalog = e.imageCatalog();
   const images = await Promise.all(
@@ -471,7 +473,7 @@ export async function listPublicImages(target: Ec2Target): Promise<{ region: str
       }),
     ),
   );
-  return { region: e.region, images };
+  return { region: e.region, ...(e.regionSource ? { regionSource: e.regionSource } : {}), images };
 }
 
 // --- spot prices, console ------------------------------------------------------------------------

@@ -75,6 +75,8 @@ export interface StartPlan {
   cluster: string;
   provider: ProviderKind;
   region?: string;
+  /** How the region was chosen: `--region`, `[aws info] AWS_REGION_NAME`, `$AWS_REGION`, `profile NAME in FILE`, `default`. */
+  regionSource?: string;
   actions: PlanAction[];
   /** Estimated on-demand USD/hour for the whole cluster; an estimate from a built-in table. */
   hourlyCostUsd: number;
@@ -222,7 +224,7 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
           });
         const missing = opts.noCreate ? [] : missingAliases(aliases, have);
         s.missing = launchGroups(s.shapes.filter((sh) => missing.includes(sh.alias)));
-        s.plan = planOf(s, ec2?.region);
+        s.plan = planOf(s, ec2?.region, ec2?.regionSource);
         // Once, before anything is made (--plan and --dry-run show them in the plan instead).
         if (mode === 'create')
           for (const message of s.plan.warnings) opts.io.notify({ level: 'warn', code: 'SC_START_W0001', message });
@@ -253,7 +255,7 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
   const run = { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) };
   await runSteps(steps, state, run);
 
-  const plan = state.plan ?? planOf(state, ec2?.region);
+  const plan = state.plan ?? planOf(state, ec2?.region, ec2?.regionSource);
   if (mode === 'create' && opts.confirm && ec2 && state.missing.length > 0) {
     // Ray's `ray up` asks; StarCluster did not, and its users paid for clusters they forgot.
     const count = state.missing.reduce((n, g) => n + g.aliases.length, 0);
@@ -590,7 +592,7 @@ function launchSpecOf(
   };
 }
 
-function planOf(s: StartState, region: string | undefined): StartPlan {
+function planOf(s: StartState, region: string | undefined, regionSource?: string): StartPlan {
   const name = s.opts.name;
   const actions: PlanAction[] = [];
   if (s.provider.kind === 'ec2') {
@@ -657,6 +659,7 @@ function planOf(s: StartState, region: string | undefined): StartPlan {
     cluster: name,
     provider: s.provider.kind,
     ...(region ? { region } : {}),
+    ...(region && regionSource ? { regionSource } : {}),
     actions,
     hourlyCostUsd: Math.round(hourly * 10000) / 10000,
     costIsEstimate: true,
@@ -687,7 +690,8 @@ export function sshCidrWarning(template: Pick<ClusterTemplate, 'name' | 'sshCidr
 
 /** Human form of a plan (for `start --plan`). */
 export function renderPlan(plan: StartPlan): string {
-  const lines = [`Plan for cluster ${plan.cluster} (${plan.provider}${plan.region ? `, ${plan.region}` : ''}):`];
+  const where = plan.region ? `, ${plan.region}${plan.regionSource ? ` from ${plan.regionSource}` : ''}` : '';
+  const lines = [`Plan for cluster ${plan.cluster} (${plan.provider}${where}):`];
   const sign = { create: '+', reuse: '=', start: '>' } as const;
   for (const a of plan.actions) lines.push(`  ${sign[a.verb]} ${a.verb} ${a.resource} ${a.name}: ${a.detail}`);
   for (const w of plan.warnings) lines.push(`warning: ${w}`);

@@ -13,10 +13,12 @@ export default class ListPublic extends BaseCommand<typeof ListPublic> {
   static override aliases = ['lp'];
   static override examples = ['<%= config.bin %> listpublic', '<%= config.bin %> listpublic --region eu-west-1 --json'];
 
-  async run(): Promise<{ region: string; images: PublicImage[] }> {
+  async run(): Promise<{ region: string; regionSource?: string; images: PublicImage[] }> {
     const { provider } = await openEc2(this.flags.config, this.flags.region);
     const result = await listPublicImages({ provider });
-    this.io.log(`Image aliases in ${result.region}:`);
+    this.io.log(
+      `Image aliases in ${result.region}${result.regionSource ? ` (region from ${result.regionSource})` : ''}:`,
+    );
     this.io.log(
       table(
         ['alias', 'arch', 'ami', 'login', 'name'],

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
 import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
-import { startCluster } from '../../../src/cluster/start.js';
+import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { StarclusterError } from '../../../src/errors.js';
@@ -138,6 +138,8 @@ describe('image aliases on LocalStack', () => {
   it('launches what the alias resolves to, tags the login user, and --plan shows alias → id', async () => {
     const name = `img-${run}-a`;
     const plan = await start(name, { nodeImageId: 'al2023', masterInstanceType: 'm7g.large' }, 'plan');
+    // The setup file exports AWS_REGION; the plan says where the region came from.
+    expect(renderPlan(plan.plan)).toContain(`Plan for cluster ${name} (ec2, us-east-1 from $AWS_REGION):`);
     expect(plan.plan.actions.filter((a) => a.resource === 'instances').map((a) => a.detail)).toEqual([
       `1 × m7g.large al2023 → ${al2023.arm64} on-demand, login ec2-user`,
       `1 × t3.micro al2023 → ${al2023.x86_64} on-demand, login ec2-user`,
