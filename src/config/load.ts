@@ -171,7 +171,7 @@ function mergeSections(sections: RawSection[], diagnostics: Diagnostics): Merged
         conflicts += 1;
         diagnostics.add(
           entry,
-          `${label} ${entry.key.toUpperCase()} = ${shown(entry.value)} conflicts with ${shown(before.value)} at ${where(before)} (${label} is written twice, at ${where(existing)} and ${where(section)}): keep one value`,
+          `${label} ${entry.key.toUpperCase()} = ${secretOrShown(key, entry.value)} conflicts with ${secretOrShown(key, before.value)} at ${where(before)} (${label} is written twice, at ${where(existing)} and ${where(section)}): keep one value`,
         );
       } else if (!before) existing.entries.set(key, entry);
     }
@@ -186,6 +186,8 @@ function mergeSections(sections: RawSection[], diagnostics: Diagnostics): Merged
 }
 
 const where = (at: Located): string => `${at.file}:${at.line}`;
+/** A value for a message; a secret setting's (AWS_SECRET_ACCESS_KEY, AWS_PROXY_PASS, ...) is never shown. */
+const secretOrShown = (key: string, value: string): string => (SECRET_SETTING.test(key) ? '***' : shown(value));
 
 interface Parsed<T> {
   data: Partial<T> | undefined;

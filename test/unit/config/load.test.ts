@@ -141,6 +141,12 @@ describe('syntax', () => {
       `${merged}:7: [volume data] is written twice, at ${merged}:4 and ${merged}:7: merged into one, as StarCluster did; write it once`,
       `${merged}:11: [cluster l] is written twice, at ${merged}:1 and ${merged}:11: merged into one, as StarCluster did; write it once`,
     ]);
+    const secret = tempConfig(
+      '[aws info]\nAWS_PROXY = p\nAWS_PROXY_PASS = first-pass\n[aws info]\nAWS_PROXY_PASS = other-pass\n',
+    );
+    expect(await problems(secret)).toEqual([
+      `${secret}:5: [aws info] AWS_PROXY_PASS = *** conflicts with *** at ${secret}:3 ([aws info] is written twice, at ${secret}:1 and ${secret}:4): keep one value`,
+    ]);
     const conflict = tempConfig('[cluster l]\nPROVIDER = local\nCLUSTER_SIZE = 2\n[cluster l]\nCLUSTER_SIZE = 3\n');
     expect(await problems(conflict)).toEqual([
       `${conflict}:5: [cluster l] CLUSTER_SIZE = "3" conflicts with "2" at ${conflict}:3 ([cluster l] is written twice, at ${conflict}:1 and ${conflict}:4): keep one value`,
