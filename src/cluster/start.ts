@@ -201,7 +201,10 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
       if (ec2 && !opts.skipValidation) {
         report({ detail: `checking AMIs, instance types, key pair, zone in ${ec2.region}` });
         const keyFileOk = !problems.some((p) => p.code.startsWith('KeyFile') || p.code === 'MissingKeyLocation');
-        problems.push(...(await validateCloud(template, ec2, keyFileOk)));
+        // `start` on a cluster made before (start -o, an interrupted start) resumes it: its volumes are attached to it.
+        const own =
+          template.volumes.length > 0 ? new Set((await provider.listNodes(opts.name)).map((n) => n.id)) : undefined;
+        problems.push(...(await validateCloud(template, ec2, keyFileOk, own)));
       }
       if (problems.length) throw problemsError(opts.name, problems);
       report({ detail: opts.skipValidation ? 'validation skipped (-V); images resolved' : 'all checks passed' });

@@ -82,6 +82,8 @@ export async function validateCloud(
   template: ClusterTemplate,
   ec2: Ec2Provider,
   keyFileOk: boolean,
+  /** Instances of the cluster being resumed: a volume attached to one of them is in use by it, not taken. */
+  ownInstances: ReadonlySet<string> = new Set(),
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   const add = (kind: Problem['kind'], code: string, message: string): void =>
@@ -194,7 +196,11 @@ export async function validateCloud(
             add('cloud', 'VolumeNotFound', `[volume ${v.name}] VOLUME_ID ${v.volumeId} does not exist in ${region}`);
             return;
           }
-          if (vol.State && vol.State !== 'available')
+          const ours =
+            vol.State === 'in-use' &&
+            (vol.Attachments ?? []).length > 0 &&
+            (vol.Attachments ?? []).every((a) => a.InstanceId !== undefined && ownInstances.has(a.InstanceId));
+          if (vol.State && vol.State !== 'available' && !ours)
             add('cloud', 'VolumeInUse', `[volume ${v.name}] ${v.volumeId} is ${vol.State}, not available`);
           if (zone && vol.AvailabilityZone && vol.AvailabilityZone !== zone)
             add(

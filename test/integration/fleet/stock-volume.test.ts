@@ -95,7 +95,17 @@ out = True
     expect(device).toBe('/dev/nvme1n1');
     expect(mounted).toMatch(/^\/dev\/nvme1n1\s+ext4$/);
     expect(fstab).toBe(`UUID=${uuid}`);
-    await host.exec(`echo kept > /data/marker`);
+    await host.exec(`echo kept > /data/marker; sync`);
+  }, 900_000);
+
+  it('start again (resume) mounts it again without formatting it', async () => {
+    const host = await master();
+    await host.exec('sync; umount /data');
+    const before = (await host.exec('blkid -s UUID -o value /dev/nvme1n1')).stdout.trim();
+    const again = await cli(['start', NAME]);
+    expect(again.code, again.out.slice(-3000)).toBe(0);
+    const after = await host.exec('blkid -s UUID -o value /dev/nvme1n1; cat /data/marker; findmnt -n -o SOURCE /data');
+    expect(after.stdout).toBe(`${before}\nkept\n/dev/nvme1n1\n`);
   }, 900_000);
 
   it('a new cluster on the same volume leaves its filesystem alone: same UUID, data still there', async () => {
