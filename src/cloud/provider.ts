@@ -62,6 +62,8 @@ export interface LaunchSpec {
   clientToken: string;
   /** Recorded on the nodes (NodeRecord.loginUser) for every later SSH session. */
   loginUser?: string;
+  /** An instance profile (name or ARN) for the nodes (IAM_PROFILE). */
+  iamProfile?: string;
   /** Extra tags; the cluster, role, alias and Name tags are always added. */
   tags?: Record<string, string>;
 }

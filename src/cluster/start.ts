@@ -334,6 +334,7 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
               name,
               `StarCluster ${s.opts.name}`,
               {
+                ...s.opts.template.tags,
                 [TAG_CLUSTER]: s.opts.name,
                 [TAG_TEMPLATE]: s.opts.template.name,
                 [TAG_VERSION]: STARCLUSTER_VERSION,
@@ -381,6 +382,7 @@ function createSteps(isEc2: boolean): Step<StartState>[] {
         if (!ec2) return;
         s.pgCreated = true;
         const made = await ec2.createPlacementGroup(securityGroupName(s.opts.name), {
+          ...s.opts.template.tags,
           [TAG_CLUSTER]: s.opts.name,
           [TAG_RUN]: s.runId,
         });
@@ -591,7 +593,9 @@ function launchSpecOf(
       s.runId,
       [g.role, g.instanceType, g.imageId, g.aliases.join(','), ...(retryZone ? [retryZone] : [])].join('|'),
     ),
-    tags: { [TAG_RUN]: s.runId },
+    ...(t.iamProfile ? { iamProfile: t.iamProfile } : {}),
+    // The user's TAGS first: ours (cluster, role, run) always win.
+    tags: { ...t.tags, [TAG_RUN]: s.runId },
   };
 }
 

@@ -714,6 +714,8 @@ function buildTemplate(
     sshCidr: fields.ssh_cidr ?? '0.0.0.0/0',
     ...(fields.engines_per_node !== undefined ? { enginesPerNode: fields.engines_per_node } : {}),
     ...(fields.login_user !== undefined ? { loginUser: fields.login_user } : {}),
+    ...(fields.tags !== undefined ? { tags: fields.tags } : {}),
+    ...(fields.iam_profile !== undefined ? { iamProfile: fields.iam_profile } : {}),
     location: { file: section.file, line: section.line },
   };
 }

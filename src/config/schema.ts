@@ -50,6 +50,30 @@ export const int = (min?: number, max?: number) =>
     return n;
   });
 
+/**
+ * `key=value, key=value` (TAGS): EC2's limits (key ≤ 128, value ≤ 256 characters, at most 40 user
+ * tags beside ours); `aws:` is AWS's and `starcluster:` ours, so neither may be set.
+ */
+export const tagList = () =>
+  field((v) => {
+    const out: Record<string, string> = {};
+    for (const item of v
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const eq = item.indexOf('=');
+      const key = eq < 0 ? '' : item.slice(0, eq).trim();
+      const value = eq < 0 ? '' : item.slice(eq + 1).trim();
+      if (!key) return new Bad(`${shown(item)} is not key=value (e.g. TAGS = team=astro, cost-center=cc42)`);
+      if (/^(aws|starcluster):/i.test(key)) return new Bad(`tag key ${shown(key)} is reserved (aws: and starcluster:)`);
+      if (key.length > 128 || value.length > 256)
+        return new Bad(`tag ${shown(key)} is too long (keys up to 128 characters, values up to 256)`);
+      out[key] = value;
+    }
+    if (Object.keys(out).length > 40) return new Bad('EC2 takes at most 40 tags of yours on a resource');
+    return out;
+  });
+
 export const positiveNumber = () =>
   field((v) => {
     const n = /^[+-]?(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : Number.NaN;
@@ -284,6 +308,13 @@ export const clusterSchema = z.object({
   engines_per_node: int(1).optional(),
   /** ours: the user to log in as on the image (default: from the image alias or AMI name, else root). */
   login_user: text(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Linux user name such as admin or ubuntu').optional(),
+  /** ours: TAGS = key=value, … on every resource the cluster makes, at creation. */
+  tags: tagList().optional(),
+  /** ours: IAM_PROFILE, an instance profile (name or ARN) the nodes get instead of any access key. */
+  iam_profile: text(
+    /^([\w+=,.@-]{1,128}|arn:aws[\w-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]{1,128})$/,
+    'an instance profile name or ARN',
+  ).optional(),
 });
 
 export type GlobalFields = z.output<typeof globalSchema>;

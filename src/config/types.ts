@@ -132,6 +132,10 @@ export interface ClusterTemplate {
   enginesPerNode?: number;
   /** ours: LOGIN_USER, the image's login user; absent = from the image alias or AMI name, else root. */
   loginUser?: string;
+  /** ours: TAGS, tags of the user's on every resource the cluster makes (tag policies, cost allocation). */
+  tags?: Record<string, string>;
+  /** ours: IAM_PROFILE, the instance profile (name or ARN) nodes get; access keys never go to nodes. */
+  iamProfile?: string;
   location?: SourceLocation;
 }
 

@@ -279,7 +279,7 @@ export class Ec2Provider implements Provider {
         : common;
     const tagSpecs = [
       ...(tagSpec('instance', instanceTags) ?? []),
-      ...(tagSpec('volume', { [TAG_CLUSTER]: spec.cluster, [TAG_ROLE]: spec.role }) ?? []),
+      ...(tagSpec('volume', { ...spec.tags, [TAG_CLUSTER]: spec.cluster, [TAG_ROLE]: spec.role }) ?? []),
       ...(spec.spotBid !== undefined ? (tagSpec('spot-instances-request', common) ?? []) : []),
     ];
     return {
@@ -314,6 +314,14 @@ export class Ec2Provider implements Provider {
           }
         : {}),
       TagSpecifications: tagSpecs,
+      // IAM_PROFILE: nodes get credentials from their role; access keys are never shipped to them.
+      ...(spec.iamProfile
+        ? {
+            IamInstanceProfile: spec.iamProfile.startsWith('arn:')
+              ? { Arn: spec.iamProfile }
+              : { Name: spec.iamProfile },
+          }
+        : {}),
     };
   }
 

@@ -131,6 +131,24 @@ describe('capacity, quotas and eventual consistency', () => {
     tally.push(`VcpuLimitExceeded on launch 2 of 2: rolled back, leaked ${await cleanUp(name)}`);
   }, 300_000);
 
+  it('IAM_PROFILE goes to RunInstances as the instance profile (no access key goes to nodes)', async () => {
+    const name = clusterName('prof');
+    const seen: string[] = [];
+    // LocalStack checks the profile against IAM, which this test does not run: the request is
+    // inspected, then refused as EC2 would refuse an unknown profile.
+    script = (c) => {
+      if (c.action !== 'RunInstances') return undefined;
+      seen.push(c.form.get('IamInstanceProfile.Name') ?? '(none)');
+      seen.push(Buffer.from(c.form.get('UserData') ?? '', 'base64').toString('utf8'));
+      return err('InvalidParameterValue', 'Value (sc-nodes) for parameter iamInstanceProfile.name is invalid');
+    };
+    const { error } = await start(name, { ...fx.template, iamProfile: 'sc-nodes' });
+    expect(StarclusterError.is(error) && error.code).toBe('Ec2InvalidParameterValue');
+    expect(seen[0]).toBe('sc-nodes');
+    expect(seen[1]).not.toMatch(/AWS_SECRET_ACCESS_KEY|aws_secret_access_key|AKIA/);
+    tally.push(`IAM_PROFILE: RunInstances carried it, no key in user data, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
   it('a spot bid below the price: says how to see prices and what to change', async () => {
     const name = clusterName('spot');
     script = (c) =>

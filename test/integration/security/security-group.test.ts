@@ -43,7 +43,7 @@ beforeAll(async () => {
   );
   fx = await ec2Fixture(endpoint, {
     size: 2,
-    clusterLines: ['PERMISSIONS = www, dns, db'],
+    clusterLines: ['PERMISSIONS = www, dns, db', 'TAGS = team=astro, cost-center=cc42'],
     extra: [
       '[permission www]',
       'IP_PROTOCOL = tcp',
@@ -111,6 +111,32 @@ describe('security group of a started cluster', () => {
       // "All traffic within the group" is one protocol -1 self rule, or StarCluster's tcp/udp/icmp triple.
       const self = grants.filter((g) => g.endsWith('group:self'));
       const others = grants.filter((g) => !g.endsWith('group:self'));
+      // TAGS on every resource at creation.
+      const made = JSON.parse(
+        await boto(
+          String.raw`
+import json, sys, boto3
+ec2 = boto3.client("ec2")
+f = [{"Name": "tag:starcluster:cluster", "Values": [sys.argv[1]]}]
+tags = lambda o: {t["Key"]: t["Value"] for t in o.get("Tags", [])}
+out = []
+for r in ec2.describe_instances(Filters=f + [{"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]:
+    for i in r["Instances"]:
+        out.append(["instance", tags(i).get("team"), tags(i).get("cost-center"), (i.get("IamInstanceProfile") or {}).get("Arn", "")])
+for g in ec2.describe_security_groups(Filters=f)["SecurityGroups"]:
+    out.append(["security-group", tags(g).get("team"), tags(g).get("cost-center"), ""])
+print(json.dumps(out))
+`,
+          name,
+        ),
+      ) as [string, string, string, string][];
+      console.log(`resources of ${name} with TAGS: ${JSON.stringify(made)}`);
+      expect(made.filter((m) => m[0] === 'instance')).toHaveLength(2);
+      expect(made.filter((m) => m[0] === 'security-group')).toHaveLength(1);
+      for (const [kind, team, cc, profile] of made) {
+        expect([kind, team, cc]).toEqual([kind, 'astro', 'cc42']);
+        expect(profile).toBe('');
+      }
       expect([
         ['-1 all group:self'],
         ['icmp -1--1 group:self', 'tcp 0-65535 group:self', 'udp 0-65535 group:self'],
