@@ -4,6 +4,7 @@ import type { StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
 import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
 import { fromTags } from '../cloud/ec2/api.js';
+import { renderQueue, type QueueInfo } from './queue.js';
 import { formatUptime, sortNodes, summariseNode, table, type NodeSummary } from './model.js';
 
 export interface ClusterInfo {
@@ -19,6 +20,8 @@ export interface ClusterInfo {
   uptimeSeconds?: number;
   spotRequests: string[];
   nodes: NodeSummary[];
+  /** With `-s`: the Slurm queue as the master sees it. */
+  queue?: QueueInfo;
 }
 
 export interface ListClustersOptions {
@@ -32,6 +35,8 @@ export interface ListClustersOptions {
   /** Told when a default provider cannot be listed (e.g. no AWS credentials): the others still are. */
   io?: IoHost;
   now?: Date;
+  /** `-s`: connect to each cluster's master and read its queue (clusters with a running master only). */
+  queue?: (cluster: string, provider: Provider) => Promise<QueueInfo>;
 }
 
 /** `listclusters` (lc): every cluster visible from tags, with its nodes, alias, state, type, IPs, uptime. */
@@ -82,6 +87,7 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
           : {}),
         spotRequests: spot,
         nodes: nodes.map((n) => summariseNode(n, now)),
+        ...(opts.queue && master?.state === 'running' ? { queue: await opts.queue(name, provider) } : {}),
       });
     }
   }
@@ -136,6 +142,7 @@ export function renderClusters(clusters: readonly ClusterInfo[]): string {
       `  launched: ${c.launchTime ?? '-'}   uptime: ${formatUptime(c.uptimeSeconds)}`,
       ...(c.spotRequests.length ? [`  spot requests: ${c.spotRequests.join(', ')}`] : []),
       `  nodes: ${c.nodes.length}`,
+      ...(c.queue ? [`  ${renderQueue(c.queue)}`] : []),
     ];
     const rows = c.nodes.map((n) => [
       n.alias,

@@ -289,7 +289,9 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
       id: 'teardown',
       title: 'Removing the nodes from the cluster setup',
       skip: () => (provider.kind !== 'ec2' ? 'local nodes need no teardown' : opts.skipHooks ? 'hooks skipped' : false),
-      run: () => guard('node teardown', () => teardownNodes(ctx, removed)),
+      // Drains first: running jobs finish, or with -f are requeued; none is lost.
+      run: (_s, _r, signal) =>
+        guard('node teardown', () => teardownNodes(ctx, removed, { requeueJobs: Boolean(opts.force), signal })),
     },
     {
       id: 'terminate',

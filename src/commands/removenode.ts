@@ -26,7 +26,10 @@ export default class RemoveNode extends BaseCommand<typeof RemoveNode> {
       aliases: ['keep-instance'],
     }),
     confirm: Flags.boolean({ char: 'c', description: 'do not ask for confirmation' }),
-    force: Flags.boolean({ char: 'f', description: 'ignore hook failures' }),
+    force: Flags.boolean({
+      char: 'f',
+      description: 'requeue the jobs running on the nodes instead of waiting for them; ignore hook failures',
+    }),
   };
 
   protected override assumeYes(): boolean {

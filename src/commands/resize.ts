@@ -13,7 +13,10 @@ export default class Resize extends BaseCommand<typeof Resize> {
   };
   static override flags = {
     confirm: Flags.boolean({ char: 'c', description: 'do not ask before removing nodes' }),
-    force: Flags.boolean({ char: 'f', description: 'ignore hook failures when removing' }),
+    force: Flags.boolean({
+      char: 'f',
+      description: 'when removing: requeue the jobs running on those nodes instead of waiting; ignore hook failures',
+    }),
   };
 
   protected override assumeYes(): boolean {

@@ -625,6 +625,7 @@ function buildTemplate(
     field: 'volumes' | 'plugins' | 'permissions',
     kind: SectionKind,
     map: Map<string, T>,
+    builtin?: (name: string) => T | undefined,
   ): T[] => {
     const out: T[] = [];
     const names = fields[field] ?? [];
@@ -634,7 +635,7 @@ function buildTemplate(
         problem(field, `${shown(item)} is listed twice`);
         return;
       }
-      const found = map.get(item);
+      const found = map.get(item) ?? builtin?.(item);
       if (found) out.push(found);
       else if (!defined?.has(item)) {
         problem(
@@ -646,7 +647,10 @@ function buildTemplate(
     return out;
   };
   const volumes = resolveList('volumes', 'volume', refs.volumes);
-  const plugins = resolveList('plugins', 'plugin', refs.plugins);
+  // StarCluster's `PLUGINS = sge` needs no section: the queue (Slurm now) is built in.
+  const plugins = resolveList('plugins', 'plugin', refs.plugins, (item) =>
+    item.toLowerCase() === 'sge' ? { name: item, setupClass: 'sge', settings: {} } : undefined,
+  );
   const permissions = resolveList('permissions', 'permission', refs.permissions);
 
   for (const [what, pick] of [
@@ -707,6 +711,7 @@ function buildTemplate(
     forceSpotMaster: fields.force_spot_master ?? false,
     userdataScripts,
     disableQueue: fields.disable_queue ?? false,
+    ...(fields.master_is_exec_host !== undefined ? { masterIsExecHost: fields.master_is_exec_host } : {}),
     disableCloudinit: fields.disable_cloudinit ?? false,
     ...(fields.subnet_id !== undefined ? { subnetId: fields.subnet_id } : {}),
     ...(fields.public_ips !== undefined ? { publicIps: fields.public_ips } : {}),

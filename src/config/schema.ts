@@ -300,6 +300,7 @@ export const clusterSchema = z.object({
   force_spot_master: bool().optional(),
   userdata_scripts: list().optional(),
   disable_queue: bool().optional(),
+  master_is_exec_host: bool().optional(),
   disable_cloudinit: bool().optional(),
   subnet_id: text(/^subnet-[0-9a-z]+$/i, 'a subnet id such as subnet-0123abcd').optional(),
   public_ips: bool().optional(),

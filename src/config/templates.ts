@@ -57,6 +57,7 @@ export function describeTemplate(template: ClusterTemplate): Record<string, unkn
     spot_bid: template.spotBid,
     force_spot_master: template.forceSpotMaster,
     disable_queue: template.disableQueue,
+    master_is_exec_host: template.masterIsExecHost,
     disable_cloudinit: template.disableCloudinit,
     subnet_id: template.subnetId,
     public_ips: template.publicIps,

@@ -121,6 +121,8 @@ export interface ClusterTemplate {
   forceSpotMaster: boolean;
   userdataScripts: string[];
   disableQueue: boolean;
+  /** MASTER_IS_EXEC_HOST (StarCluster's SGE plugin setting): the master runs jobs too. Absent = True. */
+  masterIsExecHost?: boolean;
   disableCloudinit: boolean;
   subnetId?: string;
   publicIps?: boolean;

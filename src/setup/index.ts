@@ -7,7 +7,8 @@ import { execChecked } from '../remote/types.js';
 import { runSteps, type Step } from '../steps.js';
 import { registerScriptSecrets } from '../secrets.js';
 import { installPackages, type OsRelease } from './packages.js';
-import { loadPlugin, type LoadedPlugin } from './plugin-loader.js';
+import { isQueuePlugin, loadPlugin, type LoadedPlugin } from './plugin-loader.js';
+import { configureQueue, drainNodes, installQueue, queueSettings, removeFromQueue } from './queue.js';
 import type { PluginContext, PluginNode } from './plugins.js';
 import * as sh from './scripts.js';
 import {
@@ -59,6 +60,10 @@ export interface SetupOptions {
   sshTimeoutMs?: number;
   /** Skip the template's plugins (runplugin runs one on its own). */
   skipPlugins?: boolean;
+  /** teardownNodes: requeue the jobs running on the leaving nodes instead of waiting for them (`removenode -f`). */
+  requeueJobs?: boolean;
+  /** teardownNodes: interrupts the wait for jobs to finish (the nodes are resumed). */
+  signal?: AbortSignal;
 }
 
 interface SetupState {
@@ -93,6 +98,7 @@ export async function setupCluster(
       trustStep(),
       sharedFsStep(),
       userdataStep(),
+      queueStep(),
       ...(options.skipPlugins ? [] : state.plugins.map((p) => pluginRunStep(p))),
     ];
     await runSteps(steps, state, { io: ctx.io, signal, rollbackOnFailure: false });
@@ -118,6 +124,7 @@ export async function setupAddedNodes(
       trustStep(),
       sharedFsStep(),
       userdataStep(),
+      queueStep(),
       ...(options.skipPlugins ? [] : state.plugins.map((p) => pluginAddStep(p))),
     ];
     await runSteps(steps, state, { io: ctx.io, signal, rollbackOnFailure: false });
@@ -140,8 +147,27 @@ export async function teardownNodes(
     async (state) => {
       const leaving = state.targets;
       const staying = state.all.filter((n) => !gone.has(n.record.id));
+      const queue = queueSettings(state.ctx.template);
       const steps: Step<SetupState>[] = [
+        {
+          id: 'setup-queue-drain',
+          title: `Draining ${names(leaving)} in the queue`,
+          skip: () => (queue.enabled ? false : 'DISABLE_QUEUE'),
+          run: (s, report) =>
+            drainNodes(
+              s,
+              leaving,
+              { requeue: Boolean(options.requeueJobs), ...(options.signal ? { signal: options.signal } : {}) },
+              report,
+            ),
+        },
         ...[...state.plugins].reverse().map((p) => pluginRemoveStep(p, leaving)),
+        {
+          id: 'setup-queue-remove',
+          title: 'Removing the nodes from the queue',
+          skip: () => (queue.enabled ? false : 'DISABLE_QUEUE'),
+          run: (s, report) => removeFromQueue({ ...s, all: staying }, leaving, report),
+        },
         {
           id: 'setup-unshare',
           title: `Unmounting shares on ${leaving.map((n) => n.alias).join(', ')}`,
@@ -185,7 +211,11 @@ export async function teardownNodes(
           },
         },
       ];
-      await runSteps(steps, state, { io: ctx.io, rollbackOnFailure: false });
+      await runSteps(steps, state, {
+        io: ctx.io,
+        rollbackOnFailure: false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     },
   );
 }
@@ -247,9 +277,10 @@ export async function runPlugin(
       hint: `defined: ${[...ctx.config.plugins.keys()].join(', ') || '(none)'}`,
     });
   }
-  const plugin = await loadPlugin(section, ctx.config.path);
+  // `runplugin sge CLUSTER` (re)does the queue.
+  const step = isQueuePlugin(section) ? queueStep() : pluginRunStep(await loadPlugin(section, ctx.config.path));
   await withState(ctx, ctx.nodes, { ...options, skipPlugins: true }, async (state) => {
-    await runSteps([waitSshStep(), pluginRunStep(plugin)], state, { io: ctx.io, signal, rollbackOnFailure: false });
+    await runSteps([waitSshStep(), step], state, { io: ctx.io, signal, rollbackOnFailure: false });
   });
 }
 
@@ -269,9 +300,12 @@ async function withState(
     });
   }
   const wanted = new Set(targets.map((t) => t.id));
+  // StarCluster's SGE plugin is the built-in queue (queueStep), not a plugin to load.
   const plugins = options.skipPlugins
     ? []
-    : await Promise.all(ctx.template.plugins.map((p) => loadPlugin(p, ctx.config.path)));
+    : await Promise.all(
+        ctx.template.plugins.filter((p) => !isQueuePlugin(p)).map((p) => loadPlugin(p, ctx.config.path)),
+      );
   const access = options.access ?? (await sshAccess(ctx));
   try {
     await work({
@@ -569,6 +603,18 @@ function userdataStep(): Step<SetupState> {
           await execChecked(root, sh.runOnceScript(hash, remote), { timeoutMs: 1_800_000 });
         });
       }
+    },
+  };
+}
+
+function queueStep(): Step<SetupState> {
+  return {
+    id: 'setup-queue',
+    title: 'Setting up the Slurm queue',
+    skip: (s) => (queueSettings(s.ctx.template).enabled ? false : 'DISABLE_QUEUE'),
+    run: async (s, report, signal) => {
+      await installQueue(s, s.targets, report, signal);
+      await configureQueue(s, report);
     },
   };
 }

@@ -90,6 +90,11 @@ export const PACKAGE_NAMES: Readonly<Record<string, Readonly<Record<PackageManag
   sshfs: { apt: ['sshfs'], dnf: ['fuse-sshfs'] },
   'ssh-client': { apt: ['openssh-client'], dnf: ['openssh-clients'] },
   xvfb: { apt: ['xvfb'], dnf: ['xorg-x11-server-Xvfb'] },
+  // The queue (./queue.ts). Fedora/EPEL's names; Amazon Linux 2023 has none of them (setup says so).
+  'slurm-client': { apt: ['slurm-client'], dnf: ['slurm'] },
+  slurmctld: { apt: ['slurmctld'], dnf: ['slurm-slurmctld'] },
+  slurmd: { apt: ['slurmd'], dnf: ['slurm-slurmd'] },
+  openmpi: { apt: ['openmpi-bin', 'libopenmpi-dev'], dnf: ['openmpi', 'openmpi-devel'] },
 };
 
 /** The distribution's package names for `names` (roles from PACKAGE_NAMES, others as given), without repeats. */

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import type { PluginSettings } from '../config/types.js';
 import type { PluginDefinition } from './plugins.js';
+import { sgeNotice } from './slurm.js';
 
 /** The top-level plugins/ folder (the same from src/setup and from dist/setup). */
 export const BUNDLED_PLUGIN_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'plugins');
@@ -30,8 +31,6 @@ export const BUNDLED_PLUGINS: Record<string, string> = {
  * warning at validation, so a StarCluster config that lists them keeps working.
  */
 const BUILT_IN: Record<string, string> = {
-  'starcluster.plugins.sge.SGEPlugin':
-    'the queue is built in (Slurm, as StarCluster ran SGE; DISABLE_QUEUE turns it off)',
   'starcluster.plugins.ipcluster.IPCluster':
     'the engine runtime is built in (`starcluster run`, the engines `Client`), as the IPython cluster was',
   'starcluster.plugins.ipcluster.IPClusterStop': 'the engine runtime is built in and stops with the cluster',
@@ -53,6 +52,17 @@ export const PORTING_GUIDE = resolve(BUNDLED_PLUGIN_DIR, '..', 'docs', 'porting-
 
 /** A dotted Python class path (`mypackage.MyPlugin`, `starcluster.plugins.x.Y`). */
 const PYTHON_CLASS_PATH = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/;
+
+/**
+ * SETUP_CLASS values of StarCluster's SGE plugin (and `PLUGINS = sge` without a section): the
+ * built-in queue stands for it (Slurm now; src/setup/queue.ts), even with DISABLE_QUEUE = True as
+ * StarCluster's docs configured it. Nothing is loaded; validation says what changed, once.
+ */
+export const QUEUE_PLUGIN_CLASSES = new Set(['sge', 'starcluster.plugins.sge.SGEPlugin']);
+
+export function isQueuePlugin(section: Pick<PluginSettings, 'setupClass'>): boolean {
+  return QUEUE_PLUGIN_CLASSES.has(section.setupClass);
+}
 
 export interface LoadedPlugin {
   /** The `[plugin NAME]` section name. */
@@ -127,7 +137,9 @@ function isPlugin(value: unknown): value is PluginDefinition<unknown> {
 /** Imports a plugin and validates its settings; every problem is a ConfigError naming the section. */
 export async function loadPlugin(section: PluginSettings, configPath?: string): Promise<LoadedPlugin> {
   const where = section.location ? `${section.location.file}:${section.location.line}: ` : '';
-  const builtIn = BUILT_IN[section.setupClass];
+  const builtIn = isQueuePlugin(section)
+    ? 'the queue is built in (Slurm, as StarCluster ran SGE)'
+    : BUILT_IN[section.setupClass];
   if (builtIn) {
     const definition: PluginDefinition<unknown> = { name: section.name, run: () => Promise.resolve() };
     return { name: section.name, definition, settings: section.settings, builtIn };
@@ -193,6 +205,10 @@ export async function checkPlugins(sections: readonly PluginSettings[], configPa
   const warnings: string[] = [];
   for (const section of sections) {
     const where = section.location ? `${section.location.file}:${section.location.line}: ` : '';
+    if (isQueuePlugin(section)) {
+      warnings.push(`${where}[plugin ${section.name}] StarCluster's SGE plugin: ${sgeNotice()}`);
+      continue;
+    }
     try {
       const loaded = await loadPlugin(section, configPath);
       if (loaded.builtIn)

@@ -224,6 +224,8 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
         'SHARED_FS = sshfs',
         'SSH_CIDR = 198.18.0.0/15',
         'ENGINES_PER_NODE = 1',
+        // The Slurm queue is shown by test/integration/fleet/queue.test.ts; this flow is the engines'.
+        'DISABLE_QUEUE = True',
         '',
       ].join('\n'),
     );

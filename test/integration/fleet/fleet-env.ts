@@ -103,6 +103,8 @@ async function makeFleetEnv(): Promise<FleetEnv> {
         SUBNET_ID: subnet,
         PUBLIC_IPS: 'False',
         SHARED_FS: 'sshfs',
+        // The Slurm queue has its own test (queue.test.ts); the others start faster without it.
+        DISABLE_QUEUE: 'True',
         ...extra,
       };
       const text = [

@@ -77,6 +77,12 @@ describe('plugin loading', () => {
           location: { file: '/cfg', line: 9 },
         },
         { name: 'gone', setupClass: './nowhere.ts', settings: {}, location: { file: '/cfg', line: 11 } },
+        {
+          name: 'sge',
+          setupClass: 'starcluster.plugins.sge.SGEPlugin',
+          settings: {},
+          location: { file: '/cfg', line: 13 },
+        },
       ]);
       expect(problems).toEqual([
         `/cfg:7: [plugin mine] SETUP_CLASS mypackage.MyPlugin is a StarCluster (Python) plugin class (found ${join(home, '.starcluster/plugins/mypackage.py')}): Python plugins cannot run here; port it to a TypeScript plugin and set SETUP_CLASS to its .ts file (docs/porting-plugins.md shows one side by side); porting guide: ${PORTING_GUIDE}`,
@@ -84,6 +90,7 @@ describe('plugin loading', () => {
       ]);
       expect(warnings).toEqual([
         '/cfg:9: [plugin ipc] SETUP_CLASS starcluster.plugins.ipcluster.IPCluster does nothing here: the engine runtime is built in (`starcluster run`, the engines `Client`), as the IPython cluster was; remove it from PLUGINS',
+        "/cfg:13: [plugin sge] StarCluster's SGE plugin: the queue is Slurm now, not SGE: qsub → sbatch, qstat → squeue, qdel → scancel, qhost → sinfo (MPI: mpirun --hostfile /home/hostfile, or srun --mpi=pmix)",
       ]);
     } finally {
       process.env.HOME = saved;

@@ -1,9 +1,12 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
 import type { ClusterContext } from '../../../src/cluster/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
 import type { ExecOptions, ExecResult, RemoteHost } from '../../../src/remote/types.js';
 import type { NodeAccess, SetupNode } from '../../../src/setup/session.js';
+import { CONF_CHANGED, NODE_RESOURCES_COMMAND } from '../../../src/setup/slurm.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 
 /**
@@ -68,6 +71,11 @@ export function defaultAnswers(node: string, command: string): Partial<ExecResul
   if (command.startsWith('id -u')) return { code: 1 };
   if (command.includes('stat -c')) return { stdout: '1001 1001\n' };
   if (command.startsWith('cat /etc/ssh/ssh_host_')) return { stdout: `ssh-ed25519 AAAAHOSTKEY${node} root@${node}\n` };
+  if (command === NODE_RESOURCES_COMMAND)
+    return {
+      stdout: `NodeName=${node} CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=3911\n`,
+    };
+  if (command.includes('SC_SLURM_CONF')) return { stdout: `${CONF_CHANGED}\n` };
   return undefined;
 }
 
@@ -112,7 +120,8 @@ export function context(
     config,
     provider: { kind: 'ec2', ...provider } as Provider,
     io: new RecordingIoHost(),
-    stateDir: '/nonexistent/state',
+    // Setup keeps the cluster's munge key here.
+    stateDir: join(tmpdir(), `sc-unit-state-${process.pid}`),
     nodes,
   };
 }

@@ -46,6 +46,7 @@ describe('setupCluster (commands issued, recorded)', () => {
       'done:setup-ssh-trust',
       'skip:setup-shared-fs',
       'skip:setup-userdata',
+      'done:setup-queue',
     ]);
   });
 
@@ -84,7 +85,7 @@ describe('setupCluster (commands issued, recorded)', () => {
   });
 
   it('installs what each node lacks before using it: NFS server on the master, client on the others, sshfs on workers', async () => {
-    // A stock Debian image: nothing installed, no package lists.
+    // A stock Debian image: nothing installed, no package lists. (The queue's packages: queue.test.ts.)
     const stock = (node: string, command: string): Partial<ExecResult> | undefined =>
       command.startsWith('for p in')
         ? {
@@ -103,7 +104,7 @@ describe('setupCluster (commands issued, recorded)', () => {
         .filter((l) => /^apt-get .*(install|update)/.test(l))
         .map((l) => l.replace(/^apt-get .* (install --no-install-recommends|update)/, '$1').trim());
     const nfs = new RecordingAccess(stock);
-    await setupCluster(context(three(), { sharedFs: 'nfs' }), undefined, { access: nfs });
+    await setupCluster(context(three(), { sharedFs: 'nfs', disableQueue: true }), undefined, { access: nfs });
     expect(installs(nfs, 'master')).toEqual(['update', 'install --no-install-recommends nfs-kernel-server']);
     expect(installs(nfs, 'node002')).toEqual(['update', 'install --no-install-recommends nfs-common']);
     const master = nfs.on('master');
@@ -111,12 +112,12 @@ describe('setupCluster (commands issued, recorded)', () => {
       master.findIndex((c) => c.includes('exportfs -ra')),
     );
     const sshfs = new RecordingAccess(stock);
-    await setupCluster(context(three(), { sharedFs: 'sshfs' }), undefined, { access: sshfs });
+    await setupCluster(context(three(), { sharedFs: 'sshfs', disableQueue: true }), undefined, { access: sshfs });
     expect(installs(sshfs, 'master')).toEqual([]);
     expect(installs(sshfs, 'node001')).toEqual(['update', 'install --no-install-recommends sshfs']);
     // An image that has everything: one query per node, no apt.
     const ready = new RecordingAccess(defaultAnswers);
-    await setupCluster(context(three(), { sharedFs: 'sshfs' }), undefined, { access: ready });
+    await setupCluster(context(three(), { sharedFs: 'sshfs', disableQueue: true }), undefined, { access: ready });
     expect(installs(ready, 'node001')).toEqual([]);
   });
 

@@ -1,0 +1,194 @@
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resizeCluster } from '../../../src/cluster/resize.js';
+import { startCluster } from '../../../src/cluster/start.js';
+import { terminateCluster } from '../../../src/cluster/terminate.js';
+import type { StarclusterConfig } from '../../../src/config/types.js';
+import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
+import type { RemoteHost } from '../../../src/remote/types.js';
+import { findNode, openCluster, sshNode } from '../../../src/setup/access.js';
+import { knownHostsFile } from '../../../src/setup/session.js';
+import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
+import { fleetEnv, fleetUnavailable, type FleetEnv } from './fleet-env.js';
+
+/**
+ * The Slurm queue on a 3-node fleet cluster, as a StarCluster user used SGE: srun across the
+ * nodes, an sbatch array job with its outputs in the shared /home, MPI (mpirun with the host file
+ * setup writes, and srun --mpi=pmix), a resize down while jobs run (none lost), and a cluster
+ * with DISABLE_QUEUE = True where no Slurm daemon runs. The fleet's fast image is a view of this
+ * machine, so it needs Debian's slurmctld, slurmd, munge and OpenMPI installed here (.ci/run does).
+ */
+const skip =
+  fleetUnavailable() ||
+  (['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/mpicc'].find((f) => !existsSync(f))
+    ? 'needs slurmctld slurmd munge openmpi-bin libopenmpi-dev installed on this machine (see .ci/run)'
+    : false);
+const NAME = `q${process.pid}`;
+const OFF = `qoff${process.pid}`;
+
+const MPI_HELLO = `#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  int rank, size, len; char host[MPI_MAX_PROCESSOR_NAME];
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank); MPI_Comm_size(MPI_COMM_WORLD, &size);
+  MPI_Get_processor_name(host, &len);
+  printf("rank %d of %d on %s\\n", rank, size, host);
+  MPI_Finalize();
+  return 0;
+}
+`;
+
+describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let env: FleetEnv;
+  let config: StarclusterConfig;
+  let offConfig: StarclusterConfig;
+  let pool: SshPool | undefined;
+  const io = new RecordingIoHost();
+
+  async function on(cluster: string, alias: string, user = 'sgeadmin'): Promise<RemoteHost> {
+    const ctx = await openCluster({ name: cluster, io, configPath: `${env.home}/config-${cluster}` });
+    const node = findNode(ctx, alias);
+    pool ??= new SshPool({ privateKey: await readPrivateKey(env.keyPath), knownHostsFile: knownHostsFile(ctx) });
+    return pool.host({ alias, address: node.privateIp!, user });
+  }
+
+  async function run(host: RemoteHost, command: string, timeoutMs = 60_000): Promise<string> {
+    const r = await host.exec(command, { timeoutMs });
+    expect(r.code, `${command}\n${r.stdout}${r.stderr}`).toBe(0);
+    return r.stdout;
+  }
+
+  /** Waits until the queue is empty (every job done), looking every second. */
+  async function untilQueueEmpty(master: RemoteHost, what: string): Promise<void> {
+    for (let i = 0; i < 300; i++) {
+      if ((await run(master, 'squeue -h')).trim() === '') return;
+      await sleep(1_000);
+    }
+    throw new Error(`${what}: the queue did not empty:\n${await run(master, 'squeue')}`);
+  }
+
+  beforeAll(async () => {
+    env = await fleetEnv();
+    ({ config } = await env.configFor(NAME, { CLUSTER_SIZE: '3', DISABLE_QUEUE: 'False' }));
+    ({ config: offConfig } = await env.configFor(OFF, { CLUSTER_SIZE: '2', DISABLE_QUEUE: 'True' }));
+    await Promise.all([
+      startCluster({ name: NAME, config, template: config.clusters.get(NAME)!, io, skipEngines: true }),
+      startCluster({ name: OFF, config: offConfig, template: offConfig.clusters.get(OFF)!, io, skipEngines: true }),
+    ]);
+  }, 900_000);
+
+  afterAll(async () => {
+    pool?.close();
+    if (!env) return;
+    await Promise.all([
+      terminateCluster({ name: NAME, config, io, confirm: true }).catch(() => undefined),
+      terminateCluster({ name: OFF, config: offConfig, io, confirm: true }).catch(() => undefined),
+    ]);
+  }, 300_000);
+
+  it('sinfo shows every node idle; srun -N 3 hostname prints 3 distinct names', async () => {
+    const master = await on(NAME, 'master');
+    const sinfo = await run(master, "sinfo -h -N -o '%N %T %c'");
+    const rows = sinfo.trim().split('\n').sort();
+    expect(rows.map((r) => r.split(' ').slice(0, 2).join(' '))).toEqual([
+      'master idle',
+      'node001 idle',
+      'node002 idle',
+    ]);
+    expect(rows.every((r) => Number(r.split(' ')[2]) >= 1)).toBe(true);
+    const names = (await run(master, 'srun -N 3 hostname')).trim().split('\n');
+    expect(new Set(names)).toEqual(new Set(['master', 'node001', 'node002']));
+    // munge runs as munge everywhere, with the one key (0400).
+    for (const alias of ['master', 'node001', 'node002']) {
+      const root = await on(NAME, alias, 'root');
+      expect((await run(root, 'ps -o user= -C munged')).trim()).toBe('munge');
+      expect((await run(root, "stat -c '%a %U' /etc/munge/munge.key")).trim()).toBe('400 munge');
+    }
+  });
+
+  it('from the laptop, sshmaster runs sbatch: a 20-task array job completes with its outputs in the shared /home', async () => {
+    const ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+    const submitted = await sshNode({
+      ctx,
+      node: findNode(ctx, 'master'),
+      user: 'sgeadmin',
+      // Separate -o and -e: on the fleet's sshfs /home a file a job creates belongs to root (sshfs logs in
+      // as root), so a second open of the same file by the job's user is refused. NFS keeps the owner.
+      command:
+        "mkdir -p ~/array && sbatch --parsable --array=1-20 -o 'array/%a.out' -e 'array/%a.err' --wrap 'echo task $SLURM_ARRAY_TASK_ID on $(hostname)'",
+    });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    expect(submitted.stdout?.trim()).toMatch(/^\d+$/);
+    const master = await on(NAME, 'master');
+    await untilQueueEmpty(master, 'array job');
+    // Read on node001: the outputs are in the /home every node shares.
+    const outputs = await run(await on(NAME, 'node001'), 'cat ~/array/*.out');
+    const lines = outputs.trim().split('\n');
+    expect(lines).toHaveLength(20);
+    expect(new Set(lines.map((l) => Number(/^task (\d+) on /.exec(l)?.[1])))).toEqual(
+      new Set(Array.from({ length: 20 }, (_, i) => i + 1)),
+    );
+    expect((await run(master, 'squeue -h')).trim()).toBe('');
+  });
+
+  it('MPI hello world on 3 nodes × 2 ranks reports 6 ranks on 3 hosts, with mpirun and with srun', async () => {
+    const master = await on(NAME, 'master');
+    await master.writeFile('/home/sgeadmin/hello.c', MPI_HELLO);
+    await run(master, 'mpicc -o ~/hello ~/hello.c');
+    const hostfile = await run(master, 'cat /home/hostfile');
+    expect(hostfile).toMatch(/^master slots=\d+\nnode001 slots=\d+\nnode002 slots=\d+\n$/);
+    const ranks = (out: string): { ranks: number; hosts: Set<string> } => {
+      const lines = out
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('rank '));
+      expect(lines.every((l) => / of 6 on /.test(l))).toBe(true);
+      return {
+        ranks: new Set(lines.map((l) => l.split(' ')[1])).size,
+        hosts: new Set(lines.map((l) => l.split(' ').at(-1)!)),
+      };
+    };
+    const viaMpirun = ranks(
+      await run(master, 'mpirun --hostfile /home/hostfile -np 6 --map-by ppr:2:node ~/hello', 120_000),
+    );
+    expect(viaMpirun.ranks).toBe(6);
+    expect(viaMpirun.hosts).toEqual(new Set(['master', 'node001', 'node002']));
+    const plugin = (await run(master, 'srun --mpi=list 2>&1')).includes('pmix') ? 'pmix' : 'pmi2';
+    const viaSrun = ranks(await run(master, `srun --mpi=${plugin} -N 3 --ntasks-per-node=2 ~/hello`, 120_000));
+    expect(viaSrun.ranks).toBe(6);
+    expect(viaSrun.hosts).toEqual(new Set(['master', 'node001', 'node002']));
+  });
+
+  it('resize down while jobs run: the removed node is drained first, and every job completes', async () => {
+    const master = await on(NAME, 'master');
+    // Enough tasks to fill every CPU, so node002 has some when the resize starts.
+    const cpus = Number((await run(master, "sinfo -h -o '%C'")).trim().split('/')[3]);
+    const tasks = cpus + 2;
+    await run(
+      master,
+      `mkdir -p ~/resize && sbatch --parsable --array=1-${tasks} -o 'resize/%a.out' -e 'resize/%a.err' --wrap 'sleep 8; echo done $SLURM_ARRAY_TASK_ID on $(hostname)'`,
+    );
+    for (let i = 0; i < 60; i++) {
+      if ((await run(master, "squeue -h -t R -w node002 -o '%i'")).trim()) break;
+      await sleep(500);
+    }
+    expect((await run(master, "squeue -h -t R -w node002 -o '%i'")).trim()).not.toBe('');
+    const shrunk = await resizeCluster({ name: NAME, config, io, size: 2, confirm: true, skipHooks: false });
+    expect(shrunk.removed.map((n) => n.alias)).toEqual(['node002']);
+    expect((await run(master, "sinfo -h -N -o '%N'")).trim().split('\n').sort()).toEqual(['master', 'node001']);
+    await untilQueueEmpty(master, 'jobs running during the resize');
+    const done = (await run(master, 'cat ~/resize/*.out')).trim().split('\n');
+    expect(done.filter((l) => l.startsWith('done '))).toHaveLength(tasks);
+  }, 300_000);
+
+  it('DISABLE_QUEUE = True: no Slurm or munge daemon runs on any node', async () => {
+    for (const alias of ['master', 'node001']) {
+      const root = await on(OFF, alias, 'root');
+      const r = await root.exec('pgrep -l -x "slurmctld|slurmd|munged"');
+      expect(r.stdout.trim(), `${alias} runs ${r.stdout}`).toBe('');
+      expect((await root.exec('test -e /etc/slurm/slurm.conf')).code).not.toBe(0);
+    }
+  });
+});
