@@ -1,5 +1,5 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
@@ -38,8 +38,10 @@ export interface LoadBalanceOptions {
   params: Partial<BalancerParams>;
   /** `-i`: seconds between looks at the queue (default 60). */
   intervalS?: number;
-  /** `-p`/`-d`: write the queue over time here (CSV, plus an SVG figure when it stops). */
-  logDir?: string;
+  /** `-d`/`-D`: the queue over time as CSV, one line per look, in this file. */
+  dumpFile?: string;
+  /** `-p`/`-P`: a figure of nodes and jobs over time (loadbalance.svg) in this folder when it stops. */
+  plotDir?: string;
   provider?: Provider;
   stateDir?: string;
   /** Stop after this many iterations (tests). */
@@ -101,9 +103,9 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
     throw new UsageError('BalancerMax', `max nodes ${params.maxNodes} is below min nodes ${params.minNodes}`);
   const files: string[] = [];
   let csv: string | undefined;
-  if (opts.logDir) {
-    await mkdir(opts.logDir, { recursive: true });
-    csv = join(opts.logDir, 'loadbalance.csv');
+  if (opts.dumpFile) {
+    await mkdir(dirname(opts.dumpFile), { recursive: true });
+    csv = opts.dumpFile;
     await writeFile(csv, CSV_HEADER);
     files.push(csv);
   }
@@ -150,11 +152,12 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
     opts.io.progress({ id: 'loadbalance', state: 'fail', title, detail: (error as Error).message });
     throw error;
   } finally {
-    if (opts.logDir && decisions.length > 0) {
+    if (opts.plotDir && decisions.length > 0) {
       try {
         const { queueFigure } = await import('../plots/queue.js');
         const figure = await queueFigure(decisions.map((d) => ({ time: d.time, ...d.summary })));
-        const svg = join(opts.logDir, 'loadbalance.svg');
+        await mkdir(opts.plotDir, { recursive: true });
+        const svg = join(opts.plotDir, 'loadbalance.svg');
         await writeFile(svg, figure.svg);
         files.push(svg);
       } catch (error) {

@@ -5,7 +5,7 @@ import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
-import { addEngines, stopEngines } from '../engines/cluster.js';
+import { addEngines, readEngineState, stopEngines } from '../engines/cluster.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
 import { launchToken, TAG_TEMPLATE } from '../cloud/ec2/provider.js';
 import { nodeUserData } from '../cloud/ec2/user-data.js';
@@ -203,12 +203,20 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
       title: 'Setting up the new nodes',
       skip: () => (provider.kind !== 'ec2' ? 'local nodes need no setup' : opts.skipHooks ? 'hooks skipped' : false),
       run: async (s, _r, signal) => setupAddedNodes(ctxOf(), s.launched, signal),
+      // Before the launch step terminates them: out of the queue (their jobs requeued), /etc/hosts and shares.
+      rollback: async (s) => {
+        if (s.launched.length > 0) await teardownNodes(ctxOf(), s.launched, { requeueJobs: true });
+      },
     },
     {
       id: 'engines',
       title: 'Starting engines on the new nodes',
       skip: () => (opts.skipHooks ? 'hooks skipped' : false),
-      run: async (s, _r, signal) => addEngines(ctxOf(), s.launched, signal),
+      run: async (s, _r, signal) => {
+        // A cluster started without engines (start -o, or only the queue) gets none on its new nodes either.
+        if (provider.kind === 'ec2' && !(await readEngineState(ctxOf().stateDir))) return;
+        await addEngines(ctxOf(), s.launched, signal);
+      },
     },
   ];
   await runSteps(steps, state, { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) });

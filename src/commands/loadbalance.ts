@@ -16,14 +16,14 @@ export default class LoadBalance extends BaseCommand<typeof LoadBalance> {
   static override aliases = ['bal'];
   static override examples = [
     '<%= config.bin %> loadbalance mycluster -m 8',
-    '<%= config.bin %> bal mycluster -m 4 -n 1 -w 60 -k 5 -i 30 -p',
+    '<%= config.bin %> bal mycluster -m 4 -n 1 -w 60 -k 5 -i 30 -d -p',
   ];
   static override args = { name: Args.string({ required: true, description: 'cluster name' }) };
   static override flags = {
     max_nodes: Flags.integer({ char: 'm', description: 'most nodes, master included (default: CLUSTER_SIZE)', min: 1 }),
     min_nodes: Flags.integer({ char: 'n', description: 'fewest nodes, master included (default 1)', min: 1 }),
     add_nodes_per_iter: Flags.integer({ char: 'a', description: 'most nodes added at a time (default 1)', min: 1 }),
-    wait_time: Flags.integer({
+    job_wait_time: Flags.integer({
       char: 'w',
       description: 'seconds the oldest job may wait before nodes are added (default 900)',
       min: 0,
@@ -38,11 +38,16 @@ export default class LoadBalance extends BaseCommand<typeof LoadBalance> {
       min: 0,
     }),
     interval: Flags.integer({ char: 'i', description: 'seconds between looks at the queue (default 60)', min: 1 }),
-    plot: Flags.boolean({
-      char: 'p',
-      description: 'log the queue over time: loadbalance.csv and loadbalance.svg in ~/.starcluster/clusters/NAME/',
+    'dump-stats': Flags.boolean({
+      char: 'd',
+      description: 'write the queue over time as CSV: ~/.starcluster/clusters/NAME/loadbalance.csv',
     }),
-    plot_output_dir: Flags.string({ char: 'P', description: 'where -p writes (implies -p)' }),
+    'dump-stats-file': Flags.string({ char: 'D', description: 'write that CSV here instead (implies -d)' }),
+    'plot-stats': Flags.boolean({
+      char: 'p',
+      description: 'plot nodes and jobs over time when it stops: ~/.starcluster/clusters/NAME/loadbalance.svg',
+    }),
+    'plot-output-dir': Flags.string({ char: 'P', description: 'where -p writes its figure (implies -p)' }),
   };
 
   async run(): Promise<LoadBalanceResult> {
@@ -50,7 +55,9 @@ export default class LoadBalance extends BaseCommand<typeof LoadBalance> {
     const killAfter = f.kill_after === undefined ? undefined : Number(f.kill_after);
     if (killAfter !== undefined && !(killAfter >= 0))
       throw new UsageError('KillAfter', `--kill-after ${f.kill_after} is not a number of minutes`);
-    const logDir = f.plot_output_dir ?? (f.plot ? join(clusterStateDir(this.args.name), 'loadbalance') : undefined);
+    const home = clusterStateDir(this.args.name);
+    const dumpFile = f['dump-stats-file'] ?? (f['dump-stats'] ? join(home, 'loadbalance.csv') : undefined);
+    const plotDir = f['plot-output-dir'] ?? (f['plot-stats'] ? home : undefined);
     const result = await loadBalance({
       name: this.args.name,
       ...(f.config ? { configPath: f.config } : {}),
@@ -60,12 +67,13 @@ export default class LoadBalance extends BaseCommand<typeof LoadBalance> {
         ...(f.max_nodes !== undefined ? { maxNodes: f.max_nodes } : {}),
         ...(f.min_nodes !== undefined ? { minNodes: f.min_nodes } : {}),
         ...(f.add_nodes_per_iter !== undefined ? { addPerIteration: f.add_nodes_per_iter } : {}),
-        ...(f.wait_time !== undefined ? { waitTimeS: f.wait_time } : {}),
+        ...(f.job_wait_time !== undefined ? { waitTimeS: f.job_wait_time } : {}),
         ...(killAfter !== undefined ? { idleTimeS: killAfter * 60 } : {}),
         ...(f.stabilization_time !== undefined ? { stabilizationS: f.stabilization_time } : {}),
       },
       ...(f.interval !== undefined ? { intervalS: f.interval } : {}),
-      ...(logDir ? { logDir } : {}),
+      ...(dumpFile ? { dumpFile } : {}),
+      ...(plotDir ? { plotDir } : {}),
     });
     const changes = result.decisions.filter((d) => d.decision.action !== 'wait');
     this.io.log(

@@ -350,7 +350,7 @@ function buildGlobal(section: RawSection, diagnostics: Diagnostics): GlobalSetti
   if (data.enable_experimental === true && experimental) {
     diagnostics.warn(
       experimental,
-      '[global] ENABLE_EXPERIMENTAL = True changes nothing here: StarCluster used it to unlock `loadbalance`, which this port does not have yet; every feature it has is on',
+      '[global] ENABLE_EXPERIMENTAL = True changes nothing here: StarCluster used it to unlock `loadbalance`, which needs no unlocking here; every feature is on',
     );
   }
   return {

@@ -297,14 +297,20 @@ export function waitNodesScript(hostnames: readonly string[], timeoutSeconds = 1
   ].join('\n');
 }
 
+/** Sets $known to those of these nodes the queue knows (a node whose setup never finished is not in slurm.conf). */
+function knownNodes(hostnames: readonly string[]): string {
+  return `known=$(sinfo -h -N -n ${q(hostnames.join(','))} -o '%N' 2>/dev/null | sort -u | paste -sd, -)`;
+}
+
 /** Drains nodes: no new jobs start there; running ones go on (or, with `requeue`, go back to the queue). */
 export function drainScript(hostnames: readonly string[], requeue: boolean): string {
-  const names = q(hostnames.join(','));
   return [
-    `scontrol update NodeName=${names} State=DRAIN Reason=${q('starcluster: node leaving the cluster')}`,
+    knownNodes(hostnames),
+    '[ -n "$known" ] || exit 0',
+    `scontrol update NodeName="$known" State=DRAIN Reason=${q('starcluster: node leaving the cluster')}`,
     ...(requeue
       ? [
-          `jobs=$(squeue -h -w ${names} -t RUNNING,CONFIGURING,SUSPENDED -o '%i' | sort -u | tr '\\n' ',' | sed 's/,$//')`,
+          `jobs=$(squeue -h -w "$known" -t RUNNING,CONFIGURING,SUSPENDED -o '%i' | sort -u | paste -sd, -)`,
           'if [ -n "$jobs" ]; then scontrol requeue "$jobs"; echo "requeued $jobs"; fi',
         ]
       : []),
@@ -313,12 +319,12 @@ export function drainScript(hostnames: readonly string[], requeue: boolean): str
 
 /** Ids of the jobs on these nodes (running, completing, suspended), one a line. */
 export function jobsOnNodesCommand(hostnames: readonly string[]): string {
-  return `squeue -h -w ${q(hostnames.join(','))} -o '%i'`;
+  return [knownNodes(hostnames), `[ -z "$known" ] || squeue -h -w "$known" -o '%i'`].join('\n');
 }
 
 /** Undoes a drain (an interrupted removal). */
 export function resumeScript(hostnames: readonly string[]): string {
-  return `scontrol update NodeName=${q(hostnames.join(','))} State=RESUME`;
+  return [knownNodes(hostnames), '[ -z "$known" ] || scontrol update NodeName="$known" State=RESUME'].join('\n');
 }
 
 // --- what the queue says ---------------------------------------------------------------------
@@ -330,7 +336,8 @@ export const QUEUE_STATUS_COMMAND = [
   // Node, state, CPUs alloc/idle/other/total.
   "sinfo -h -N -o 'node|%N|%T|%C' 2>/dev/null",
   // Job id, state, submit time (UTC), CPUs, reason, nodes.
-  "TZ=UTC squeue -h -a -o 'job|%i|%T|%V|%C|%r|%N' 2>/dev/null",
+  // -r: one line per array task (a pending array is one line otherwise).
+  "TZ=UTC squeue -h -a -r -o 'job|%i|%T|%V|%C|%r|%N' 2>/dev/null",
   'true',
 ].join('; ');
 

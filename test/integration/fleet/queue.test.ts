@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBalance, type BalancerLogEntry } from '../../../src/cluster/balance.js';
 import { resizeCluster } from '../../../src/cluster/resize.js';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
@@ -26,6 +27,7 @@ const skip =
     : false);
 const NAME = `q${process.pid}`;
 const OFF = `qoff${process.pid}`;
+const BAL = `qbal${process.pid}`;
 
 const MPI_HELLO = `#include <mpi.h>
 #include <stdio.h>
@@ -191,4 +193,66 @@ describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skip
       expect((await root.exec('test -e /etc/slurm/slurm.conf')).code).not.toBe(0);
     }
   });
+});
+
+describe.skipIf(skip)(`loadbalance on a fleet cluster from 1 node, max 4${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let env: FleetEnv;
+  let config: StarclusterConfig;
+  let pool: SshPool | undefined;
+  const io = new RecordingIoHost();
+
+  beforeAll(async () => {
+    env = await fleetEnv();
+    ({ config } = await env.configFor(BAL, { CLUSTER_SIZE: '1', DISABLE_QUEUE: 'False' }));
+    await startCluster({ name: BAL, config, template: config.clusters.get(BAL)!, io, skipEngines: true });
+  }, 600_000);
+
+  afterAll(async () => {
+    pool?.close();
+    if (env) await terminateCluster({ name: BAL, config, io, confirm: true }).catch(() => undefined);
+  }, 300_000);
+
+  it('a burst of jobs grows the cluster, every job completes, and it shrinks back to 1 when the queue is empty', async () => {
+    const configPath = `${env.home}/config-${BAL}`;
+    const ctx = await openCluster({ name: BAL, io, configPath });
+    pool = new SshPool({ privateKey: await readPrivateKey(env.keyPath), knownHostsFile: knownHostsFile(ctx) });
+    const master = pool.host({ alias: 'master', address: findNode(ctx, 'master').privateIp!, user: 'sgeadmin' });
+    const tasks = 12;
+    const submitted = await master.exec(
+      `mkdir -p ~/burst && sbatch --parsable --array=1-${tasks} -o 'burst/%a.out' -e 'burst/%a.err' --wrap 'sleep 10; echo done $SLURM_ARRAY_TASK_ID on $(hostname)'`,
+    );
+    expect(submitted.code, submitted.stderr).toBe(0);
+    let grew = false;
+    const result = await loadBalance({
+      name: BAL,
+      config,
+      configPath,
+      io,
+      params: { maxNodes: 4, minNodes: 1, addPerIteration: 3, waitTimeS: 2, idleTimeS: 3, stabilizationS: 3 },
+      intervalS: 2,
+      dumpFile: `${env.home}/bal-log/loadbalance.csv`,
+      plotDir: `${env.home}/bal-log`,
+      maxIterations: 300,
+      until: (e: BalancerLogEntry) => {
+        grew ||= e.decision.action === 'add' && Boolean(e.outcome?.ok);
+        return grew && e.summary.nodes === 1 && e.summary.running === 0 && e.summary.waiting === 0;
+      },
+    });
+    const log = result.decisions;
+    const adds = log.filter((d) => d.decision.action === 'add');
+    const removes = log.filter((d) => d.decision.action === 'remove');
+    expect(adds.length, JSON.stringify(log.map((d) => d.decision))).toBeGreaterThan(0);
+    expect(adds.every((d) => d.outcome?.ok)).toBe(true);
+    expect(removes.every((d) => d.outcome?.ok)).toBe(true);
+    expect(Math.max(...log.map((d) => d.summary.nodes))).toBeGreaterThan(1);
+    expect(Math.max(...log.map((d) => d.summary.nodes))).toBeLessThanOrEqual(4);
+    // Never the master, and back at the minimum.
+    expect(removes.flatMap((d) => (d.decision.action === 'remove' ? d.decision.aliases : []))).not.toContain('master');
+    expect(log.at(-1)!.summary).toMatchObject({ nodes: 1, running: 0, waiting: 0 });
+    // Every job completed, none lost.
+    const done = (await master.exec('cat ~/burst/*.out')).stdout.trim().split('\n');
+    expect(done.filter((l) => l.startsWith('done '))).toHaveLength(tasks);
+    expect(new Set(done.map((l) => l.split(' ').at(-1))).size).toBeGreaterThan(1);
+    expect(result.files.map((f) => f.split('/').at(-1))).toEqual(['loadbalance.csv', 'loadbalance.svg']);
+  }, 900_000);
 });

@@ -71,7 +71,7 @@ describe('StarCluster compatibility', () => {
     });
     expect(config.global).toMatchObject({ enableExperimental: true, refreshInterval: 15, webBrowser: 'chromium' });
     expect(config.warnings).toEqual([
-      `${fixture('starcluster-examples.ini')}:5: [global] ENABLE_EXPERIMENTAL = True changes nothing here: StarCluster used it to unlock \`loadbalance\`, which this port does not have yet; every feature it has is on`,
+      `${fixture('starcluster-examples.ini')}:5: [global] ENABLE_EXPERIMENTAL = True changes nothing here: StarCluster used it to unlock \`loadbalance\`, which needs no unlocking here; every feature is on`,
     ]);
   });
 

@@ -174,6 +174,23 @@ describe('the queue step (commands issued, recorded)', () => {
     expect(await mungeKey(state!)).toEqual(key);
   });
 
+  it('on a stock Debian image installs the queue with apt: slurmctld on the master, slurmd everywhere', async () => {
+    const access = new RecordingAccess((n, c) => {
+      const query = /^for p in (.*?); do dpkg-query/.exec(c);
+      if (query) return { stdout: query[1]!.split(' ').join('\n') };
+      return defaultAnswers(n, c);
+    });
+    await setupCluster(await ctxWith(three(), { sharedFs: 'none' }), undefined, { access });
+    const installs = (node: string): string[] =>
+      access
+        .on(node)
+        .flatMap((c) => c.split('\n'))
+        .filter((l) => l.includes('install --no-install-recommends'))
+        .map((l) => l.replace(/^.*install --no-install-recommends /, ''));
+    expect(installs('master')).toEqual(['munge slurm-client openmpi-bin libopenmpi-dev slurmctld slurmd']);
+    expect(installs('node001')).toEqual(['munge slurm-client openmpi-bin libopenmpi-dev slurmd']);
+  });
+
   it('leaves the master out of the partition with MASTER_IS_EXEC_HOST = False', async () => {
     const access = new RecordingAccess(defaultAnswers);
     await setupCluster(await ctxWith(three(), { sharedFs: 'none', masterIsExecHost: false }), undefined, { access });
@@ -244,14 +261,15 @@ describe('the queue step (commands issued, recorded)', () => {
     let polls = 0;
     const access = new RecordingAccess((n, c) => {
       // Its last job is still there at the first look, gone at the second.
-      if (c.startsWith('squeue -h -w')) return { stdout: polls++ === 0 ? '42\n' : '' };
+      if (c.includes('squeue -h -w "$known" -o')) return { stdout: polls++ === 0 ? '42\n' : '' };
       return defaultAnswers(n, c);
     });
     const nodes = three();
     const ctx = await ctxWith(nodes, { sharedFs: 'none' });
     await teardownNodes(ctx, [nodes[2]!], { access, requeueJobs: true });
     const master = access.on('master');
-    expect(master[0]).toContain('scontrol update NodeName=node002 State=DRAIN');
+    expect(master[0]).toContain("sinfo -h -N -n node002 -o '%N'");
+    expect(master[0]).toContain('scontrol update NodeName="$known" State=DRAIN');
     expect(master[0]).toContain('scontrol requeue');
     expect(polls).toBe(2);
     expect(access.on('node002').join('\n')).toContain('sc_stop /run/slurmd.pid');
@@ -268,7 +286,7 @@ describe('the queue step (commands issued, recorded)', () => {
   it('an interrupted drain resumes the node: the cluster is as before', async () => {
     const abort = new AbortController();
     const access = new RecordingAccess((n, c) => {
-      if (c.startsWith('squeue -h -w')) {
+      if (c.includes('squeue -h -w "$known" -o')) {
         abort.abort();
         return { stdout: '42\n' };
       }
@@ -280,7 +298,7 @@ describe('the queue step (commands issued, recorded)', () => {
       signal: abort.signal,
     }).catch((e: unknown) => e);
     expect(StarclusterError.is(error) && error.code).toBe('Interrupted');
-    expect(access.on('master')).toContain('scontrol update NodeName=node002 State=RESUME');
+    expect(access.on('master').join('\n')).toContain('scontrol update NodeName="$known" State=RESUME');
     expect(access.on('master').join('\n')).not.toContain('SC_SLURM_CONF');
   });
 });
