@@ -95,6 +95,8 @@ export const PACKAGE_NAMES: Readonly<Record<string, Readonly<Record<PackageManag
   slurmctld: { apt: ['slurmctld'], dnf: ['slurm-slurmctld'] },
   slurmd: { apt: ['slurmd'], dnf: ['slurm-slurmd'] },
   openmpi: { apt: ['openmpi-bin', 'libopenmpi-dev'], dnf: ['openmpi', 'openmpi-devel'] },
+  // What mpicc calls (a stock image has no compiler; recommends are not installed, so libc's headers are named).
+  'c-compiler': { apt: ['gcc', 'g++', 'make', 'libc6-dev'], dnf: ['gcc', 'gcc-c++', 'make'] },
 };
 
 /** The distribution's package names for `names` (roles from PACKAGE_NAMES, others as given), without repeats. */

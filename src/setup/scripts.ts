@@ -143,9 +143,14 @@ export function sshfsMountScript(masterIp: string, paths: readonly string[]): st
     'StrictHostKeyChecking=yes',
     'BatchMode=yes',
   ].join(',');
+  // Retried: a master busy with setup's own connections may drop one (sshd's MaxStartups).
   return paths
-    .map(
-      (p) => `mkdir -p ${q(p)}; ${mountedAs(p, 'fuse.sshfs')} || sshfs -o ${options} root@${masterIp}:${q(p)} ${q(p)}`,
+    .map((p) =>
+      [
+        `mkdir -p ${q(p)}`,
+        `for i in 1 2 3 4 5; do ${mountedAs(p, 'fuse.sshfs')} && break; sshfs -o ${options} root@${masterIp}:${q(p)} ${q(p)} && break; sleep $i; done`,
+        mountedAs(p, 'fuse.sshfs'),
+      ].join('; '),
     )
     .join('\n');
 }

@@ -33,7 +33,8 @@ export const PARTITION = 'main';
  */
 export const QUEUE_PACKAGES = {
   common: ['munge', 'slurm-client', 'openmpi'],
-  controller: ['slurmctld'],
+  // The master also compiles (mpicc into the shared /home), as StarCluster's AMIs could.
+  controller: ['slurmctld', 'c-compiler'],
   exec: ['slurmd'],
 } as const;
 

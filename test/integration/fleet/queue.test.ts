@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalance, type BalancerLogEntry } from '../../../src/cluster/balance.js';
@@ -6,25 +9,52 @@ import { resizeCluster } from '../../../src/cluster/resize.js';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { StarclusterConfig } from '../../../src/config/types.js';
+import { StarclusterError } from '../../../src/errors.js';
 import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
 import { findNode, openCluster, sshNode } from '../../../src/setup/access.js';
 import { knownHostsFile } from '../../../src/setup/session.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
-import { fleetEnv, fleetUnavailable, type FleetEnv } from './fleet-env.js';
+import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
 
 /**
  * The Slurm queue on a 3-node fleet cluster, as a StarCluster user used SGE: srun across the
  * nodes, an sbatch array job with its outputs in the shared /home, MPI (mpirun with the host file
- * setup writes, and srun --mpi=pmix), a resize down while jobs run (none lost), and a cluster
- * with DISABLE_QUEUE = True where no Slurm daemon runs. The fleet's fast image is a view of this
- * machine, so it needs Debian's slurmctld, slurmd, munge and OpenMPI installed here (.ci/run does).
+ * setup writes, and srun --mpi=pmix), a resize down while jobs run (none lost), a cluster with
+ * DISABLE_QUEUE = True where no Slurm daemon runs, and the load balancer growing a 1-node cluster
+ * to 4 and back. On the fleet's fast image, a view of this machine (test/prerequisites.sh installs
+ * Debian's slurmctld, slurmd, slurm-client, munge and OpenMPI here); SC_QUEUE_TEST_IMAGE=debian-12
+ * runs it on the stock Debian 12 image, where setup installs them through the fleet's proxy.
  */
+const run = promisify(execFile);
+const IMAGE = process.env.SC_QUEUE_TEST_IMAGE;
+const FAST = !IMAGE || IMAGE === 'fast';
 const skip =
   fleetUnavailable() ||
-  (['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/mpicc'].find((f) => !existsSync(f))
-    ? 'needs slurmctld slurmd munge openmpi-bin libopenmpi-dev installed on this machine (see .ci/run)'
+  (FAST && ['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/mpicc'].find((f) => !existsSync(f))
+    ? 'the fast image needs slurmctld slurmd munge openmpi-bin libopenmpi-dev installed on this machine (test/prerequisites.sh)'
     : false);
+
+/** The fleet environment with its stock images built (minutes on a machine's first run, then cached). */
+async function queueEnv(): Promise<FleetEnv> {
+  const env = await fleetEnv();
+  if (!FAST) await run(join(ROOT, 'localstack', 'fleet'), ['build-images'], { env: process.env, timeout: 1_200_000 });
+  return env;
+}
+
+/** startCluster, failing with the problems it found in the message (vitest shows no `details`). */
+async function start(name: string, config: StarclusterConfig, io: RecordingIoHost): Promise<void> {
+  try {
+    await startCluster({ name, config, template: config.clusters.get(name)!, io, skipEngines: true });
+  } catch (error) {
+    const details = StarclusterError.is(error) ? error.details.join('\n') : '';
+    throw new Error(`${(error as Error).message}\n${details}`, { cause: error });
+  }
+}
+
+function settings(env: FleetEnv, extra: Record<string, string>): Record<string, string> {
+  return { NODE_IMAGE_ID: FAST ? env.imageId : IMAGE!, ...extra };
+}
 const NAME = `q${process.pid}`;
 const OFF = `qoff${process.pid}`;
 const BAL = `qbal${process.pid}`;
@@ -72,14 +102,11 @@ describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skip
   }
 
   beforeAll(async () => {
-    env = await fleetEnv();
-    ({ config } = await env.configFor(NAME, { CLUSTER_SIZE: '3', DISABLE_QUEUE: 'False' }));
-    ({ config: offConfig } = await env.configFor(OFF, { CLUSTER_SIZE: '2', DISABLE_QUEUE: 'True' }));
-    await Promise.all([
-      startCluster({ name: NAME, config, template: config.clusters.get(NAME)!, io, skipEngines: true }),
-      startCluster({ name: OFF, config: offConfig, template: offConfig.clusters.get(OFF)!, io, skipEngines: true }),
-    ]);
-  }, 900_000);
+    env = await queueEnv();
+    ({ config } = await env.configFor(NAME, settings(env, { CLUSTER_SIZE: '3', DISABLE_QUEUE: 'False' })));
+    ({ config: offConfig } = await env.configFor(OFF, settings(env, { CLUSTER_SIZE: '2', DISABLE_QUEUE: 'True' })));
+    await Promise.all([start(NAME, config, io), start(OFF, offConfig, io)]);
+  }, 1_800_000);
 
   afterAll(async () => {
     pool?.close();
@@ -202,10 +229,10 @@ describe.skipIf(skip)(`loadbalance on a fleet cluster from 1 node, max 4${skip ?
   const io = new RecordingIoHost();
 
   beforeAll(async () => {
-    env = await fleetEnv();
-    ({ config } = await env.configFor(BAL, { CLUSTER_SIZE: '1', DISABLE_QUEUE: 'False' }));
-    await startCluster({ name: BAL, config, template: config.clusters.get(BAL)!, io, skipEngines: true });
-  }, 600_000);
+    env = await queueEnv();
+    ({ config } = await env.configFor(BAL, settings(env, { CLUSTER_SIZE: '1', DISABLE_QUEUE: 'False' })));
+    await start(BAL, config, io);
+  }, 1_800_000);
 
   afterAll(async () => {
     pool?.close();

@@ -187,7 +187,9 @@ describe('the queue step (commands issued, recorded)', () => {
         .flatMap((c) => c.split('\n'))
         .filter((l) => l.includes('install --no-install-recommends'))
         .map((l) => l.replace(/^.*install --no-install-recommends /, ''));
-    expect(installs('master')).toEqual(['munge slurm-client openmpi-bin libopenmpi-dev slurmctld slurmd']);
+    expect(installs('master')).toEqual([
+      'munge slurm-client openmpi-bin libopenmpi-dev slurmctld gcc g++ make libc6-dev slurmd',
+    ]);
     expect(installs('node001')).toEqual(['munge slurm-client openmpi-bin libopenmpi-dev slurmd']);
   });
 
@@ -198,7 +200,9 @@ describe('the queue step (commands issued, recorded)', () => {
     expect(master).toContain('PartitionName=main Nodes=node001,node002 ');
     expect(master).not.toContain('NodeName=master');
     expect(master).not.toContain('/usr/sbin/slurmd\n');
-    expect(master).toContain('for p in munge slurm-client openmpi-bin libopenmpi-dev slurmctld;');
+    expect(master).toContain(
+      'for p in munge slurm-client openmpi-bin libopenmpi-dev slurmctld gcc g++ make libc6-dev;',
+    );
     // Without a shared /home every node gets the host file.
     expect(access.on('node002')).toContain('#writeFile /home/hostfile');
   });
