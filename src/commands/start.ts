@@ -61,7 +61,6 @@ export default class Start extends BaseCommand<typeof Start> {
     'no-create': Flags.boolean({
       char: 'x',
       description: 'launch nothing: start the cluster’s stopped nodes and set them up (the cluster must exist)',
-      exclusive: ['create-only'],
     }),
     'login-master': Flags.boolean({ char: 'l', description: 'log in to the master when the cluster is up' }),
     'disable-queue': Flags.boolean({

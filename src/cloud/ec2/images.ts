@@ -220,7 +220,10 @@ export async function resolveImagesWith(
         });
         return;
       }
-      const root = image.rootDeviceType;
+      // AWS's root device types are `ebs` and `instance-store`; anything else (LocalStack reports
+      // `standard` for an image made by CreateImage, which AWS makes EBS-backed) says nothing.
+      const root =
+        image.rootDeviceType === 'ebs' || image.rootDeviceType === 'instance-store' ? image.rootDeviceType : undefined;
       if (type && root && type.rootDeviceTypes.length && !type.rootDeviceTypes.includes(root)) {
         problems.push({
           kind: 'config',

@@ -128,6 +128,26 @@ out = {'state': i['State'], 'description': i.get('Description'), 'tags': tags(i)
     );
     expect(images).toEqual([image.imageId]);
 
+    // listclusters -s: SSH status per node (LocalStack boots nothing: every node is down).
+    const ssh = JSON.parse((await cli('listclusters', SECOND, '-s', '--json')).stdout) as {
+      nodes: { ssh?: string }[];
+    }[];
+    expect(ssh[0]?.nodes.map((n) => n.ssh)).toEqual(['down', 'down']);
+
+    // stop takes several clusters (-f: no hooks on nodes that cannot answer); start -x brings one back
+    // without launching anything.
+    const stopped = await cli('stop', FIRST, SECOND, '-c', '-f', '--json');
+    expect(stopped.code, stopped.out).toBe(0);
+    expect((JSON.parse(stopped.stdout) as { stopped: string[] }[]).map((r) => r.stopped.length)).toEqual([2, 2]);
+    const resumed = await cli('start', FIRST, '-x', '-o', '--json');
+    expect(resumed.code, resumed.out).toBe(0);
+    expect((JSON.parse(resumed.stdout) as { created: { instanceIds: string[] } }).created.instanceIds).toEqual([]);
+    const states = await boto3<string[]>(
+      `out = sorted(i['State']['Name'] for r in ec2.describe_instances(Filters=[{'Name': 'tag:starcluster:cluster', 'Values': [args['name']]}])['Reservations'] for i in r['Instances'] if i['State']['Name'] != 'terminated')`,
+      { name: FIRST },
+    );
+    expect(states).toEqual(['running', 'running']);
+
     expect((await cli('terminate', FIRST, SECOND, '-c')).code).toBe(0);
     const pretend = JSON.parse((await cli('removeimage', image.imageId, '-p', '--json')).stdout) as {
       removed: boolean;
@@ -153,6 +173,10 @@ out = {'state': i['State'], 'description': i.get('Description'), 'tags': tags(i)
     expect(missing.out).toContain('does not exist');
     const kernel = await cli('ebsimage', 'i-0000000000000dead', `none-${run}`, '-k', 'aki-1');
     expect(kernel.code, kernel.out).toBe(2);
+    // start -x needs a cluster to bring back: it launches nothing.
+    const none = await cli('start', `none-${run}`, '-x');
+    expect(none.code, none.out).toBe(4);
+    expect(none.out).toContain('-x launches none');
   }, 300_000);
 });
 
