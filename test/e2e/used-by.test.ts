@@ -119,37 +119,6 @@ function listedCluster(stdout: string): { name: string; nodes: { alias: string; 
   return all.find((c) => c.name === CLUSTER);
 }
 
-interface EngineActivity {
-  /** The engine's id, from the line it prints when it has registered (engine-1.log on its node). */
-  engine: number;
-  pid: number;
-  /** CPU time (user + system, in clock ticks of 1/100 s) the engine process used over one second. */
-  cpuTicks: number;
-}
-
-/**
- * An idle engine only answers heartbeats (well under a tick a second); one computing a pi task keeps
- * a core busy. Five ticks (50 ms of CPU) in a second tells the two apart even on a shared machine.
- */
-const BUSY_TICKS = 5;
-
-/** What node ALIAS's engine is doing, read on the node itself over `sshnode` (undefined if not readable). */
-async function engineActivity(alias: string): Promise<EngineActivity | undefined> {
-  const log = `/opt/starcluster/clusters/${CLUSTER}/nodes/${alias}/engine-1.log`;
-  const script = [
-    `J=$(grep '"engine"' ${log} | tail -n 1)`,
-    `P=$(echo "$J" | sed -E 's/.*"pid":([0-9]+).*/\\1/')`,
-    `A=$(awk '{print $14 + $15}' /proc/$P/stat)`,
-    'sleep 1',
-    `B=$(awk '{print $14 + $15}' /proc/$P/stat)`,
-    'echo "$J ticks=$((B - A))"',
-  ].join('; ');
-  const r = await cli(['sshnode', CLUSTER, alias, script], 60_000);
-  const m = /\{"engine":(\d+),.*"pid":(\d+)\} ticks=(\d+)/.exec(r.stdout);
-  if (r.code !== 0 || !m) return undefined;
-  return { engine: Number(m[1]), pid: Number(m[2]), cpuTicks: Number(m[3]) };
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-e2e-'));
   home = join(dir, 'home');
@@ -305,34 +274,38 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
   step(
     'a node terminated behind our back mid-job: pi still exact; its engine reported lost; resize replaces it',
     async () => {
-      // One task per engine, long enough (~10 s on 2 cores) that node005's task is still running when the
-      // node goes (a second to see it busy, a few more for boto3 and the fleet): the run can end only
-      // after the controller has declared that engine dead and resubmitted its task.
-      const samples = 20_000_000_000;
+      // One task per engine (test/_fixtures/jobs/held-pi.ts: pi whose tasks cannot return while a hold
+      // file exists on the shared /home). node005 is terminated once its task has started and the run
+      // is let go only after its host is gone, so the task is certainly running when the node dies,
+      // whatever the machine's speed: the run can end only after the controller has declared that
+      // engine dead and resubmitted its task.
+      const samples = 600_000_000;
+      const hold = `/home/e2e-hold-${RUN}`;
+      ok(await cli(['sshmaster', CLUSTER, `mkdir -p ${hold} && chmod 1777 ${hold} && touch ${hold}/hold`]), 'hold');
       const running = cli([
         'run',
-        join(ROOT, 'jobs/pi.ts'),
+        join(ROOT, 'test/_fixtures/jobs/held-pi.ts'),
         '-c',
         CLUSTER,
         '--param',
         `samples=${samples}`,
         '--param',
         'tasks=6',
+        '--param',
+        `hold=${hold}`,
         '--json',
       ]);
       let finished = false;
       void running.finally(() => (finished = true));
-      // Wait (bounded) until node005's engine is computing a task, then terminate the node at once: the
-      // engine it takes down was working on a task when it died.
-      let busy: EngineActivity | undefined;
-      for (let i = 0; i < 60 && !finished; i++) {
-        const seen = await engineActivity('node005');
-        if (seen && seen.cpuTicks >= BUSY_TICKS) {
-          busy = seen;
-          break;
-        }
+      // Wait (bounded: 300 s) until node005's engine has started its task.
+      let engine: number | undefined;
+      for (let i = 0; i < 300 && !finished && engine === undefined; i++) {
+        const r = await cli(['sshmaster', CLUSTER, `cat ${hold}/started-node005 2>/dev/null || true`], 60_000);
+        const id = /^(\d+)\s*$/.exec(r.stdout.trim());
+        if (id) engine = Number(id[1]);
+        else await new Promise((resolve) => setTimeout(resolve, 1000));
       }
-      expect(busy, 'node005 engine never seen computing a task while pi ran').toBeDefined();
+      expect(engine, `node005's engine never started a task:\n${finished ? (await running).stderr : ''}`).toBeDefined();
       const victim = `${CLUSTER}-node005`;
       const { stdout } = await exec(
         LOCALSTACK_PYTHON,
@@ -351,17 +324,21 @@ describe.sequential('used-by flow: LocalStack + fleet, 4 → 6 → 2 nodes', () 
         { env: { ...process.env, AWS_ENDPOINT_URL: endpoint }, timeout: 60_000 },
       );
       expect(stdout.trim(), `no running ${victim}`).toMatch(/^i-/);
+      // The node's host is gone (its engine with it) before any task may finish.
+      expect(await fleetHosts(5)).toBe(5);
+      expect(finished, 'the run ended while its tasks were held').toBe(false);
+      ok(await cli(['sshmaster', CLUSTER, `rm -f ${hold}/hold`]), 'release');
       const r = await running;
       ok(r, 'run pi while a node is terminated');
+      await cli(['sshmaster', CLUSTER, `rm -rf ${hold}`]);
       const out = lastJson<{ engines: number; result: { samples: number }; enginesLost: number[] }>(r.stdout);
       figures.push(
-        `node terminated mid-job (${stdout.trim()}; its engine ${busy!.engine} used ${busy!.cpuTicks} CPU ticks in the ` +
-          `second before): pi samples ${out.result.samples} of ${samples}; engines lost ${JSON.stringify(out.enginesLost)}`,
+        `node terminated mid-job (${stdout.trim()}, while its engine ${engine} held a started task): pi samples ` +
+          `${out.result.samples} of ${samples}; engines lost ${JSON.stringify(out.enginesLost)}`,
       );
       expect(out.result.samples).toBe(samples);
       // The run's result names exactly the engine that died with node005 (ENGINES_PER_NODE = 1).
-      expect(out.enginesLost).toEqual([busy!.engine]);
-      expect(await fleetHosts(5)).toBe(5);
+      expect(out.enginesLost).toEqual([engine]);
       ok(await cli(['resize', CLUSTER, '6'], 900_000), 'resize 6 (replace the lost node)');
       expect(await fleetHosts(6)).toBe(6);
     },
