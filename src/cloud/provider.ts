@@ -62,6 +62,8 @@ export interface LaunchSpec {
   clientToken: string;
   /** Recorded on the nodes (NodeRecord.loginUser) for every later SSH session. */
   loginUser?: string;
+  /** PUBLIC_IPS = True in a subnet: give each node a public address even where the subnet maps none. */
+  associatePublicIp?: boolean;
   /** An instance profile (name or ARN) for the nodes (IAM_PROFILE). */
   iamProfile?: string;
   /** Extra tags; the cluster, role, alias and Name tags are always added. */

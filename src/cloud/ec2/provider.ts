@@ -291,7 +291,22 @@ export class Ec2Provider implements Provider {
       DryRun: dryRun,
       ...(spec.keyName ? { KeyName: spec.keyName } : {}),
       ...(spec.securityGroupIds && !spec.subnetId ? { SecurityGroupIds: spec.securityGroupIds } : {}),
-      ...(spec.subnetId ? { SubnetId: spec.subnetId, SecurityGroupIds: spec.securityGroupIds } : {}),
+      // PUBLIC_IPS = True on a subnet that does not map public addresses by itself: ask for one per node
+      // (EC2 takes that only on a network interface, which then carries the subnet and groups).
+      ...(spec.subnetId && spec.associatePublicIp
+        ? {
+            NetworkInterfaces: [
+              {
+                DeviceIndex: 0,
+                SubnetId: spec.subnetId,
+                AssociatePublicIpAddress: true,
+                ...(spec.securityGroupIds ? { Groups: spec.securityGroupIds } : {}),
+              },
+            ],
+          }
+        : spec.subnetId
+          ? { SubnetId: spec.subnetId, SecurityGroupIds: spec.securityGroupIds }
+          : {}),
       ...(spec.zone || spec.placementGroup
         ? {
             Placement: {

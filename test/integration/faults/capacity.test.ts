@@ -10,7 +10,7 @@ import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { startFaultProxy, type FaultProxy, type ProxyCall, type ScriptedAnswer } from '../../_helpers/fault-proxy.js';
-import { inventory } from '../../_helpers/localstack.js';
+import { boto3, inventory } from '../../_helpers/localstack.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
 import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
@@ -147,6 +147,23 @@ describe('capacity, quotas and eventual consistency', () => {
     expect(seen[0]).toBe('sc-nodes');
     expect(seen[1]).not.toMatch(/AWS_SECRET_ACCESS_KEY|aws_secret_access_key|AKIA/);
     tally.push(`IAM_PROFILE: RunInstances carried it, no key in user data, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  it('PUBLIC_IPS = True in a subnet asks RunInstances for a public address per node', async () => {
+    const name = clusterName('pubip');
+    const subnet = await boto3<string>(
+      "out = [s['SubnetId'] for s in ec2.describe_subnets(Filters=[{'Name': 'default-for-az', 'Values': ['true']}])['Subnets']][0]",
+    );
+    const seen: (string | null)[] = [];
+    script = (c) => {
+      if (c.action !== 'RunInstances') return undefined;
+      seen.push(c.form.get('NetworkInterface.1.AssociatePublicIpAddress'), c.form.get('NetworkInterface.1.SubnetId'));
+      return err('InvalidParameterValue', 'inspected by the test');
+    };
+    const { error } = await start(name, { ...fx.template, subnetId: subnet, publicIps: true });
+    expect(StarclusterError.is(error) && error.code, String(error)).toBe('Ec2InvalidParameterValue');
+    expect(seen.slice(0, 2)).toEqual(['true', subnet]);
+    tally.push(`PUBLIC_IPS in ${subnet}: AssociatePublicIpAddress asked, leaked ${await cleanUp(name)}`);
   }, 300_000);
 
   it('a spot bid below the price: says how to see prices and what to change', async () => {
