@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBalance, type BalancerLogEntry } from '../../../src/cluster/balance.js';
+import { probeQueue, submitJob } from '../../../src/cluster/queue.js';
 import { resizeCluster } from '../../../src/cluster/resize.js';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
@@ -53,7 +55,8 @@ async function start(name: string, config: StarclusterConfig, io: RecordingIoHos
 }
 
 function settings(env: FleetEnv, extra: Record<string, string>): Record<string, string> {
-  return { NODE_IMAGE_ID: FAST ? env.imageId : IMAGE!, ...extra };
+  // t2.micro: offered in every us-east-1 zone (LocalStack offers no t3 in us-east-1e, where a fleet subnet may be).
+  return { NODE_IMAGE_ID: FAST ? env.imageId : IMAGE!, NODE_INSTANCE_TYPE: 't2.micro', ...extra };
 }
 const NAME = `q${process.pid}`;
 const OFF = `qoff${process.pid}`;
@@ -160,6 +163,29 @@ describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skip
       new Set(Array.from({ length: 20 }, (_, i) => i + 1)),
     );
     expect((await run(master, 'squeue -h')).trim()).toBe('');
+  });
+
+  it('qsub NAME script.sh uploads the script, submits it and gives the job id; listclusters -s reads the queue', async () => {
+    const script = join(env.home, 'hello-job.sh');
+    await writeFile(
+      script,
+      '#!/bin/sh\n#SBATCH -N 2\n#SBATCH -o qsub-%j.out\n#SBATCH -e qsub-%j.err\nsrun hostname | sort\n',
+    );
+    const submitted = await submitJob({ name: NAME, script, configPath: `${env.home}/config-${NAME}`, io });
+    expect(submitted.jobId).toMatch(/^\d+$/);
+    expect(submitted.remotePath).toMatch(/^\/home\/sgeadmin\/jobs\/.*-hello-job\.sh$/);
+    const master = await on(NAME, 'master');
+    await untilQueueEmpty(master, 'qsub job');
+    const out = (await run(master, `cat ~/jobs/qsub-${submitted.jobId}.out`)).trim().split('\n');
+    expect(out).toHaveLength(2);
+    const ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+    const queue = await probeQueue({
+      name: NAME,
+      provider: ctx.provider,
+      configPath: `${env.home}/config-${NAME}`,
+      io,
+    });
+    expect(queue).toEqual({ state: 'up', running: 0, waiting: 0, nodes: 3, idle: 3 });
   });
 
   it('MPI hello world on 3 nodes × 2 ranks reports 6 ranks on 3 hosts, with mpirun and with srun', async () => {
