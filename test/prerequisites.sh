@@ -4,8 +4,7 @@
 # that skips itself and passes having proved nothing.
 #   - root: the test fleet makes network namespaces, a bridge and overlay mounts;
 #   - Debian packages: sshd and sshfs for fleet hosts, iproute2, fonts for the figures, mmdebstrap and
-#     apt-cacher-ng for the fleet's stock images and their package proxy; Slurm, munge and OpenMPI, so
-#     the fleet's fast image (a view of this machine) can run the queue (test/integration/fleet/queue.test.ts);
+#     apt-cacher-ng for the fleet's stock images and their package proxy;
 #   - LocalStack in localstack/.venv (localstack/install.sh; Python >= 3.13).
 # As root on a Debian machine it installs what is missing (apt-get); otherwise it names it and exits 1.
 # .ci/run relies on this list: add a package here, not there.
@@ -15,7 +14,6 @@ cd "$(dirname "$0")/.."
 packages=(
   openssh-server openssh-client sshfs fuse3 iproute2 iptables procps psmisc util-linux
   ca-certificates fonts-dejavu-core mmdebstrap debian-archive-keyring apt-cacher-ng
-  slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
 )
 
 if [ "$(id -u)" != 0 ]; then

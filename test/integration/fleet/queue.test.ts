@@ -24,17 +24,18 @@ import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js'
  * nodes, an sbatch array job with its outputs in the shared /home, MPI (mpirun with the host file
  * setup writes, and srun --mpi=pmix), a resize down while jobs run (none lost), a cluster with
  * DISABLE_QUEUE = True where no Slurm daemon runs, and the load balancer growing a 1-node cluster
- * to 4 and back. On the fleet's fast image, a view of this machine (test/prerequisites.sh installs
- * Debian's slurmctld, slurmd, slurm-client, munge and OpenMPI here); SC_QUEUE_TEST_IMAGE=debian-12
- * runs it on the stock Debian 12 image, where setup installs them through the fleet's proxy.
+ * to 4 and back. On the fleet's stock Debian 12 image (NODE_IMAGE_ID = debian-12): setup installs
+ * Slurm, munge and OpenMPI from Debian's packages through the fleet's proxy. SC_QUEUE_TEST_IMAGE=fast
+ * runs it on the fast image instead (a view of this machine: it needs Debian's slurmctld, slurmd,
+ * slurm-client, munge, openmpi-bin and libopenmpi-dev installed here), in about half the time.
  */
 const run = promisify(execFile);
-const IMAGE = process.env.SC_QUEUE_TEST_IMAGE;
-const FAST = !IMAGE || IMAGE === 'fast';
+const IMAGE = process.env.SC_QUEUE_TEST_IMAGE ?? 'debian-12';
+const FAST = IMAGE === 'fast';
 const skip =
   fleetUnavailable() ||
   (FAST && ['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/mpicc'].find((f) => !existsSync(f))
-    ? 'the fast image needs slurmctld slurmd munge openmpi-bin libopenmpi-dev installed on this machine (test/prerequisites.sh)'
+    ? 'SC_QUEUE_TEST_IMAGE=fast needs slurmctld slurmd munge openmpi-bin libopenmpi-dev installed on this machine'
     : false);
 
 /** The fleet environment with its stock images built (minutes on a machine's first run, then cached). */
@@ -56,7 +57,7 @@ async function start(name: string, config: StarclusterConfig, io: RecordingIoHos
 
 function settings(env: FleetEnv, extra: Record<string, string>): Record<string, string> {
   // t2.micro: offered in every us-east-1 zone (LocalStack offers no t3 in us-east-1e, where a fleet subnet may be).
-  return { NODE_IMAGE_ID: FAST ? env.imageId : IMAGE!, NODE_INSTANCE_TYPE: 't2.micro', ...extra };
+  return { NODE_IMAGE_ID: FAST ? env.imageId : IMAGE, NODE_INSTANCE_TYPE: 't2.micro', ...extra };
 }
 const NAME = `q${process.pid}`;
 const OFF = `qoff${process.pid}`;
