@@ -200,9 +200,12 @@ def ensure_subnet(client) -> str:
                     }
                 ],
             )["Vpc"]["VpcId"]
+        # A fixed zone: left to LocalStack, the subnet lands in a random one, and some (us-east-1e) offer no
+        # t3 types, so start's offering check would refuse the tests' clusters one run in six.
         subnet_id = client.create_subnet(
             VpcId=vpc_id,
             CidrBlock=SUBNET_CIDR,
+            AvailabilityZone=f"{REGION}a",
             TagSpecifications=[
                 {
                     "ResourceType": "subnet",
