@@ -192,13 +192,14 @@ out = v['VolumeId']
     );
     const device = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`;
     const admin = await login(plain, 'admin');
-    // The fleet attaches it on its next pass (bounded: 60 s).
+    // The fleet attaches it on its next pass (bounded: 60 s). `readlink -e` answers only once the link and
+    // what it names exist (`-f` would echo the by-id path itself while /dev/disk/by-id is there).
     let seen = '';
-    for (let i = 0; i < 120 && !seen.includes('nvme'); i++) {
-      seen = (await admin.exec(`readlink -f ${device}`)).stdout;
-      if (!seen.includes('nvme')) await sleep(500);
+    for (let i = 0; i < 120 && !seen; i++) {
+      seen = (await admin.exec(`readlink -e ${device} || true`)).stdout.trim();
+      if (!seen) await sleep(500);
     }
-    expect(seen.trim()).toBe('/dev/nvme1n1');
+    expect(seen).toBe('/dev/nvme1n1');
     expect((await admin.exec(`sudo blkid ${device}`)).code).toBe(2); // no filesystem yet
     const made = await admin.exec(`sudo mkfs.ext4 -q ${device} && sudo blkid -o value -s TYPE ${device}`);
     expect(made).toMatchObject({ code: 0, stdout: 'ext4\n' });
