@@ -1,5 +1,6 @@
 import { AbortError, RemoteError, StarclusterError } from '../errors.js';
 import { connect, type ConnectTarget, type SshConnection } from './connection.js';
+import { sleep } from '../sleep.js';
 
 export interface WaitForSshOptions {
   /** Give up after this long in total (default 300 s). */
@@ -62,18 +63,4 @@ export async function waitForSsh(target: ConnectTarget, options: WaitForSshOptio
       cause: last,
     },
   );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

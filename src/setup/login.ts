@@ -1,5 +1,6 @@
 import { AbortError, RemoteError, StarclusterError } from '../errors.js';
 import { shellQuote as q, type CommandRunner } from '../remote/types.js';
+import { sleep as pauseFor } from '../sleep.js';
 
 /**
  * How setup gets root on a node made from a stock image.
@@ -95,7 +96,7 @@ const FATAL = new Set([
 export async function waitForRoot(connector: LoginConnector, options: WaitForRootOptions): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 300_000;
   const deadline = Date.now() + timeoutMs;
-  const sleep = options.sleep ?? pause;
+  const sleep = options.sleep ?? pauseFor;
   let delay = options.initialDelayMs ?? 250;
   const maxDelay = options.maxDelayMs ?? 2_000;
   const users = [...options.loginUsers];
@@ -177,18 +178,4 @@ export async function waitForRoot(connector: LoginConnector, options: WaitForRoo
       cause: last,
     },
   );
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
