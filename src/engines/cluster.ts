@@ -790,13 +790,17 @@ async function startRemoteEngines(ctx: ClusterContext, only?: NodeRecord[], sign
         });
       }
       await execChecked(host, `mkdir -p ${q(nodeDir)}`);
-      await host.writeFile(posix.join(nodeDir, 'desired.json'), JSON.stringify({ processes }, null, 2), 0o600);
+      // Written aside, then renamed into place once the run-as user owns it: a running supervisor
+      // (as CLUSTER_USER) must never see a desired.json it cannot read.
+      const next = posix.join(nodeDir, 'desired.json.next');
+      await host.writeFile(next, JSON.stringify({ processes }, null, 2), 0o600);
       // The marker is assembled in the shell so this command's own line never contains it
       // (pgrep -f would otherwise find the shell running this very check).
       await execChecked(
         host,
         [
           ...runAsUserLines(state.runAs, [base]),
+          `mv -f ${q(next)} ${q(posix.join(nodeDir, 'desired.json'))} || exit 1`,
           `M=--sc-node=${q(ctx.name)}/; M="$M"${q(n.alias)}`,
           // setsid -f: a backgrounded `( … &)` would keep the SSH channel open.
           `pgrep -f -- "[-]\${M#-} " >/dev/null || { cd ${q(nodeDir)} && setsid -f $AS ${q(node)} ${q(posix.join(runtime, 'supervisor.mjs'))} "$M" --dir ${q(nodeDir)} >>supervisor.log 2>&1 </dev/null; }`,

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../../src/cloud/local/entry.js';
-import { createLocalProvider, readNodeStatus, writeDesired } from '../../../src/cloud/local/index.js';
+import { createLocalProvider, localNodeDir, readNodeStatus, writeDesired } from '../../../src/cloud/local/index.js';
 
 // Real supervisor processes on this machine, under a throwaway STARCLUSTER_HOME.
 const home = await mkdtemp(join(tmpdir(), 'sc-local-'));
@@ -106,5 +106,40 @@ describe('local provider', () => {
     expect((await provider.listNodes('beta')).map((n) => n.state)).toEqual(['stopped']);
     await provider.terminate(['local-beta-master']);
     expect(await provider.listClusters()).toEqual([]);
+  });
+
+  it('keeps its children running while desired.json is unreadable, then follows the next good one', async () => {
+    await provider.launch({
+      cluster: 'gamma',
+      role: 'master',
+      aliases: ['master'],
+      instanceType: 'local',
+      imageId: 'local',
+      clientToken: 'g1',
+    });
+    await provider.waitRunning(['local-gamma-master']);
+    const stateDir = join(home, 'clusters', 'gamma');
+    const sleeper = { name: 'sleeper', argv: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] };
+    await writeDesired(stateDir, 'master', { processes: [sleeper] });
+    const pid = await until('sleeper to start', async () => {
+      const s = await readNodeStatus(stateDir, 'master');
+      return s?.children.find((c) => c.name === 'sleeper' && c.state === 'running')?.pid;
+    });
+    // Half-written (as a writer that is not atomic, or a file the supervisor may not read, leaves it).
+    await writeFile(join(localNodeDir(stateDir, 'master'), 'desired.json'), '{"processes": [');
+    const error = await until('the supervisor to report the bad file', async () => {
+      return (await readNodeStatus(stateDir, 'master'))?.desiredError;
+    });
+    expect(error).toMatch(/desired\.json is not JSON/);
+    expect(isAlive(pid)).toBe(true);
+    await writeDesired(stateDir, 'master', { processes: [sleeper, { ...sleeper, name: 'second' }] });
+    const status = await until('second to start', async () => {
+      const s = await readNodeStatus(stateDir, 'master');
+      return s?.children.some((c) => c.name === 'second' && c.state === 'running') ? s : undefined;
+    });
+    expect(status.desiredError).toBeUndefined();
+    expect(status.children.find((c) => c.name === 'sleeper')?.pid).toBe(pid);
+    await provider.terminate(['local-gamma-master']);
+    expect(isAlive(pid)).toBe(false);
   });
 });

@@ -40,6 +40,8 @@ export interface NodeStatus {
   cluster: string;
   alias: string;
   updatedAt: string;
+  /** Set while desired.json cannot be read or parsed; the children keep running as they were. */
+  desiredError?: string;
   children: ChildStatus[];
 }
 

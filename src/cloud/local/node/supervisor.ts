@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, closeSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ChildStatus,
@@ -7,7 +8,6 @@ import {
   type DesiredState,
   NODE_ENV,
   desiredFile,
-  readJson,
   statusFile,
   writeJsonAtomic,
 } from './files.js';
@@ -41,6 +41,8 @@ interface Child {
 export class NodeSupervisor {
   private readonly children = new Map<string, Child>();
   private desiredMtime = -1;
+  /** Why the last desired.json could not be used (published in status.json), if it could not. */
+  private desiredError?: string;
   private poller?: NodeJS.Timeout;
   private stopped = false;
   private writing = Promise.resolve();
@@ -64,15 +66,26 @@ export class NodeSupervisor {
 
   private async reconcile(): Promise<void> {
     if (this.stopped) return;
+    const file = desiredFile(this.options.nodeDir);
     let mtime: number;
     try {
-      mtime = statSync(desiredFile(this.options.nodeDir)).mtimeMs;
+      mtime = statSync(file).mtimeMs;
     } catch {
       mtime = 0;
     }
     if (mtime === this.desiredMtime) return;
+    const desired = await readDesired(file);
+    if (typeof desired === 'string') {
+      // Unreadable or half-written: keep what runs and look again at the next poll (the mtime is
+      // not recorded), rather than reading it as "run nothing" and stopping every child.
+      if (desired !== this.desiredError) {
+        this.desiredError = desired;
+        await this.publish();
+      }
+      return;
+    }
     this.desiredMtime = mtime;
-    const desired = (await readJson<DesiredState>(desiredFile(this.options.nodeDir))) ?? { processes: [] };
+    this.desiredError = undefined;
     const wanted = new Map(desired.processes.map((p) => [p.name, p]));
     for (const child of this.children.values()) {
       if (!wanted.has(child.spec.name)) void this.stopChild(child).then(() => this.children.delete(child.spec.name));
@@ -158,6 +171,7 @@ export class NodeSupervisor {
       alias: this.options.alias,
       updatedAt: new Date().toISOString(),
       stopped: this.stopped,
+      ...(this.desiredError ? { desiredError: this.desiredError } : {}),
       children: [...this.children.values()].map((c) => c.status),
     };
     // Serialised so an older snapshot never overwrites a newer one.
@@ -165,5 +179,23 @@ export class NodeSupervisor {
       .then(() => writeJsonAtomic(statusFile(this.options.nodeDir), status))
       .catch(() => undefined);
     return this.writing;
+  }
+}
+
+/** desired.json as a state, or why it cannot be used. A missing file means "run nothing". */
+async function readDesired(file: string): Promise<DesiredState | string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { processes: [] };
+    return `cannot read ${file}: ${(error as Error).message}`;
+  }
+  try {
+    const value = JSON.parse(text) as Partial<DesiredState> | null;
+    if (!value || !Array.isArray(value.processes)) return `${file} has no "processes" list`;
+    return value as DesiredState;
+  } catch (error) {
+    return `${file} is not JSON: ${(error as Error).message}`;
   }
 }
