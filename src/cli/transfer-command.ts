@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { UsageError } from '../errors.js';
-import { findNode, getFiles, openCluster, putFiles, type TransferResult } from '../setup/access.js';
+import { findNode, getFiles, openRunningCluster, putFiles, type TransferResult } from '../setup/access.js';
 import { BaseCommand } from './base-command.js';
 
 /** The words that differ between `put` and `get`; everything else they share. */
@@ -52,7 +52,7 @@ export abstract class TransferCommand extends BaseCommand<typeof TransferCommand
         'MissingPaths',
         `${this.direction} needs at least one ${words.sources} path and a ${words.destination} destination`,
       );
-    const ctx = await openCluster({
+    const ctx = await openRunningCluster({
       name: this.args.cluster,
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),

@@ -1,47 +1,8 @@
 import type { ProviderKind } from '../config/types.js';
+import type { NodeRecord, NodeRole } from '../model/node.js';
 
-/**
- * The seam between cluster operations and a place nodes run (EC2, or processes on this machine),
- * in the spirit of Ray's NodeProvider. Contract:
- * - membership is by tags (`starcluster:cluster`, `starcluster:role`, `Name`), never a local registry;
- * - listings are eventually consistent: callers poll, they do not assume read-after-write;
- * - `launch` is idempotent by `clientToken`: the same token never makes nodes twice;
- * - `terminate` of an id that is already gone is not an error.
- */
-export type NodeRole = 'master' | 'node';
-export type NodeState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
-
-export const TAG_CLUSTER = 'starcluster:cluster';
-export const TAG_ROLE = 'starcluster:role';
-export const TAG_ALIAS = 'starcluster:alias';
-export const TAG_NAME = 'Name';
-/** The user to log in as on the node's image (absent: root), written at launch. */
-export const TAG_LOGIN_USER = 'starcluster:login-user';
-
-export interface NodeRecord {
-  /** Instance id (EC2) or a local id. */
-  id: string;
-  cluster: string;
-  /** `master`, `node001`, ... (without DNS prefix). */
-  alias: string;
-  role: NodeRole;
-  state: NodeState;
-  instanceType: string;
-  imageId?: string;
-  zone?: string;
-  privateIp?: string;
-  /** Recorded, never connected to by tests: LocalStack invents these. */
-  publicIp?: string;
-  keyName?: string;
-  launchTime?: Date;
-  spotRequestId?: string;
-  /**
-   * The user to log in as over SSH (then sudo): the image's own (`admin`, `ubuntu`, `ec2-user`)
-   * or LOGIN_USER. Absent: root, as on images whose user data lets root in.
-   */
-  loginUser?: string;
-  tags: Record<string, string>;
-}
+export type { NodeRecord, NodeRole, NodeState } from '../model/node.js';
+export { TAG_ALIAS, TAG_CLUSTER, TAG_LOGIN_USER, TAG_NAME, TAG_ROLE } from '../model/tags.js';
 
 export interface LaunchSpec {
   cluster: string;
@@ -122,6 +83,14 @@ export function resolvedImageFor(
   return resolution.images.find((i) => i.request.image === image && i.request.instanceType === instanceType);
 }
 
+/**
+ * The seam between cluster operations and a place nodes run (EC2, or processes on this machine),
+ * in the spirit of Ray's NodeProvider. Contract:
+ * - membership is by tags (`starcluster:cluster`, `starcluster:role`, `Name`), never a local registry;
+ * - listings are eventually consistent: callers poll, they do not assume read-after-write;
+ * - `launch` is idempotent by `clientToken`: the same token never makes nodes twice;
+ * - `terminate` of an id that is already gone is not an error.
+ */
 export interface Provider {
   readonly kind: ProviderKind;
   /**
@@ -132,10 +101,24 @@ export interface Provider {
   resolveImages?(requests: readonly ImageRequest[], options?: ImageCheckOptions): Promise<ImageResolution>;
   /** Nodes of the cluster that are not terminated. */
   listNodes(cluster: string): Promise<NodeRecord[]>;
+  /** Nodes by id, whichever cluster they are in (none for ids that do not exist). */
+  describeNodes(ids: string[]): Promise<NodeRecord[]>;
   /** Names of every cluster this provider can see, from tags. */
   listClusters(): Promise<string[]>;
   launch(spec: LaunchSpec, signal?: AbortSignal): Promise<NodeRecord[]>;
   /** Waits until the nodes are running (or fails naming the ones that are not). */
   waitRunning(ids: string[], signal?: AbortSignal): Promise<NodeRecord[]>;
   terminate(ids: string[]): Promise<void>;
+  /** What the cloud keeps about the cluster besides its nodes (nothing, for a provider without groups). */
+  describeCluster(cluster: string): Promise<ClusterRecord>;
+}
+
+/** What the cloud keeps about a cluster besides its nodes: on EC2, its security group and the tags on it. */
+export interface ClusterRecord {
+  /** The template it was started from (TAG_TEMPLATE). */
+  template?: string;
+  /** `start -d` (TAG_DESCRIPTION). */
+  description?: string;
+  /** The group its nodes are in. */
+  securityGroup?: { id: string; name: string };
 }

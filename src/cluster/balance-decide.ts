@@ -1,5 +1,5 @@
 import type { QueueJob, QueueStatus } from '../setup/slurm.js';
-import { aliasNumber } from './aliases.js';
+import { aliasNumber } from '../model/aliases.js';
 
 /**
  * The load balancer's decision (StarCluster's `bal`, on Slurm's queue), as a pure function of

@@ -5,7 +5,7 @@ import type { Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { RemoteError, StarclusterError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
-import { findNode, openCluster, sshNode } from '../setup/access.js';
+import { findNode, openRunningCluster, sshNode } from '../setup/access.js';
 import { queueSettings } from '../setup/queue.js';
 import { toSetupNode } from '../setup/session.js';
 import { parseQueueStatus, QUEUE_STATUS_COMMAND, type QueueStatus } from '../setup/slurm.js';
@@ -80,8 +80,8 @@ export const BALANCER_DEFAULTS = {
 } as const;
 
 export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalanceResult> {
-  const open = (): ReturnType<typeof openCluster> =>
-    openCluster({
+  const open = (): ReturnType<typeof openRunningCluster> =>
+    openRunningCluster({
       name: opts.name,
       io: opts.io,
       ...(opts.configPath ? { configPath: opts.configPath } : {}),
@@ -169,7 +169,7 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
 }
 
 /** The queue as the master sees it (one SSH command). */
-export async function queueStatus(ctx: Awaited<ReturnType<typeof openCluster>>): Promise<QueueStatus> {
+export async function queueStatus(ctx: Awaited<ReturnType<typeof openRunningCluster>>): Promise<QueueStatus> {
   const r = await sshNode({ ctx, node: findNode(ctx, 'master'), command: QUEUE_STATUS_COMMAND });
   if (r.code !== 0) {
     throw new RemoteError('QueueStatusFailed', `cannot read the queue on ${ctx.name}'s master (exit ${r.code})`, {

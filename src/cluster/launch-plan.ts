@@ -7,7 +7,7 @@ import {
   type Provider,
 } from '../cloud/provider.js';
 import type { ClusterTemplate } from '../config/types.js';
-import { MASTER_ALIAS, aliasNumber } from './aliases.js';
+import { MASTER_ALIAS, aliasNumber } from '../model/aliases.js';
 
 /** One RunInstances call: nodes of the same role, instance type, AMI and market. */
 export interface LaunchGroup {

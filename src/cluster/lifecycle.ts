@@ -6,9 +6,9 @@ import type { IoHost } from '../io-host.js';
 import { runSteps } from '../steps.js';
 import { startEngines, stopEngines } from '../engines/cluster.js';
 import { restartHooks, setupCluster, shutdownCluster } from '../setup/index.js';
-import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
-import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
-import { providerForCluster } from './terminate.js';
+import { existingNodes, openCluster } from '../cloud/open.js';
+import { sortNodes } from '../model/context.js';
+import { summariseNode, type NodeSummary } from './summary.js';
 
 export interface LifecycleOptions {
   name: string;
@@ -32,30 +32,20 @@ export interface LifecycleResult {
 }
 
 async function loadCluster(opts: LifecycleOptions) {
-  const provider = opts.provider ?? (await providerForCluster(opts.name, opts.config));
-  const ec2 = ec2Of(provider);
+  const cluster = await openCluster(opts.name, {
+    io: opts.io,
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.provider ? { provider: opts.provider } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+  });
+  const ec2 = ec2Of(cluster.provider);
   if (!ec2)
     throw new CloudError(
       'NotOnEc2',
       `cluster ${opts.name} does not run on EC2: stop and restart apply to EC2 clusters`,
     );
-  const nodes = sortNodes(await provider.listNodes(opts.name));
-  if (nodes.length === 0)
-    throw new CloudError('ClusterNotFound', `cluster ${opts.name} has no nodes`, {
-      hint: 'see `starcluster listclusters`',
-    });
-  const sg = (await ec2.clusterSecurityGroups(opts.name))[0];
-  const template = templateFor(opts.config, sg?.tags[TAG_TEMPLATE], provider, nodes);
-  const ctx = makeContext({
-    name: opts.name,
-    template,
-    config: opts.config ?? emptyConfig(),
-    provider,
-    io: opts.io,
-    nodes,
-    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-  });
-  return { provider, ec2, nodes, ctx };
+  const nodes = existingNodes(cluster);
+  return { provider: cluster.provider, ec2, nodes, ctx: cluster.ctx };
 }
 
 /**

@@ -2,10 +2,10 @@ import { createProvider, ec2Of } from '../cloud/index.js';
 import type { Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
-import { TAG_TEMPLATE } from '../cloud/ec2/provider.js';
+import { readCluster } from '../cloud/open.js';
 import { fromTags } from '../cloud/ec2/api.js';
 import { renderQueue, type QueueInfo } from './queue.js';
-import { formatUptime, sortNodes, summariseNode, table, type NodeSummary } from './model.js';
+import { formatUptime, summariseNode, table, type NodeSummary } from './summary.js';
 
 export interface ClusterInfo {
   name: string;
@@ -63,10 +63,9 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
       });
       continue;
     }
-    const ec2 = ec2Of(provider);
     for (const name of names) {
-      const nodes = sortNodes(await provider.listNodes(name));
-      const sg = ec2 ? (await ec2.clusterSecurityGroups(name))[0] : undefined;
+      const { nodes, record } = await readCluster(provider, name);
+      const sg = record.securityGroup;
       if (nodes.length === 0 && !sg) continue;
       const master = nodes.find((n) => n.role === 'master') ?? nodes[0];
       const spot = nodes.map((n) => n.spotRequestId).filter((x): x is string => Boolean(x));
@@ -74,8 +73,8 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
       out.push({
         name,
         provider: provider.kind,
-        ...(sg?.tags[TAG_TEMPLATE] ? { template: sg.tags[TAG_TEMPLATE] } : {}),
-        ...(sg?.tags['starcluster:description'] ? { description: sg.tags['starcluster:description'] } : {}),
+        ...(record.template ? { template: record.template } : {}),
+        ...(record.description ? { description: record.description } : {}),
         ...(sg ? { securityGroup: { id: sg.id, name: sg.name } } : {}),
         ...(master?.zone ? { zone: master.zone } : {}),
         ...(master?.keyName ? { keyName: master.keyName } : {}),
@@ -102,7 +101,7 @@ export async function addSshStatus(
   clusters: ClusterInfo[],
   opts: { configPath?: string; io: IoHost; env?: NodeJS.ProcessEnv },
 ): Promise<ClusterInfo[]> {
-  const { openCluster, sshStatus } = await import('../setup/access.js');
+  const { openRunningCluster, sshStatus } = await import('../setup/access.js');
   for (const c of clusters) {
     if (c.provider !== 'ec2' || !c.nodes.some((n) => n.state === 'running')) {
       for (const n of c.nodes) n.ssh = c.provider === 'ec2' ? 'down' : 'n/a';
@@ -110,7 +109,7 @@ export async function addSshStatus(
     }
     let status: Record<string, 'up' | 'down'> = {};
     try {
-      const ctx = await openCluster({
+      const ctx = await openRunningCluster({
         name: c.name,
         io: opts.io,
         ...(opts.configPath ? { configPath: opts.configPath } : {}),

@@ -3,7 +3,7 @@ import type { NodeRecord, Provider } from '../cloud/provider.js';
 import { RemoteError, StarclusterError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { shellQuote } from '../remote/types.js';
-import { findNode, openCluster, putFiles, sshNode } from '../setup/access.js';
+import { findNode, openRunningCluster, putFiles, sshNode } from '../setup/access.js';
 import { queueSettings } from '../setup/queue.js';
 import { countJobs, parseQueueStatus, QUEUE_STATUS_COMMAND } from '../setup/slurm.js';
 
@@ -27,7 +27,7 @@ export async function probeQueue(opts: {
   io: IoHost;
 }): Promise<QueueInfo> {
   try {
-    const ctx = await openCluster({
+    const ctx = await openRunningCluster({
       name: opts.name,
       io: opts.io,
       provider: opts.provider,
@@ -89,7 +89,7 @@ export interface SubmitResult {
  * every node) and submits it with sbatch from there, so its output lands beside it.
  */
 export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
-  const ctx = await openCluster({
+  const ctx = await openRunningCluster({
     name: opts.name,
     io: opts.io,
     ...(opts.configPath ? { configPath: opts.configPath } : {}),

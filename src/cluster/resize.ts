@@ -1,21 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { ec2Of } from '../cloud/index.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
-import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
+import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { addEngines, readEngineState, stopEngines } from '../engines/cluster.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
-import { launchToken, TAG_TEMPLATE } from '../cloud/ec2/provider.js';
+import { launchToken } from '../cloud/ec2/provider.js';
 import { nodeUserData } from '../cloud/ec2/user-data.js';
-import { MASTER_ALIAS, aliasNumber, aliasesToRemove, nextAliases } from './aliases.js';
+import { MASTER_ALIAS, aliasNumber, aliasesToRemove, nextAliases } from '../model/aliases.js';
 import { launchGroups, resolveShapeImages, type NodeShape } from './launch-plan.js';
-import { emptyConfig, makeContext, sortNodes, summariseNode, templateFor, type NodeSummary } from './model.js';
+import { makeContext, sortNodes } from '../model/context.js';
+import { summariseNode, type NodeSummary } from './summary.js';
 import { securityGroupName } from './security-group.js';
-import { TAG_RUN } from './start.js';
+import { TAG_RUN } from '../model/tags.js';
 import { problemsError } from './validate.js';
-import { providerForCluster } from './terminate.js';
+import { existingNodes, openCluster, providerForCluster } from '../cloud/open.js';
 import { supportsPlacementGroup } from '../cloud/ec2/prices.js';
 
 export interface AddNodesOptions {
@@ -62,24 +63,15 @@ export interface ResizeResult {
   declined?: boolean;
 }
 
-interface Loaded {
-  provider: Provider;
-  nodes: NodeRecord[];
-  template: ClusterTemplate;
-  config: StarclusterConfig;
-}
-
-async function load(name: string, config: StarclusterConfig | undefined, provider?: Provider): Promise<Loaded> {
-  const p = provider ?? (await providerForCluster(name, config));
-  const nodes = sortNodes(await p.listNodes(name));
-  if (nodes.length === 0)
-    throw new CloudError('ClusterNotFound', `cluster ${name} has no nodes`, {
-      hint: 'see `starcluster listclusters`; start it with `starcluster start`',
-    });
-  const ec2 = ec2Of(p);
-  const sg = ec2 ? (await ec2.clusterSecurityGroups(name))[0] : undefined;
-  const template = templateFor(config, sg?.tags[TAG_TEMPLATE], p, nodes);
-  return { provider: p, nodes, template, config: config ?? emptyConfig() };
+async function load(opts: AddNodesOptions | RemoveNodesOptions) {
+  const cluster = await openCluster(opts.name, {
+    io: opts.io,
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.provider ? { provider: opts.provider } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+  });
+  existingNodes(cluster, { hint: 'see `starcluster listclusters`; start it with `starcluster start`' });
+  return cluster;
 }
 
 /**
@@ -88,7 +80,7 @@ async function load(name: string, config: StarclusterConfig | undefined, provide
  * nodes this run launched.
  */
 export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
-  const { provider, nodes, template, config } = await load(opts.name, opts.config, opts.provider);
+  const { provider, nodes, template, config, record } = await load(opts);
   const ec2 = ec2Of(provider);
   const existing = nodes.map((n) => n.alias);
   let aliases: string[];
@@ -134,7 +126,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   if (images.problems.length) throw problemsError(opts.name, images.problems);
   const shapes: NodeShape[] = images.shapes;
   const runId = randomUUID();
-  const sg = ec2 ? (await ec2.clusterSecurityGroups(opts.name))[0] : undefined;
+  const sg = record.securityGroup;
   const pgName = securityGroupName(opts.name);
   const usePg = ec2 && supportsPlacementGroup(instanceType) ? await ec2.findPlacementGroup(pgName) : false;
 
@@ -233,7 +225,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
  * node teardown hooks, then terminates them (and cancels their spot requests). Never the master.
  */
 export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResult> {
-  const { provider, nodes, template, config } = await load(opts.name, opts.config, opts.provider);
+  const { provider, nodes, ctx } = await load(opts);
   const ec2 = ec2Of(provider);
   const existing = nodes.map((n) => n.alias);
   let aliases: string[];
@@ -265,15 +257,6 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
     if (!ok)
       return { name: opts.name, added: [], removed: [], nodes: nodes.map((n) => summariseNode(n)), declined: true };
   }
-  const ctx = makeContext({
-    name: opts.name,
-    template,
-    config,
-    provider,
-    io: opts.io,
-    nodes,
-    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-  });
   const guard = async (what: string, hook: () => Promise<void>): Promise<void> => {
     try {
       await hook();

@@ -4,7 +4,7 @@ import { loadConfig } from '../config/index.js';
 import { getClusterTemplate } from '../config/templates.js';
 import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
 import { StarclusterError } from '../errors.js';
-import { emptyConfig } from './model.js';
+import { emptyConfig } from '../model/template.js';
 
 /**
  * The config for commands that also work without one (terminate, listclusters, the account

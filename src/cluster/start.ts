@@ -1,32 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { createProvider, ec2Of } from '../cloud/index.js';
-import { TAG_CLUSTER, type NodeRecord, type Provider } from '../cloud/provider.js';
+import type { NodeRecord, Provider } from '../cloud/provider.js';
+import {
+  STARCLUSTER_VERSION,
+  TAG_CLUSTER,
+  TAG_DESCRIPTION,
+  TAG_RUN,
+  TAG_TEMPLATE,
+  TAG_VERSION,
+} from '../model/tags.js';
 import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
 import { CloudError, ConfigError, StarclusterError } from '../errors.js';
 import { runSteps, type Step } from '../steps.js';
 import { startEngines } from '../engines/cluster.js';
 import { setupCluster } from '../setup/index.js';
-import { clusterAliases, missingAliases } from './aliases.js';
+import { clusterAliases, missingAliases } from '../model/aliases.js';
 import { launchGroups, nodeShapes, resolveShapeImages, type LaunchGroup, type NodeShape } from './launch-plan.js';
-import { makeContext, sortNodes, summariseNode, type NodeSummary } from './model.js';
+import { makeContext, sortNodes } from '../model/context.js';
+import { summariseNode, type NodeSummary } from './summary.js';
 import { describeRule, missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
 import { nodeUserData } from '../cloud/ec2/user-data.js';
 import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
 import { onDemandPrice, supportsPlacementGroup } from '../cloud/ec2/prices.js';
-import {
-  launchToken,
-  TAG_TEMPLATE,
-  TAG_VERSION,
-  ZONE_SPECIFIC_LAUNCH_CODES,
-  type SecurityGroupInfo,
-} from '../cloud/ec2/provider.js';
-
-/** Tag on everything one `start`/`addnode` run creates, so its rollback finds even what it never saw. */
-export const TAG_RUN = 'starcluster:run';
-export const STARCLUSTER_VERSION = '0.1.0';
-/** The cluster's description (`start -d`), on its security group. */
-export const TAG_DESCRIPTION = 'starcluster:description';
+import { launchToken, ZONE_SPECIFIC_LAUNCH_CODES, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
 
 export type StartMode = 'create' | 'validate-only' | 'dry-run' | 'plan';
 

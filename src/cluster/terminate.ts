@@ -6,9 +6,8 @@ import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { stopEngines } from '../engines/cluster.js';
 import { shutdownCluster } from '../setup/index.js';
-import { TAG_TEMPLATE, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
-import { providerForCluster } from '../setup/context.js';
-import { emptyConfig, makeContext, templateFor } from './model.js';
+import type { SecurityGroupInfo } from '../cloud/ec2/provider.js';
+import { openCluster, type OpenedCluster } from '../cloud/open.js';
 import { securityGroupName } from './security-group.js';
 
 export interface ClusterTarget {
@@ -43,11 +42,9 @@ export interface TerminateResult {
   declined?: boolean;
 }
 
-// Which provider a cluster lives on is decided in src/setup/context.ts (node access needs it too).
-export { providerForCluster } from '../setup/context.js';
-
 interface TerminateState {
   opts: TerminateOptions;
+  cluster: OpenedCluster;
   provider: Provider;
   nodes: NodeRecord[];
   groups: SecurityGroupInfo[];
@@ -61,9 +58,14 @@ interface TerminateState {
  * back: an interrupted terminate is finished by running it again.
  */
 export async function terminateCluster(opts: TerminateOptions): Promise<TerminateResult> {
-  const provider = opts.provider ?? (await providerForCluster(opts.name, opts.config));
+  const cluster = await openCluster(opts.name, {
+    io: opts.io,
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.provider ? { provider: opts.provider } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+  });
+  const { provider, nodes } = cluster;
   const ec2 = ec2Of(provider);
-  const nodes = await provider.listNodes(opts.name);
   const groups = ec2 ? await ec2.clusterSecurityGroups(opts.name) : [];
   const result: TerminateResult = {
     name: opts.name,
@@ -99,7 +101,7 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
     if (!ok) return { ...result, declined: true };
   }
 
-  const state: TerminateState = { opts, provider, nodes, groups, result };
+  const state: TerminateState = { opts, cluster, provider, nodes, groups, result };
   const steps: Step<TerminateState>[] = [
     {
       id: 'hooks',
@@ -107,16 +109,7 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
       skip: (s) =>
         s.opts.skipHooks ? 'hooks skipped' : s.opts.force ? 'forced (-f)' : s.nodes.length === 0 ? 'no nodes' : false,
       run: async (s) => {
-        const templateName = s.groups[0]?.tags[TAG_TEMPLATE];
-        const ctx = makeContext({
-          name: s.opts.name,
-          template: templateFor(s.opts.config, templateName, s.provider, s.nodes),
-          config: s.opts.config ?? emptyConfig(),
-          provider: s.provider,
-          io: s.opts.io,
-          nodes: s.nodes,
-          ...(s.opts.stateDir ? { stateDir: s.opts.stateDir } : {}),
-        });
+        const ctx = s.cluster.ctx;
         // Nodes may be unreachable: a hook failure is a warning, never a reason to keep paying.
         for (const [what, hook] of [
           ['stop engines', () => stopEngines(ctx)],

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { table } from '../cluster/model.js';
+import { table } from '../cluster/summary.js';
 import { API_CALLS, iamPolicy, type PolicyDocument } from '../cloud/ec2/iam-policy.js';
 
 export default class IamPolicy extends BaseCommand<typeof IamPolicy> {

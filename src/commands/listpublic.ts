@@ -1,5 +1,5 @@
 import { BaseCommand } from '../cli/base-command.js';
-import { table } from '../cluster/model.js';
+import { table } from '../cluster/summary.js';
 import { listPublicImages, type PublicImage } from '../cluster/resources.js';
 import { openEc2 } from '../cluster/session.js';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { table } from '../cluster/model.js';
+import { table } from '../cluster/summary.js';
 import { listSpots, type SpotRequestSummary } from '../cluster/resources.js';
 import { openEc2 } from '../cluster/session.js';
 

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { openCluster } from '../setup/access.js';
+import { openRunningCluster } from '../setup/access.js';
 import { runPlugin } from '../setup/index.js';
 
 export default class RunPlugin extends BaseCommand<typeof RunPlugin> {
@@ -17,7 +17,7 @@ export default class RunPlugin extends BaseCommand<typeof RunPlugin> {
   };
 
   async run(): Promise<{ plugin: string; cluster: string; nodes: number }> {
-    const ctx = await openCluster({
+    const ctx = await openRunningCluster({
       name: this.args.cluster,
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),

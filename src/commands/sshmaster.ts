@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { runSsh, sshFlags } from '../cli/ssh-terminal.js';
-import { findNode, openCluster, type SshNodeResult } from '../setup/access.js';
+import { findNode, openRunningCluster, type SshNodeResult } from '../setup/access.js';
 
 export default class SshMaster extends BaseCommand<typeof SshMaster> {
   static override summary = "SSH to a cluster's master: a login shell, or run CMD and exit with its status.";
@@ -23,7 +23,7 @@ export default class SshMaster extends BaseCommand<typeof SshMaster> {
   async run(): Promise<SshNodeResult> {
     const { argv } = await this.parse(SshMaster);
     const command = argv.slice(1).map(String).join(' ') || undefined;
-    const ctx = await openCluster({
+    const ctx = await openRunningCluster({
       name: this.args.cluster,
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),

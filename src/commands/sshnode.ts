@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { findNode, openCluster, type SshNodeResult } from '../setup/access.js';
+import { findNode, openRunningCluster, type SshNodeResult } from '../setup/access.js';
 import { runSsh, sshFlags } from '../cli/ssh-terminal.js';
 
 export default class SshNode extends BaseCommand<typeof SshNode> {
@@ -23,7 +23,7 @@ export default class SshNode extends BaseCommand<typeof SshNode> {
   async run(): Promise<SshNodeResult> {
     const { argv } = await this.parse(SshNode);
     const command = argv.slice(2).map(String).join(' ') || undefined;
-    const ctx = await openCluster({
+    const ctx = await openRunningCluster({
       name: this.args.cluster,
       io: this.io,
       ...(this.flags.config ? { configPath: this.flags.config } : {}),

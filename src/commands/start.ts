@@ -6,7 +6,7 @@ import { loadTemplate } from '../cluster/session.js';
 import { renderClusters } from '../cluster/list.js';
 import { runSsh } from '../cli/ssh-terminal.js';
 import type { ClusterShell } from '../config/types.js';
-import { findNode, openCluster } from '../setup/access.js';
+import { findNode, openRunningCluster } from '../setup/access.js';
 
 export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Start a new cluster (or resume a half-made one).';
@@ -172,7 +172,11 @@ export default class Start extends BaseCommand<typeof Start> {
         ]),
       );
     if (f['login-master'] && mode === 'create' && !result.declined) {
-      const ctx = await openCluster({ name: result.name, io: this.io, ...(f.config ? { configPath: f.config } : {}) });
+      const ctx = await openRunningCluster({
+        name: result.name,
+        io: this.io,
+        ...(f.config ? { configPath: f.config } : {}),
+      });
       await runSsh(this.jsonEnabled(), LOGIN, { ctx, node: findNode(ctx, 'master') });
     }
     return result;

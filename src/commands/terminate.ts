@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { createProvider } from '../cloud/index.js';
 import { loadConfigOrEmpty } from '../cluster/session.js';
-import { providerForCluster, terminateCluster, type TerminateResult } from '../cluster/terminate.js';
+import { providerForCluster } from '../cloud/open.js';
+import { terminateCluster, type TerminateResult } from '../cluster/terminate.js';
 
 export default class Terminate extends BaseCommand<typeof Terminate> {
   static override summary = 'Terminate clusters: nodes, spot requests, placement group, security group.';

@@ -8,6 +8,7 @@ import type { Located } from './diagnostics.js';
 import { scanConfigText, sectionLabel } from './locate.js';
 import type { RawEntry, RawSection, SectionKind } from './locate.js';
 import { locateConfigPath, resolveConfigRelative } from './paths.js';
+import { defaultTemplate } from '../model/template.js';
 import {
   awsSchema,
   cidrProblem,
@@ -688,6 +689,7 @@ function buildTemplate(
   const userdataScripts = (fields.userdata_scripts ?? []).map((script) =>
     resolveConfigRelative(script, dirname(scriptsEntry?.file ?? section.file), env),
   );
+  const defaults = defaultTemplate({ name, provider, clusterSize });
   return {
     name,
     ...(chain.length > 1 ? { extends: chain[chain.length - 2]?.name } : {}),
@@ -695,9 +697,9 @@ function buildTemplate(
     ...(fields.keyname !== undefined ? { keyname: fields.keyname } : {}),
     ...(key ? { key } : {}),
     clusterSize,
-    clusterUser: fields.cluster_user ?? 'sgeadmin',
-    clusterShell: fields.cluster_shell ?? 'bash',
-    dnsPrefix: fields.dns_prefix ?? false,
+    clusterUser: fields.cluster_user ?? defaults.clusterUser,
+    clusterShell: fields.cluster_shell ?? defaults.clusterShell,
+    dnsPrefix: fields.dns_prefix ?? defaults.dnsPrefix,
     ...(fields.master_image_id !== undefined ? { masterImageId: fields.master_image_id } : {}),
     ...(fields.master_instance_type !== undefined ? { masterInstanceType: fields.master_instance_type } : {}),
     ...(fields.node_image_id !== undefined ? { nodeImageId: fields.node_image_id } : {}),
@@ -708,15 +710,15 @@ function buildTemplate(
     plugins,
     permissions,
     ...(fields.spot_bid !== undefined ? { spotBid: fields.spot_bid } : {}),
-    forceSpotMaster: fields.force_spot_master ?? false,
+    forceSpotMaster: fields.force_spot_master ?? defaults.forceSpotMaster,
     userdataScripts,
-    disableQueue: fields.disable_queue ?? false,
+    disableQueue: fields.disable_queue ?? defaults.disableQueue,
     ...(fields.master_is_exec_host !== undefined ? { masterIsExecHost: fields.master_is_exec_host } : {}),
-    disableCloudinit: fields.disable_cloudinit ?? false,
+    disableCloudinit: fields.disable_cloudinit ?? defaults.disableCloudinit,
     ...(fields.subnet_id !== undefined ? { subnetId: fields.subnet_id } : {}),
     ...(fields.public_ips !== undefined ? { publicIps: fields.public_ips } : {}),
-    sharedFs: fields.shared_fs ?? (provider === 'local' ? 'none' : 'nfs'),
-    sshCidr: fields.ssh_cidr ?? '0.0.0.0/0',
+    sharedFs: fields.shared_fs ?? defaults.sharedFs,
+    sshCidr: fields.ssh_cidr ?? defaults.sshCidr,
     ...(fields.engines_per_node !== undefined ? { enginesPerNode: fields.engines_per_node } : {}),
     ...(fields.login_user !== undefined ? { loginUser: fields.login_user } : {}),
     ...(fields.tags !== undefined ? { tags: fields.tags } : {}),

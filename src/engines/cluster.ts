@@ -8,7 +8,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { NodeRecord } from '../cloud/provider.js';
-import type { ClusterContext } from '../cluster/context.js';
+import type { ClusterContext } from '../model/context.js';
 import { JobError, throwIfAborted } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import type { RemoteHost } from '../remote/types.js';

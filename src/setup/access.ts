@@ -1,8 +1,10 @@
 import { basename, posix } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { createProvider, ec2Of } from '../cloud/index.js';
+import { createProvider } from '../cloud/index.js';
+import { existingNodes, openCluster } from '../cloud/open.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
-import type { ClusterContext } from '../cluster/context.js';
+import { makeContext, type ClusterContext } from '../model/context.js';
+import { emptyConfig, templateFor } from '../model/template.js';
 import { loadConfig } from '../config/index.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, StarclusterError, UsageError } from '../errors.js';
@@ -15,7 +17,6 @@ import { readPrivateKey } from '../remote/keys.js';
 import type { ExecResult } from '../remote/types.js';
 import { clusterStateDir } from '../paths.js';
 import { shellQuote } from '../shell.js';
-import { emptyConfig, makeContext, providerForCluster, sortNodes, templateFor } from './context.js';
 import { knownHostsFile, privateKeyPath, toSetupNode } from './session.js';
 
 /**
@@ -41,30 +42,17 @@ async function configOrEmpty(path: string | undefined, env: NodeJS.ProcessEnv): 
 }
 
 /** The running cluster NAME as a ClusterContext (nodes from tags, template from the config or the group's tags). */
-export async function openCluster(opts: ClusterAccessOptions): Promise<ClusterContext> {
+export async function openRunningCluster(opts: ClusterAccessOptions): Promise<ClusterContext> {
   const env = opts.env ?? process.env;
   const config = await configOrEmpty(opts.configPath, env);
-  const provider = opts.provider ?? (await providerForCluster(opts.name, config, env));
-  const nodes = sortNodes(await provider.listNodes(opts.name)).filter((n) => n.state === 'running');
-  if (nodes.length === 0) {
-    throw new CloudError('ClusterNotFound', `cluster ${opts.name} has no running nodes`, {
-      hint: 'see `starcluster listclusters`',
-    });
-  }
-  const ec2 = ec2Of(provider);
-  // The AWS SDK is loaded only for EC2 clusters.
-  const templateTag = ec2 ? (await import('../cloud/ec2/provider.js')).TAG_TEMPLATE : '';
-  const sg = ec2 ? (await ec2.clusterSecurityGroups(opts.name))[0] : undefined;
-  const template = templateFor(config, sg?.tags[templateTag], provider, nodes);
-  return makeContext({
-    name: opts.name,
-    template,
+  const cluster = await openCluster(opts.name, {
     config,
-    provider,
     io: opts.io,
-    nodes,
-    stateDir: clusterStateDir(opts.name, env),
+    env,
+    ...(opts.provider ? { provider: opts.provider } : {}),
   });
+  existingNodes(cluster, { running: true });
+  return cluster.ctx;
 }
 
 /** `master`, `node001`, `1` (StarCluster's numeric shorthand for node001), or an instance id. */
@@ -172,16 +160,13 @@ export async function openInstance(opts: {
   const env = opts.env ?? process.env;
   const config = await configOrEmpty(opts.configPath, env);
   const provider = await createProvider(undefined, config, { kind: 'ec2', env });
-  const ec2 = ec2Of(provider);
-  const { toNodeRecord } = await import('../cloud/ec2/provider.js');
-  const found = ec2 ? (await ec2.api.describeInstances([], [opts.instanceId])).map(toNodeRecord) : [];
-  const node = found.find((n) => n.state === 'running');
+  const node = (await provider.describeNodes([opts.instanceId])).find((n) => n.state === 'running');
   if (!node)
     throw new CloudError('InstanceNotFound', `instance ${opts.instanceId} is not running (or does not exist)`, {
       hint: 'see `starcluster listinstances`',
     });
   const name = node.cluster || opts.instanceId;
-  const template = templateFor(config, undefined, provider, [node]);
+  const template = templateFor(config, undefined, provider.kind, [node]);
   const ctx = makeContext({
     name,
     template,

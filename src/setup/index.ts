@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { NodeRecord } from '../cloud/provider.js';
-import type { ClusterContext } from '../cluster/context.js';
+import type { ClusterContext } from '../model/context.js';
 import { CloudError, ConfigError, RemoteError, throwIfAborted } from '../errors.js';
 import { forgetHosts, knownHostsName } from '../remote/known-hosts.js';
 import { execChecked } from '../remote/types.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClusterContext } from '../cluster/context.js';
+import type { ClusterContext } from '../model/context.js';
 import type { ClusterTemplate } from '../config/types.js';
 import { ConfigError, RemoteError, StarclusterError, throwIfAborted } from '../errors.js';
 import { execChecked } from '../remote/types.js';

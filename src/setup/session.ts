@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { NodeRecord } from '../cloud/provider.js';
-import type { ClusterContext } from '../cluster/context.js';
+import type { ClusterContext } from '../model/context.js';
 import { ConfigError, RemoteError, StarclusterError } from '../errors.js';
 import { sshAddress } from '../remote/address.js';
 import { clusterKeyPair, publicKeyLine, readPrivateKey, type KeyPairText } from '../remote/keys.js';

@@ -1,5 +1,5 @@
 export { Ec2Api, awsErrorCode, isCode } from './api.js';
-export { Ec2Provider, launchToken, toNodeRecord, TAG_LAUNCH_ALIASES, TAG_TEMPLATE, TAG_VERSION } from './provider.js';
+export { Ec2Provider, launchToken, toNodeRecord, TAG_LAUNCH_ALIASES } from './provider.js';
 export type { Ec2ProviderOptions, SecurityGroupInfo, SgRule } from './provider.js';
 export { ec2SettingsFromConfig, ssmEndpointFrom, type Ec2ClientSettings } from './settings.js';
 export { resolveRegion, type RegionChoice } from './region.js';

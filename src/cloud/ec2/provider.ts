@@ -14,8 +14,10 @@ import {
   type NodeRecord,
   type NodeRole,
   type NodeState,
+  type ClusterRecord,
   type Provider,
 } from '../provider.js';
+import { TAG_DESCRIPTION, TAG_TEMPLATE } from '../../model/tags.js';
 import { awsErrorCode, Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import { resolveImagesWith, type ImageCatalog } from './images.js';
 import type { Ec2ClientSettings } from './settings.js';
@@ -26,11 +28,7 @@ import { NODE_USER_DATA } from './user-data.js';
 export { NODE_USER_DATA };
 
 /** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */
-
 export const TAG_LAUNCH_ALIASES = 'starcluster:launch-aliases';
-/** Tags on the security group that let later commands rebuild the cluster's settings. */
-export const TAG_TEMPLATE = 'starcluster:template';
-export const TAG_VERSION = 'starcluster:version';
 
 /** At most this many aliases per RunInstances, so the alias list fits in one 256-character tag. */
 export const MAX_ALIASES_PER_LAUNCH = 25;
@@ -170,6 +168,16 @@ export class Ec2Provider implements Provider {
 
   async listNodes(cluster: string): Promise<NodeRecord[]> {
     return (await this.describeClusterInstances(cluster, LIVE_STATES)).map(toNodeRecord);
+  }
+
+  async describeNodes(ids: string[]): Promise<NodeRecord[]> {
+    if (ids.length === 0) return [];
+    try {
+      return (await this.api.describeInstances([], ids)).map(toNodeRecord);
+    } catch (error) {
+      if (isCode(error, 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed')) return [];
+      throw error;
+    }
   }
 
   /** Instances of the cluster in the given states (default: every state but terminated). */
@@ -428,6 +436,17 @@ export class Ec2Provider implements Provider {
     const seen = new Map<string, SecurityGroupInfo>();
     for (const g of [...tagged, ...byName]) if (g.GroupId) seen.set(g.GroupId, toSecurityGroupInfo(g));
     return [...seen.values()];
+  }
+
+  /** The cluster's security group and the settings tagged on it. */
+  async describeCluster(cluster: string): Promise<ClusterRecord> {
+    const group = (await this.clusterSecurityGroups(cluster))[0];
+    if (!group) return {};
+    return {
+      ...(group.tags[TAG_TEMPLATE] ? { template: group.tags[TAG_TEMPLATE] } : {}),
+      ...(group.tags[TAG_DESCRIPTION] ? { description: group.tags[TAG_DESCRIPTION] } : {}),
+      securityGroup: { id: group.id, name: group.name },
+    };
   }
 
   async createSecurityGroup(name: string, description: string, tags: Record<string, string>, vpcId?: string) {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError, throwIfAborted } from '../../errors.js';
 import { clusterStateDir, starclusterHome } from '../../paths.js';
 import {
+  type ClusterRecord,
   type LaunchSpec,
   type NodeRecord,
   type NodeState,
@@ -104,11 +105,23 @@ export class LocalProvider implements Provider {
     return out;
   }
 
+  /** Local clusters have no groups: nothing is kept about them besides their nodes. */
+  describeCluster(): Promise<ClusterRecord> {
+    return Promise.resolve({});
+  }
+
   async listNodes(cluster: string): Promise<NodeRecord[]> {
     const state = await this.readState(cluster);
     if (!state) return [];
     const records = await Promise.all(state.nodes.map((n) => this.toRecord(cluster, n)));
     return records.sort((a, b) => (a.role === b.role ? a.alias.localeCompare(b.alias) : a.role === 'master' ? -1 : 1));
+  }
+
+  async describeNodes(ids: string[]): Promise<NodeRecord[]> {
+    const out: NodeRecord[] = [];
+    for (const cluster of await this.listClusters())
+      out.push(...(await this.listNodes(cluster)).filter((n) => ids.includes(n.id)));
+    return out;
   }
 
   private async toRecord(cluster: string, entry: LocalNodeEntry): Promise<NodeRecord> {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
-import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
+import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
@@ -39,7 +39,7 @@ function config(): StarclusterConfig {
 }
 
 function template(over: Partial<ClusterTemplate>): ClusterTemplate {
-  return minimalTemplate({
+  return defaultTemplate({
     name: 'images',
     provider: 'ec2',
     keyname: KEY,

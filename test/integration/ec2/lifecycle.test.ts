@@ -10,7 +10,7 @@ import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/typ
 import { StarclusterError } from '../../../src/errors.js';
 import { restartCluster, stopCluster } from '../../../src/cluster/lifecycle.js';
 import { listClusters } from '../../../src/cluster/list.js';
-import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
+import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { addNodes, removeNodes, resizeCluster } from '../../../src/cluster/resize.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
@@ -36,7 +36,7 @@ function config(): StarclusterConfig {
 }
 
 function template(over: Partial<ClusterTemplate> = {}): ClusterTemplate {
-  return minimalTemplate({
+  return defaultTemplate({
     name: 'ittemplate',
     provider: 'ec2',
     keyname: KEY,

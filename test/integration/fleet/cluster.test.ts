@@ -7,7 +7,7 @@ import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/typ
 import { StarclusterError } from '../../../src/errors.js';
 import { readPrivateKey, SshPool, waitForSsh } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
-import { findNode, openCluster } from '../../../src/setup/access.js';
+import { findNode, openRunningCluster } from '../../../src/setup/access.js';
 import { setupAddedNodes, teardownNodes } from '../../../src/setup/index.js';
 import { knownHostsFile } from '../../../src/setup/session.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -29,7 +29,7 @@ describe.skipIf(skip)(
 
     /** The cluster user on a node, logged in with the EC2 key (as `sshmaster -u sgeadmin` does). */
     async function asUser(alias: string, user = 'sgeadmin'): Promise<RemoteHost> {
-      const ctx = await openCluster({ name: NAME, io, configPath: env.home + `/config-${NAME}` });
+      const ctx = await openRunningCluster({ name: NAME, io, configPath: env.home + `/config-${NAME}` });
       const node = findNode(ctx, alias);
       pool ??= new SshPool({ privateKey: await readPrivateKey(env.keyPath), knownHostsFile: knownHostsFile(ctx) });
       return pool.host({ alias, address: node.privateIp!, user });
@@ -81,13 +81,13 @@ describe.skipIf(skip)(
       // the real resize (skipHooks), the node side our setupAddedNodes/teardownNodes, as resize calls them.
       const grown = await resizeCluster({ name: NAME, config, io, size: 5, confirm: true, skipHooks: true });
       expect(grown.nodes.map((n) => n.alias)).toEqual(['master', 'node001', 'node002', 'node003', 'node004']);
-      let ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+      let ctx = await openRunningCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
       const added = ctx.nodes.filter((n) => ['node003', 'node004'].includes(n.alias));
       await setupAddedNodes(ctx, added);
       await untilHosts(5);
       await checkCluster(['node001', 'node003', 'node004']);
 
-      ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+      ctx = await openRunningCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
       const removed = ctx.nodes.filter((n) => ['node002', 'node003', 'node004'].includes(n.alias));
       await teardownNodes(ctx, removed);
       const shrunk = await resizeCluster({ name: NAME, config, io, size: 2, confirm: true, skipHooks: true });

@@ -14,7 +14,7 @@ import type { StarclusterConfig } from '../../../src/config/types.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
-import { findNode, openCluster, sshNode } from '../../../src/setup/access.js';
+import { findNode, openRunningCluster, sshNode } from '../../../src/setup/access.js';
 import { knownHostsFile } from '../../../src/setup/session.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
@@ -84,7 +84,7 @@ describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skip
   const io = new RecordingIoHost();
 
   async function on(cluster: string, alias: string, user = 'sgeadmin'): Promise<RemoteHost> {
-    const ctx = await openCluster({ name: cluster, io, configPath: `${env.home}/config-${cluster}` });
+    const ctx = await openRunningCluster({ name: cluster, io, configPath: `${env.home}/config-${cluster}` });
     const node = findNode(ctx, alias);
     pool ??= new SshPool({ privateKey: await readPrivateKey(env.keyPath), knownHostsFile: knownHostsFile(ctx) });
     return pool.host({ alias, address: node.privateIp!, user });
@@ -142,7 +142,7 @@ describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skip
   });
 
   it('from the laptop, sshmaster runs sbatch: a 20-task array job completes with its outputs in the shared /home', async () => {
-    const ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+    const ctx = await openRunningCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
     const submitted = await sshNode({
       ctx,
       node: findNode(ctx, 'master'),
@@ -179,7 +179,7 @@ describe.skipIf(skip)(`the Slurm queue on a 3-node fleet cluster${skip ? ` (skip
     await untilQueueEmpty(master, 'qsub job');
     const out = (await run(master, `cat ~/jobs/qsub-${submitted.jobId}.out`)).trim().split('\n');
     expect(out).toHaveLength(2);
-    const ctx = await openCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
+    const ctx = await openRunningCluster({ name: NAME, io, configPath: `${env.home}/config-${NAME}` });
     const queue = await probeQueue({
       name: NAME,
       provider: ctx.provider,
@@ -268,7 +268,7 @@ describe.skipIf(skip)(`loadbalance on a fleet cluster from 1 node, max 4${skip ?
 
   it('a burst of jobs grows the cluster, every job completes, and it shrinks back to 1 when the queue is empty', async () => {
     const configPath = `${env.home}/config-${BAL}`;
-    const ctx = await openCluster({ name: BAL, io, configPath });
+    const ctx = await openRunningCluster({ name: BAL, io, configPath });
     pool = new SshPool({ privateKey: await readPrivateKey(env.keyPath), knownHostsFile: knownHostsFile(ctx) });
     const master = pool.host({ alias: 'master', address: findNode(ctx, 'master').privateIp!, user: 'sgeadmin' });
     const tasks = 12;

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
-import type { ClusterContext } from '../../../src/cluster/context.js';
+import type { ClusterContext } from '../../../src/model/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
-import { minimalTemplate } from '../../../src/cluster/model.js';
+import { defaultTemplate } from '../../../src/model/template.js';
 import { listRunningClusters, readEngineState, startEngines, stopEngines } from '../../../src/engines/cluster.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -44,7 +44,7 @@ const node = (alias: string, ip: string): NodeRecord => ({
 });
 
 function template(keyPath: string): ClusterTemplate {
-  return minimalTemplate({
+  return defaultTemplate({
     name: 'far',
     provider: 'ec2',
     key: { name: 'test', location: keyPath },

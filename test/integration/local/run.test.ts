@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalProvider, readNodeStatus } from '../../../src/cloud/local/index.js';
-import type { ClusterContext } from '../../../src/cluster/context.js';
+import type { ClusterContext } from '../../../src/model/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
-import { minimalTemplate } from '../../../src/cluster/model.js';
+import { defaultTemplate } from '../../../src/model/template.js';
 import { listRunningClusters, startEngines, stopEngines } from '../../../src/engines/cluster.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
@@ -43,7 +43,7 @@ async function waitForEvent(
 }
 
 function template(name: string): ClusterTemplate {
-  return minimalTemplate({ name, provider: 'local', clusterSize: 2, sharedFs: 'none' });
+  return defaultTemplate({ name, provider: 'local', clusterSize: 2, sharedFs: 'none' });
 }
 
 /** Starts a local cluster the way `start` does: nodes from the provider, then engines. */

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLocalProvider } from '../../../src/cloud/local/index.js';
-import type { ClusterContext } from '../../../src/cluster/context.js';
-import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
+import type { ClusterContext } from '../../../src/model/context.js';
+import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { openShell } from '../../../src/cluster/shell.js';
 import { runRepl } from '../../../src/cli/repl.js';
 import { startEngines, stopEngines } from '../../../src/engines/cluster.js';
@@ -64,7 +64,7 @@ describe('starcluster shell', () => {
     const nodes = await provider.waitRunning([`local-${name}-master`, `local-${name}-node001`]);
     ctx = {
       name,
-      template: minimalTemplate({ name, provider: 'local', clusterSize: 2, sharedFs: 'none' }),
+      template: defaultTemplate({ name, provider: 'local', clusterSize: 2, sharedFs: 'none' }),
       config: emptyConfig(),
       provider,
       io: new RecordingIoHost(),

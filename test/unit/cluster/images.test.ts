@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveImagesWith, type ImageCatalog } from '../../../src/cloud/ec2/images.js';
-import type { ImageRequest, LaunchSpec, NodeRecord, Provider } from '../../../src/cloud/provider.js';
-import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
+import type { ClusterRecord, ImageRequest, LaunchSpec, NodeRecord, Provider } from '../../../src/cloud/provider.js';
+import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { addNodes } from '../../../src/cluster/resize.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import type { ClusterTemplate } from '../../../src/config/types.js';
@@ -45,6 +45,12 @@ class RecordingProvider implements Provider {
   async listClusters(): Promise<string[]> {
     return [];
   }
+  async describeNodes(ids: string[]): Promise<NodeRecord[]> {
+    return this.made.filter((n) => ids.includes(n.id));
+  }
+  async describeCluster(): Promise<ClusterRecord> {
+    return {};
+  }
   async launch(spec: LaunchSpec): Promise<NodeRecord[]> {
     this.launches.push(spec);
     const nodes = spec.aliases.map((alias) => ({
@@ -69,7 +75,7 @@ class RecordingProvider implements Provider {
 
 function template(over: Partial<ClusterTemplate>): ClusterTemplate {
   // provider local: the offline EC2 checks (key pair, key file) are not what these tests are about.
-  return minimalTemplate({ name: 't', provider: 'local', clusterSize: 3, nodeInstanceType: 't3.micro', ...over });
+  return defaultTemplate({ name: 't', provider: 'local', clusterSize: 3, nodeInstanceType: 't3.micro', ...over });
 }
 
 function start(provider: Provider, over: Partial<ClusterTemplate>, mode: 'create' | 'plan' = 'create') {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterTemplate } from '../../../src/config/types.js';
-import { clusterAliases } from '../../../src/cluster/aliases.js';
+import { clusterAliases } from '../../../src/model/aliases.js';
 import { launchGroups, nodeShapes } from '../../../src/cluster/launch-plan.js';
-import { minimalTemplate } from '../../../src/cluster/model.js';
+import { defaultTemplate } from '../../../src/model/template.js';
 
 export function template(over: Partial<ClusterTemplate> = {}): ClusterTemplate {
-  return minimalTemplate({
+  return defaultTemplate({
     name: 't',
     provider: 'ec2',
     keyname: 'k',

@@ -1,9 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
-import type { ClusterContext } from '../../../src/cluster/context.js';
+import type { ClusterContext } from '../../../src/model/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
-import { emptyConfig, minimalTemplate } from '../../../src/cluster/model.js';
+import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import type { ExecOptions, ExecResult, RemoteHost } from '../../../src/remote/types.js';
 import type { NodeAccess, SetupNode } from '../../../src/setup/session.js';
 import { CONF_CHANGED, NODE_RESOURCES_COMMAND } from '../../../src/setup/slurm.js';
@@ -98,7 +98,7 @@ export function record(
 }
 
 export function template(overrides: Partial<ClusterTemplate> = {}): ClusterTemplate {
-  return minimalTemplate({
+  return defaultTemplate({
     name: 'small',
     provider: 'ec2',
     keyname: 'k',

@@ -7,7 +7,7 @@ import {
   missingAliases,
   nextAliases,
   nodeAlias,
-} from '../../../src/cluster/aliases.js';
+} from '../../../src/model/aliases.js';
 
 describe('aliases', () => {
   it('numbers nodes from node001 after the master', () => {

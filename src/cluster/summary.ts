@@ -1,8 +1,4 @@
-import type { NodeRecord } from '../cloud/provider.js';
-
-// Building a context from the cloud's view lives below, in src/setup/context.ts (node access needs it
-// too); re-exported here so cluster code and its callers keep importing it from the model.
-export { emptyConfig, makeContext, minimalTemplate, sortNodes, templateFor } from '../setup/context.js';
+import type { NodeRecord } from '../model/node.js';
 
 /** A node as listings show it. */
 export interface NodeSummary {
