@@ -88,22 +88,31 @@ export class Ec2Api {
   readonly client: EC2Client;
   readonly region: string;
 
-  constructor(readonly settings: Ec2ClientSettings) {
+  /**
+   * `client`: an EC2Client to use instead of one made from the settings (a fake EC2 in unit tests
+   * subclasses EC2Client and answers `send`; the SDK's paginators and waiters require an EC2Client).
+   */
+  constructor(
+    readonly settings: Ec2ClientSettings,
+    client?: EC2Client,
+  ) {
     registerSecret(settings.credentials?.secretAccessKey);
     registerSecret(settings.credentials?.sessionToken);
     this.region = settings.region;
     // The SDK would print a Node-version notice to stderr itself; the library never prints.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new EC2Client({
-      region: settings.region,
-      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-      ...(settings.credentials ? { credentials: settings.credentials } : {}),
-      retryMode: 'adaptive',
-      maxAttempts: settings.maxAttempts ?? 8,
-      // Timeouts (the SDK waits forever for an answer by default: a call whose answer is lost would
-      // hang the CLI; a timed-out call is retried like any other transient failure) and AWS_PROXY*.
-      requestHandler: requestHandlerFor(settings),
-    });
+    this.client =
+      client ??
+      new EC2Client({
+        region: settings.region,
+        ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+        ...(settings.credentials ? { credentials: settings.credentials } : {}),
+        retryMode: 'adaptive',
+        maxAttempts: settings.maxAttempts ?? 8,
+        // Timeouts (the SDK waits forever for an answer by default: a call whose answer is lost would
+        // hang the CLI; a timed-out call is retried like any other transient failure) and AWS_PROXY*.
+        requestHandler: requestHandlerFor(settings),
+      });
   }
 
   destroy(): void {
