@@ -83,6 +83,9 @@ export function resolvedImageFor(
   return resolution.images.find((i) => i.request.image === image && i.request.instanceType === instanceType);
 }
 
+/** An hourly price estimate, or why there is none ("no price for z9.large in the built-in table"). */
+export type PriceQuote = { usdPerHour: number } | { usdPerHour?: undefined; noPrice: string };
+
 /**
  * The seam between cluster operations and a place nodes run (EC2, or processes on this machine),
  * in the spirit of Ray's NodeProvider. Contract:
@@ -93,6 +96,11 @@ export function resolvedImageFor(
  */
 export interface Provider {
   readonly kind: ProviderKind;
+  /**
+   * On-demand USD/hour estimate of one instance of a type where this provider launches (EC2: a
+   * built-in table, src/cloud/ec2/prices.ts). Providers whose nodes cost nothing leave it out.
+   */
+  priceQuote?(instanceType: string): PriceQuote;
   /**
    * Turns image aliases into the ids to launch, for each instance type's architecture, and checks
    * what the cloud would otherwise refuse only at launch: each image and type exist, fit together,

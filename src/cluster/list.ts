@@ -5,6 +5,7 @@ import type { IoHost } from '../io-host.js';
 import { readCluster } from '../cloud/open.js';
 import { fromTags } from '../cloud/ec2/api.js';
 import { renderQueue, type QueueInfo } from './queue.js';
+import { costSoFar, costSoFarText, type CostSoFar } from './cost.js';
 import { formatUptime, summariseNode, table, type NodeSummary } from './summary.js';
 
 export interface ClusterInfo {
@@ -18,6 +19,8 @@ export interface ClusterInfo {
   keyName?: string;
   launchTime?: string;
   uptimeSeconds?: number;
+  /** Spend so far and per hour now, from launch times and the provider's price estimate (EC2 only). */
+  cost?: CostSoFar;
   spotRequests: string[];
   nodes: NodeSummary[];
   /** With `-s`: the Slurm queue as the master sees it. */
@@ -70,6 +73,8 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
       const master = nodes.find((n) => n.role === 'master') ?? nodes[0];
       const spot = nodes.map((n) => n.spotRequestId).filter((x): x is string => Boolean(x));
       const launch = master?.launchTime;
+      const summaries = nodes.map((n) => summariseNode(n, now));
+      const cost = costSoFar(provider, summaries);
       out.push({
         name,
         provider: provider.kind,
@@ -84,8 +89,9 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
               uptimeSeconds: Math.max(0, Math.round((now.getTime() - launch.getTime()) / 1000)),
             }
           : {}),
+        ...(cost ? { cost } : {}),
         spotRequests: spot,
-        nodes: nodes.map((n) => summariseNode(n, now)),
+        nodes: summaries,
         ...(opts.queue && master?.state === 'running' ? { queue: await opts.queue(name, provider) } : {}),
       });
     }
@@ -139,6 +145,7 @@ export function renderClusters(clusters: readonly ClusterInfo[]): string {
       ...(c.zone ? [`  zone: ${c.zone}`] : []),
       ...(c.keyName ? [`  key pair: ${c.keyName}`] : []),
       `  launched: ${c.launchTime ?? '-'}   uptime: ${formatUptime(c.uptimeSeconds)}`,
+      ...(c.cost ? [`  cost: ${costSoFarText(c.cost)}`] : []),
       ...(c.spotRequests.length ? [`  spot requests: ${c.spotRequests.join(', ')}`] : []),
       `  nodes: ${c.nodes.length}`,
       ...(c.queue ? [`  ${renderQueue(c.queue)}`] : []),

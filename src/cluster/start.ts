@@ -22,8 +22,9 @@ import { summariseNode, type NodeSummary } from './summary.js';
 import { describeRule, missingRules, planIngressRules, securityGroupName, type IngressRule } from './security-group.js';
 import { nodeUserData } from '../cloud/ec2/user-data.js';
 import { problemsError, validateCloud, validateOffline, type Problem } from './validate.js';
-import { onDemandPrice, supportsPlacementGroup } from '../cloud/ec2/prices.js';
+import { supportsPlacementGroup } from '../cloud/ec2/prices.js';
 import { launchToken, ZONE_SPECIFIC_LAUNCH_CODES, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
+import { costText, estimateCost } from './cost.js';
 
 export type StartMode = 'create' | 'validate-only' | 'dry-run' | 'plan';
 
@@ -80,6 +81,8 @@ export interface StartPlan {
   costIsEstimate: true;
   /** Types missing from the price table (not counted). */
   unpricedTypes: string[];
+  /** Why they have no price ("no price for z9.large in the built-in table", "no price for region …"). */
+  noPrice: string[];
   /** What a careful operator would want to know before saying yes (e.g. SSH open to the world). */
   warnings: string[];
 }
@@ -260,7 +263,11 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
     // Ray's `ray up` asks; StarCluster did not, and its users paid for clusters they forgot.
     const count = state.missing.reduce((n, g) => n + g.aliases.length, 0);
     opts.io.notify({ level: 'info', code: 'SC_START_I0001', message: renderPlan(plan) });
-    const cost = plan.hourlyCostUsd > 0 ? ` for about $${plan.hourlyCostUsd.toFixed(4)}/hour` : '';
+    const cost = plan.unpricedTypes.length
+      ? ` (${plan.noPrice.join('; ')})`
+      : plan.hourlyCostUsd > 0
+        ? ` for about $${plan.hourlyCostUsd.toFixed(4)}/hour`
+        : '';
     const ok = await opts.io.requestConfirm(
       `Launch ${count} instance${count === 1 ? '' : 's'} for cluster ${opts.name}${cost}?`,
       false,
@@ -647,28 +654,21 @@ function planOf(s: StartState, region: string | undefined, regionSource?: string
     });
   }
   // Cost of the whole cluster once made: existing nodes at their type, new ones at theirs.
-  let hourly = 0;
-  const unpriced = new Set<string>();
   const types = [
     ...s.existing.map((n) => n.instanceType),
     ...s.missing.flatMap((g) => g.aliases.map(() => g.instanceType)),
   ];
-  if (s.provider.kind === 'ec2') {
-    for (const t of types) {
-      const price = onDemandPrice(t);
-      if (price === undefined) unpriced.add(t);
-      else hourly += price;
-    }
-  }
+  const cost = estimateCost(s.provider, types);
   return {
     cluster: name,
     provider: s.provider.kind,
     ...(region ? { region } : {}),
     ...(region && regionSource ? { regionSource } : {}),
     actions,
-    hourlyCostUsd: Math.round(hourly * 10000) / 10000,
+    hourlyCostUsd: cost.hourlyCostUsd,
     costIsEstimate: true,
-    unpricedTypes: [...unpriced],
+    unpricedTypes: cost.unpricedTypes,
+    noPrice: cost.noPrice,
     warnings: s.provider.kind === 'ec2' ? [sshCidrWarning(s.opts.template)].filter((w) => w !== undefined) : [],
   };
 }
@@ -700,13 +700,7 @@ export function renderPlan(plan: StartPlan): string {
   const sign = { create: '+', reuse: '=', start: '>' } as const;
   for (const a of plan.actions) lines.push(`  ${sign[a.verb]} ${a.verb} ${a.resource} ${a.name}: ${a.detail}`);
   for (const w of plan.warnings) lines.push(`warning: ${w}`);
-  if (plan.provider === 'ec2') {
-    lines.push(
-      `Estimated cost: $${plan.hourlyCostUsd.toFixed(4)}/hour on-demand (estimate from a built-in us-east-1 price table${
-        plan.unpricedTypes.length ? `; not priced: ${plan.unpricedTypes.join(', ')}` : ''
-      })`,
-    );
-  }
+  if (plan.provider === 'ec2') lines.push(`Estimated cost: ${costText(plan)}`);
   return lines.join('\n');
 }
 

@@ -15,11 +15,13 @@ import {
   type NodeRole,
   type NodeState,
   type ClusterRecord,
+  type PriceQuote,
   type Provider,
 } from '../provider.js';
 import { TAG_DESCRIPTION, TAG_TEMPLATE } from '../../model/tags.js';
 import { awsErrorCode, Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import { resolveImagesWith, type ImageCatalog } from './images.js';
+import { priceQuote } from './prices.js';
 import type { Ec2ClientSettings } from './settings.js';
 import { SsmParameters } from './ssm.js';
 import { NODE_USER_DATA } from './user-data.js';
@@ -93,6 +95,11 @@ export class Ec2Provider implements Provider {
   /** How the region was chosen (`--region`, `$AWS_REGION`, `profile dev in ~/.aws/config`...). */
   get regionSource(): string | undefined {
     return this.api.settings.regionSource;
+  }
+
+  /** The built-in table's on-demand estimate in this region (prices.ts: a table, never fetched). */
+  priceQuote(instanceType: string): PriceQuote {
+    return priceQuote(instanceType, this.region);
   }
 
   // --- images ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import type { Provider } from '../../../src/cloud/provider.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { restartCluster, stopCluster } from '../../../src/cluster/lifecycle.js';
-import { listClusters } from '../../../src/cluster/list.js';
+import { listClusters, renderClusters } from '../../../src/cluster/list.js';
 import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { addNodes, removeNodes, resizeCluster } from '../../../src/cluster/resize.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
@@ -128,6 +128,18 @@ describe('start → listclusters → terminate', () => {
     ]);
     expect(clusters[0]?.nodes.every((n) => n.privateIp)).toBe(true);
     expect(clusters[0]?.securityGroup?.name).toBe(`@sc-${name}`);
+
+    // Cost so far: each running node's on-demand estimate (t3.micro $0.0104/h in us-east-1) × its time
+    // since launch; two hours after the master's launch, from the same launch times LocalStack reports.
+    const launched = clusters[0]?.nodes.map((n) => Date.parse(n.launchTime ?? '')) ?? [];
+    const later = new Date(Math.max(...launched) + 2 * 3600_000);
+    const [priced] = await listClusters({ providers: [provider], names: [name], now: later });
+    const expected = launched.reduce((sum, t) => sum + (0.0104 * (later.getTime() - t)) / 3600_000, 0);
+    expect(priced?.cost?.hourlyCostUsd).toBeCloseTo(3 * 0.0104, 6);
+    expect(priced?.cost?.costSoFarUsd).toBeCloseTo(expected, 3);
+    expect(renderClusters(priced ? [priced] : [])).toMatch(
+      /cost: \$0\.06\d\d so far, \$0\.0312\/hour now \(on-demand estimate from a built-in price table\)/,
+    );
 
     const gone = await terminate(name);
     expect(gone.terminated).toHaveLength(3);
