@@ -1,6 +1,9 @@
 // @ts-check
+import process from 'node:process';
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 // Layering (DESIGN.md): each SDK is imported by one folder only.
@@ -18,6 +21,113 @@ const restrictionsOutside = (dir) => ({
   ],
 });
 
+// Layering (DESIGN.md, issue 13): which folders of src may not import which. Checked on resolved files, so
+// `../cloud/ec2/x.js`, `./ec2/index.js` and `import type` are all caught. A new rule is one more zone here.
+const layers = [
+  {
+    target: './src/cluster',
+    from: ['./src/cloud/ec2'],
+    message: 'src/cluster talks to the cloud through Provider/Account (src/cloud), never to cloud/ec2 itself',
+  },
+  {
+    target: './src/engines',
+    from: ['./src/cloud', './src/setup', './src/remote', './src/cluster'],
+    message: 'the engine runtime knows no cloud, setup, SSH or cluster: the deploy part wires it (issue 13)',
+  },
+  {
+    target: './src/model',
+    from: [
+      './src/cluster',
+      './src/cloud/ec2',
+      './src/cloud/local',
+      './src/setup',
+      './src/remote',
+      './src/engines',
+      './src/jobs',
+      './src/cli',
+      './src/commands',
+    ],
+    message: 'src/model is the bottom layer: it imports only the config types and the Provider contract',
+  },
+];
+
+// A literal `import('../x.js')` inside the library is a static import in disguise: lint cannot see it, so it is how
+// layering gets dodged. Loading a module named at run time (a job, a plugin file) is fine, so is lazy-loading a
+// package (tsx, vega), and so is lazy-loading inside src/cloud, which keeps the AWS SDK off local clusters.
+const noLayerDodgingImport = {
+  'no-restricted-syntax': [
+    'error',
+    {
+      selector: 'ImportExpression[source.value=/^\\./]',
+      message:
+        'import this statically: a dynamic import() of our own module hides the dependency from the layering rules (lazy-loading belongs in src/cloud)',
+    },
+    {
+      selector: 'ImportExpression[source.value=/^@(aws-sdk|smithy)[^a-z0-9-]/]',
+      message: 'only src/cloud/ec2 loads the AWS SDK',
+    },
+  ],
+};
+
+// Size (issue 13): no function over 100 lines, no file over 500, counted as written (comments and blank lines
+// too). A file or function that must be longer (a WAT kernel, a table) says why where it is:
+// `// eslint-disable-next-line max-lines-per-function -- a WAT kernel: …`.
+const size = {
+  'max-lines': ['error', { max: 500, skipBlankLines: false, skipComments: false }],
+  'max-lines-per-function': ['error', { max: 100, skipBlankLines: false, skipComments: false, IIFEs: true }],
+};
+
+// Today's violators of the rules above (issue 13, session of 2026-12-05), allowed for now so that lint stays
+// green while they are fixed. WHOEVER FIXES A FILE REMOVES IT (or the fixed rule) FROM THIS LIST in the same
+// commit, and nothing is ever added: split the code instead. Each entry: file → the rules it still breaks,
+// under the helper whose part of issue 13 it is. `LINT_STRICT=1 npx eslint FILE` lints as if the list were empty.
+const notYetFixed = {
+  // cloud
+  'src/cluster/start.ts': ['max-lines', 'max-lines-per-function', 'layers', 'dynamic-import'],
+  'src/cluster/resize.ts': ['max-lines-per-function', 'layers'],
+  'src/cluster/terminate.ts': ['max-lines-per-function', 'layers'],
+  'src/cluster/validate.ts': ['max-lines-per-function', 'layers'],
+  'src/cluster/images.ts': ['max-lines-per-function', 'layers'],
+  'src/cluster/resources.ts': ['max-lines', 'layers'],
+  'src/cluster/list.ts': ['layers', 'dynamic-import'],
+  'src/cloud/ec2/api.ts': ['max-lines'],
+  'src/cloud/ec2/provider.ts': ['max-lines'],
+  'src/cloud/ec2/images.ts': ['max-lines-per-function'],
+  // deploy
+  'src/engines/cluster.ts': ['max-lines', 'max-lines-per-function', 'layers', 'dynamic-import'],
+  'src/engines/pipeline/remote.ts': ['max-lines-per-function', 'layers', 'dynamic-import'],
+  'src/engines/node-runtime.ts': ['layers', 'dynamic-import'],
+  'src/jobs/runtime.ts': ['dynamic-import'],
+  // wire
+  'src/engines/controller/controller.ts': ['max-lines'],
+  'src/engines/client/client.ts': ['max-lines', 'cycle'],
+  'src/engines/client/views.ts': ['cycle'],
+  'src/engines/engine/engine.ts': ['max-lines'],
+  'src/engines/pipeline/pipeline.ts': ['max-lines-per-function'],
+  // lint
+  'src/config/load.ts': ['max-lines', 'max-lines-per-function'],
+  'src/setup/index.ts': ['max-lines'],
+  'src/setup/packages.ts': ['max-lines-per-function'],
+  'src/remote/connection.ts': ['max-lines'],
+  'src/jobs/run.ts': ['max-lines-per-function'],
+  'src/jobs/demo.ts': ['dynamic-import'],
+  'src/cluster/balance.ts': ['dynamic-import'],
+  'src/science/multiband.ts': ['max-lines-per-function'],
+  'src/science/lombscargle-kernels.ts': ['max-lines-per-function'],
+  'src/science/wasm/ls/kernel.ts': ['max-lines-per-function'],
+};
+const ruleOf = {
+  'max-lines': 'max-lines',
+  'max-lines-per-function': 'max-lines-per-function',
+  layers: 'import-x/no-restricted-paths',
+  cycle: 'import-x/no-cycle',
+  'dynamic-import': 'no-restricted-syntax',
+};
+const notYetFixedOff = Object.entries(notYetFixed).map(([file, kinds]) => ({
+  files: [file],
+  rules: Object.fromEntries(kinds.map((kind) => [ruleOf[kind], 'off'])),
+}));
+
 export default tseslint.config(
   {
     ignores: [
@@ -30,6 +140,7 @@ export default tseslint.config(
       'out/**',
     ],
   },
+  { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -42,6 +153,24 @@ export default tseslint.config(
   },
   { files: ['src/**'], rules: restrictionsOutside('') },
   ...owners.map((o) => ({ files: [`${o.dir}/**`], rules: restrictionsOutside(o.dir) })),
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { zones: layers }],
+      ...noLayerDodgingImport,
+      ...size,
+    },
+  },
+  // Lazy-loading inside the cloud layer is what keeps the AWS SDK off local clusters.
+  { files: ['src/cloud/**'], rules: { 'no-restricted-syntax': 'off' } },
+  ...(process.env.LINT_STRICT ? [] : notYetFixedOff),
   {
     // The library never prints; the CLI layer, process entry points, scripts, benchmarks and tests may.
     files: ['src/cli/**', 'src/**/main.ts', 'bench/**', 'test/**', 'localstack/**', 'bin/**'],
