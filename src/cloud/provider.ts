@@ -60,6 +60,19 @@ export interface LaunchProblem {
   message: string;
 }
 
+/** Instances one start is about to launch, for the account's quota check. */
+export interface LaunchCount {
+  instanceType: string;
+  count: number;
+  spot: boolean;
+}
+
+/** What a quota check found: problems stop the launch; notes (what was checked, or why not) go to the debug log. */
+export interface QuotaCheck {
+  problems: LaunchProblem[];
+  notes: string[];
+}
+
 /** Where the nodes will run, when the config pins it: the types are checked against the zone. */
 export interface ImageCheckOptions {
   zone?: string;
@@ -101,6 +114,11 @@ export interface Provider {
    * built-in table, src/cloud/ec2/prices.ts). Providers whose nodes cost nothing leave it out.
    */
   priceQuote?(instanceType: string): PriceQuote;
+  /**
+   * Checks the account's quotas (EC2: vCPUs of running instances) leave room for these launches,
+   * before any is made. A provider that cannot tell says why in a note and finds no problem.
+   */
+  checkLaunchQuota?(launches: readonly LaunchCount[]): Promise<QuotaCheck>;
   /**
    * Turns image aliases into the ids to launch, for each instance type's architecture, and checks
    * what the cloud would otherwise refuse only at launch: each image and type exist, fit together,

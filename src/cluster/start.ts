@@ -25,6 +25,7 @@ import { problemsError, validateCloud, validateOffline, type Problem } from './v
 import { supportsPlacementGroup } from '../cloud/ec2/prices.js';
 import { launchToken, ZONE_SPECIFIC_LAUNCH_CODES, type SecurityGroupInfo } from '../cloud/ec2/provider.js';
 import { costText, estimateCost } from './cost.js';
+import { checkQuota } from './quota-check.js';
 
 export type StartMode = 'create' | 'validate-only' | 'dry-run' | 'plan';
 
@@ -227,6 +228,7 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
           });
         const missing = opts.noCreate ? [] : missingAliases(aliases, have);
         s.missing = launchGroups(s.shapes.filter((sh) => missing.includes(sh.alias)));
+        if (mode === 'create' && !opts.skipValidation) await checkQuota(s, report);
         s.plan = planOf(s, ec2?.region, ec2?.regionSource);
         // Once, before anything is made (--plan and --dry-run show them in the plan instead).
         if (mode === 'create')

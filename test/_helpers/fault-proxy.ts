@@ -36,11 +36,18 @@ import type { AddressInfo, Socket } from 'node:net';
 export interface ProxyCall {
   action: string;
   form: URLSearchParams;
+  /** A JSON-protocol call's parsed body (Service Quotas: { ServiceCode, QuotaCode }). */
+  json?: Record<string, unknown>;
   index: number;
 }
 
-/** A script's decision: an EC2 error answer, holding the call until `release()`, or nothing (as usual). */
-export type ScriptedAnswer = { error: { status?: number; code: string; message: string } } | { hold: true } | undefined;
+/**
+ * A script's decision: an error answer (EC2's XML, or JSON for a JSON-protocol service such as
+ * Service Quotas), a successful JSON answer (`json`: for services LocalStack lacks), holding the
+ * call until `release()`, or nothing (as usual).
+ */
+export type ScriptedAnswer =
+  { error: { status?: number; code: string; message: string } } | { json: unknown } | { hold: true } | undefined;
 
 export interface FaultRates {
   throttle: number;
@@ -108,6 +115,14 @@ export function seededRandom(seed: number): () => number {
 const ec2Error = (code: string, message: string) =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>`;
 
+function parseJson(body: Buffer): Record<string, unknown> {
+  try {
+    return JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
 export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(opts.target);
   const random = seededRandom(opts.seed);
@@ -174,12 +189,22 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     counters.calls += 1;
-    const action = /(?:^|&)Action=([A-Za-z0-9]+)/.exec(body.toString('latin1'))?.[1] ?? req.method ?? '?';
+    // EC2 and SSM's query forms name the action in the body; JSON protocols (Service Quotas) in X-Amz-Target.
+    const target = req.headers['x-amz-target'];
+    const jsonProtocol = typeof target === 'string';
+    const action = jsonProtocol
+      ? (target.split('.').pop() ?? target)
+      : (/(?:^|&)Action=([A-Za-z0-9]+)/.exec(body.toString('latin1'))?.[1] ?? req.method ?? '?');
     // Always draw twice per call so the sequence of decisions depends only on the call order.
     const r = random();
     const half = random() < 0.5;
     const form = new URLSearchParams(body.toString('latin1'));
-    const call: ProxyCall = { action, form, index: counters.calls - 1 };
+    const call: ProxyCall = {
+      action,
+      form,
+      ...(jsonProtocol ? { json: parseJson(body) } : {}),
+      index: counters.calls - 1,
+    };
     const decision = enabled ? opts.script?.(call) : undefined;
     const faultable = enabled && !decision && (opts.only ? opts.only(action) : true);
     const { throttle, serverError, timeout } = opts.rates;
@@ -203,11 +228,20 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     if (decision && 'error' in decision) {
       const key = `${action} ${decision.error.code}`;
       scripted[key] = (scripted[key] ?? 0) + 1;
+      const { code, message } = decision.error;
       reply(
         decision.error.status ?? 400,
-        { 'content-type': 'text/xml' },
-        Buffer.from(ec2Error(decision.error.code, decision.error.message)),
+        jsonProtocol
+          ? { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code }
+          : { 'content-type': 'text/xml' },
+        Buffer.from(jsonProtocol ? JSON.stringify({ __type: code, message }) : ec2Error(code, message)),
       );
+      events.emit('call', { ...call, held: false, scripted: true });
+      return;
+    }
+    if (decision && 'json' in decision) {
+      scripted[`${action} json`] = (scripted[`${action} json`] ?? 0) + 1;
+      reply(200, { 'content-type': 'application/x-amz-json-1.1' }, Buffer.from(JSON.stringify(decision.json)));
       events.emit('call', { ...call, held: false, scripted: true });
       return;
     }

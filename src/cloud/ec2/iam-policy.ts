@@ -13,10 +13,14 @@
  * - key pairs and volumes the user manages with createkey/removekey and createvolume/removevolume
  *   need not carry the cluster tag: those calls are on `*`;
  * - SSM reads are limited to AWS's public parameters (image aliases such as debian-12);
+ * - Service Quotas reads are limited to the two EC2 vCPU quotas start checks (quota.ts);
  * - the first spot launch of an account creates the EC2 Spot service-linked role, and nothing else;
  * - an IAM_PROFILE passes its role to EC2, and to nothing else.
  */
-export type Scope = 'read' | 'create' | 'tag' | 'cluster-tagged' | 'account' | 'ssm-public' | 'spot-role' | 'pass-role';
+import { ON_DEMAND_STANDARD_QUOTA, SPOT_STANDARD_QUOTA } from './quota.js';
+
+export type Scope =
+  'read' | 'create' | 'tag' | 'cluster-tagged' | 'account' | 'ssm-public' | 'quota-read' | 'spot-role' | 'pass-role';
 
 export interface ApiCall {
   /** The IAM action, e.g. `ec2:RunInstances`. */
@@ -67,6 +71,11 @@ export const API_CALLS: readonly ApiCall[] = [
   { action: 'ec2:RebootInstances', scope: 'cluster-tagged', why: 'restart' },
   { action: 'ec2:CancelSpotInstanceRequests', scope: 'cluster-tagged', why: 'terminate, rollback' },
   { action: 'ssm:GetParameter', scope: 'ssm-public', why: 'image aliases (debian-12, al2023, …)' },
+  {
+    action: 'servicequotas:GetServiceQuota',
+    scope: 'quota-read',
+    why: "start: the account's vCPU quotas before launch (optional: without it, EC2 checks at launch)",
+  },
   { action: 'iam:CreateServiceLinkedRole', scope: 'spot-role', why: "the account's first spot launch", implicit: true },
   {
     action: 'iam:PassRole',
@@ -77,7 +86,7 @@ export const API_CALLS: readonly ApiCall[] = [
 ];
 
 /** `ec2:DescribeInstances` for a command, paginator or waiter the code uses (`DescribeInstancesCommand`, …). */
-export function actionOfSdkName(service: 'ec2' | 'ssm', name: string): string {
+export function actionOfSdkName(service: 'ec2' | 'ssm' | 'servicequotas', name: string): string {
   // A waiter polls the Describe call of its resource (waitUntilInstanceRunning → DescribeInstances).
   const waiter = /^waitUntil(Instance|Image|Snapshot|Volume)[A-Z]/.exec(name);
   if (waiter) return name.endsWith('StatusOk') ? 'ec2:DescribeInstanceStatus' : `ec2:Describe${waiter[1]}s`;
@@ -97,6 +106,9 @@ export interface PolicyDocument {
   Version: '2012-10-17';
   Statement: PolicyStatement[];
 }
+
+/** The quotas start reads (on-demand and spot standard vCPUs). */
+const VCPU_QUOTAS = [ON_DEMAND_STANDARD_QUOTA, SPOT_STANDARD_QUOTA];
 
 const CLUSTER_TAGGED = { StringLike: { 'aws:ResourceTag/starcluster:cluster': '*' } };
 const CREATING = [
@@ -146,6 +158,12 @@ export function iamPolicy(): PolicyDocument {
       Effect: 'Allow',
       Action: actions('ssm-public'),
       Resource: 'arn:aws:ssm:*::parameter/aws/service/*',
+    },
+    {
+      Sid: 'StarclusterVcpuQuotas',
+      Effect: 'Allow',
+      Action: actions('quota-read'),
+      Resource: VCPU_QUOTAS.map((code) => `arn:aws:servicequotas:*:*:ec2/${code}`),
     },
     {
       Sid: 'StarclusterFirstSpotLaunch',

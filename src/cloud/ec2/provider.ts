@@ -16,12 +16,15 @@ import {
   type NodeState,
   type ClusterRecord,
   type PriceQuote,
+  type LaunchCount,
+  type QuotaCheck,
   type Provider,
 } from '../provider.js';
 import { TAG_DESCRIPTION, TAG_TEMPLATE } from '../../model/tags.js';
 import { awsErrorCode, Ec2Api, fromTags, isCode, isNotImplemented, tagSpec } from './api.js';
 import { resolveImagesWith, type ImageCatalog } from './images.js';
 import { priceQuote } from './prices.js';
+import { checkVcpuQuota, ServiceQuotas, type QuotaReader } from './quota.js';
 import type { Ec2ClientSettings } from './settings.js';
 import { SsmParameters } from './ssm.js';
 import { NODE_USER_DATA } from './user-data.js';
@@ -58,6 +61,8 @@ export interface Ec2ProviderOptions {
   sgDeleteDelaysMs?: number[];
   /** Where SSM parameters are read (default: SSM in the provider's region, loaded on first use). */
   parameters?: Pick<SsmParameters, 'get'>;
+  /** Where the account's vCPU quotas are read (default: Service Quotas in the provider's region). */
+  quotas?: QuotaReader;
   /**
    * Backoff for tagging instances RunInstances just made, while EC2 does not know them yet
    * (InvalidInstanceID.NotFound: its API is eventually consistent); default 0.25 s doubling, ~30 s.
@@ -76,11 +81,13 @@ export class Ec2Provider implements Provider {
   readonly waitTimeoutSeconds: number;
   private readonly sgDeleteDelaysMs: number[];
   private readonly parameters: Pick<SsmParameters, 'get'>;
+  private readonly quotas: QuotaReader;
   private readonly tagRetryDelaysMs: number[];
 
   constructor(settingsOrApi: Ec2ClientSettings | Ec2Api, options: Ec2ProviderOptions = {}) {
     this.api = settingsOrApi instanceof Ec2Api ? settingsOrApi : new Ec2Api(settingsOrApi);
     this.parameters = options.parameters ?? new SsmParameters(this.api.settings);
+    this.quotas = options.quotas ?? new ServiceQuotas(this.api.settings);
     this.waitTimeoutSeconds = options.waitTimeoutSeconds ?? 900;
     this.sgDeleteDelaysMs = options.sgDeleteDelaysMs ?? [
       2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000,
@@ -100,6 +107,11 @@ export class Ec2Provider implements Provider {
   /** The built-in table's on-demand estimate in this region (prices.ts: a table, never fetched). */
   priceQuote(instanceType: string): PriceQuote {
     return priceQuote(instanceType, this.region);
+  }
+
+  /** The standard-class vCPU quotas (on-demand, spot) against what runs and what is to launch (quota.ts). */
+  async checkLaunchQuota(launches: readonly LaunchCount[]): Promise<QuotaCheck> {
+    return checkVcpuQuota(this.api, this.quotas, launches);
   }
 
   // --- images ----------------------------------------------------------------------------------

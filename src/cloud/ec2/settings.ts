@@ -9,6 +9,8 @@ export interface Ec2ClientSettings {
   endpoint?: string;
   /** SSM's endpoint ($AWS_ENDPOINT_URL_SSM / $AWS_ENDPOINT_URL, e.g. LocalStack); absent: the region's own. */
   ssmEndpoint?: string;
+  /** Service Quotas' endpoint ($AWS_ENDPOINT_URL_SERVICE_QUOTAS / $AWS_ENDPOINT_URL); absent: the region's own. */
+  quotasEndpoint?: string;
   /** Absent: the standard AWS credential chain (env, profile, IMDS). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   maxAttempts?: number;
@@ -29,10 +31,12 @@ export function ec2SettingsFromConfig(
   const region = aws?.regionName ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const endpoint = aws?.endpoint ?? env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL;
   const ssmEndpoint = ssmEndpointFrom(env);
+  const quotasEndpoint = env.AWS_ENDPOINT_URL_SERVICE_QUOTAS || env.AWS_ENDPOINT_URL || undefined;
   const settings: Ec2ClientSettings = {
     region,
     ...(endpoint ? { endpoint } : {}),
     ...(ssmEndpoint ? { ssmEndpoint } : {}),
+    ...(quotasEndpoint ? { quotasEndpoint } : {}),
   };
   if (aws?.proxy) {
     registerSecret(aws.proxy.pass);

@@ -131,6 +131,74 @@ describe('capacity, quotas and eventual consistency', () => {
     tally.push(`VcpuLimitExceeded on launch 2 of 2: rolled back, leaked ${await cleanUp(name)}`);
   }, 300_000);
 
+  it("the account's on-demand vCPU quota is too small: refused before anything is launched, saying what to do", async () => {
+    const name = clusterName('quota');
+    let runs = 0;
+    const asked: unknown[] = [];
+    // Service Quotas (which LocalStack lacks) answers as a new account's would: 2 vCPUs.
+    script = (c) => {
+      if (c.action === 'RunInstances') runs++;
+      if (c.action !== 'GetServiceQuota') return undefined;
+      asked.push(c.json?.QuotaCode);
+      return { json: { Quota: { ServiceCode: 'ec2', QuotaCode: c.json?.QuotaCode, Value: 2 } } };
+    };
+    const { error } = await start(name);
+    expect(StarclusterError.is(error) && error.code, String(error)).toBe('VcpuQuotaExceeded');
+    const detail = (error as StarclusterError).details.join('\n');
+    expect(detail).toMatch(
+      /"Running On-Demand Standard \(A, C, D, H, I, M, R, T, Z\) instances" \(L-1216C47A\) in us-east-1 is 2 vCPUs/,
+    );
+    expect(detail).toMatch(/this launch needs 6 more \(1 × t3\.micro, 2 × t3\.micro\).*Service Quotas console/);
+    expect(asked).toEqual(['L-1216C47A']);
+    expect(runs).toBe(0);
+    tally.push(`vCPU quota 2 (injected): refused before launch, RunInstances ${runs}, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  it('the spot vCPU quota is too small while on-demand fits: refused naming the spot quota', async () => {
+    const name = clusterName('squota');
+    let runs = 0;
+    script = (c) => {
+      if (c.action === 'RunInstances') runs++;
+      if (c.action !== 'GetServiceQuota') return undefined;
+      const value = c.json?.QuotaCode === 'L-34B43A08' ? 1 : 100_000;
+      return { json: { Quota: { ServiceCode: 'ec2', QuotaCode: c.json?.QuotaCode, Value: value } } };
+    };
+    const { error, io } = await start(name, { ...fx.template, spotBid: 0.5 });
+    expect(StarclusterError.is(error) && error.code, String(error)).toBe('VcpuQuotaExceeded');
+    expect((error as StarclusterError).details.join('\n')).toMatch(
+      /"All Standard \(A, C, D, H, I, M, R, T, Z\) Spot Instance Requests" \(L-34B43A08\) in us-east-1 is 1 vCPUs; \d+ are in use and this launch needs 4 more \(2 × t3\.micro\)/,
+    );
+    const notes = io.messages.filter((m) => m.code === 'SC_START_D0001').map((m) => m.message);
+    expect(notes[0]).toMatch(/^vCPU quota L-1216C47A: 100000 vCPUs, \d+ in use, 2 wanted \(1 × t3\.micro\)$/);
+    expect(runs).toBe(0);
+    tally.push(`spot vCPU quota 1 (injected): refused before launch, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  for (const how of ['unavailable (LocalStack has no Service Quotas)', 'denied (AccessDeniedException)'] as const) {
+    it(`Service Quotas ${how}: start goes ahead, and the debug log says why the quota was not checked`, async () => {
+      const name = clusterName(how.startsWith('denied') ? 'qdeny' : 'qnone');
+      let asked = 0;
+      script = (c) => {
+        if (c.action !== 'GetServiceQuota') return undefined;
+        asked++;
+        return how.startsWith('denied')
+          ? err('AccessDeniedException', 'not authorized to perform: servicequotas:GetServiceQuota')
+          : undefined;
+      };
+      const { result, error, io } = await start(name);
+      expect(error).toBeUndefined();
+      expect(result?.nodes).toHaveLength(3);
+      const notes = io.messages.filter((m) => m.code === 'SC_START_D0001');
+      expect(notes.map((m) => m.level)).toEqual(['debug']);
+      expect(notes[0]?.message).toMatch(/^vCPU quota not checked \(Service Quotas GetServiceQuota L-1216C47A failed: /);
+      if (how.startsWith('denied')) expect(notes[0]?.message).toContain('AccessDeniedException');
+      expect(asked).toBe(1);
+      tally.push(
+        `Service Quotas ${how.split(' ')[0]}: started, logged (${notes[0]?.message.slice(0, 120)}), leaked ${await cleanUp(name)}`,
+      );
+    }, 300_000);
+  }
+
   it('IAM_PROFILE goes to RunInstances as the instance profile (no access key goes to nodes)', async () => {
     const name = clusterName('prof');
     const seen: string[] = [];

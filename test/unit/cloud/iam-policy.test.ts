@@ -20,9 +20,9 @@ function actionsTheCodeCalls(): Map<string, string[]> {
   const found = new Map<string, string[]>();
   for (const file of sourceFiles(SRC)) {
     const text = readFileSync(file, 'utf8');
-    const serviceOf = new Map<string, 'ec2' | 'ssm'>();
+    const serviceOf = new Map<string, 'ec2' | 'ssm' | 'servicequotas'>();
     const imports =
-      /(?:import\s*(?:type\s*)?\{([^}]*)\}\s*from|const\s*\{([^}]*)\}\s*=\s*await\s+import\()\s*'@aws-sdk\/client-(ec2|ssm)'/g;
+      /(?:import\s*(?:type\s*)?\{([^}]*)\}\s*from|const\s*\{([^}]*)\}\s*=\s*await\s+import\()\s*'@aws-sdk\/client-(ec2|ssm|service-quotas)'/g;
     for (const m of text.matchAll(imports)) {
       for (const name of (m[1] ?? m[2] ?? '').split(',')) {
         const id = name
@@ -30,7 +30,7 @@ function actionsTheCodeCalls(): Map<string, string[]> {
           .trim()
           .split(/\s+as\s+/)[0]
           ?.trim();
-        if (id) serviceOf.set(id, m[3] as 'ec2' | 'ssm');
+        if (id) serviceOf.set(id, m[3] === 'service-quotas' ? 'servicequotas' : (m[3] as 'ec2' | 'ssm'));
       }
     }
     const uses = /new\s+([A-Z]\w*Command)\s*\(|\b(paginate[A-Z]\w*)\s*\(|\b(waitUntil[A-Z]\w*)\b/g;
@@ -54,6 +54,7 @@ describe('starcluster iam-policy', () => {
     // The scan really sees the code (or this test proves nothing).
     expect(called.has('ec2:RunInstances')).toBe(true);
     expect(called.has('ssm:GetParameter')).toBe(true);
+    expect(called.has('servicequotas:GetServiceQuota')).toBe(true);
     const missing = [...called.keys()].filter((a) => !allowed.has(a)).map((a) => `${a} (${called.get(a)!.join(', ')})`);
     console.log(
       `iam-policy: code calls ${called.size} actions; policy allows ${allowed.size}; missing: ${missing.length}`,
@@ -81,6 +82,10 @@ describe('starcluster iam-policy', () => {
     expect(by('StarclusterImageAliases').Resource).toBe('arn:aws:ssm:*::parameter/aws/service/*');
     expect(by('StarclusterFirstSpotLaunch').Condition).toEqual({
       StringEquals: { 'iam:AWSServiceName': 'spot.amazonaws.com' },
+    });
+    expect(by('StarclusterVcpuQuotas')).toMatchObject({
+      Action: ['servicequotas:GetServiceQuota'],
+      Resource: ['arn:aws:servicequotas:*:*:ec2/L-1216C47A', 'arn:aws:servicequotas:*:*:ec2/L-34B43A08'],
     });
     expect([...allowed].some((a) => a.endsWith(':*') || a === '*')).toBe(false);
     // No action appears in two statements with different scopes but the two tag statements.
