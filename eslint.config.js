@@ -112,9 +112,6 @@ const notYetFixed = {
   'src/jobs/run.ts': ['max-lines-per-function'],
   'src/jobs/demo.ts': ['dynamic-import'],
   'src/cluster/balance.ts': ['dynamic-import'],
-  'src/science/multiband.ts': ['max-lines-per-function'],
-  'src/science/lombscargle-kernels.ts': ['max-lines-per-function'],
-  'src/science/wasm/ls/kernel.ts': ['max-lines-per-function'],
 };
 const ruleOf = {
   'max-lines': 'max-lines',

@@ -185,88 +185,111 @@ export function regularSums(
       zi[i] = cs[1] as number;
     }
     let k = a;
-    for (; k + 1 < end; k += 2) {
-      let c0 = 0;
-      let s0 = 0;
-      let yc0 = 0;
-      let ys0 = 0;
-      let cc0 = 0;
-      let cs0 = 0;
-      let c1 = 0;
-      let s1 = 0;
-      let yc1 = 0;
-      let ys1 = 0;
-      let cc1 = 0;
-      let cs1 = 0;
-      for (let i = 0; i < n; i++) {
-        const x = zr[i] as number;
-        const y = zi[i] as number;
-        const p = ar[i] as number;
-        const q = ai[i] as number;
-        const wi = w[i] as number;
-        const wyi = wy[i] as number;
-        const wc = wi * x;
-        c0 += wc;
-        s0 += wi * y;
-        yc0 += wyi * x;
-        ys0 += wyi * y;
-        cc0 += wc * x;
-        cs0 += wc * y;
-        const x1 = x * p - y * q;
-        const y1 = x * q + y * p;
-        const wc1 = wi * x1;
-        c1 += wc1;
-        s1 += wi * y1;
-        yc1 += wyi * x1;
-        ys1 += wyi * y1;
-        cc1 += wc1 * x1;
-        cs1 += wc1 * y1;
-        zr[i] = x1 * p - y1 * q;
-        zi[i] = x1 * q + y1 * p;
-      }
-      const o = SUMS_PER_FREQUENCY * k;
-      out[o] = c0;
-      out[o + 1] = s0;
-      out[o + 2] = yc0;
-      out[o + 3] = ys0;
-      out[o + 4] = cc0;
-      out[o + 5] = cs0;
-      out[o + 6] = c1;
-      out[o + 7] = s1;
-      out[o + 8] = yc1;
-      out[o + 9] = ys1;
-      out[o + 10] = cc1;
-      out[o + 11] = cs1;
-    }
-    if (k < end) {
-      let c0 = 0;
-      let s0 = 0;
-      let yc0 = 0;
-      let ys0 = 0;
-      let cc0 = 0;
-      let cs0 = 0;
-      for (let i = 0; i < n; i++) {
-        const x = zr[i] as number;
-        const y = zi[i] as number;
-        const wi = w[i] as number;
-        const wyi = wy[i] as number;
-        const wc = wi * x;
-        c0 += wc;
-        s0 += wi * y;
-        yc0 += wyi * x;
-        ys0 += wyi * y;
-        cc0 += wc * x;
-        cs0 += wc * y;
-      }
-      const o = SUMS_PER_FREQUENCY * k;
-      out[o] = c0;
-      out[o + 1] = s0;
-      out[o + 2] = yc0;
-      out[o + 3] = ys0;
-      out[o + 4] = cc0;
-      out[o + 5] = cs0;
-    }
+    for (; k + 1 < end; k += 2) pairSums(zr, zi, ar, ai, w, wy, out, SUMS_PER_FREQUENCY * k);
+    if (k < end) oneSums(zr, zi, w, wy, out, SUMS_PER_FREQUENCY * k);
   }
+}
+
+/**
+ * The six sums of two neighbouring frequencies of a regular grid from the phases e^{iθ} (zr, zi) of the first
+ * and the step rotation (ar, ai); leaves (zr, zi) advanced by two steps.
+ */
+function pairSums(
+  zr: Float64Array,
+  zi: Float64Array,
+  ar: Float64Array,
+  ai: Float64Array,
+  w: Float64Array,
+  wy: Float64Array,
+  out: Float64Array,
+  o: number,
+): void {
+  let c0 = 0;
+  let s0 = 0;
+  let yc0 = 0;
+  let ys0 = 0;
+  let cc0 = 0;
+  let cs0 = 0;
+  let c1 = 0;
+  let s1 = 0;
+  let yc1 = 0;
+  let ys1 = 0;
+  let cc1 = 0;
+  let cs1 = 0;
+  for (let i = 0; i < zr.length; i++) {
+    const x = zr[i] as number;
+    const y = zi[i] as number;
+    const p = ar[i] as number;
+    const q = ai[i] as number;
+    const wi = w[i] as number;
+    const wyi = wy[i] as number;
+    const wc = wi * x;
+    c0 += wc;
+    s0 += wi * y;
+    yc0 += wyi * x;
+    ys0 += wyi * y;
+    cc0 += wc * x;
+    cs0 += wc * y;
+    const x1 = x * p - y * q;
+    const y1 = x * q + y * p;
+    const wc1 = wi * x1;
+    c1 += wc1;
+    s1 += wi * y1;
+    yc1 += wyi * x1;
+    ys1 += wyi * y1;
+    cc1 += wc1 * x1;
+    cs1 += wc1 * y1;
+    zr[i] = x1 * p - y1 * q;
+    zi[i] = x1 * q + y1 * p;
+  }
+  out[o] = c0;
+  out[o + 1] = s0;
+  out[o + 2] = yc0;
+  out[o + 3] = ys0;
+  out[o + 4] = cc0;
+  out[o + 5] = cs0;
+  out[o + 6] = c1;
+  out[o + 7] = s1;
+  out[o + 8] = yc1;
+  out[o + 9] = ys1;
+  out[o + 10] = cc1;
+  out[o + 11] = cs1;
+}
+
+/** The six sums of one frequency from the phases e^{iθ} (zr, zi) of its points. */
+function oneSums(
+  zr: Float64Array,
+  zi: Float64Array,
+  w: Float64Array,
+  wy: Float64Array,
+  out: Float64Array,
+  o: number,
+): void {
+  let c0 = 0;
+  let s0 = 0;
+  let yc0 = 0;
+  let ys0 = 0;
+  let cc0 = 0;
+  let cs0 = 0;
+  for (let i = 0; i < zr.length; i++) {
+    const x = zr[i] as number;
+    const y = zi[i] as number;
+    const wi = w[i] as number;
+    const wyi = wy[i] as number;
+    const wc = wi * x;
+    c0 += wc;
+    s0 += wi * y;
+    yc0 += wyi * x;
+    ys0 += wyi * y;
+    cc0 += wc * x;
+    cs0 += wc * y;
+  }
+  out[o] = c0;
+  out[o + 1] = s0;
+  out[o + 2] = yc0;
+  out[o + 3] = ys0;
+  out[o + 4] = cc0;
+  out[o + 5] = cs0;
 }
 
 /**

@@ -85,43 +85,11 @@ export function multibandLombScargle(
   const regBase = options.regBase === undefined ? null : options.regBase;
   const regBand = options.regBand === undefined ? 1e-6 : options.regBand;
   const byTrace = options.regularizeByTrace ?? true;
-  const center = options.center ?? true;
-  const engine = options.engine ?? 'auto';
-
-  // Merge entries per band name, sorted as numpy.unique does.
-  const names = [...new Set(bands.map((b) => b.band))].sort();
-  if (names.length === 0) throw new UsageError('MultibandInput', 'multiband periodogram needs at least one band');
-  let tmin = Infinity;
-  let tmax = -Infinity;
-  for (const b of bands) {
-    for (let i = 0; i < b.t.length; i++) {
-      const v = b.t[i] as number;
-      if (v < tmin) tmin = v;
-      if (v > tmax) tmax = v;
-    }
-  }
-  const tref = Number.isFinite(tmin) ? 0.5 * (tmin + tmax) : 0;
-  const series = names.map((name) => {
-    const parts = bands.filter((b) => b.band === name);
-    const t = concat(parts.map((p) => p.t));
-    const y = concat(parts.map((p) => p.y));
-    const dy = parts.every((p) => p.dy === undefined)
-      ? undefined
-      : concat(parts.map((p) => p.dy ?? new Float64Array(p.t.length).fill(1)));
-    return prepareSeries(t, y, dy, center, false, tref);
-  });
+  const series = mergeBands(bands, options.center ?? true);
   let chi2Ref = 0;
   for (const s of series) chi2Ref += s.YY;
 
-  // Columns: base [1, sin ω, cos ω, ...], then per band [1, sin ω, cos ω, ...] (astropy's order).
-  const cols: Column[] = [{ band: -1, harmonic: 0, kind: 'one' }];
-  for (let h = 1; h <= nb; h++)
-    cols.push({ band: -1, harmonic: h, kind: 'sin' }, { band: -1, harmonic: h, kind: 'cos' });
-  for (let b = 0; b < names.length; b++) {
-    cols.push({ band: b, harmonic: 0, kind: 'one' });
-    for (let h = 1; h <= nk; h++)
-      cols.push({ band: b, harmonic: h, kind: 'sin' }, { band: b, harmonic: h, kind: 'cos' });
-  }
+  const cols = modelColumns(series.length, nb, nk);
   const p = cols.length;
   const nBase = 1 + 2 * nb;
   const reg = new Float64Array(p);
@@ -129,45 +97,12 @@ export function multibandLombScargle(
   const H = Math.max(nb, nk);
 
   const m = gridSize(grid);
-  const perBand = series.map((s) => harmonicSums(s, grid, H, engine));
+  const perBand = series.map((s) => harmonicSums(s, grid, H, options.engine ?? 'auto'));
   const power = new Float64Array(m);
   const M = new Float64Array(p * p);
   const rhs = new Float64Array(p);
   const scratch = { L: new Float64Array(p * p), z: new Float64Array(p) };
-  // All bands' sums in one flat array (views per band), so the normal equations are a fixed recipe of
-  // (target entry, source sum, coefficient) terms compiled once.
-  const L = 2 * (2 * H + 1) + 2 * (H + 1);
-  const flat = new Float64Array(series.length * L);
-  const sums: BandSums[] = series.map((_, b) => ({
-    wc: flat.subarray(b * L, b * L + 2 * H + 1),
-    ws: flat.subarray(b * L + 2 * H + 1, b * L + 4 * H + 2),
-    yc: flat.subarray(b * L + 4 * H + 2, b * L + 5 * H + 3),
-    ys: flat.subarray(b * L + 5 * H + 3, b * L + 6 * H + 4),
-  }));
-  const offset = { wc: 0, ws: 2 * H + 1, yc: 4 * H + 2, ys: 5 * H + 3 };
-  const mTarget: number[] = [];
-  const mSource: number[] = [];
-  const mCoef: number[] = [];
-  const yTarget: number[] = [];
-  const ySource: number[] = [];
-  for (let r = 0; r < p; r++) {
-    const cr = cols[r] as Column;
-    for (let b = 0; b < series.length; b++) {
-      if (cr.band >= 0 && cr.band !== b) continue;
-      const [arr, idx] = ySource1(cr);
-      yTarget.push(r);
-      ySource.push(b * L + offset[arr] + idx);
-      for (let c = r; c < p; c++) {
-        const cc = cols[c] as Column;
-        if (cc.band >= 0 && cc.band !== b) continue;
-        for (const [arr2, idx2, coef] of productTerms(cr, cc)) {
-          mTarget.push(r * p + c);
-          mSource.push(b * L + offset[arr2] + idx2);
-          mCoef.push(coef);
-        }
-      }
-    }
-  }
+  const { flat, sums, mTarget, mSource, mCoef, yTarget, ySource } = normalRecipe(cols, series.length, H);
   const regularize = reg.some((v) => v !== 0);
   for (let k = 0; k < m; k++) {
     for (let b = 0; b < series.length; b++) (perBand[b] as (k: number, out: BandSums) => void)(k, sums[b] as BandSums);
@@ -192,6 +127,85 @@ export function multibandLombScargle(
     power[k] = chi2Ref > 0 ? delta / chi2Ref : 0;
   }
   return power;
+}
+
+/** One prepared series per band name (entries of the same band merged), sorted as numpy.unique does. */
+function mergeBands(bands: readonly BandSeries[], center: boolean): ReturnType<typeof prepareSeries>[] {
+  const names = [...new Set(bands.map((b) => b.band))].sort();
+  if (names.length === 0) throw new UsageError('MultibandInput', 'multiband periodogram needs at least one band');
+  let tmin = Infinity;
+  let tmax = -Infinity;
+  for (const b of bands) {
+    for (let i = 0; i < b.t.length; i++) {
+      const v = b.t[i] as number;
+      if (v < tmin) tmin = v;
+      if (v > tmax) tmax = v;
+    }
+  }
+  const tref = Number.isFinite(tmin) ? 0.5 * (tmin + tmax) : 0;
+  return names.map((name) => {
+    const parts = bands.filter((b) => b.band === name);
+    const t = concat(parts.map((p) => p.t));
+    const y = concat(parts.map((p) => p.y));
+    const dy = parts.every((p) => p.dy === undefined)
+      ? undefined
+      : concat(parts.map((p) => p.dy ?? new Float64Array(p.t.length).fill(1)));
+    return prepareSeries(t, y, dy, center, false, tref);
+  });
+}
+
+/** Columns: base [1, sin ω, cos ω, ...], then per band [1, sin ω, cos ω, ...] (astropy's order). */
+function modelColumns(bandCount: number, nb: number, nk: number): Column[] {
+  const cols: Column[] = [{ band: -1, harmonic: 0, kind: 'one' }];
+  for (let h = 1; h <= nb; h++)
+    cols.push({ band: -1, harmonic: h, kind: 'sin' }, { band: -1, harmonic: h, kind: 'cos' });
+  for (let b = 0; b < bandCount; b++) {
+    cols.push({ band: b, harmonic: 0, kind: 'one' });
+    for (let h = 1; h <= nk; h++)
+      cols.push({ band: b, harmonic: h, kind: 'sin' }, { band: b, harmonic: h, kind: 'cos' });
+  }
+  return cols;
+}
+
+/**
+ * All bands' sums in one flat array (views per band), and the normal equations as a fixed recipe of
+ * (target entry, source sum, coefficient) terms over it, compiled once.
+ */
+function normalRecipe(cols: Column[], bandCount: number, H: number) {
+  const p = cols.length;
+  const L = 2 * (2 * H + 1) + 2 * (H + 1);
+  const flat = new Float64Array(bandCount * L);
+  const sums: BandSums[] = Array.from({ length: bandCount }, (_, b) => ({
+    wc: flat.subarray(b * L, b * L + 2 * H + 1),
+    ws: flat.subarray(b * L + 2 * H + 1, b * L + 4 * H + 2),
+    yc: flat.subarray(b * L + 4 * H + 2, b * L + 5 * H + 3),
+    ys: flat.subarray(b * L + 5 * H + 3, b * L + 6 * H + 4),
+  }));
+  const offset = { wc: 0, ws: 2 * H + 1, yc: 4 * H + 2, ys: 5 * H + 3 };
+  const mTarget: number[] = [];
+  const mSource: number[] = [];
+  const mCoef: number[] = [];
+  const yTarget: number[] = [];
+  const ySource: number[] = [];
+  for (let r = 0; r < p; r++) {
+    const cr = cols[r] as Column;
+    for (let b = 0; b < bandCount; b++) {
+      if (cr.band >= 0 && cr.band !== b) continue;
+      const [arr, idx] = ySource1(cr);
+      yTarget.push(r);
+      ySource.push(b * L + offset[arr] + idx);
+      for (let c = r; c < p; c++) {
+        const cc = cols[c] as Column;
+        if (cc.band >= 0 && cc.band !== b) continue;
+        for (const [arr2, idx2, coef] of productTerms(cr, cc)) {
+          mTarget.push(r * p + c);
+          mSource.push(b * L + offset[arr2] + idx2);
+          mCoef.push(coef);
+        }
+      }
+    }
+  }
+  return { flat, sums, mTarget, mSource, mCoef, yTarget, ySource };
 }
 
 function concat(parts: Float64Array[]): Float64Array {

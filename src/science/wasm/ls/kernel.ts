@@ -152,14 +152,28 @@ function listInfo(f: Float64Array): ListInfo {
   return info;
 }
 
-function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, grid: FrequencyGrid, sink: Sink): void {
-  const n = t.length;
-  const m = grid.kind === 'regular' ? grid.n : grid.frequencies.length;
-  const n2 = n + (n & 1);
+/**
+ * Byte offsets in the module's memory. Layout: f64 arrays t th tl w wy (direct kernel, anchors), phases (regular
+ * anchors) | per-vector records (regular: Z A w wy, 96 bytes; smooth: Z A B t w wy, 144 bytes; each field one
+ * f64x2) | g = 2π·Δ³f or frequencies per block | out (12 per frequency: lane pairs) | power.
+ */
+interface Layout {
+  pT: number;
+  pTh: number;
+  pTl: number;
+  pW: number;
+  pWy: number;
+  pPh: number;
+  pRec: number;
+  stride: number;
+  pG: number;
+  pOut: number;
+  pPow: number;
+  bytes: number;
+}
+
+function layoutOf(n2: number, m: number, regular: boolean, sink: Sink): Layout {
   const block = Math.max(REGULAR_ANCHOR_STEPS, SMOOTH_ANCHOR_STEPS, DIRECT_BLOCK) + 2;
-  // Layout: f64 arrays t th tl w wy (direct kernel, anchors), phases (regular anchors) | per-vector records (regular: Z A w wy, 96 bytes;
-  // smooth: Z A B t w wy, 144 bytes; each field one f64x2) | g = 2π·Δ³f or frequencies per block
-  // | out (12 per frequency: lane pairs) | power.
   const arr = n2 * 8;
   const pT = 0;
   const pTh = pT + arr;
@@ -168,29 +182,42 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
   const pWy = pW + arr;
   const pPh = pWy + arr;
   const pRec = pPh + arr;
-  const stride = grid.kind === 'regular' ? REGULAR_RECORD : SMOOTH_RECORD;
+  const stride = regular ? REGULAR_RECORD : SMOOTH_RECORD;
   const pG = pRec + (n2 / 2) * stride;
   const pOut = pG + 3 * block * 8;
   const pPow = pOut + 2 * SUMS_PER_FREQUENCY * block * 8;
   const bytes = pPow + (sink.kind === 'power' ? m * 8 : 0);
-  const have = ex.memory.buffer.byteLength;
-  if (bytes > have) ex.memory.grow(Math.ceil((bytes - have) / 65536));
-  const mem = new Float64Array(ex.memory.buffer);
-  const o = (p: number): number => p >> 3;
+  return { pT, pTh, pTl, pW, pWy, pPh, pRec, stride, pG, pOut, pPow, bytes };
+}
+
+/** f64 index of byte offset p. */
+const o = (p: number): number => p >> 3;
+
+/** The points (padded to an even count with zero weight), split times, and the records' point fields. */
+function writePoints(
+  mem: Float64Array,
+  L: Layout,
+  t: Float64Array,
+  w: Float64Array,
+  wy: Float64Array,
+  n2: number,
+  regular: boolean,
+): void {
+  const n = t.length;
   for (let i = 0; i < n2; i++) {
     const ti = i < n ? (t[i] as number) : 0;
     const wi = i < n ? (w[i] as number) : 0;
     const wyi = i < n ? (wy[i] as number) : 0;
     const c = SPLIT * ti;
     const th = c - (c - ti);
-    mem[o(pT) + i] = ti;
-    mem[o(pTh) + i] = th;
-    mem[o(pTl) + i] = ti - th;
-    mem[o(pW) + i] = wi;
-    mem[o(pWy) + i] = wyi;
+    mem[o(L.pT) + i] = ti;
+    mem[o(L.pTh) + i] = th;
+    mem[o(L.pTl) + i] = ti - th;
+    mem[o(L.pW) + i] = wi;
+    mem[o(L.pWy) + i] = wyi;
     // record fields: lane i & 1 of the f64x2 at the field's offset in record i >> 1
-    const r = o(pRec + (i >> 1) * stride) + (i & 1);
-    if (grid.kind === 'regular') {
+    const r = o(L.pRec + (i >> 1) * L.stride) + (i & 1);
+    if (regular) {
       mem[r + 8] = wi;
       mem[r + 10] = wyi;
     } else {
@@ -199,60 +226,85 @@ function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, 
       mem[r + 16] = wyi;
     }
   }
-  // The kernels leave each sum as two lane partials: add them (sums), or turn them into power in place.
-  const copyOut = (k0: number, count: number): void => {
-    if (sink.kind === 'power') {
-      ex.power(count, pOut, pPow + 8 * k0, sink.W, sink.Y, sink.YY, sink.fitMean ? 1 : 0);
-      return;
-    }
-    const out = sink.out;
-    const src = o(pOut);
-    const dst = SUMS_PER_FREQUENCY * k0;
-    for (let j = 0; j < SUMS_PER_FREQUENCY * count; j++) {
-      out[dst + j] = (mem[src + 2 * j] as number) + (mem[src + 2 * j + 1] as number);
-    }
-  };
-  const finish = (): void => {
-    if (sink.kind === 'power') sink.out.set(mem.subarray(o(pPow), o(pPow) + m));
-  };
-  const direct = (freqs: Float64Array, k0: number, k1: number): void => {
-    for (let a = k0; a < k1; a += DIRECT_BLOCK) {
-      const count = Math.min(k1, a + DIRECT_BLOCK) - a;
-      mem.set(freqs.subarray(a, a + count), o(pG));
-      ex.direct(n2, count, pG, pT, pTh, pTl, pW, pWy, pOut);
-      copyOut(a, count);
-    }
-  };
+}
 
-  if (grid.kind === 'regular') {
-    ex.anchor(n2, grid.df, pT, pTh, pTl, pRec + 32, pRec + 48, stride);
-    for (let a = 0; a < grid.n; a += REGULAR_ANCHOR_STEPS) {
-      const count = Math.min(grid.n, a + REGULAR_ANCHOR_STEPS) - a;
-      // exact phase of the real frequency f0 + a·df (not of its rounding)
-      for (let i = 0; i < n2; i++) mem[o(pPh) + i] = regularPhase(grid.f0, grid.df, a, mem[o(pT) + i] as number);
-      ex.anchorPhase(n2, pPh, pRec, pRec + 16, stride);
-      ex.regular(n2, count, pRec, pOut);
-      copyOut(a, count);
-    }
-    finish();
+/** One run's kernels, memory, layout and sink. */
+interface Pass {
+  ex: LsExports;
+  mem: Float64Array;
+  L: Layout;
+  n2: number;
+  sink: Sink;
+}
+
+/** The kernels leave each sum as two lane partials: add them (sums), or turn them into power in place. */
+function copyOut({ ex, mem, L, sink }: Pass, k0: number, count: number): void {
+  if (sink.kind === 'power') {
+    ex.power(count, L.pOut, L.pPow + 8 * k0, sink.W, sink.Y, sink.YY, sink.fitMean ? 1 : 0);
     return;
   }
+  const out = sink.out;
+  const src = o(L.pOut);
+  const dst = SUMS_PER_FREQUENCY * k0;
+  for (let j = 0; j < SUMS_PER_FREQUENCY * count; j++) {
+    out[dst + j] = (mem[src + 2 * j] as number) + (mem[src + 2 * j + 1] as number);
+  }
+}
 
-  const f = grid.frequencies;
+function direct(pass: Pass, freqs: Float64Array, k0: number, k1: number): void {
+  const { ex, mem, L, n2 } = pass;
+  for (let a = k0; a < k1; a += DIRECT_BLOCK) {
+    const count = Math.min(k1, a + DIRECT_BLOCK) - a;
+    mem.set(freqs.subarray(a, a + count), o(L.pG));
+    ex.direct(n2, count, L.pG, L.pT, L.pTh, L.pTl, L.pW, L.pWy, L.pOut);
+    copyOut(pass, a, count);
+  }
+}
+
+function runRegular(pass: Pass, grid: Extract<FrequencyGrid, { kind: 'regular' }>): void {
+  const { ex, mem, L, n2 } = pass;
+  ex.anchor(n2, grid.df, L.pT, L.pTh, L.pTl, L.pRec + 32, L.pRec + 48, L.stride);
+  for (let a = 0; a < grid.n; a += REGULAR_ANCHOR_STEPS) {
+    const count = Math.min(grid.n, a + REGULAR_ANCHOR_STEPS) - a;
+    // exact phase of the real frequency f0 + a·df (not of its rounding)
+    for (let i = 0; i < n2; i++) mem[o(L.pPh) + i] = regularPhase(grid.f0, grid.df, a, mem[o(L.pT) + i] as number);
+    ex.anchorPhase(n2, L.pPh, L.pRec, L.pRec + 16, L.stride);
+    ex.regular(n2, count, L.pRec, L.pOut);
+    copyOut(pass, a, count);
+  }
+}
+
+function runList(pass: Pass, t: Float64Array, f: Float64Array): void {
+  const { ex, mem, L, n2 } = pass;
+  const m = f.length;
   const { d1, d2, blockMaxD3, g } = listInfo(f);
   let tAbsMax = 0;
-  for (let i = 0; i < n; i++) tAbsMax = Math.max(tAbsMax, Math.abs(t[i] as number));
+  for (let i = 0; i < t.length; i++) tAbsMax = Math.max(tAbsMax, Math.abs(t[i] as number));
   for (let a = 0; a < m; a += SMOOTH_ANCHOR_STEPS) {
     const end = Math.min(m, a + SMOOTH_ANCHOR_STEPS);
     const count = end - a;
     if (count < 4 || 2 * Math.PI * (blockMaxD3[a / SMOOTH_ANCHOR_STEPS] as number) * tAbsMax > SMOOTH_MAX_GAMMA) {
-      direct(f, a, end);
+      direct(pass, f, a, end);
       continue;
     }
-    ex.anchor3(n2, f[a] as number, d1[a] as number, d2[a] as number, pT, pTh, pTl, pRec, stride);
-    mem.set(g.subarray(a, end + 1), o(pG));
-    ex.smooth(n2, count, pRec, pG, pOut);
-    copyOut(a, count);
+    ex.anchor3(n2, f[a] as number, d1[a] as number, d2[a] as number, L.pT, L.pTh, L.pTl, L.pRec, L.stride);
+    mem.set(g.subarray(a, end + 1), o(L.pG));
+    ex.smooth(n2, count, L.pRec, L.pG, L.pOut);
+    copyOut(pass, a, count);
   }
-  finish();
+}
+
+function run(ex: LsExports, t: Float64Array, w: Float64Array, wy: Float64Array, grid: FrequencyGrid, sink: Sink): void {
+  const n = t.length;
+  const m = grid.kind === 'regular' ? grid.n : grid.frequencies.length;
+  const n2 = n + (n & 1);
+  const L = layoutOf(n2, m, grid.kind === 'regular', sink);
+  const have = ex.memory.buffer.byteLength;
+  if (L.bytes > have) ex.memory.grow(Math.ceil((L.bytes - have) / 65536));
+  const mem = new Float64Array(ex.memory.buffer);
+  writePoints(mem, L, t, w, wy, n2, grid.kind === 'regular');
+  const pass: Pass = { ex, mem, L, n2, sink };
+  if (grid.kind === 'regular') runRegular(pass, grid);
+  else runList(pass, t, grid.frequencies);
+  if (sink.kind === 'power') sink.out.set(mem.subarray(o(L.pPow), o(L.pPow) + m));
 }
