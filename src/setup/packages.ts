@@ -212,7 +212,6 @@ export async function installPackages(
   names: readonly string[],
   options: InstallOptions = {},
 ): Promise<InstallResult> {
-  const where = host.alias ?? 'the node';
   const os = options.os ?? (await detectOs(host));
   const packages = packageNames(os.manager, names);
   const bad = packages.filter((p) => !PACKAGE_NAME.test(p));
@@ -227,7 +226,22 @@ export async function installPackages(
     .filter((l) => packages.includes(l));
   const present = packages.filter((p) => !missing.includes(p));
   if (missing.length === 0) return { os, installed: [], present };
+  await installMissing(host, os, missing, options);
+  return { os, installed: missing, present };
+}
 
+/**
+ * Installs the missing packages with the node's package manager: updates lists (apt) or refreshes metadata
+ * (dnf) when a name is unknown, finishes an interrupted dpkg run, waits out another package manager's lock,
+ * and retries mirror errors with backoff.
+ */
+async function installMissing(
+  host: CommandRunner & { alias?: string },
+  os: OsRelease,
+  missing: readonly string[],
+  options: InstallOptions,
+): Promise<void> {
+  const where = host.alias ?? 'the node';
   const sleep = options.sleep ?? sleepFor;
   const attempts = Math.max(1, options.attempts ?? 5);
   const lockDeadline = Date.now() + (options.lockWaitMs ?? 15 * 60_000);
@@ -251,7 +265,7 @@ export async function installPackages(
   for (;;) {
     throwIfAborted(options.signal);
     const result = await run(installCommand(os.manager, missing, refresh));
-    if (result.code === 0) return { os, installed: missing, present };
+    if (result.code === 0) return;
     const kind = classifyFailure(os.manager, result);
     const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-6);
     const failed = (code: string, message: string, hint?: string): RemoteError =>
