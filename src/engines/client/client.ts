@@ -4,17 +4,25 @@ import { type BulkChannel, bulkRandom, connectBulk } from '../protocol/bulk.js';
 import { decodeValue, encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { clientKeysOf } from '../protocol/keys.js';
+import type { EngineInfo, LaneInfo, QueueStatus, TaskKindCode } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs } from '../protocol/messages.js';
 import type {
-  EngineInfo,
-  LaneInfo,
-  ModuleDoneMsg,
-  ResultHead,
-  SubmitHead,
-  QueueStatus,
-  TaskKindCode,
-  WelcomeClientMsg,
-} from '../protocol/messages.js';
-import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs, parseHeader } from '../protocol/messages.js';
+  BulkOffer,
+  ClientToControllerOut,
+  ControllerToClient,
+  LaneToClient,
+  ModuleError,
+  ResultItem,
+  SubmitItem,
+  TaskItem,
+} from '../protocol/wire.js';
+import {
+  decodeControllerToClient,
+  decodeLaneToClient,
+  encodeClientToController,
+  encodeClientToLane,
+  unreachable,
+} from '../protocol/wire.js';
 import type { Frames } from '../protocol/sockets.js';
 import { curveClient, endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
 import { settleWithin } from '../protocol/timeout.js';
@@ -116,9 +124,10 @@ export interface Submission {
 /** A task as sent, kept until its result arrives so that it can be sent again. */
 interface Sent {
   sub: Submission;
-  head: SubmitHead;
-  frames: Frames;
+  task: TaskItem<Uint8Array | string>;
 }
+
+type WelcomeMsg = Extract<ControllerToClient, { kind: 'welcome' }>;
 
 const MAX_BATCH_TASKS = 1024;
 const MAX_BATCH_BYTES = 4 << 20;
@@ -150,6 +159,8 @@ export function taskFrames(
   return [`${head},"a":${enc.body}}`, ...enc.buffers];
 }
 
+const [PING] = encodeClientToController({ kind: 'ping' }) as [string];
+
 function frameBytes(f: Uint8Array | string): number {
   return typeof f === 'string' ? f.length : f.byteLength;
 }
@@ -164,18 +175,18 @@ export class Client {
   private readonly pingSock: zmq.Dealer;
   private pingLoop?: Promise<void>;
   private readonly pending = new Map<number, Done>();
-  private readonly moduleWaits = new Map<number, (errors: ModuleDoneMsg['errors']) => void>();
+  private readonly moduleWaits = new Map<number, (errors: ModuleError[]) => void>();
   private readonly statusWaits = new Map<number, (status: QueueStatus) => void>();
   private readonly engineMap = new Map<number, EngineInfo>();
   private readonly engineListeners = new Set<() => void>();
   private nextId = 1;
-  private batch: { heads: SubmitHead[]; frames: Frames; bytes: number } = { heads: [], frames: [], bytes: 0 };
+  private batch: { tasks: SubmitItem<Uint8Array | string>[]; bytes: number } = { tasks: [], bytes: 0 };
   private flushQueued = false;
   private closed = false;
   private lastHeard = Date.now();
   private pingTimer?: NodeJS.Timeout;
   private loop?: Promise<void>;
-  private welcomed?: (msg: WelcomeClientMsg) => void;
+  private welcomed?: (msg: WelcomeMsg) => void;
   private authError?: string;
   private readonly lanes = new Map<number, Lane>();
   /** Tasks in flight on a lane: resubmitted or failed if the lane's engine dies. */
@@ -184,7 +195,7 @@ export class Client {
   private readonly routed = new Map<number, Sent>();
   /** Modules loaded through this client: sent again to a restarted controller (it forgets them). */
   private readonly modules = new Map<string, string | Uint8Array>();
-  /** The controller's epoch (WelcomeClientMsg.ep). */
+  /** The controller's epoch (welcome and pong messages carry it). */
   private epoch = '';
   private restarts = 0;
   private lease: number | undefined;
@@ -218,7 +229,7 @@ export class Client {
 
   private async open(): Promise<void> {
     const timeoutMs = this.options.timeoutMs ?? 10_000;
-    const welcome = new Promise<WelcomeClientMsg>((resolve) => {
+    const welcome = new Promise<WelcomeMsg>((resolve) => {
       this.welcomed = resolve;
     });
     try {
@@ -231,13 +242,13 @@ export class Client {
       );
     }
     this.loop = this.readLoop();
-    this.out.send(['{"t":"hello"}']);
+    this.toController({ kind: 'hello' });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), timeoutMs);
     });
     const w = await Promise.race([welcome, timeout]);
-    this.epoch = w?.ep ?? '';
+    this.epoch = w?.epoch ?? '';
     clearTimeout(timer);
     if (!w) {
       await this.shutdown();
@@ -249,24 +260,21 @@ export class Client {
     }
     this.scheme = w.scheme;
     for (const e of w.engines) this.engineMap.set(e.id, e);
-    const hb = Math.max(50, w.hb);
+    const hb = Math.max(50, w.heartbeatMs);
     const lostAfter = this.options.lostAfterMs ?? 15_000;
     this.pingSock.connect(this.options.endpoint);
     this.pingLoop = (async () => {
       try {
-        for await (const [frame] of this.pingSock) {
+        for await (const msg of this.pingSock) {
           this.lastHeard = Date.now();
-          const head = parseHeader(frame);
-          if (head?.t === 'pong' && typeof head.ep === 'string' && this.epoch && head.ep !== this.epoch) {
-            this.controllerRestarted(head.ep);
-          }
+          this.onMessage(msg);
         }
       } catch {
         // closed
       }
     })();
     this.pingTimer = setInterval(() => {
-      this.pingSock.send('{"t":"ping"}').catch(() => {});
+      this.pingSock.send(PING).catch(() => {});
       if (Date.now() - this.lastHeard > lostAfter) this.lose(lostAfter);
     }, hb * 2);
     this.pingTimer.unref();
@@ -326,7 +334,7 @@ export class Client {
   async loadModule(name: string, code: string | Uint8Array): Promise<void> {
     this.assertOpen();
     const id = this.nextId++;
-    const done = new Promise<ModuleDoneMsg['errors']>((resolve) => this.moduleWaits.set(id, resolve));
+    const done = new Promise<ModuleError[]>((resolve) => this.moduleWaits.set(id, resolve));
     this.modules.set(name, code);
     this.sendModule(id, name, code);
     const errors = await done;
@@ -341,7 +349,12 @@ export class Client {
 
   private sendModule(id: number, name: string, code: string | Uint8Array): void {
     this.flush();
-    this.out.send([JSON.stringify({ t: 'mod', i: id, name }), typeof code === 'string' ? Buffer.from(code) : code]);
+    this.toController({
+      kind: 'loadModule',
+      requestId: id,
+      name,
+      code: typeof code === 'string' ? Buffer.from(code) : code,
+    });
   }
 
   /**
@@ -353,7 +366,7 @@ export class Client {
     const id = this.nextId++;
     const answer = new Promise<QueueStatus>((resolve) => this.statusWaits.set(id, resolve));
     this.flush();
-    this.out.send([JSON.stringify({ t: 'qs', i: id })]);
+    this.toController({ kind: 'queueStatus', requestId: id });
     try {
       return await settleWithin(
         answer,
@@ -369,42 +382,41 @@ export class Client {
   /** @internal Queues one task; `done` is called exactly once with its outcome. */
   submit(sub: Submission, frames: Frames, done: Done): number {
     this.assertOpen();
-    const i = this.nextId++;
+    const id = this.nextId++;
     const first = frames[0];
     const inline = typeof first === 'string' && first.length <= INLINE_BODY_MAX;
-    const head: SubmitHead = inline ? { i, n: frames.length - 1, b: first } : { i, n: frames.length };
-    if (sub.timeLimitMs !== undefined && sub.timeLimitMs > 0) head.tl = sub.timeLimitMs;
-    const payload = inline ? frames.slice(1) : frames;
-    const bulk = this.bulkFor(sub, payload);
+    const task: TaskItem<Uint8Array | string> = inline ? { id, body: first, frames: frames.slice(1) } : { id, frames };
+    if (sub.timeLimitMs !== undefined && sub.timeLimitMs > 0) task.timeLimitMs = sub.timeLimitMs;
+    const bulk = this.bulkFor(sub, task.frames);
     const lane = bulk ? undefined : this.laneFor(sub);
-    this.pending.set(i, done);
+    this.pending.set(id, done);
     if (bulk) {
-      this.sendBulk(bulk, { engine: bulk.engine, sub, head, frames: payload, bulk: true });
-      return i;
+      this.sendBulk(bulk, { engine: bulk.engine, sub, task, bulk: true });
+      return id;
     }
     if (lane) {
       lane.inflight++;
-      this.laneTasks.set(i, { engine: lane.engine, sub, head, frames: payload });
-      lane.out!.send([JSON.stringify({ t: 'sub', k: [head] }), ...payload]);
-    } else this.enqueue(sub, head, payload);
-    return i;
+      this.laneTasks.set(id, { engine: lane.engine, sub, task });
+      lane.out!.send(encodeClientToLane({ kind: 'submit', tasks: [task] }));
+    } else this.enqueue(sub, task);
+    return id;
+  }
+
+  private toController(message: ClientToControllerOut): void {
+    this.out.send(encodeClientToController(message));
   }
 
   /** Adds a task to the next batch for the controller. */
-  private enqueue(sub: Submission, head: SubmitHead, payload: Frames): void {
-    if (sub.to) head.to = sub.to;
-    if (sub.direct) head.d = 1;
-    if (sub.retries) head.r = sub.retries;
-    if (sub.scheme) head.s = sub.scheme;
-    this.routed.set(head.i, { sub, head, frames: payload });
+  private enqueue(sub: Submission, task: TaskItem<Uint8Array | string>): void {
+    const item: SubmitItem<Uint8Array | string> = { ...task, direct: sub.direct === true, retries: sub.retries ?? 0 };
+    if (sub.to) item.targets = sub.to;
+    if (sub.scheme) item.scheme = sub.scheme;
+    this.routed.set(task.id, { sub, task });
     const b = this.batch;
-    b.heads.push(head);
-    for (const f of payload) {
-      b.frames.push(f);
-      b.bytes += frameBytes(f);
-    }
-    if (head.b !== undefined) b.bytes += head.b.length;
-    if (b.heads.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();
+    b.tasks.push(item);
+    for (const f of task.frames) b.bytes += frameBytes(f);
+    if (task.body !== undefined) b.bytes += task.body.length;
+    if (b.tasks.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flush);
@@ -421,7 +433,7 @@ export class Client {
    */
   private laneFor(sub: Submission): Lane | undefined {
     if ((this.options.lanes ?? 'auto') === 'off' || sub.lane === false) return undefined;
-    const idle = this.pending.size === 0 && this.batch.heads.length === 0;
+    const idle = this.pending.size === 0 && this.batch.tasks.length === 0;
     let engine: number | undefined;
     if (sub.direct) {
       engine = sub.to?.length === 1 ? sub.to[0] : undefined;
@@ -433,7 +445,7 @@ export class Client {
       if (engine === undefined && this.leaseState === 'none') {
         if ([...this.engineMap.values()].some((e) => this.laneAllowed(e.lane))) {
           this.leaseState = 'asked';
-          this.out.send(['{"t":"lease"}']);
+          this.toController({ kind: 'lease' });
         } else this.leaseState = 'unavailable';
       }
     }
@@ -471,9 +483,9 @@ export class Client {
   private sendBulk(lane: Lane, task: Sent & { engine: number; bulk: true }): void {
     const link = lane.bulk!;
     link.inflight++;
-    this.laneTasks.set(task.head.i, task);
-    if (link.state === 'ready') link.channel!.send([JSON.stringify({ t: 'sub', k: [task.head] }), ...task.frames]);
-    else link.queue.push(task.head.i);
+    this.laneTasks.set(task.task.id, task);
+    if (link.state === 'ready') link.channel!.send(encodeClientToLane({ kind: 'submit', tasks: [task.task] }));
+    else link.queue.push(task.task.id);
   }
 
   /** Asks the engine for a bulk session on the CURVE lane (once the lane is welcomed). */
@@ -482,29 +494,23 @@ export class Client {
     if (!link || link.asked || !lane.ready || this.closed) return;
     link.asked = true;
     link.random = bulkRandom();
-    lane.out!.send([JSON.stringify({ t: 'bulk', r: link.random.text })]);
+    lane.out!.send(encodeClientToLane({ kind: 'bulk', random: link.random.text }));
     const timer = setTimeout(() => {
       if (link.state === 'opening') this.bulkFailed(lane);
     }, LANE_HELLO_MS);
     timer.unref();
   }
 
-  private onBulkOffer(lane: Lane, offer: Record<string, unknown>): void {
+  private onBulkOffer(lane: Lane, offer: BulkOffer): void {
     const link = lane.bulk;
     if (!link || link.state !== 'opening' || !link.random) return;
-    const { s, r, ep } = offer;
-    if (
-      typeof s !== 'string' ||
-      typeof r !== 'string' ||
-      typeof ep !== 'string' ||
-      !this.laneAllowed({ endpoint: ep, key: '' })
-    ) {
+    if (!this.laneAllowed({ endpoint: offer.endpoint, key: '' })) {
       this.bulkFailed(lane);
       return;
     }
     connectBulk(
-      ep,
-      { s, r },
+      offer.endpoint,
+      { s: offer.session, r: offer.random },
       link.random.bytes,
       (frames) => this.onBulkMessage(frames),
       (error) => this.bulkClosed(lane, error),
@@ -521,7 +527,7 @@ export class Client {
         link.queue = [];
         for (const id of queued) {
           const t = this.laneTasks.get(id);
-          if (t) channel.send([JSON.stringify({ t: 'sub', k: [t.head] }), ...t.frames]);
+          if (t) channel.send(encodeClientToLane({ kind: 'submit', tasks: [t.task] }));
         }
       },
       () => this.bulkFailed(lane),
@@ -529,8 +535,7 @@ export class Client {
   }
 
   private onBulkMessage(frames: Buffer[]): void {
-    const head = parseHeader(frames[0]);
-    if (head?.t === 'res') this.onResults(head.r as ResultHead[], frames);
+    this.onLaneMessage(undefined, frames);
   }
 
   /** The bulk connection could not open: its queued tasks go through the controller instead. */
@@ -546,7 +551,7 @@ export class Client {
       if (!t) continue;
       this.laneTasks.delete(id);
       link.inflight--;
-      this.enqueue(t.sub, t.head, t.frames);
+      this.enqueue(t.sub, t.task);
     }
   }
 
@@ -619,7 +624,7 @@ export class Client {
         this.closeLane(lane);
         return;
       }
-      lane.out!.send(['{"t":"hello"}']);
+      lane.out!.send(encodeClientToLane({ kind: 'hello' }));
       lane.timer = setTimeout(hello, 250);
       lane.timer.unref();
     };
@@ -627,16 +632,31 @@ export class Client {
     return lane;
   }
 
-  private onLaneMessage(lane: Lane, msg: Buffer[]): void {
-    const head = parseHeader(msg[0]);
-    if (!head) return;
-    if (head.t === 'res') this.onResults(head.r as ResultHead[], msg);
-    else if (head.t === 'welcome') {
-      if (Number(head.id) === lane.engine) {
-        lane.ready = true;
-        this.askBulk(lane);
-      } else this.closeLane(lane);
-    } else if (head.t === 'bulk') this.onBulkOffer(lane, head);
+  /** A message from an engine's lane (`lane`), or from a bulk connection (undefined: results only). */
+  private onLaneMessage(lane: Lane | undefined, msg: Buffer[]): void {
+    let message: LaneToClient;
+    try {
+      message = decodeLaneToClient(msg);
+    } catch {
+      return; // malformed: dropped
+    }
+    switch (message.kind) {
+      case 'results':
+        this.onResults(message.results);
+        break;
+      case 'welcome':
+        if (!lane) break;
+        if (message.engine === lane.engine) {
+          lane.ready = true;
+          this.askBulk(lane);
+        } else this.closeLane(lane);
+        break;
+      case 'bulk':
+        if (lane) this.onBulkOffer(lane, message.offer);
+        break;
+      default:
+        unreachable(message);
+    }
   }
 
   /** Closes a lane's socket; the entry stays, failed, so the engine is not tried again. */
@@ -668,7 +688,7 @@ export class Client {
         this.pending.delete(i);
         const message = `engine ${engine} died while running task ${i}`;
         done?.({ ok: false, error: new EngineDiedError(engine, i, message) }, { engine, received: nowMs() });
-      } else this.enqueue(t.sub, t.head, t.frames);
+      } else this.enqueue(t.sub, t.task);
     }
   }
 
@@ -681,7 +701,7 @@ export class Client {
    */
   abort(taskIds: readonly number[], options: { running?: boolean } = {}): void {
     if (this.closed) return;
-    const r = options.running ? { r: 1 } : {};
+    const running = options.running === true;
     const viaController: number[] = [];
     const viaLane = new Map<number, number[]>();
     for (const id of taskIds) {
@@ -692,21 +712,21 @@ export class Client {
     }
     if (viaController.length > 0) {
       this.flush();
-      this.out.send([JSON.stringify({ t: 'abort', i: viaController, ...r })]);
+      this.toController({ kind: 'abort', taskIds: viaController, running });
     }
     for (const [engine, ids] of viaLane) {
-      this.lanes.get(engine)?.out?.send([JSON.stringify({ t: 'abort', i: ids, ...r })]);
+      this.lanes.get(engine)?.out?.send(encodeClientToLane({ kind: 'abort', taskIds: ids, running }));
       // a computing engine reads nothing: its heart, reached through the controller, interrupts it
-      if (options.running) this.out.send([JSON.stringify({ t: 'int', e: engine, i: ids })]);
+      if (running) this.toController({ kind: 'interrupt', engine, taskIds: ids });
     }
   }
 
   private readonly flush = (): void => {
     this.flushQueued = false;
     const b = this.batch;
-    if (b.heads.length === 0 || this.closed) return;
-    this.batch = { heads: [], frames: [], bytes: 0 };
-    this.out.send([JSON.stringify({ t: 'sub', k: b.heads }), ...b.frames]);
+    if (b.tasks.length === 0 || this.closed) return;
+    this.batch = { tasks: [], bytes: 0 };
+    this.toController({ kind: 'submit', tasks: b.tasks });
   };
 
   private assertOpen(): void {
@@ -721,95 +741,94 @@ export class Client {
     }
   }
 
+  /** A message from the controller, on the main socket or the ping socket. */
   private onMessage(msg: Buffer[]): void {
     this.lastHeard = Date.now();
-    const head = parseHeader(msg[0]);
-    if (!head) return;
-    switch (head.t) {
-      case 'res':
-        this.onResults(head.r as ResultHead[], msg);
+    let message: ControllerToClient;
+    try {
+      message = decodeControllerToClient(msg);
+    } catch {
+      return; // malformed: dropped
+    }
+    switch (message.kind) {
+      case 'results':
+        this.onResults(message.results);
         break;
-      case 'eng': {
-        for (const e of (head.up as EngineInfo[] | undefined) ?? []) this.engineMap.set(e.id, e);
-        if (head.up && this.leaseState === 'unavailable') this.leaseState = 'none';
-        for (const id of (head.down as number[] | undefined) ?? []) {
-          this.engineMap.delete(id);
-          this.laneEngineDown(id);
-        }
-        for (const l of [...this.engineListeners]) l();
+      case 'engines':
+        this.onEnginesChanged(message.up, message.down);
         break;
-      }
       case 'lease': {
-        const e = Number(head.e);
+        const e = message.engine;
         this.lease = e >= 0 && this.engineMap.has(e) ? e : undefined;
         this.leaseState = this.lease === undefined ? 'unavailable' : 'none';
         if (this.lease !== undefined && !this.lanes.has(this.lease)) this.openLane(this.lease);
         break;
       }
-      case 'qs': {
-        const wait = this.statusWaits.get(Number(head.i));
-        this.statusWaits.delete(Number(head.i));
-        wait?.({ engines: (head.engines as QueueStatus['engines']) ?? [], unassigned: Number(head.unassigned ?? 0) });
+      case 'queueStatus':
+        this.statusWaits.get(message.requestId)?.(message.status);
+        this.statusWaits.delete(message.requestId);
         break;
-      }
-      case 'modok': {
-        const wait = this.moduleWaits.get(Number(head.i));
-        this.moduleWaits.delete(Number(head.i));
-        wait?.((head.errors as ModuleDoneMsg['errors']) ?? []);
+      case 'moduleLoaded':
+        this.moduleWaits.get(message.requestId)?.(message.errors);
+        this.moduleWaits.delete(message.requestId);
         break;
-      }
-      case 'welcome': {
-        const w = head as unknown as WelcomeClientMsg;
+      case 'welcome':
         if (this.welcomed) {
-          this.welcomed(w);
+          this.welcomed(message);
           this.welcomed = undefined;
           break;
         }
-        if (w.ep !== this.epoch) this.controllerRestarted(w.ep);
-        for (const e of w.engines ?? []) this.engineMap.set(e.id, e);
-        for (const l of [...this.engineListeners]) l();
+        if (message.epoch !== this.epoch) this.controllerRestarted(message.epoch);
+        this.onEnginesChanged(message.engines, []);
         break;
-      }
       case 'pong':
-        if (typeof head.ep === 'string' && this.epoch && head.ep !== this.epoch) this.controllerRestarted(head.ep);
+        if (this.epoch && message.epoch !== this.epoch) this.controllerRestarted(message.epoch);
         break;
       default:
-        break;
+        unreachable(message);
     }
   }
 
-  private onResults(heads: ResultHead[], msg: Buffer[]): void {
+  private onEnginesChanged(up: EngineInfo[], down: number[]): void {
+    for (const e of up) this.engineMap.set(e.id, e);
+    if (up.length > 0 && this.leaseState === 'unavailable') this.leaseState = 'none';
+    for (const id of down) {
+      this.engineMap.delete(id);
+      this.laneEngineDown(id);
+    }
+    for (const l of [...this.engineListeners]) l();
+  }
+
+  private onResults(results: ResultItem[]): void {
     const received = nowMs();
-    let offset = 1;
-    for (const h of heads) {
-      const frames = msg.slice(offset, offset + h.n);
-      offset += h.n;
-      const done = this.pending.get(h.i);
+    for (const r of results) {
+      const done = this.pending.get(r.id);
       if (!done) continue; // a duplicate: each result is delivered once
-      this.pending.delete(h.i);
-      this.routed.delete(h.i);
-      const onLane = this.laneTasks.get(h.i);
+      this.pending.delete(r.id);
+      this.routed.delete(r.id);
+      const onLane = this.laneTasks.get(r.id);
       if (onLane) {
-        this.laneTasks.delete(h.i);
+        this.laneTasks.delete(r.id);
         const lane = this.lanes.get(onLane.engine);
         if (lane && onLane.bulk) {
           if (lane.bulk && lane.bulk.inflight > 0) lane.bulk.inflight--;
         } else if (lane) lane.inflight--;
       }
-      const meta: Partial<TaskMetadata> = { engine: h.e ?? -1, started: h.s, completed: h.c, received };
-      if (typeof h.o === 'string') meta.stdout = h.o;
-      if (typeof h.x === 'string') meta.stderr = h.x;
+      const engine = r.engine ?? -1;
+      const meta: Partial<TaskMetadata> = { engine, started: r.started, completed: r.completed, received };
+      if (r.stdout !== undefined) meta.stdout = r.stdout;
+      if (r.stderr !== undefined) meta.stderr = r.stderr;
       let outcome: PartOutcome;
       try {
         const value =
-          typeof h.b === 'string'
-            ? decodeValue(h.b, frames)
-            : decodeValue(frames[0] ?? Buffer.from('null'), frames.slice(1));
-        outcome = h.ok ? { ok: true, value } : { ok: false, error: remoteError(h.i, h.e ?? -1, value) };
+          r.body !== undefined
+            ? decodeValue(r.body, r.frames)
+            : decodeValue(r.frames[0] ?? Buffer.from('null'), r.frames.slice(1));
+        outcome = r.ok ? { ok: true, value } : { ok: false, error: remoteError(r.id, engine, value) };
       } catch (error) {
         outcome = {
           ok: false,
-          error: new JobError('BadResult', `task ${h.i}: undecodable result: ${(error as Error).message}`),
+          error: new JobError('BadResult', `task ${r.id}: undecodable result: ${(error as Error).message}`),
         };
       }
       done(outcome, meta);
@@ -839,7 +858,7 @@ export class Client {
     this.leaseState = 'none';
     this.engineMap.clear();
     this.flush();
-    this.out.send(['{"t":"hello"}']);
+    this.toController({ kind: 'hello' });
     for (const wait of this.moduleWaits.values()) wait([{ engine: -1, message: 'the controller restarted' }]);
     this.moduleWaits.clear();
     // Modules first: the controller loads them on every engine (now and later) before any task after them.
@@ -856,7 +875,7 @@ export class Client {
           `task ${i}: the controller restarted while it was pending; ${what} is not sent again, since engine ids are new after a restart`,
         );
         done({ ok: false, error }, { received: now });
-      } else this.enqueue(t.sub, t.head, t.frames);
+      } else this.enqueue(t.sub, t.task);
     }
     for (const l of [...this.engineListeners]) l();
   }
@@ -900,7 +919,7 @@ export class Client {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
-    this.out.send(['{"t":"bye"}']);
+    this.toController({ kind: 'bye' });
     await this.out.drain(200);
     await this.shutdown();
     this.failAll(new JobError('ClientClosed', 'the client was closed before this result arrived'));

@@ -3,21 +3,21 @@ import { JobError } from '../../errors.js';
 import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, ControllerKeys } from '../protocol/keys.js';
 import { controllerKeysOf } from '../protocol/keys.js';
-import type {
-  EngineInfo,
-  LaneInfo,
-  ModuleDoneMsg,
-  RegisterMsg,
-  QueueStatus,
-  ResultHead,
-  SubmitHead,
-  TaskHead,
-  WelcomeClientMsg,
-  WelcomeEngineMsg,
-} from '../protocol/messages.js';
-import { nowMs, parseHeader, TaskKind, timeLimitOf } from '../protocol/messages.js';
+import type { EngineInfo, QueueStatus } from '../protocol/messages.js';
+import { nowMs, TaskKind } from '../protocol/messages.js';
 import type { Frames, ZapStats } from '../protocol/sockets.js';
 import { curveServer, Outbox, tcpEndpoint, ZapHandler, zmq } from '../protocol/sockets.js';
+import type {
+  ClientToController,
+  ControllerToClientOut,
+  ModuleError,
+  ResultItem,
+  SubmitItem,
+  TaskItem,
+} from '../protocol/wire.js';
+import { decodeClientToController, encodeControllerToClient, unreachable } from '../protocol/wire.js';
+import type { ControllerToEngineOut, EngineToController, Registration } from '../protocol/wire-engine.js';
+import { decodeEngineToController, encodeControllerToEngine } from '../protocol/wire-engine.js';
 import type { Random, Scheme } from './schedulers.js';
 import { DEFAULT_SCHEME, isScheme, LruLoads, SCHEME_FUNCTIONS } from './schedulers.js';
 
@@ -69,6 +69,8 @@ export interface ControllerStats {
   completed: number;
   resubmitted: number;
   droppedResults: number;
+  /** Messages that did not decode (malformed, or of an unknown kind), dropped. */
+  rejectedMessages: number;
   zap: ZapStats;
 }
 
@@ -96,18 +98,19 @@ interface TaskRec {
   id: number;
   owner: Owner;
   /** Inline body, if the client sent it in the header. */
-  b?: string;
+  body?: string;
   frames: Buffer[];
-  to?: number[];
+  targets?: number[];
   direct: boolean;
   retriesLeft: number;
   deathsLeft: number;
   blacklist?: Set<number>;
   scheme?: Scheme;
   engine?: number;
-  lastError?: { head: ResultHead; frames: Buffer[] };
+  /** The failure of its last try, delivered if no engine is left to retry it on. */
+  lastError?: ResultItem;
   /** Time limit (ms), passed to the engine. */
-  tl?: number;
+  timeLimitMs?: number;
   /** The client aborted it: never resubmitted. */
   aborted?: boolean;
 }
@@ -127,7 +130,8 @@ interface EngineRec {
   leases: number;
   /** Results it has sent back (through the controller). */
   completed: number;
-  batch?: { heads: TaskHead[]; frames: Frames };
+  /** Tasks to send at the next flush. */
+  batch?: TaskItem[];
 }
 
 interface ClientRec {
@@ -138,17 +142,8 @@ interface ClientRec {
   lease?: number;
   /** Its unfinished tasks by the client's id (for abort). */
   tasks: Map<number, TaskRec>;
-  batch?: { heads: ResultHead[]; frames: Frames };
-}
-
-const enc = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
-
-/** The printed output an engine's result head carries, checked. */
-function outputOf(h: ResultHead): Pick<ResultHead, 'o' | 'x'> {
-  return {
-    ...(typeof h.o === 'string' ? { o: h.o } : {}),
-    ...(typeof h.x === 'string' ? { x: h.x } : {}),
-  };
+  /** Results to send at the next flush. */
+  batch?: ResultItem[];
 }
 
 function errorBody(name: string, message: string): string {
@@ -227,7 +222,7 @@ export class Controller implements ControllerHandle {
    */
   readonly epoch = randomBytes(6).toString('hex');
   private nextTaskId = randomInt(1, 2 ** 47);
-  private readonly pong: string;
+  private readonly pong: Frames;
   private nextEngineId = 0;
   private flushScheduled = false;
   private closed = false;
@@ -235,7 +230,7 @@ export class Controller implements ControllerHandle {
   private lastRound = Date.now();
   private readonly loops: Promise<void>[] = [];
   private readonly waiters = new Set<() => void>();
-  private readonly counters = { submitted: 0, completed: 0, resubmitted: 0, droppedResults: 0 };
+  private readonly counters = { submitted: 0, completed: 0, resubmitted: 0, droppedResults: 0, rejectedMessages: 0 };
 
   constructor(private readonly options: ControllerOptions) {
     const host = options.host;
@@ -265,7 +260,7 @@ export class Controller implements ControllerHandle {
     this.random = options.random;
     const keys = controllerKeysOf(options.keys);
     this.clientKeys = keys.clientPublicKeys;
-    this.pong = JSON.stringify({ t: 'pong', ep: this.epoch });
+    this.pong = encodeControllerToClient({ kind: 'pong', epoch: this.epoch });
     this.zap = new ZapHandler(this.context, { client: keys.clientPublicKeys, engine: keys.enginePublicKeys });
     const common = { context: this.context, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 };
     this.clientSock = new zmq.Router({ ...common, ...curveServer(keys.server.secretKey, 'client'), mandatory: true });
@@ -363,7 +358,7 @@ export class Controller implements ControllerHandle {
   async close(options: { stopEngines?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     if (options.stopEngines) {
-      for (const e of this.engineRecs.values()) this.engineOut.send([e.route, enc({ t: 'stop' })]);
+      for (const e of this.engineRecs.values()) this.toEngine(e.route, { kind: 'stop' });
       await this.engineOut.drain(500);
       // give the I/O thread a moment to put the stop messages on the wire
       await new Promise((r) => setTimeout(r, 20));
@@ -390,35 +385,55 @@ export class Controller implements ControllerHandle {
 
   private onEngineMessage(msg: Buffer[]): void {
     const route = msg[0]!;
-    const head = parseHeader(msg[1]);
-    if (!head) return;
+    let message: EngineToController;
+    try {
+      message = decodeEngineToController(msg.slice(1));
+    } catch {
+      this.counters.rejectedMessages++;
+      return;
+    }
     const key = route.toString('latin1');
     const rec = this.byRoute.get(key);
     if (rec) rec.seen = true;
-    switch (head.t) {
-      case 'res':
-        this.onResults(rec, head.r as ResultHead[], msg);
+    switch (message.kind) {
+      case 'results':
+        this.onResults(rec, message.results);
         break;
-      case 'hb':
-        this.onBeat(route, `e:${key}`, head.uuid, rec, this.engineOut);
+      case 'beat':
+        this.onBeat(route, `e:${key}`, message.uuid, rec, this.engineOut);
         break;
-      case 'reg':
-        this.onRegister(route, head as unknown as RegisterMsg);
+      case 'register':
+        this.onRegister(route, message.registration);
         break;
       case 'bye':
         if (rec) this.removeEngine(rec, 'it shut down');
         break;
       default:
-        if (!rec) this.engineOut.send([route, '{"t":"unknown"}']);
+        unreachable(message);
     }
+  }
+
+  private toEngine(route: Buffer, message: ControllerToEngineOut): void {
+    this.engineOut.send([route, ...encodeControllerToEngine(message)]);
+  }
+
+  private toClient(route: Buffer, message: ControllerToClientOut): void {
+    this.clientOut.send([route, ...encodeControllerToClient(message)]);
   }
 
   private async hbLoop(): Promise<void> {
     try {
-      for await (const [route, frame] of this.hbSock) {
-        const head = parseHeader(frame);
-        if (route && head?.t === 'hb')
-          this.onBeat(route, `h:${route.toString('latin1')}`, head.uuid, undefined, this.hbOut);
+      for await (const msg of this.hbSock) {
+        const route = msg[0]!;
+        let message: EngineToController;
+        try {
+          message = decodeEngineToController(msg.slice(1));
+        } catch {
+          this.counters.rejectedMessages++;
+          continue;
+        }
+        if (message.kind === 'beat')
+          this.onBeat(route, `h:${route.toString('latin1')}`, message.uuid, undefined, this.hbOut);
       }
     } catch (error) {
       if (!this.closed) throw error;
@@ -429,8 +444,8 @@ export class Controller implements ControllerHandle {
    * A beat, on the engine port (`e:` keys: an engine's main socket or its heart) or the heartbeat port
    * (`h:` keys). Answered on the socket it came by; a beat from an engine not registered gets 'unknown'.
    */
-  private onBeat(route: Buffer, key: string, uuid: unknown, rec: EngineRec | undefined, out: Outbox): void {
-    const beating = rec ?? this.byHeart.get(key) ?? this.byUuid.get(String(uuid));
+  private onBeat(route: Buffer, key: string, uuid: string | undefined, rec: EngineRec | undefined, out: Outbox): void {
+    const beating = rec ?? this.byHeart.get(key) ?? (uuid === undefined ? undefined : this.byUuid.get(uuid));
     if (beating) {
       beating.seen = true;
       if (!rec && beating.heart?.key !== key) {
@@ -438,14 +453,13 @@ export class Controller implements ControllerHandle {
         beating.heart = { route, out, key };
         this.byHeart.set(key, beating);
       }
-      out.send([route, '{"t":"hb"}']);
+      out.send([route, ...encodeControllerToEngine({ kind: 'beat' })]);
     } else {
-      out.send([route, '{"t":"unknown"}']);
+      out.send([route, ...encodeControllerToEngine({ kind: 'unknown' })]);
     }
   }
 
-  private onRegister(route: Buffer, reg: RegisterMsg): void {
-    if (typeof reg.uuid !== 'string' || reg.uuid.length === 0 || reg.uuid.length > 128) return;
+  private onRegister(route: Buffer, reg: Registration): void {
     let rec = this.byUuid.get(reg.uuid);
     if (rec) {
       // the same engine again (it reconnected): keep its id and its tasks
@@ -454,19 +468,11 @@ export class Controller implements ControllerHandle {
       this.byRoute.set(route.toString('latin1'), rec);
     } else {
       // An engine back after a controller restart keeps its id if no other engine has it.
-      const prior = reg.id;
-      const keep = Number.isSafeInteger(prior) && prior! >= 0 && !this.engineRecs.has(prior!);
-      const id = keep ? prior! : this.nextEngineId;
+      const prior = reg.previousId;
+      const id = prior !== undefined && !this.engineRecs.has(prior) ? prior : this.nextEngineId;
       while (this.engineRecs.has(this.nextEngineId) || this.nextEngineId <= id) this.nextEngineId++;
-      const info: EngineInfo = {
-        id,
-        uuid: reg.uuid,
-        node: String(reg.node ?? ''),
-        pid: Number(reg.pid ?? 0),
-        registered: Date.now(),
-      };
-      const lane = laneOf(reg.lane);
-      if (lane) info.lane = lane;
+      const info: EngineInfo = { id, uuid: reg.uuid, node: reg.node, pid: reg.pid, registered: Date.now() };
+      if (reg.lane) info.lane = reg.lane;
       rec = {
         info,
         route,
@@ -482,18 +488,19 @@ export class Controller implements ControllerHandle {
       this.byUuid.set(reg.uuid, rec);
       this.lru.add(info.id);
     }
-    const welcome: WelcomeEngineMsg = {
-      t: 'welcome',
-      id: rec.info.id,
-      hb: this.hb,
-      lost: this.lostBeats,
-      ep: this.epoch,
-      hbe: this.heartbeatEndpoint,
-    };
-    if (rec.info.lane) welcome.clients = this.clientKeys;
-    this.engineOut.send([route, enc(welcome)]);
+    this.toEngine(route, {
+      kind: 'welcome',
+      welcome: {
+        id: rec.info.id,
+        heartbeatMs: this.hb,
+        lostBeats: this.lostBeats,
+        epoch: this.epoch,
+        heartbeatEndpoint: this.heartbeatEndpoint,
+        ...(rec.info.lane ? { laneClients: this.clientKeys } : {}),
+      },
+    });
     for (const [name, code] of this.modules) this.loadOn(rec, name, code, () => {});
-    this.broadcast({ t: 'eng', up: [rec.info] });
+    this.broadcast({ kind: 'engines', up: [rec.info], down: [] });
     for (const w of [...this.waiters]) w();
     this.dispatch();
   }
@@ -525,7 +532,7 @@ export class Controller implements ControllerHandle {
     }
     rec.outstanding.clear();
     for (const c of this.clients.values()) if (c.lease === rec.info.id) c.lease = undefined;
-    this.broadcast({ t: 'eng', down: [rec.info.id] });
+    this.broadcast({ kind: 'engines', up: [], down: [rec.info.id] });
     this.dispatch();
   }
 
@@ -544,39 +551,36 @@ export class Controller implements ControllerHandle {
     }
   }
 
-  private onResults(rec: EngineRec | undefined, heads: ResultHead[], msg: Buffer[]): void {
-    if (!Array.isArray(heads)) return;
-    let offset = 2;
-    for (const h of heads) {
-      const n = h.n | 0;
-      const frames = msg.slice(offset, offset + n);
-      offset += n;
+  private onResults(rec: EngineRec | undefined, results: ResultItem[]): void {
+    for (const r of results) {
       if (rec) {
-        const lb = rec.outstanding.get(h.i);
+        const lb = rec.outstanding.get(r.id);
         if (lb !== undefined) {
-          rec.outstanding.delete(h.i);
+          rec.outstanding.delete(r.id);
           rec.completed++;
           if (lb) this.lru.finish(rec.info.id);
-          if (this.hwm === 'auto') this.tune(rec, h.c - h.s);
+          if (this.hwm === 'auto') this.tune(rec, r.completed - r.started);
         }
       }
-      const t = this.tasks.get(h.i);
+      const t = this.tasks.get(r.id);
       if (!t) {
         this.counters.droppedResults++;
         continue;
       }
       const engineId = rec?.info.id ?? -1;
-      if (!h.ok && !t.direct && t.retriesLeft > 0 && !t.aborted) {
+      if (!r.ok && !t.direct && t.retriesLeft > 0 && !t.aborted) {
         t.retriesLeft--;
         (t.blacklist ??= new Set()).add(engineId);
-        t.lastError = { head: { ...h, e: engineId }, frames };
+        r.engine = engineId;
+        t.lastError = r;
         t.engine = undefined;
         this.counters.resubmitted++;
         this.restricted.push(t);
         continue;
       }
-      this.tasks.delete(h.i);
-      this.deliver(t, h.ok, h.s, h.c, engineId, frames, typeof h.b === 'string' ? h.b : undefined, outputOf(h));
+      this.tasks.delete(r.id);
+      r.engine = engineId;
+      this.deliver(t, r);
     }
     this.dispatch();
   }
@@ -599,11 +603,16 @@ export class Controller implements ControllerHandle {
 
   private onClientMessage(msg: Buffer[]): void {
     const route = msg[0]!;
-    const head = parseHeader(msg[1]);
-    if (!head) return;
-    if (head.t === 'ping') {
+    let message: ClientToController;
+    try {
+      message = decodeClientToController(msg.slice(1));
+    } catch {
+      this.counters.rejectedMessages++;
+      return;
+    }
+    if (message.kind === 'ping') {
       // also a client's ping socket, which is no client of its own (see Client)
-      this.clientOut.send([route, this.pong]);
+      this.clientOut.send([route, ...this.pong]);
       return;
     }
     const key = route.toString('latin1');
@@ -613,46 +622,48 @@ export class Controller implements ControllerHandle {
       this.clients.set(key, client);
     }
     client.gone = false;
-    switch (head.t) {
-      case 'hello': {
-        const welcome: WelcomeClientMsg = {
-          t: 'welcome',
+    this.onClientRequest(client, message);
+  }
+
+  private onClientRequest(client: ClientRec, message: Exclude<ClientToController, { kind: 'ping' }>): void {
+    switch (message.kind) {
+      case 'hello':
+        this.toClient(client.route, {
+          kind: 'welcome',
           engines: this.engines(),
           scheme: this.scheme,
-          hb: this.hb,
-          ep: this.epoch,
-        };
-        this.clientOut.send([route, enc(welcome)]);
+          heartbeatMs: this.hb,
+          epoch: this.epoch,
+        });
         break;
-      }
-      case 'sub':
-        this.onSubmit(client, head.k as SubmitHead[], msg);
+      case 'submit':
+        this.onSubmit(client, message.tasks);
         break;
-      case 'mod':
-        this.onModule(client, Number(head.i), String(head.name), msg[2]);
+      case 'loadModule':
+        this.onModule(client, message.requestId, message.name, message.code);
         break;
       case 'abort':
-        if (Array.isArray(head.i)) this.onAbort(client, head.i as number[], head.r === 1);
+        this.onAbort(client, message.taskIds, message.running);
         break;
-      case 'int': {
+      case 'interrupt': {
         // a lane task the client wants interrupted: only the engine's heart can reach a busy engine
-        const rec = this.engineRecs.get(Number(head.e));
-        if (rec && Array.isArray(head.i)) this.interruptOn(rec, (head.i as unknown[]).map(Number), true);
+        const rec = this.engineRecs.get(message.engine);
+        if (rec) this.interruptOn(rec, message.taskIds, true);
         break;
       }
       case 'lease':
-        this.clientOut.send([route, enc({ t: 'lease', e: this.grantLease(client) })]);
+        this.toClient(client.route, { kind: 'lease', engine: this.grantLease(client) });
         break;
-      case 'qs':
-        this.clientOut.send([route, enc({ t: 'qs', i: Number(head.i), ...this.queueStatus() })]);
+      case 'queueStatus':
+        this.toClient(client.route, { kind: 'queueStatus', requestId: message.requestId, status: this.queueStatus() });
         break;
       case 'bye':
         client.gone = true;
         this.releaseLease(client);
-        this.clients.delete(key);
+        this.clients.delete(client.key);
         break;
       default:
-        break;
+        unreachable(message);
     }
   }
 
@@ -683,35 +694,29 @@ export class Controller implements ControllerHandle {
     client.lease = undefined;
   }
 
-  private onSubmit(client: ClientRec, heads: SubmitHead[], msg: Buffer[]): void {
-    if (!Array.isArray(heads)) return;
-    let offset = 2;
-    for (const h of heads) {
-      const n = h.n | 0;
-      const frames = msg.slice(offset, offset + n);
-      offset += n;
+  private onSubmit(client: ClientRec, items: SubmitItem[]): void {
+    for (const item of items) {
       const t: TaskRec = {
         id: this.nextTaskId++,
-        owner: { kind: 'client', client, id: h.i },
-        frames,
-        direct: h.d === 1,
-        retriesLeft: Math.max(0, h.r ?? 0),
+        owner: { kind: 'client', client, id: item.id },
+        frames: item.frames,
+        direct: item.direct,
+        retriesLeft: item.retries,
         deathsLeft: this.deathRetries,
       };
-      if (typeof h.b === 'string') t.b = h.b;
-      const tl = timeLimitOf(h.tl);
-      if (tl !== undefined) t.tl = tl;
-      if (Array.isArray(h.to) && h.to.length > 0) t.to = h.to;
-      if (isScheme(h.s)) t.scheme = h.s;
+      if (item.body !== undefined) t.body = item.body;
+      if (item.timeLimitMs !== undefined) t.timeLimitMs = item.timeLimitMs;
+      if (item.targets) t.targets = item.targets;
+      if (item.scheme) t.scheme = item.scheme;
       this.counters.submitted++;
       this.tasks.set(t.id, t);
-      client.tasks.set(h.i, t);
+      client.tasks.set(item.id, t);
       if (t.direct) {
-        const target = t.to?.[0];
+        const target = t.targets?.[0];
         const rec = target === undefined ? undefined : this.engineRecs.get(target);
         if (!rec) this.fail(t, 'EngineNotFound', `engine ${String(target)} is not registered`, target ?? -1);
         else this.sendTask(rec, t, false);
-      } else if (t.to) this.restricted.push(t);
+      } else if (t.targets) this.restricted.push(t);
       else this.queue.push(t);
     }
     this.dispatch();
@@ -725,7 +730,7 @@ export class Controller implements ControllerHandle {
   private onAbort(client: ClientRec, ids: number[], running: boolean): void {
     const onEngines = new Map<number, number[]>();
     for (const id of ids) {
-      const t = client.tasks.get(Number(id));
+      const t = client.tasks.get(id);
       if (!t || (t.aborted && !running)) continue;
       t.aborted = true;
       if (t.engine === undefined) {
@@ -739,29 +744,30 @@ export class Controller implements ControllerHandle {
     for (const [engine, list] of onEngines) {
       const rec = this.engineRecs.get(engine);
       if (!rec) continue;
-      this.engineOut.send([rec.route, enc(running ? { t: 'abort', i: list, r: 1 } : { t: 'abort', i: list })]);
+      this.toEngine(rec.route, { kind: 'abort', taskIds: list, running });
       if (running) this.interruptOn(rec, list, false);
     }
   }
 
   /** Asks an engine's heart thread to interrupt whichever of these tasks it is computing (lane: the client's ids). */
   private interruptOn(rec: EngineRec, ids: number[], lane: boolean): void {
-    if (rec.heart) rec.heart.out.send([rec.heart.route, enc(lane ? { t: 'int', i: ids, l: 1 } : { t: 'int', i: ids })]);
+    if (rec.heart) {
+      rec.heart.out.send([rec.heart.route, ...encodeControllerToEngine({ kind: 'interrupt', taskIds: ids, lane })]);
+    }
   }
 
-  private onModule(client: ClientRec, reqId: number, name: string, code: Buffer | undefined): void {
-    const reply = (errors: ModuleDoneMsg['errors']): void => {
-      const msg: ModuleDoneMsg = { t: 'modok', i: reqId, errors };
-      if (!client.gone) this.clientOut.send([client.route, enc(msg)]);
+  private onModule(client: ClientRec, requestId: number, name: string, code: Buffer): void {
+    const reply = (errors: ModuleError[]): void => {
+      if (!client.gone) this.toClient(client.route, { kind: 'moduleLoaded', requestId, errors });
     };
-    if (!code || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
       reply([{ engine: -1, message: `invalid module name ${JSON.stringify(name)}: use letters, digits, _ . -` }]);
       return;
     }
     this.modules.set(name, code);
     const recs = [...this.engineRecs.values()];
     if (recs.length === 0) return reply([]);
-    const errors: ModuleDoneMsg['errors'] = [];
+    const errors: ModuleError[] = [];
     let left = recs.length;
     for (const rec of recs) {
       this.loadOn(rec, name, code, (ok, body) => {
@@ -778,7 +784,7 @@ export class Controller implements ControllerHandle {
       id: this.nextTaskId++,
       owner: { kind: 'internal', done },
       frames: [Buffer.from(`{"k":"${TaskKind.load}","a":${body}}`), ...buffers.map((b) => Buffer.from(b))],
-      to: [rec.info.id],
+      targets: [rec.info.id],
       direct: true,
       retriesLeft: 0,
       deathsLeft: 0,
@@ -787,9 +793,9 @@ export class Controller implements ControllerHandle {
     this.sendTask(rec, t, false);
   }
 
-  private broadcast(msg: unknown): void {
-    const frame = enc(msg);
-    for (const c of this.clients.values()) if (!c.gone) this.clientOut.send([c.route, frame]);
+  private broadcast(message: ControllerToClientOut): void {
+    const frames = encodeControllerToClient(message);
+    for (const c of this.clients.values()) if (!c.gone) this.clientOut.send([c.route, ...frames]);
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -799,7 +805,7 @@ export class Controller implements ControllerHandle {
   }
 
   private pick(t: TaskRec): number | undefined {
-    const to = t.to;
+    const to = t.targets;
     const black = t.blacklist;
     return this.lru.pick(
       t.scheme ? SCHEME_FUNCTIONS[t.scheme] : this.schemeFn,
@@ -812,7 +818,7 @@ export class Controller implements ControllerHandle {
   /** Could this task ever run on a registered engine? */
   private possible(t: TaskRec): boolean {
     for (const id of this.engineRecs.keys()) {
-      if ((t.to === undefined || t.to.includes(id)) && !(t.blacklist?.has(id) ?? false)) return true;
+      if ((t.targets === undefined || t.targets.includes(id)) && !(t.blacklist?.has(id) ?? false)) return true;
     }
     return false;
   }
@@ -824,7 +830,7 @@ export class Controller implements ControllerHandle {
       this.urgent = [];
       for (const t of urgent) {
         if (this.cancelled(t)) continue;
-        if (t.to || t.blacklist) this.restricted.push(t);
+        if (t.targets || t.blacklist) this.restricted.push(t);
         else {
           const e = this.pick(t);
           if (e === undefined) this.urgent.push(t);
@@ -868,56 +874,53 @@ export class Controller implements ControllerHandle {
   private failImpossible(t: TaskRec): void {
     if (t.lastError) {
       this.tasks.delete(t.id);
-      const h = t.lastError.head;
-      this.deliver(t, false, h.s, h.c, h.e ?? -1, t.lastError.frames, h.b, outputOf(h));
+      this.deliver(t, t.lastError);
       return;
     }
-    this.fail(t, 'NoEngine', `no registered engine is among the task's targets ${JSON.stringify(t.to)}`, -1);
+    this.fail(t, 'NoEngine', `no registered engine is among the task's targets ${JSON.stringify(t.targets)}`, -1);
   }
 
   private sendTask(rec: EngineRec, t: TaskRec, lb: boolean): void {
     t.engine = rec.info.id;
     rec.outstanding.set(t.id, lb);
     if (lb) this.lru.assign(rec.info.id);
-    const batch = (rec.batch ??= { heads: [], frames: [] });
-    const head: TaskHead = { i: t.id, n: t.frames.length };
-    if (t.b !== undefined) head.b = t.b;
-    if (t.tl !== undefined) head.tl = t.tl;
-    batch.heads.push(head);
-    for (const f of t.frames) batch.frames.push(f);
+    const item: TaskItem = { id: t.id, frames: t.frames };
+    if (t.body !== undefined) item.body = t.body;
+    if (t.timeLimitMs !== undefined) item.timeLimitMs = t.timeLimitMs;
+    (rec.batch ??= []).push(item);
     this.scheduleFlush();
   }
 
   private fail(t: TaskRec, name: string, message: string, engine: number): void {
     this.tasks.delete(t.id);
     const now = nowMs();
-    this.deliver(t, false, now, now, engine, [], errorBody(name, message));
+    this.deliver(t, {
+      id: t.id,
+      ok: false,
+      started: now,
+      completed: now,
+      engine,
+      frames: [],
+      body: errorBody(name, message),
+    });
   }
 
-  private deliver(
-    t: TaskRec,
-    ok: boolean,
-    s: number,
-    c: number,
-    engine: number,
-    frames: Buffer[],
-    b: string | undefined,
-    output: Pick<ResultHead, 'o' | 'x'> = {},
-  ): void {
+  /** Hands a task's result to its owner: a client (by the client's id, at the next flush) or the controller. */
+  private deliver(t: TaskRec, result: ResultItem): void {
     this.counters.completed++;
     const owner = t.owner;
     if (owner.kind === 'internal') {
-      owner.done(ok, b !== undefined ? Buffer.from(b) : (frames[0] ?? Buffer.alloc(0)));
+      owner.done(
+        result.ok,
+        result.body !== undefined ? Buffer.from(result.body) : (result.frames[0] ?? Buffer.alloc(0)),
+      );
       return;
     }
     const client = owner.client;
     client.tasks.delete(owner.id);
     if (client.gone) return;
-    const batch = (client.batch ??= { heads: [], frames: [] });
-    const head: ResultHead = { i: owner.id, n: frames.length, ok, s, c, e: engine, ...output };
-    if (b !== undefined) head.b = b;
-    batch.heads.push(head);
-    for (const f of frames) batch.frames.push(f);
+    result.id = owner.id;
+    (client.batch ??= []).push(result);
     this.scheduleFlush();
   }
 
@@ -931,26 +934,18 @@ export class Controller implements ControllerHandle {
     this.flushScheduled = false;
     if (this.closed) return;
     for (const rec of this.engineRecs.values()) {
-      const b = rec.batch;
-      if (!b) continue;
+      const tasks = rec.batch;
+      if (!tasks) continue;
       rec.batch = undefined;
-      this.engineOut.send([rec.route, enc({ t: 'run', k: b.heads }), ...b.frames]);
+      this.toEngine(rec.route, { kind: 'run', tasks });
     }
     for (const c of this.clients.values()) {
-      const b = c.batch;
-      if (!b) continue;
+      const results = c.batch;
+      if (!results) continue;
       c.batch = undefined;
-      this.clientOut.send([c.route, enc({ t: 'res', r: b.heads }), ...b.frames]);
+      this.toClient(c.route, { kind: 'results', results });
     }
   };
-}
-
-/** A lane as an engine reported it, if well-formed (a tcp endpoint and a Z85 key). */
-function laneOf(lane: unknown): LaneInfo | undefined {
-  const l = lane as Partial<LaneInfo> | undefined;
-  if (typeof l?.endpoint !== 'string' || typeof l.key !== 'string') return undefined;
-  if (!/^tcp:\/\/[^\s]{1,200}:\d{1,5}$/.test(l.endpoint) || l.key.length !== 40) return undefined;
-  return { endpoint: l.endpoint, key: l.key };
 }
 
 function messageOf(body: Buffer): string {

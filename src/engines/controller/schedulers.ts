@@ -6,9 +6,10 @@
  * outstanding-task counts (`loads`) of the candidate engines in that order and returns an index.
  * `random` is injectable so tests can pin the draws.
  */
-export type Scheme = 'lru' | 'plainrandom' | 'twobin' | 'leastload' | 'weighted';
-export const SCHEMES: readonly Scheme[] = ['lru', 'plainrandom', 'twobin', 'leastload', 'weighted'];
-export const DEFAULT_SCHEME: Scheme = 'leastload';
+import type { Scheme } from '../protocol/messages.js';
+
+export type { Scheme } from '../protocol/messages.js';
+export { DEFAULT_SCHEME, isScheme, SCHEMES } from '../protocol/messages.js';
 
 export type Random = () => number;
 export type SchemeFn = (loads: readonly number[], random?: Random) => number;
@@ -56,10 +57,6 @@ export const weighted: SchemeFn = (loads, random = Math.random) => {
 };
 
 export const SCHEME_FUNCTIONS: Record<Scheme, SchemeFn> = { lru, plainrandom, twobin, leastload, weighted };
-
-export function isScheme(value: unknown): value is Scheme {
-  return typeof value === 'string' && (SCHEMES as readonly string[]).includes(value);
-}
 
 /**
  * The LRU-ordered engine list with loads, exactly as ipyparallel's TaskScheduler keeps

@@ -5,9 +5,12 @@ import { BulkServer, type BulkChannel } from '../protocol/bulk.js';
 import { encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
-import type { LaneInfo, ResultHead, SubmitHead, TaskHead } from '../protocol/messages.js';
-import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs, parseHeader, timeLimitOf } from '../protocol/messages.js';
-import type { Frames } from '../protocol/sockets.js';
+import type { LaneInfo } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs } from '../protocol/messages.js';
+import type { ClientToLane, LaneToClientOut, ResultItem, TaskItem } from '../protocol/wire.js';
+import { decodeClientToLane, encodeLaneToClient, unreachable } from '../protocol/wire.js';
+import type { ControllerToEngine, EngineToControllerOut, EngineWelcome } from '../protocol/wire-engine.js';
+import { decodeControllerToEngine, encodeEngineToController } from '../protocol/wire-engine.js';
 import {
   curveClient,
   curveServer,
@@ -69,14 +72,14 @@ interface QueuedTask {
   /** The client's routing id on the lane, for a task that came by the lane. */
   lane?: Buffer;
   /** Time limit, ms. */
-  tl?: number | undefined;
+  timeLimitMs?: number | undefined;
   /** The controller epoch a controller task came in (lane tasks have none). */
-  ep?: string;
+  epoch?: string;
   /** What it printed, once started. */
   output?: TaskOutput;
 }
 
-type ResultBatch = { heads: ResultHead[]; frames: Frames };
+type ResultBatch = ResultItem<Uint8Array | string>[];
 
 const SLICE_MS = 5;
 
@@ -107,7 +110,7 @@ export class Engine implements EngineHandle {
   /** The asynchronous task being awaited, and how to abandon it. */
   private current?: { task: QueuedTask; cancel: (error: Error) => void };
   private running = false;
-  private results: ResultBatch = { heads: [], frames: [] };
+  private results: ResultBatch = [];
   private laneResults = new Map<Buffer, ResultBatch>();
   private lane?: {
     info: LaneInfo;
@@ -185,8 +188,15 @@ export class Engine implements EngineHandle {
   private register(): void {
     if (this.closing) return;
     const lane = this.lane ? { lane: this.lane.info } : {};
-    const id = this.id >= 0 ? { id: this.id } : {};
-    this.out.send([JSON.stringify({ t: 'reg', uuid: this.uuid, node: this.node, pid: process.pid, ...lane, ...id })]);
+    const previousId = this.id >= 0 ? { previousId: this.id } : {};
+    this.toController({
+      kind: 'register',
+      registration: { uuid: this.uuid, node: this.node, pid: process.pid, ...lane, ...previousId },
+    });
+  }
+
+  private toController(message: EngineToControllerOut): void {
+    this.out.send(encodeEngineToController(message));
   }
 
   /** Binds the direct lane (CURVE server with this engine's pair; ZAP admits the clients the controller names). */
@@ -223,7 +233,7 @@ export class Engine implements EngineHandle {
     const bulk = new BulkServer(
       (route, channel) => {
         this.bulkChannels.set(route.toString('latin1'), channel);
-        return (frames) => this.onPeerMessage(route, frames, (reply) => channel.send(reply));
+        return (frames) => this.onPeerMessage(route, frames, (reply) => channel.send(encodeLaneToClient(reply)));
       },
       (route) => this.bulkChannels.delete(route.toString('latin1')),
     );
@@ -244,7 +254,7 @@ export class Engine implements EngineHandle {
     try {
       for await (const msg of sock) {
         const route = msg[0]!;
-        this.onPeerMessage(route, msg.slice(1), (reply) => out.send([route, ...reply]));
+        this.onPeerMessage(route, msg.slice(1), (reply) => out.send([route, ...encodeLaneToClient(reply)]));
       }
     } catch {
       // closed
@@ -255,32 +265,44 @@ export class Engine implements EngineHandle {
    * A message from a lane client, by its CURVE lane or its bulk connection (`route` names which):
    * `[header, ...frames]`. Results go back the way the task came.
    */
-  private onPeerMessage(route: Buffer, msg: Buffer[], reply: (frames: Frames) => void): void {
-    const head = parseHeader(msg[0]);
-    if (!head || this.closing) return;
-    if (head.t === 'hello') {
-      if (this.id >= 0) reply([JSON.stringify({ t: 'welcome', id: this.id })]);
-    } else if (head.t === 'sub' && Array.isArray(head.k)) {
-      let offset = 1;
-      for (const h of head.k as SubmitHead[]) {
-        const n = h.n | 0;
-        const frames: (Buffer | string)[] = msg.slice(offset, offset + n);
-        if (typeof h.b === 'string') frames.unshift(h.b);
-        this.q.push({ id: h.i, frames, lane: route, tl: timeLimitOf(h.tl) });
-        offset += n;
-      }
-      this.pump();
-    } else if (head.t === 'abort' && Array.isArray(head.i)) {
-      this.abort(head.i as number[], route, head.r === 1);
-    } else if (
-      head.t === 'bulk' &&
-      typeof head.r === 'string' &&
-      this.lane?.bulk &&
-      !route.toString('latin1').startsWith('bulk:')
-    ) {
-      // a bulk session, asked for on the CURVE lane only (the client's key was admitted by ZAP)
-      reply([JSON.stringify({ t: 'bulk', ...this.lane.bulk.offer(head.r) })]);
+  private onPeerMessage(route: Buffer, msg: Buffer[], reply: (message: LaneToClientOut) => void): void {
+    if (this.closing) return;
+    let message: ClientToLane;
+    try {
+      message = decodeClientToLane(msg);
+    } catch {
+      return; // a malformed message from a lane client: dropped
     }
+    switch (message.kind) {
+      case 'hello':
+        if (this.id >= 0) reply({ kind: 'welcome', engine: this.id });
+        break;
+      case 'submit':
+        this.enqueue(message.tasks, { lane: route });
+        break;
+      case 'abort':
+        this.abort(message.taskIds, route, message.running);
+        break;
+      case 'bulk':
+        // a bulk session, asked for on the CURVE lane only (the client's key was admitted by ZAP)
+        if (this.lane?.bulk && !route.toString('latin1').startsWith('bulk:')) {
+          const { s, r, ep } = this.lane.bulk.offer(message.random);
+          reply({ kind: 'bulk', offer: { session: s, random: r, endpoint: ep } });
+        }
+        break;
+      default:
+        unreachable(message);
+    }
+  }
+
+  /** Queues tasks from the controller (with its epoch) or a lane client (with its route). */
+  private enqueue(tasks: TaskItem[], from: { lane: Buffer } | { epoch: string }): void {
+    for (const t of tasks) {
+      const frames: (Buffer | string)[] = t.frames;
+      if (t.body !== undefined) frames.unshift(t.body);
+      this.q.push({ id: t.id, frames, timeLimitMs: t.timeLimitMs, ...from });
+    }
+    this.pump();
   }
 
   private async readLoop(): Promise<void> {
@@ -293,32 +315,21 @@ export class Engine implements EngineHandle {
 
   private onMessage(msg: Buffer[]): void {
     this.lastHeard = Date.now();
-    const head = parseHeader(msg[0]);
-    if (!head) return;
-    switch (head.t) {
-      case 'run': {
-        let offset = 1;
-        for (const h of head.k as TaskHead[]) {
-          const frames: (Buffer | string)[] = msg.slice(offset, offset + h.n);
-          if (typeof h.b === 'string') frames.unshift(h.b);
-          this.q.push({ id: h.i, frames, ep: this.epoch, tl: timeLimitOf(h.tl) });
-          offset += h.n;
-        }
-        this.pump();
+    let message: ControllerToEngine;
+    try {
+      message = decodeControllerToEngine(msg);
+    } catch {
+      return; // malformed: dropped (the controller's next beat answer still counts as a word from it)
+    }
+    switch (message.kind) {
+      case 'run':
+        this.enqueue(message.tasks, { epoch: this.epoch });
         break;
-      }
       case 'abort':
-        if (Array.isArray(head.i)) this.abort(head.i as number[], undefined, head.r === 1);
+        this.abort(message.taskIds, undefined, message.running);
         break;
       case 'welcome':
-        this.onWelcome(
-          Number(head.id),
-          Number(head.hb),
-          Number(head.lost),
-          head.clients,
-          String(head.ep ?? ''),
-          typeof head.hbe === 'string' && /^tcp:\/\/\S{1,200}$/.test(head.hbe) ? head.hbe : undefined,
-        );
+        this.onWelcome(message.welcome);
         break;
       case 'unknown':
         this.register();
@@ -326,12 +337,16 @@ export class Engine implements EngineHandle {
       case 'stop':
         void this.end('stopped');
         break;
-      default:
+      case 'beat':
+      case 'interrupt': // the heart's to act on
         break;
+      default:
+        unreachable(message);
     }
   }
 
-  private onWelcome(id: number, hb: number, lost: number, clients: unknown, epoch: string, hbe?: string): void {
+  private onWelcome(welcome: EngineWelcome): void {
+    const { id, heartbeatMs: hb, lostBeats: lost, epoch, heartbeatEndpoint: hbe } = welcome;
     this.id = id;
     if (hbe && this.heart) this.heart.heartbeatEndpoint(hbe);
     if (epoch !== this.epoch) {
@@ -340,12 +355,7 @@ export class Engine implements EngineHandle {
       this.epoch = epoch;
       this.q = this.q.filter((t) => t.lane !== undefined);
     }
-    if (this.lane && Array.isArray(clients)) {
-      this.lane.zap.allow(
-        'lane',
-        clients.filter((k): k is string => typeof k === 'string' && k.length === 40),
-      );
-    }
+    if (this.lane && welcome.laneClients) this.lane.zap.allow('lane', welcome.laneClients);
     this.executor.id = id;
     if (this.regTimer) clearInterval(this.regTimer);
     this.regTimer = undefined;
@@ -355,34 +365,36 @@ export class Engine implements EngineHandle {
       // The main thread beats until the heart thread is up (it takes a while to start under load), or
       // for good with heart: 'main'.
       this.mainBeat = setInterval(() => {
-        this.out.send([JSON.stringify({ t: 'hb', uuid: this.uuid })]);
+        this.toController({ kind: 'beat', uuid: this.uuid });
         if (Date.now() - this.lastHeard > this.lostBeats * this.hb) void this.end('lost');
       }, this.hb);
-      if ((this.options.heart ?? 'thread') === 'thread') {
-        // Tasks wait until the heart beats: one that computes from the start would otherwise silence
-        // the main thread's beats before the heart takes over, and the engine would look dead.
-        this.heartStarting = setTimeout(() => this.heartUp(), HEART_START_MAX_MS);
-        this.heartStarting.unref();
-        this.heart = new Heart({
-          endpoint: this.options.controller,
-          keys: this.keys,
-          uuid: this.uuid,
-          hb: this.hb,
-          lostBeats: this.lostBeats,
-          killOnLost: this.options.exitOnLost ?? false,
-          onLost: () => void this.end('lost'),
-          onUnknown: () => this.register(),
-          onAlive: () => {
-            if (this.mainBeat) clearInterval(this.mainBeat);
-            this.mainBeat = undefined;
-            this.heartUp();
-          },
-          ...(this.interrupts ? { interrupts: this.interrupts.buffer as SharedArrayBuffer } : {}),
-          ...(hbe ? { hbEndpoint: hbe } : {}),
-        });
-      }
+      if ((this.options.heart ?? 'thread') === 'thread') this.startHeart(hbe);
     }
     this.registered();
+  }
+
+  private startHeart(hbe: string | undefined): void {
+    // Tasks wait until the heart beats: one that computes from the start would otherwise silence
+    // the main thread's beats before the heart takes over, and the engine would look dead.
+    this.heartStarting = setTimeout(() => this.heartUp(), HEART_START_MAX_MS);
+    this.heartStarting.unref();
+    this.heart = new Heart({
+      endpoint: this.options.controller,
+      keys: this.keys,
+      uuid: this.uuid,
+      hb: this.hb,
+      lostBeats: this.lostBeats,
+      killOnLost: this.options.exitOnLost ?? false,
+      onLost: () => void this.end('lost'),
+      onUnknown: () => this.register(),
+      onAlive: () => {
+        if (this.mainBeat) clearInterval(this.mainBeat);
+        this.mainBeat = undefined;
+        this.heartUp();
+      },
+      ...(this.interrupts ? { interrupts: this.interrupts.buffer as SharedArrayBuffer } : {}),
+      ...(hbe ? { hbEndpoint: hbe } : {}),
+    });
   }
 
   // ------------------------------------------------------------ execution
@@ -449,7 +461,10 @@ export class Engine implements EngineHandle {
       Atomics.store(slots, 1, task.lane ? 3n : 1n);
     }
     try {
-      value = this.executor.run(task.id, task.frames, { limitMs: task.tl, interruptible: slots !== undefined });
+      value = this.executor.run(task.id, task.frames, {
+        limitMs: task.timeLimitMs,
+        interruptible: slots !== undefined,
+      });
     } catch (error) {
       if (slots && (error as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') {
         const target = Atomics.exchange(slots, 2, -1n);
@@ -490,7 +505,7 @@ export class Engine implements EngineHandle {
 
   private addResult(task: QueuedTask, ok: boolean, started: number, value: unknown): void {
     endOutput(task.output);
-    if (task.lane === undefined && task.ep !== this.epoch) return; // for a controller that has restarted since
+    if (task.lane === undefined && task.epoch !== this.epoch) return; // for a controller that has restarted since
     const id = task.id;
     const completed = nowMs();
     let encoded;
@@ -502,19 +517,22 @@ export class Engine implements EngineHandle {
     }
     let batch = this.results;
     if (task.lane) {
-      batch = this.laneResults.get(task.lane) ?? { heads: [], frames: [] };
+      batch = this.laneResults.get(task.lane) ?? [];
       this.laneResults.set(task.lane, batch);
     }
-    const head: ResultHead =
-      encoded.body.length <= INLINE_BODY_MAX
-        ? { i: id, n: encoded.buffers.length, ok, s: started, c: completed, b: encoded.body }
-        : { i: id, n: 1 + encoded.buffers.length, ok, s: started, c: completed };
-    if (task.lane) head.e = this.id;
-    if (task.output?.out) head.o = task.output.out;
-    if (task.output?.err) head.x = task.output.err;
-    batch.heads.push(head);
-    if (head.b === undefined) batch.frames.push(encoded.body);
-    for (const b of encoded.buffers) batch.frames.push(b);
+    const inline = encoded.body.length <= INLINE_BODY_MAX;
+    const result: ResultItem<Uint8Array | string> = {
+      id,
+      ok,
+      started,
+      completed,
+      frames: inline ? encoded.buffers : [encoded.body, ...encoded.buffers],
+    };
+    if (inline) result.body = encoded.body;
+    if (task.lane) result.engine = this.id;
+    if (task.output?.out) result.stdout = task.output.out;
+    if (task.output?.err) result.stderr = task.output.err;
+    batch.push(result);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);
@@ -523,14 +541,14 @@ export class Engine implements EngineHandle {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.results.heads.length > 0) {
-      const { heads, frames } = this.results;
-      this.results = { heads: [], frames: [] };
-      this.out.send([JSON.stringify({ t: 'res', r: heads }), ...frames]);
+    if (this.results.length > 0) {
+      const results = this.results;
+      this.results = [];
+      this.toController({ kind: 'results', results });
     }
     if (this.laneResults.size > 0 && this.lane) {
-      for (const [route, { heads, frames }] of this.laneResults) {
-        const message = [JSON.stringify({ t: 'res', r: heads }), ...frames];
+      for (const [route, results] of this.laneResults) {
+        const message = encodeLaneToClient({ kind: 'results', results });
         const bulk = this.bulkChannels.get(route.toString('latin1'));
         if (bulk) bulk.send(message);
         else if (!route.toString('latin1').startsWith('bulk:')) this.lane.out.send([route, ...message]);
@@ -549,7 +567,7 @@ export class Engine implements EngineHandle {
     if (this.heartStarting) clearTimeout(this.heartStarting);
     if (why === 'closed') {
       this.flush();
-      this.out.send(['{"t":"bye"}']);
+      this.toController({ kind: 'bye' });
       await this.out.drain(200);
     }
     await this.heart?.stop();

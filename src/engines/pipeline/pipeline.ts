@@ -10,10 +10,18 @@ import { CompositeTaskError, RemoteTaskError } from '../client/errors.js';
 import { decodeValue, encodeValue } from '../protocol/codec.js';
 import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
 import { controllerKeysOf, engineKeysOf, newClusterKeys, writeClusterKeys } from '../protocol/keys.js';
-import { nowMs, parseHeader, TaskKind, timeLimitOf } from '../protocol/messages.js';
-import type { Frames } from '../protocol/sockets.js';
+import { nowMs, TaskKind } from '../protocol/messages.js';
 import { curveClient, curveServer, tcpEndpoint, ZapHandler, zmq } from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from '../engine/executor.js';
+import type { PipelineTask } from '../protocol/wire-pipeline.js';
+import {
+  decodePipelineReply,
+  decodePipelineTask,
+  encodePipelineReply,
+  encodePipelineTask,
+  PIPELINE_BEAT as BEAT,
+  PIPELINE_STOP as STOP,
+} from '../protocol/wire-pipeline.js';
 
 /**
  * Pipeline mode, the ZeroMQ Guide's "divide and conquer": a distributor PUSHes tasks (bind), workers
@@ -55,8 +63,6 @@ export interface PipelineWorkerHandle {
   close(): Promise<void>;
 }
 
-const STOP = 'STOP';
-const BEAT = 'BEAT';
 /** How often the distributor's control socket says it is still there. */
 const BEAT_MS = 1000;
 
@@ -95,7 +101,7 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
       `pipeline worker could not connect to ${options.endpoints.distributor}: is it running, and are these the cluster's keys?`,
     );
   }
-  await push.send([JSON.stringify({ ready: id })]);
+  await push.send(encodePipelineReply({ kind: 'ready', worker: id }));
 
   let stopped = false;
   let closeAll!: () => void;
@@ -134,14 +140,18 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
   void (async () => {
     try {
       for await (const msg of pull) {
-        const head = parseHeader(msg[0]) as { t: string; i: number; tl?: number } | undefined;
-        if (!head) continue;
+        let task: PipelineTask;
+        try {
+          task = decodePipelineTask(msg);
+        } catch {
+          continue; // malformed: dropped
+        }
         lastActivity = Date.now();
         const started = nowMs();
         let ok = true;
         let value: unknown;
         try {
-          value = executor.run(head.i, msg.slice(1), { limitMs: timeLimitOf(head.tl) });
+          value = executor.run(task.index, task.frames, { limitMs: task.timeLimitMs });
           if (isThenable(value)) value = await value;
         } catch (error) {
           ok = false;
@@ -156,7 +166,18 @@ export async function startPipelineWorker(options: PipelineWorkerOptions): Promi
           ok = false;
           enc = encodeValue(error);
         }
-        await push.send([JSON.stringify({ i: head.i, ok, s: started, c: completed, w: id }), enc.body, ...enc.buffers]);
+        await push.send(
+          encodePipelineReply({
+            kind: 'result',
+            index: task.index,
+            ok,
+            started,
+            completed,
+            worker: id,
+            body: enc.body,
+            frames: enc.buffers,
+          }),
+        );
       }
     } catch {
       // closed
@@ -306,18 +327,18 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
     const collecting = (async () => {
       try {
         for await (const msg of collector) {
-          const head = JSON.parse(msg[0]!.toString()) as {
-            ready?: number;
-            i?: number;
-            ok?: boolean;
-            w?: number;
-          };
-          if (head.ready !== undefined) {
-            ready.add(head.ready);
+          let reply;
+          try {
+            reply = decodePipelineReply(msg);
+          } catch {
+            continue; // malformed: dropped
+          }
+          if (reply.kind === 'ready') {
+            ready.add(reply.worker);
             wake?.();
             continue;
           }
-          const i = head.i ?? -1;
+          const i = reply.index;
           if (i < 0 || i >= total) continue;
           if (have[i]) {
             duplicates++;
@@ -326,11 +347,11 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
           have[i] = 1;
           done++;
           lastResultAt = Date.now();
-          const value = decodeValue(msg[1]!, msg.slice(2));
-          if (head.ok) results[i] = value as R;
+          const value = decodeValue(reply.body, reply.frames);
+          if (reply.ok) results[i] = value as R;
           else {
             const e = (value ?? {}) as { name?: string; message?: string; stack?: string };
-            errors.push(new RemoteTaskError(head.w ?? -1, i, e.name ?? 'Error', e.message ?? String(value), e.stack));
+            errors.push(new RemoteTaskError(reply.worker, i, e.name ?? 'Error', e.message ?? String(value), e.stack));
           }
           options.onProgress?.(done, total);
           wake?.();
@@ -356,11 +377,8 @@ export async function runPipeline<T, R>(options: PipelineOptions<T, R>): Promise
     }
 
     const send = async (i: number): Promise<void> => {
-      const frames: Frames = [
-        JSON.stringify(options.timeLimitMs ? { t: 'task', i, tl: options.timeLimitMs } : { t: 'task', i }),
-        ...taskFrames(TaskKind.apply, options.worker as TaskFunction<never[], unknown>, [options.tasks[i]]),
-      ];
-      await distributor.send(frames);
+      const frames = taskFrames(TaskKind.apply, options.worker as TaskFunction<never[], unknown>, [options.tasks[i]]);
+      await distributor.send(encodePipelineTask({ index: i, timeLimitMs: options.timeLimitMs, frames }));
     };
     for (let i = 0; i < total; i++) {
       if (i % 64 === 0) interrupted();

@@ -145,7 +145,7 @@ describe('pipeline workers stop when their distributor goes away', () => {
     });
     cleanup.push(() => worker.close());
     const [ready] = await collector.receive();
-    expect(JSON.parse(ready!.toString())).toEqual({ ready: 1 });
+    expect(JSON.parse(ready!.toString())).toEqual({ t: 'ready', w: 1 });
     let exited = false;
     void worker.done.then(() => (exited = true));
     await waitFor(() => exited, 10_000, 'the idle worker to exit');

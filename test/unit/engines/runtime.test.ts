@@ -231,6 +231,27 @@ describe('controller, engines, client', () => {
     expect(await client.directView(0).apply(() => 'real')).toEqual(['real']);
   });
 
+  it('rejects malformed and unknown messages from an engine, and serves on', async () => {
+    const { controller, client, keys } = await cluster(1);
+    const raw = new zmq.Dealer({
+      curveServerKey: keys.server.publicKey,
+      curvePublicKey: keys.engine.publicKey,
+      curveSecretKey: keys.engine.secretKey,
+      routingId: 'e:bad',
+      linger: 0,
+    });
+    cleanup.push(async () => raw.close());
+    raw.connect(controller.engineEndpoint);
+    const before = controller.stats().rejectedMessages;
+    await raw.send('not json');
+    await raw.send(JSON.stringify({ t: 'launch' }));
+    await raw.send(JSON.stringify({ t: 'res', r: [{ i: 1, n: 5, ok: true, s: 0, c: 0 }] }));
+    await raw.send(JSON.stringify({ t: 'reg', uuid: 'bad', node: 'test', pid: 'one' }));
+    await waitFor(() => controller.stats().rejectedMessages === before + 4, 10_000, 'rejected messages');
+    expect(controller.engines().map((e) => e.uuid)).not.toContain('bad');
+    expect(await client.directView(0).apply(() => 'still here')).toEqual(['still here']);
+  });
+
   it('an engine gives up when the controller is gone for its lost-beats budget', async () => {
     const keys = newClusterKeys();
     const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 50, engineLostBeats: 4 });
