@@ -83,6 +83,7 @@ else
     SKIP_SSL_CERT_DOWNLOAD=1 \
     OVERRIDE_IN_DOCKER=0 \
     FILESYSTEM_ROOT="$state/filesystem" \
+    STARCLUSTER_FLEET_STATE="${FLEET_STATE:-$state/fleet}" \
     setsid "$here/.venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$pidfile"

@@ -16,6 +16,7 @@ Commands (run as root, usually through ../fleet):
   subnet  the fleet subnet id (creates the VPC/subnet if needed)
   info    this fleet's index, bridge, gateway address and subnet CIDR, proxy (key=value lines)
   images  the AMIs the fleet registered: id, alias, architecture, kind, name
+  layers  the images made from hosts (CreateImage, see layers.py): id, kind, base image, directory
   build-images  waits until the stock images are built (the reconciler builds them in the background)
   proxy-stats  the package proxy's counts (files fetched upstream, served), as JSON
   reconcile  run the reconciler in the foreground (what `start` runs in the background)
@@ -41,12 +42,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import images  # noqa: E402 - next to this file
+import layers  # noqa: E402 - next to this file
 STATE = Path(os.environ.get("FLEET_STATE", HERE.parent / ".state" / "fleet"))
 HOSTS = STATE / "hosts"
 PID_FILE = STATE / "reconciler.pid"
 LOG_FILE = STATE / "reconciler.log"
 SUBNET_FILE = STATE / "subnet"
 IMAGES_FILE = STATE / "images.json"
+IMAGE_REQUESTS = STATE / "image-requests"  # CreateImage of fleet hosts (see layers.py)
+layers.MACHINE_ROOT = HOSTS / ".layers"  # on the hosts' tmpfs, off / (see layers.py)
 
 FLEET_TAG = "starcluster:fleet"
 POLL_SECONDS = float(os.environ.get("FLEET_POLL_SECONDS", "1"))
@@ -337,12 +341,14 @@ def host_up(
     data: bytes = b"",
     instance_type: str = "",
     root_device: str = "",
+    layer: dict | None = None,
 ) -> None:
     """Network namespace + veth on the bridge at `ip`, then the host's init in new UTS/mount/pid namespaces.
 
     `image` (a fleet stock image: images.publish) boots that image's root filesystem with
     host-init-stock.sh, the key and user data handed over as a NoCloud seed; else host-init.sh
-    makes today's fast host, a copy-on-write view of this machine.
+    makes today's fast host, a copy-on-write view of this machine. `layer` (an image made from a
+    host: layers.py) boots the image it was made from with the layer on top.
     """
     started = time.monotonic()
     ns, veth = netns_name(instance_id), veth_name(instance_id)
@@ -352,6 +358,15 @@ def host_up(
         (hdir / sub).mkdir(parents=True, exist_ok=True)
     (hdir / "authorized_keys").write_text(pubkey + "\n" if pubkey else "")
     hostname = "ip-" + ip.replace(".", "-")
+    if layer and layer["kind"] == "stock":
+        image = {"name": layer["name"], "base": layer["base"], "lower": layer["lower"], "login": layer["login"]}
+    elif image:
+        image = {**image, "base": image["name"], "lower": [image["rootfs"]]}
+    lower = image["lower"] if image else (layer["lower"] if layer else ["/"])
+    if layer and layer["kind"] == "machine":
+        # The fast host's private /root and /home, as they were on the host the image was made from.
+        for part in ("root", "home"):
+            subprocess.run(["cp", "-a", f"{layer['dir']}/{part}/.", str(hdir / part)], check=True)
     if image:
         seed = hdir / "seed"
         seed.mkdir()
@@ -359,15 +374,32 @@ def host_up(
         (seed / "meta-data").write_text(json.dumps(meta, indent=1) + "\n")
         (seed / "user-data").write_bytes(data)
         (seed / "vendor-data").write_text("")
-        init = ["/bin/sh", str(HOST_INIT_STOCK), str(hdir), hostname, ip, image["rootfs"], BRIDGE_ADDR]
+        init = ["/bin/sh", str(HOST_INIT_STOCK), str(hdir), hostname, ip, ":".join(lower), BRIDGE_ADDR]
     else:
-        init = ["/bin/sh", str(HOST_INIT), str(hdir), hostname, ip]
+        init = ["/bin/sh", str(HOST_INIT), str(hdir), hostname, ip, ":".join(lower)]
     run("ip", "netns", "add", ns)
     run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
     run("ip", "link", "set", veth, "master", BRIDGE, "up")
     run("ip", "-n", ns, "addr", "add", f"{ip}/{PREFIX}", "dev", "eth0")
     run("ip", "-n", ns, "link", "set", "eth0", "up")
     run("ip", "-n", ns, "link", "set", "lo", "up")
+    what = image["name"] if image else (layer["name"] if layer else "machine overlay")
+    info = {
+        "id": instance_id, "ip": ip, "cluster": cluster, "netns": ns, "veth": veth,
+        "image": what, "stock": bool(image), "type": instance_type, "root_device": root_device,
+        # What a snapshot of this host stacks on (layers.py): its image's lower dirs, top first.
+        "kind": "stock" if image else "machine", "lower": lower,
+        "base": image["base"] if image else (layer["base"] if layer else "this machine"),
+        "login": image.get("login", "admin") if image else "root", "init": init,
+        "layer": layer["image"] if layer else None,
+    }  # fmt: skip
+    info["pid"] = start_init(hdir, ns, init)
+    (hdir / "host.json").write_text(json.dumps(info))
+    log(f"host {instance_id} {ip} ({cluster or '-'}, {what}) up in {time.monotonic() - started:.2f}s, pid {info['pid']}")
+
+
+def start_init(hdir: Path, ns: str, init: list[str]) -> int:
+    """Starts a host's init in new UTS, mount and pid namespaces inside its network namespace."""
     logf = open(hdir / "host.log", "ab")
     proc = subprocess.Popen(
         [
@@ -377,24 +409,13 @@ def host_up(
         ],
         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True,
     )  # fmt: skip
-    what = image["name"] if image else "machine overlay"
-    (hdir / "host.json").write_text(
-        json.dumps(
-            {
-                "id": instance_id, "ip": ip, "cluster": cluster, "pid": proc.pid, "netns": ns, "veth": veth,
-                "image": what, "stock": bool(image), "type": instance_type, "root_device": root_device,
-            }
-        )
-    )  # fmt: skip
-    log(f"host {instance_id} {ip} ({cluster or '-'}, {what}) up in {time.monotonic() - started:.2f}s, pid {proc.pid}")
+    return proc.pid
 
 
-def host_down(instance_id: str, quiet: bool = False) -> None:
-    info = read_host(instance_id) or {}
-    attached = host_volumes(instance_id)
+def stop_init(info: dict) -> None:
+    """Ends a host's init and, with it (unshare --kill-child), every process of the host."""
     pid = info.get("pid")
     if isinstance(pid, int) and pid_alive(pid):
-        # unshare --kill-child: the namespace's init dies, and with it every process of the host.
         os.kill(pid, signal.SIGKILL)
         for _ in range(100):
             try:
@@ -405,6 +426,12 @@ def host_down(instance_id: str, quiet: bool = False) -> None:
                 if not pid_alive(pid):
                     break
             time.sleep(0.02)
+
+
+def host_down(instance_id: str, quiet: bool = False) -> None:
+    info = read_host(instance_id) or {}
+    attached = host_volumes(instance_id)
+    stop_init(info)
     ns = netns_name(instance_id)
     # Anything still running in the netns (should be nothing) goes too.
     pids = run("ip", "netns", "pids", ns, check=False, quiet=True).stdout.split()
@@ -423,6 +450,37 @@ def host_down(instance_id: str, quiet: bool = False) -> None:
         subprocess.run(["rm", "-rf", "--one-file-system", str(hdir)], check=False)
     if info and not quiet:
         log(f"host {instance_id} {info.get('ip')} removed")
+
+
+def reboot_host(instance_id: str, while_down=None) -> None:
+    """EC2's reboot: every process of the host ends, its disk (the overlay's upper dir, /root, /home)
+    and its network stay, and its init starts again. `while_down` runs in between (a snapshot)."""
+    info = read_host(instance_id)
+    if not info or not info.get("init"):
+        raise RuntimeError(f"host {instance_id} cannot be rebooted (started by an older fleet)")
+    stop_init(info)
+    for _ in range(250):
+        # The pid namespace empties right after its init dies; wait for it, so nothing writes to the disk.
+        pids = run("ip", "netns", "pids", info["netns"], check=False, quiet=True).stdout.split()
+        if not pids:
+            break
+        for p in pids:
+            try:
+                os.kill(int(p), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.02)
+    # The volumes' device nodes lived in the host's /dev: sync_volumes attaches them again after the boot.
+    for vol in host_volumes(instance_id).values():
+        run("losetup", "-d", vol["loop"], check=False, quiet=True)
+    (host_dir(instance_id) / "volumes.json").unlink(missing_ok=True)
+    try:
+        if while_down:
+            while_down()
+    finally:
+        info["pid"] = start_init(host_dir(instance_id), info["netns"], info["init"])
+        (host_dir(instance_id) / "host.json").write_text(json.dumps(info))
+        log(f"host {instance_id} {info.get('ip')} rebooted, pid {info['pid']}")
 
 
 def known_hosts() -> list[str]:
@@ -555,6 +613,63 @@ def sync_volumes(client) -> None:
                 img.unlink(missing_ok=True)
 
 
+# ---------------------------------------------------------------- images of hosts (CreateImage)
+
+
+def image_requests() -> dict[str, Path]:
+    """CreateImage requests LocalStack left for this fleet and the fleet has not answered: {ami: file}."""
+    if not IMAGE_REQUESTS.exists():
+        return {}
+    return {
+        f.stem: f
+        for f in sorted(IMAGE_REQUESTS.glob("ami-*.json"))
+        if not f.with_suffix(".done").exists() and not f.with_suffix(".failed").exists()
+    }
+
+
+def answer_image_requests() -> None:
+    """Each CreateImage of a fleet host: reboot it (unless NoReboot) and snapshot its disk into a layer;
+    then LocalStack shows the image `available` (or `failed`, with the reason)."""
+    for image_id, req in image_requests().items():
+        try:
+            body = json.loads(req.read_text())
+            iid = body["instance"]
+            info = read_host(iid)
+            if info is None:
+                raise RuntimeError(f"instance {iid} has no fleet host (stopped, or its image does not boot here): nothing to image")
+
+            def snap() -> None:
+                layers.snapshot(image_id, host_dir(iid), info, CHECKOUT, iid)
+
+            if body.get("noReboot"):
+                snap()
+            else:
+                reboot_host(iid, snap)
+            req.with_suffix(".done").write_text("")
+        except Exception as exc:  # noqa: BLE001 - the image fails with the reason, as EC2's does
+            log(f"image {image_id}: {exc}")
+            req.with_suffix(".failed").write_text(f"{exc}\n")
+
+
+def drop_gone_images(client) -> None:
+    """Layers (and requests) whose AMI is gone: deregistered, or its LocalStack replaced."""
+    mine = layers.load(CHECKOUT)
+    reqs = sorted(IMAGE_REQUESTS.glob("ami-*.json")) if IMAGE_REQUESTS.exists() else []
+    if not mine and not reqs:
+        return
+    ids = {i["ImageId"] for i in client.describe_images(Owners=["self"])["Images"]}
+    # A running host keeps booting from its layer (as an EC2 instance outlives its AMI); so do layers over it.
+    used = {(read_host(h) or {}).get("layer") for h in known_hosts()}
+    stacked = layers.referenced()
+    for image_id, meta in mine.items():
+        if image_id not in ids and image_id not in used and f"{meta['dir']}/upper" not in stacked:
+            layers.drop(image_id, "its AMI is gone")
+    for req in reqs:
+        if req.stem not in ids:
+            for suffix in (".json", ".done", ".failed"):
+                req.with_suffix(suffix).unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------- reconciler
 
 
@@ -604,9 +719,26 @@ def reconcile_forever() -> None:
             have = set(known_hosts())
             for iid in sorted(have - set(want)):
                 host_down(iid)
+            answer_image_requests()
             known = load_images()
+            made = layers.load(CHECKOUT)
+            asked = image_requests()
             for iid, inst in sorted(want.items()):
                 if iid in have or iid in refused:
+                    continue
+                layer = made.get(inst["image"])
+                if layer or inst["image"] in asked:
+                    if not layer or not all(Path(d).is_dir() for d in layer["lower"]):
+                        if iid not in waiting:
+                            log(f"host {iid}: waiting for image {inst['image']} (made from a host) to be complete")
+                            waiting.add(iid)
+                        continue
+                    try:
+                        data = user_data(client, iid) if layer["kind"] == "stock" else b""
+                        host_up(iid, inst["ip"], public_key(client, inst["key"], keys), inst["cluster"], None, data, inst["type"], inst["root_device"], layer)
+                    except Exception as exc:  # noqa: BLE001 - one bad host must not stop the others
+                        log(f"host {iid}: {exc}")
+                        host_down(iid, quiet=True)
                     continue
                 image = known.get(inst["image"])
                 if image and image["kind"] == "record":
@@ -632,6 +764,7 @@ def reconcile_forever() -> None:
             refused &= set(want)
             waiting &= set(want)
             sync_volumes(client)
+            drop_gone_images(client)
             rounds += 1
             if rounds % 30 == 0:
                 try:
@@ -712,8 +845,11 @@ def cmd_stop() -> None:
         name = line.split()[0] if line.split() else ""
         if name.startswith(NETNS_PREFIX + "i-"):
             host_down(name[len(NETNS_PREFIX) :], quiet=True)
-    # Volume data lives as long as this fleet (the next start may face another LocalStack).
+    # Volume data and images made from hosts live as long as this fleet (the next start may face another LocalStack).
     subprocess.run(["rm", "-rf", "--one-file-system", str(VOLUMES)], check=False)
+    for image_id in layers.load(CHECKOUT):
+        layers.drop(image_id, "fleet stopped")
+    subprocess.run(["rm", "-rf", "--one-file-system", str(IMAGE_REQUESTS)], check=False)
     if HOSTS.exists() and run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode == 0:
         run("umount", "-l", str(HOSTS), check=False)
     bridge_down()
@@ -751,6 +887,10 @@ def main(argv: list[str]) -> None:
         # ami id, alias, arch, kind (stock: boots here; record: validation only; machine: fast host), name
         for ami, v in sorted(load_images().items(), key=lambda kv: (kv[1]["alias"], kv[1]["arch"])):
             print(f"{ami:<22} {v['alias']:<13} {v['arch']:<7} {v['kind']:<8} {v['name']}")
+    elif cmd == "layers":
+        # Images made from hosts (CreateImage): ami id, kind of the image under it, base image, where the layer is
+        for ami, v in sorted(layers.load(CHECKOUT).items()):
+            print(f"{ami:<22} {v['kind']:<8} {v['base']:<32} {v['dir']}")
     elif cmd == "build-images":
         # Waits until this fleet's stock images are built (builds them, or waits for the build under way).
         need_root()
@@ -770,7 +910,7 @@ def main(argv: list[str]) -> None:
         need_root()
         host_down(argv[2])
     else:
-        sys.exit(f"usage: fleet start|stop|status|subnet|info|images|build-images|proxy-stats (got {cmd!r})")
+        sys.exit(f"usage: fleet start|stop|status|subnet|info|images|layers|build-images|proxy-stats (got {cmd!r})")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
 # The instance's user data and the key pair's public key come from a NoCloud seed the fleet wrote
 # (the fleet's stand-in for the EC2 metadata service). There is no systemd: cloud-init's stages are
 # run by hand, in systemd's order, and `cloud-init status --wait` works as on EC2.
-#   $1 host dir, $2 hostname, $3 private IP, $4 image rootfs, $5 gateway (the package proxy's address)
+#   $1 host dir, $2 hostname, $3 private IP, $4 overlay lower dirs: the image rootfs (under the layers
+#   of images made from hosts, layers.py), $5 gateway (the package proxy's address)
 set -eu
 H=$1 NAME=$2 IP=$3 IMAGE=$4 GW=$5
 R=$H/merged

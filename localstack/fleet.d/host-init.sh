@@ -1,14 +1,15 @@
 #!/bin/sh
 # Runs as pid 1 of a fleet host's own pid, mount and UTS namespaces, inside its network namespace
 # (started by fleet.py). Builds the host's root filesystem and execs its sshd.
-#   $1 host dir (on the fleet tmpfs), $2 hostname, $3 private IP
+#   $1 host dir (on the fleet tmpfs), $2 hostname, $3 private IP, $4 overlay lower dirs (default /;
+#   an image made from a host puts its layer on top: layers.py)
 set -eu
-H=$1 NAME=$2 IP=$3
+H=$1 NAME=$2 IP=$3 LOWER=${4:-/}
 R=$H/merged
 
 hostname "$NAME"
 # A private copy-on-write view of this machine's /: the host's /etc, packages and users are its own.
-mount -t overlay fleet-root -o "lowerdir=/,upperdir=$H/upper,workdir=$H/work" "$R"
+mount -t overlay fleet-root -o "lowerdir=$LOWER,upperdir=$H/upper,workdir=$H/work" "$R"
 # Empty, private /root and /home (the real ones are not shown to hosts).
 mount --bind "$H/root" "$R/root"
 mount --bind "$H/home" "$R/home"
@@ -29,7 +30,10 @@ chmod 0600 "$R/root/.ssh/authorized_keys"
 
 echo "$NAME" > "$R/etc/hostname"
 printf '127.0.0.1 localhost\n%s %s\n' "$IP" "$NAME" > "$R/etc/hosts"
-rm -f "$R"/etc/ssh/ssh_host_*
+# New host keys on the first boot (not this machine's, nor those of the host an image was made
+# from); a reboot keeps them, as on EC2.
+[ -e "$H/booted" ] || rm -f "$R"/etc/ssh/ssh_host_*
+: > "$H/booted"
 cp "$(dirname "$0")/sshd_config" "$R/etc/ssh/sshd_config"
 rm -rf "$R/etc/ssh/sshd_config.d"
 # pam_loginuid needs a writable audit loginuid, which a namespace may not have.
@@ -38,6 +42,6 @@ if [ -f "$R/etc/pam.d/sshd" ]; then
 fi
 
 exec chroot "$R" /bin/sh -c '
-  ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key &&
-  ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key &&
+  { [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key; } &&
+  { [ -f /etc/ssh/ssh_host_ecdsa_key ] || ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key; } &&
   exec /usr/sbin/sshd -D -e'

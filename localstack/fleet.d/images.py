@@ -331,8 +331,11 @@ def prune_older(current: Path) -> None:
             mounts += info.read_text()
         except OSError:
             pass
+    import layers  # noqa: PLC0415 - layers imports this module
+
+    stacked = layers.referenced()  # images made from hosts stack on their build
     for old in IMAGE_CACHE.glob(prefix + "*"):
-        if old != current and old.is_dir() and str(old) not in mounts:
+        if old != current and old.is_dir() and str(old) not in mounts and str(old / "rootfs") not in stacked:
             subprocess.run(["rm", "-rf", "--one-file-system", str(old)], check=False)
             log(f"image {old.name}: older recipe, unused: removed")
 

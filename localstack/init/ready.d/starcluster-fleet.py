@@ -12,9 +12,19 @@ only ever uses the ordinary APIs (ssm:GetParameter, ec2:DescribeImages):
 2. RegisterImage. moto records only Name and Description; here Architecture, RootDeviceName,
    VirtualizationType, EnaSupport, BootMode and the root volume's size and type are kept too, so
    DescribeImages shows what the real AMI shows.
+3. CreateImage of a fleet host. moto makes the image `available` at once and images nothing. For an
+   instance of the running fleet's subnet, the image starts `pending` and a request is left for the
+   fleet (FLEET_STATE/image-requests/<ami>.json: instance, NoReboot); the fleet reboots the host
+   unless NoReboot, snapshots its filesystem into a layer and writes <ami>.done (or <ami>.failed: the
+   reason). DescribeImages then shows `available` (or `failed`), as EC2 does when the snapshot is
+   complete. A request the fleet dropped unanswered (fleet stopped) makes the image `failed`.
+   FLEET_STATE comes from start.sh (STARCLUSTER_FLEET_STATE).
 """
 
+import json
+import os
 import time
+from pathlib import Path
 
 PUBLISHER_MARK = "starcluster test fleet:"
 
@@ -101,5 +111,83 @@ def _patch_register_image() -> None:
     Ami.block_device_mappings = property(mappings)
 
 
+def _fleet_state() -> Path | None:
+    state = os.environ.get("STARCLUSTER_FLEET_STATE")
+    return Path(state) if state else None
+
+
+def _fleet_subnet(state: Path) -> str | None:
+    """The subnet of the fleet of this checkout, while its reconciler runs."""
+    try:
+        pid = int((state / "reconciler.pid").read_text().strip())
+        os.kill(pid, 0)
+        return (state / "subnet").read_text().strip() or None
+    except (OSError, ValueError):
+        return None
+
+
+def _refresh(backend) -> None:
+    """Pending fleet images become available (or failed) once the fleet has answered their request."""
+    for ami in list(backend.amis.values()):
+        request = getattr(ami, "_starcluster_request", None)
+        if request is None or ami.state != "pending":
+            continue
+        done, failed = request.with_suffix(".done"), request.with_suffix(".failed")
+        if done.exists():
+            ami.state = "available"
+        elif failed.exists() or not request.exists():
+            ami.state = "failed"
+            reason = failed.read_text(errors="replace").strip() if failed.exists() else "the test fleet stopped"
+            ami.state_reason = {"Code": "Client.FleetSnapshotFailed", "Message": reason[:200]}
+        else:
+            continue
+        ami._starcluster_request = None
+
+
+def _patch_create_image() -> None:
+    from moto.ec2.responses.amis import AmisResponse
+
+    original = AmisResponse.create_image
+    if getattr(original, "_starcluster_fleet", False):
+        return
+
+    def create_image(self):
+        result = original(self)
+        state = _fleet_state()
+        image_id = result.result["ImageId"] if hasattr(result, "result") else None
+        ami = self.ec2_backend.amis.get(image_id) if image_id else None
+        instance_id = self._get_param("InstanceId")
+        if ami is None or state is None:
+            return result
+        subnet = _fleet_subnet(state)
+        instance = self.ec2_backend.get_instance(instance_id)
+        if not subnet or getattr(instance, "subnet_id", None) != subnet:
+            return result
+        requests = state / "image-requests"
+        requests.mkdir(parents=True, exist_ok=True)
+        request = requests / f"{image_id}.json"
+        no_reboot = str(self._get_param("NoReboot", False)).lower() == "true"
+        body = {"image": image_id, "instance": instance_id, "noReboot": no_reboot, "name": ami.name}
+        tmp = request.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body) + "\n")
+        tmp.rename(request)
+        ami.state = "pending"
+        ami._starcluster_request = request
+        return result
+
+    create_image._starcluster_fleet = True
+    AmisResponse.create_image = create_image
+
+    for name in ("describe_images", "describe_image_attribute"):
+        describe = getattr(AmisResponse, name)
+
+        def refreshed(self, _describe=describe):
+            _refresh(self.ec2_backend)
+            return _describe(self)
+
+        setattr(AmisResponse, name, refreshed)
+
+
 _patch_ssm()
 _patch_register_image()
+_patch_create_image()

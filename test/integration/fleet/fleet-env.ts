@@ -43,6 +43,29 @@ export interface FleetEnv {
   hosts(cluster: string): Promise<{ id: string; ip: string; state: string }[]>;
 }
 
+/** What a CLI run printed, and its exit code (-1: killed, e.g. by the timeout). */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a user runs it (`bin/dev.js ARGS --config FILE`), in the fleet's STARCLUSTER_HOME; never throws. */
+export async function runCli(env: FleetEnv, args: string[], config: string, timeoutMs = 900_000): Promise<CliRun> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args, '--config', config], {
+      env: { ...process.env, CI: 'true' },
+      cwd: env.home,
+      timeout: timeoutMs,
+      maxBuffer: 1 << 26,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
 let shared: Promise<FleetEnv> | undefined;
 
 /** Starts (or reuses) LocalStack and the fleet; sets AWS_* and STARCLUSTER_HOME for this process. */

@@ -8,7 +8,7 @@ import { clusterStateDir } from '../../../src/paths.js';
 import { readPrivateKey, SshPool, waitForSsh, type SshConnection } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
-import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
+import { fleetEnv, fleetUnavailable, ROOT, runCli, type CliRun, type FleetEnv } from './fleet-env.js';
 
 /**
  * What a user's first `start` on a stock AMI does, on the fleet's real Debian 12 image (its own
@@ -22,12 +22,6 @@ const exec = promisify(execFile);
 const skip = fleetUnavailable();
 const NAME = `si${process.pid}`;
 const ALIASES = ['master', 'node001', 'node002'];
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface ProxyStats {
   fetched: number;
@@ -45,19 +39,7 @@ describe.skipIf(skip)(
     const logins: SshConnection[] = [];
     let proxyBefore: ProxyStats;
 
-    async function cli(args: string[], timeoutMs = 900_000): Promise<CliRun> {
-      try {
-        const { stdout, stderr } = await exec(
-          process.execPath,
-          [join(ROOT, 'bin', 'dev.js'), ...args, '--config', configPath],
-          { env: { ...process.env, CI: 'true' }, cwd: env.home, timeout: timeoutMs, maxBuffer: 1 << 26 },
-        );
-        return { code: 0, stdout, stderr };
-      } catch (error) {
-        const e = error as { code?: number; stdout?: string; stderr?: string };
-        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-      }
-    }
+    const cli = (args: string[], timeoutMs?: number): Promise<CliRun> => runCli(env, args, configPath, timeoutMs);
 
     function ok(r: CliRun, what: string): void {
       expect(r.code, `${what} failed:\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-2000)}`).toBe(0);
