@@ -107,9 +107,6 @@ const notYetFixed = {
   // lint
   'src/config/load.ts': ['max-lines', 'max-lines-per-function'],
   'src/remote/connection.ts': ['max-lines'],
-  'src/jobs/run.ts': ['max-lines-per-function'],
-  'src/jobs/demo.ts': ['dynamic-import'],
-  'src/cluster/balance.ts': ['dynamic-import'],
 };
 const ruleOf = {
   'max-lines': 'max-lines',

@@ -154,6 +154,8 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
   } finally {
     if (opts.plotDir && decisions.length > 0) {
       try {
+        // vega and resvg load only when -p/-P asks for a figure (src/plots is below src/cluster: nothing is dodged).
+        // eslint-disable-next-line no-restricted-syntax -- lazy-loading a heavy renderer, not a layering dodge
         const { queueFigure } = await import('../plots/queue.js');
         const figure = await queueFigure(decisions.map((d) => ({ time: d.time, ...d.summary })));
         await mkdir(opts.plotDir, { recursive: true });

@@ -2,6 +2,9 @@ import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLocalProvider } from '../cloud/local/index.js';
+import { startCluster } from '../cluster/start.js';
+import { terminateCluster } from '../cluster/terminate.js';
+import { CONFIG_TEMPLATE_PATH, getClusterTemplate, loadConfig } from '../config/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
 import { clusterStateDir } from '../paths.js';
@@ -49,12 +52,11 @@ export function defaultDemoData(): string | undefined {
 async function demoTemplate(
   configPath: string | undefined,
 ): Promise<{ template: ClusterTemplate; config: StarclusterConfig }> {
-  const cfg = await import('../config/index.js');
-  const config = await cfg.loadConfig({ path: configPath ?? cfg.CONFIG_TEMPLATE_PATH });
-  const template = cfg.getClusterTemplate(config, config.clusters.has('local') ? 'local' : undefined);
+  const config = await loadConfig({ path: configPath ?? CONFIG_TEMPLATE_PATH });
+  const template = getClusterTemplate(config, config.clusters.has('local') ? 'local' : undefined);
   if (template.provider !== 'local') {
-    const builtIn = await cfg.loadConfig({ path: cfg.CONFIG_TEMPLATE_PATH });
-    return { template: cfg.getClusterTemplate(builtIn, 'local'), config: builtIn };
+    const builtIn = await loadConfig({ path: CONFIG_TEMPLATE_PATH });
+    return { template: getClusterTemplate(builtIn, 'local'), config: builtIn };
   }
   return { template, config };
 }
@@ -65,7 +67,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const env = options.env ?? process.env;
   const { template, config } = await demoTemplate(options.configPath);
   const provider = createLocalProvider({ env });
-  const { startCluster } = await import('../cluster/start.js');
   const started = await startCluster({
     name,
     template,
@@ -101,7 +102,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }),
     );
   } finally {
-    const { terminateCluster } = await import('../cluster/terminate.js');
     await terminateCluster({ name, config, io, provider, confirm: true, stateDir: clusterStateDir(name, env) });
     result.terminated = true;
     // An empty state folder is all terminate leaves of a local cluster; a non-empty one is kept.

@@ -84,7 +84,6 @@ export async function runPreparedJob(
   const def = job.definition;
   const name = def.name;
   checkRunOptions(options);
-  const limit = options.timeLimitMs;
   const engines = backend.engineCount();
   if (engines < 1) {
     throw new JobError('NoEngines', `cluster ${backend.cluster} has no engines registered: restart its engines`, {
@@ -93,7 +92,49 @@ export async function runPreparedJob(
   }
   const jobCtx: JobContext = { engines };
   const started = performance.now();
+  await shipJob(job, backend, engines, io);
+  throwIfAborted(signal);
 
+  const tasks = await def.tasks(params, jobCtx);
+  if (!Array.isArray(tasks)) throw new JobError('BadTasks', `job ${name}: tasks() must return an array of task inputs`);
+  const { outcomes, enginesLost } = await mapTasks(job, tasks, backend, engines, options);
+
+  const reduceId = `job:${name}:reduce`;
+  io.progress({ id: reduceId, state: 'start', title: `reduce ${name}` });
+  let result: unknown;
+  try {
+    result = await def.reduce(outcomes, params, jobCtx);
+  } catch (error) {
+    io.progress({ id: reduceId, state: 'fail', title: `reduce ${name}`, detail: messageOf(error) });
+    throw new JobError('ReduceFailed', `job ${name}: reduce failed: ${messageOf(error)}`, { cause: error });
+  }
+  io.progress({ id: reduceId, state: 'done', title: `reduce ${name}` });
+  const seconds = (performance.now() - started) / 1000;
+  const figures = await plotJob(job, result, params, options);
+  return {
+    job: name,
+    cluster: backend.cluster,
+    engines,
+    tasks: tasks.length,
+    seconds,
+    result,
+    figures,
+    params: params as Record<string, unknown>,
+    enginesLost,
+    printed: outcomes
+      .filter((o) => o.stdout || o.stderr)
+      .map((o) => ({
+        task: o.index,
+        engine: o.engine,
+        ...(o.stdout ? { stdout: o.stdout } : {}),
+        ...(o.stderr ? { stderr: o.stderr } : {}),
+      })),
+  };
+}
+
+/** Ships the job's engine module to every engine, once. */
+async function shipJob(job: LoadedJob, backend: TaskBackend, engines: number, io: IoHost): Promise<void> {
+  const name = job.definition.name;
   const shipId = `job:${name}:ship`;
   io.progress({ id: shipId, state: 'start', title: `ship ${name} to ${engines} engine${engines === 1 ? '' : 's'}` });
   try {
@@ -108,10 +149,22 @@ export async function runPreparedJob(
     title: `ship ${name} to ${engines} engine${engines === 1 ? '' : 's'}`,
     detail: `${Math.round(job.engineCode.length / 1024)} KiB`,
   });
-  throwIfAborted(signal);
+}
 
-  const tasks = await def.tasks(params, jobCtx);
-  if (!Array.isArray(tasks)) throw new JobError('BadTasks', `job ${name}: tasks() must return an array of task inputs`);
+/**
+ * Streams the tasks through the backend with progress (done/total, rate, ETA); every result must arrive, in
+ * task order. Warns when engines left or the controller restarted meanwhile.
+ */
+async function mapTasks(
+  job: LoadedJob,
+  tasks: unknown[],
+  backend: TaskBackend,
+  engines: number,
+  options: Omit<RunJobOptions, 'file' | 'params'>,
+): Promise<{ outcomes: TaskOutcome<unknown>[]; enginesLost: number[] }> {
+  const { io, signal } = options;
+  const name = job.definition.name;
+  const limit = options.timeLimitMs;
   const total = tasks.length;
   const runId = `job:${name}:tasks`;
   const title = `run ${name}: ${total} task${total === 1 ? '' : 's'} on ${engines} engine${engines === 1 ? '' : 's'}`;
@@ -160,7 +213,11 @@ export async function runPreparedJob(
   report('done');
   const enginesNow = new Set(backend.engineIds?.() ?? enginesAtStart);
   const enginesLost = enginesAtStart.filter((id) => !enginesNow.has(id));
-  const restarts = (backend.controllerRestarts?.() ?? 0) - restartsAtStart;
+  warnAboutChurn(io, enginesLost, (backend.controllerRestarts?.() ?? 0) - restartsAtStart);
+  return { outcomes, enginesLost };
+}
+
+function warnAboutChurn(io: IoHost, enginesLost: number[], restarts: number): void {
   if (restarts > 0) {
     io.notify({
       level: 'warn',
@@ -177,53 +234,33 @@ export async function runPreparedJob(
       data: { enginesLost },
     });
   }
+}
 
-  const reduceId = `job:${name}:reduce`;
-  io.progress({ id: reduceId, state: 'start', title: `reduce ${name}` });
-  let result: unknown;
+/** The job's figures (if it has `plot`), written to the output folder; their paths. */
+async function plotJob(
+  job: LoadedJob,
+  result: unknown,
+  params: unknown,
+  options: Pick<RunJobOptions, 'outDir' | 'io'>,
+): Promise<string[]> {
+  const { io } = options;
+  const def = job.definition;
+  const name = def.name;
+  if (!def.plot) return [];
+  const outDir = resolve(options.outDir ?? join('starcluster-out', name));
+  const plotId = `job:${name}:plot`;
+  io.progress({ id: plotId, state: 'start', title: `figures → ${outDir}` });
+  let figures: string[];
   try {
-    result = await def.reduce(outcomes, params, jobCtx);
+    figures = await writeFigures(await def.plot(result, params), outDir);
   } catch (error) {
-    io.progress({ id: reduceId, state: 'fail', title: `reduce ${name}`, detail: messageOf(error) });
-    throw new JobError('ReduceFailed', `job ${name}: reduce failed: ${messageOf(error)}`, { cause: error });
+    io.progress({ id: plotId, state: 'fail', title: `figures → ${outDir}`, detail: messageOf(error) });
+    throw StarclusterError.is(error)
+      ? error
+      : new JobError('PlotFailed', `job ${name}: plot failed: ${messageOf(error)}`, { cause: error });
   }
-  io.progress({ id: reduceId, state: 'done', title: `reduce ${name}` });
-  const seconds = (performance.now() - started) / 1000;
-
-  let figures: string[] = [];
-  if (def.plot) {
-    const outDir = resolve(options.outDir ?? join('starcluster-out', name));
-    const plotId = `job:${name}:plot`;
-    io.progress({ id: plotId, state: 'start', title: `figures → ${outDir}` });
-    try {
-      figures = await writeFigures(await def.plot(result, params), outDir);
-    } catch (error) {
-      io.progress({ id: plotId, state: 'fail', title: `figures → ${outDir}`, detail: messageOf(error) });
-      throw StarclusterError.is(error)
-        ? error
-        : new JobError('PlotFailed', `job ${name}: plot failed: ${messageOf(error)}`, { cause: error });
-    }
-    io.progress({ id: plotId, state: 'done', title: `figures → ${outDir}`, detail: `${figures.length} files` });
-  }
-  return {
-    job: name,
-    cluster: backend.cluster,
-    engines,
-    tasks: total,
-    seconds,
-    result,
-    figures,
-    params: params as Record<string, unknown>,
-    enginesLost,
-    printed: outcomes
-      .filter((o) => o.stdout || o.stderr)
-      .map((o) => ({
-        task: o.index,
-        engine: o.engine,
-        ...(o.stdout ? { stdout: o.stdout } : {}),
-        ...(o.stderr ? { stderr: o.stderr } : {}),
-      })),
-  };
+  io.progress({ id: plotId, state: 'done', title: `figures → ${outDir}`, detail: `${figures.length} files` });
+  return figures;
 }
 
 /** Writes `name.svg` and `name.png` per figure; returns the paths. */
