@@ -25,6 +25,11 @@ export interface LaunchSpec {
   loginUser?: string;
   /** PUBLIC_IPS = True in a subnet: give each node a public address even where the subnet maps none. */
   associatePublicIp?: boolean;
+  /**
+   * A shutdown from inside the node terminates it (EC2's InstanceInitiatedShutdownBehavior =
+   * terminate), for MAX_LIFETIME and IDLE_SHUTDOWN: a node that powers itself off stops costing.
+   */
+  shutdownTerminates?: boolean;
   /** An instance profile (name or ARN) for the nodes (IAM_PROFILE). */
   iamProfile?: string;
   /** Extra tags; the cluster, role, alias and Name tags are always added. */

@@ -163,6 +163,9 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
             ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
             ...(g.loginUser ? { loginUser: g.loginUser } : {}),
             ...(userData ? { userData } : {}),
+            ...(template.maxLifetime !== undefined || template.idleShutdown !== undefined
+              ? { shutdownTerminates: true }
+              : {}),
             clientToken: launchToken(opts.name, runId, g.aliases.join(',')),
             tags: { [TAG_RUN]: runId },
           });

@@ -600,6 +600,7 @@ function launchSpecOf(
       [g.role, g.instanceType, g.imageId, g.aliases.join(','), ...(retryZone ? [retryZone] : [])].join('|'),
     ),
     ...(t.iamProfile ? { iamProfile: t.iamProfile } : {}),
+    ...(t.maxLifetime !== undefined || t.idleShutdown !== undefined ? { shutdownTerminates: true } : {}),
     ...(t.publicIps === true && t.subnetId ? { associatePublicIp: true } : {}),
     // The user's TAGS first: ours (cluster, role, run) always win.
     tags: { ...t.tags, [TAG_RUN]: s.runId },

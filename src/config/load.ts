@@ -723,6 +723,8 @@ function buildTemplate(
     ...(fields.login_user !== undefined ? { loginUser: fields.login_user } : {}),
     ...(fields.tags !== undefined ? { tags: fields.tags } : {}),
     ...(fields.iam_profile !== undefined ? { iamProfile: fields.iam_profile } : {}),
+    ...(fields.max_lifetime !== undefined ? { maxLifetime: fields.max_lifetime } : {}),
+    ...(fields.idle_shutdown !== undefined ? { idleShutdown: fields.idle_shutdown } : {}),
     location: { file: section.file, line: section.line },
   };
 }

@@ -311,6 +311,10 @@ export const clusterSchema = z.object({
   login_user: text(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Linux user name such as admin or ubuntu').optional(),
   /** ours: TAGS = key=value, … on every resource the cluster makes, at creation. */
   tags: tagList().optional(),
+  /** ours: MAX_LIFETIME, minutes after launch when each node powers itself off (and so terminates). */
+  max_lifetime: int(1).optional(),
+  /** ours: IDLE_SHUTDOWN, minutes without a login, a Slurm job or busy engines before a node powers off. */
+  idle_shutdown: int(1).optional(),
   /** ours: IAM_PROFILE, an instance profile (name or ARN) the nodes get instead of any access key. */
   iam_profile: text(
     /^([\w+=,.@-]{1,128}|arn:aws[\w-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]{1,128})$/,

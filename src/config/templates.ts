@@ -66,6 +66,8 @@ export function describeTemplate(template: ClusterTemplate): Record<string, unkn
     ssh_cidr: template.sshCidr,
     engines_per_node: template.enginesPerNode,
     login_user: template.loginUser,
+    max_lifetime: template.maxLifetime,
+    idle_shutdown: template.idleShutdown,
     volumes: template.volumes.map((v) => ({
       name: v.name,
       volume_id: v.volumeId,

@@ -138,6 +138,13 @@ export interface ClusterTemplate {
   tags?: Record<string, string>;
   /** ours: IAM_PROFILE, the instance profile (name or ARN) nodes get; access keys never go to nodes. */
   iamProfile?: string;
+  /**
+   * ours: MAX_LIFETIME (minutes): each node powers itself off this long after launch; nodes launch
+   * with InstanceInitiatedShutdownBehavior = terminate, so that ends its bill (src/setup/autostop.ts).
+   */
+  maxLifetime?: number;
+  /** ours: IDLE_SHUTDOWN (minutes): a node with no login, no Slurm job and idle engines this long powers off. */
+  idleShutdown?: number;
   location?: SourceLocation;
 }
 

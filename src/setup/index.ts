@@ -4,6 +4,7 @@ import { CloudError, ConfigError } from '../errors.js';
 import { forgetHosts, knownHostsName } from '../remote/known-hosts.js';
 import { execChecked } from '../remote/types.js';
 import { runSteps, type Step } from '../steps.js';
+import { autostopStep } from './autostop.js';
 import { isQueuePlugin, loadPlugin, type LoadedPlugin } from './plugin-loader.js';
 import { drainNodes, queueSettings, removeFromQueue } from './queue.js';
 import type { PluginContext, PluginNode } from './plugins.js';
@@ -96,6 +97,7 @@ export async function setupCluster(
       sharedFsStep(),
       userdataStep(),
       queueStep(),
+      autostopStep(),
       ...(options.skipPlugins ? [] : state.plugins.map((p) => pluginRunStep(p))),
     ];
     await runSteps(steps, state, { io: ctx.io, signal, rollbackOnFailure: false });
@@ -122,6 +124,7 @@ export async function setupAddedNodes(
       sharedFsStep(),
       userdataStep(),
       queueStep(),
+      autostopStep(),
       ...(options.skipPlugins ? [] : state.plugins.map((p) => pluginAddStep(p))),
     ];
     await runSteps(steps, state, { io: ctx.io, signal, rollbackOnFailure: false });

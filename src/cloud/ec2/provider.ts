@@ -356,6 +356,7 @@ export class Ec2Provider implements Provider {
           }
         : {}),
       TagSpecifications: tagSpecs,
+      ...(spec.shutdownTerminates ? { InstanceInitiatedShutdownBehavior: 'terminate' as const } : {}),
       // IAM_PROFILE: nodes get credentials from their role; access keys are never shipped to them.
       ...(spec.iamProfile
         ? {

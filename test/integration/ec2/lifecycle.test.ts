@@ -15,7 +15,7 @@ import { addNodes, removeNodes, resizeCluster } from '../../../src/cluster/resiz
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
-import { createKeyPair, deleteKeyPair, inventory, someImage } from '../../_helpers/localstack.js';
+import { boto3, createKeyPair, deleteKeyPair, inventory, someImage } from '../../_helpers/localstack.js';
 
 /**
  * The EC2 side of the cluster lifecycle against a real LocalStack, every outcome checked with
@@ -148,6 +148,30 @@ describe('start → listclusters → terminate', () => {
 
     // Idempotent: a second terminate finds nothing and succeeds.
     expect((await terminate(name)).alreadyGone).toBe(true);
+  });
+
+  it('MAX_LIFETIME / IDLE_SHUTDOWN: nodes launch to terminate on shutdown; what self-terminated nodes leave, terminate removes', async () => {
+    const name = `it-${run}-life`;
+    const result = await start(name, { clusterSize: 2, maxLifetime: 120, idleShutdown: 30 });
+    const ids = result.created.instanceIds;
+    const behaviour = (instanceIds: string[]) =>
+      boto3<string[]>(
+        "out = [ec2.describe_instance_attribute(InstanceId=i, Attribute='instanceInitiatedShutdownBehavior')['InstanceInitiatedShutdownBehavior']['Value'] for i in args]",
+        instanceIds,
+      );
+    expect(await behaviour(ids)).toEqual(['terminate', 'terminate']);
+    // Without either setting, EC2's default (stop) is left alone.
+    const plain = await start(`it-${run}-nolife`, { clusterSize: 1 });
+    expect(await behaviour(plain.created.instanceIds)).toEqual(['stop']);
+    await terminate(`it-${run}-nolife`);
+    // The nodes power themselves off (EC2 terminates them): only the security group is left, by its tag.
+    await boto3('ec2.terminate_instances(InstanceIds=args); out = None', ids);
+    await boto3("ec2.get_waiter('instance_terminated').wait(InstanceIds=args); out = None", ids);
+    const left = await listClusters({ providers: [provider], names: [name] });
+    expect(left[0]?.nodes).toEqual([]);
+    expect(left[0]?.securityGroup?.name).toBe(`@sc-${name}`);
+    await terminate(name);
+    expect(await inventory(name)).toEqual(empty);
   });
 
   it('resumes a half-made cluster: the security group and nodes are reused, missing nodes added', async () => {

@@ -47,6 +47,7 @@ describe('setupCluster (commands issued, recorded)', () => {
       'skip:setup-shared-fs',
       'skip:setup-userdata',
       'done:setup-queue',
+      'skip:setup-autostop',
     ]);
   });
 
