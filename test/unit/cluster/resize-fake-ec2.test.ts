@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeCluster, failureOf } from './_fake-cluster.js';
+
+/** addnode / removenode / resize on the fake EC2, hooks skipped: the cloud side of each, and its rollback. */
+let c: FakeCluster;
+beforeEach(async () => {
+  c = await FakeCluster.create();
+});
+afterEach(async () => {
+  await c.dispose();
+});
+
+describe('resize on the fake EC2', () => {
+  it("grows 2 → 4 in the master's zone and group, shrinks 4 → 2 from the top, then terminate leaves nothing", async () => {
+    await c.start('rz', { clusterSize: 2, availabilityZone: 'us-east-1c' });
+    const grown = await c.resize('rz', 4);
+    expect(grown.added.map((n) => n.alias)).toEqual(['node002', 'node003']);
+    expect(c.aliases('rz')).toEqual(['master:running', 'node001:running', 'node002:running', 'node003:running']);
+    const group = [...c.fake.store.groups.values()].find((g) => g.name === '@sc-rz');
+    const live = c.fake.liveInstances('rz');
+    expect(live.every((i) => i.zone === 'us-east-1c' && i.groupIds.includes(group?.id ?? 'none'))).toBe(true);
+    expect(live.map((i) => i.tags.Name).sort()).toEqual(['rz-master', 'rz-node001', 'rz-node002', 'rz-node003']);
+
+    const shrunk = await c.resize('rz', 2);
+    expect(shrunk.removed.map((n) => n.alias)).toEqual(['node002', 'node003']);
+    expect(c.aliases('rz')).toEqual(['master:running', 'node001:running']);
+    await c.terminate('rz');
+    expect(c.fake.leftovers('rz')).toEqual([]);
+  });
+
+  it('removes spot nodes with their requests; keeps an instance running untagged with -k', async () => {
+    await c.start('sp', { clusterSize: 4, nodeInstanceType: 'c5.large', spotBid: 0.5 });
+    const gone = c.fake.liveInstances('sp').find((i) => i.tags['starcluster:alias'] === 'node003');
+    await c.removeNodes('sp', { aliases: ['node003'] });
+    expect(c.fake.store.instances.get(gone?.id ?? '')?.state).toBe('shutting-down');
+    expect(c.fake.store.spot.get(gone?.spotRequestId ?? '')?.state).not.toMatch(/open|active/);
+    const kept = c.fake.liveInstances('sp').find((i) => i.tags['starcluster:alias'] === 'node002');
+    await c.removeNodes('sp', { aliases: ['node002'], keepInstances: true });
+    expect(c.fake.store.instances.get(kept?.id ?? '')?.state).toBe('running');
+    expect(c.aliases('sp')).toEqual(['master:running', 'node001:running']);
+    expect(c.fake.store.instances.get(kept?.id ?? '')?.tags['starcluster:cluster']).toBe('removed-from-sp');
+    // The kept instance is still in the cluster's security and placement groups: EC2 will not delete
+    // them while it runs (DependencyViolation, InUse), so it goes first, as its owner would do.
+    await c.fake.send('TerminateInstances', { InstanceIds: [kept?.id] });
+    await c.terminate('sp');
+    expect(c.fake.leftovers('sp')).toEqual([]);
+  });
+
+  it('addnode with a failed launch makes nothing and leaves the cluster as it was', async () => {
+    await c.start('af', { clusterSize: 2, availabilityZone: 'us-east-1a' });
+    c.fake.store.opts.noCapacity = ['us-east-1a'];
+    const error = await failureOf(c.addNodes('af', { count: 2 }));
+    expect(error.code).toBe('Ec2InsufficientInstanceCapacity');
+    expect(c.aliases('af')).toEqual(['master:running', 'node001:running']);
+  });
+
+  it('addnode rolls back the nodes it launched when tagging them fails', async () => {
+    await c.start('at', { clusterSize: 2 });
+    c.fake.faults.fail('CreateTags', 'InvalidInstanceID.NotFound', { times: Infinity });
+    const error = await failureOf(c.addNodes('at', { count: 2 }));
+    expect(error.code).toBe('Ec2InvalidInstanceIDNotFound');
+    expect(c.fake.faults.count('TerminateInstances')).toBe(1);
+    expect(c.aliases('at')).toEqual(['master:running', 'node001:running']);
+    c.fake.faults.clear();
+    await c.terminate('at');
+    expect(c.fake.leftovers('at')).toEqual([]);
+  });
+
+  it('resize interrupted while the new nodes are waited for rolls them back', async () => {
+    await c.start('ai', { clusterSize: 2 });
+    const abort = new AbortController();
+    c.fake.faults.on('RunInstances', () => abort.abort());
+    const error = await failureOf(c.resize('ai', 5, abort.signal));
+    expect(error.code).toBe('Interrupted');
+    expect(c.aliases('ai')).toEqual(['master:running', 'node001:running']);
+  });
+
+  it('refuses to remove the master or more nodes than there are, touching nothing', async () => {
+    await c.start('rf', { clusterSize: 2 });
+    expect((await failureOf(c.removeNodes('rf', { aliases: ['master'] }))).code).toBe('RemoveMaster');
+    expect((await failureOf(c.removeNodes('rf', { count: 2 }))).code).toBe('NodeCount');
+    expect(c.fake.faults.count('TerminateInstances')).toBe(0);
+  });
+});
