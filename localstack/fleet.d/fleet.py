@@ -701,6 +701,7 @@ def reconcile_forever() -> None:
             log(f"image build failed: {exc}")
 
     threading.Thread(target=build, daemon=True, name="image-build").start()
+    layers.prune_orphans()
     log(f"reconciling instances of subnet {subnet_id} against {ENDPOINT}; package proxy on {BRIDGE_ADDR}:{images.PROXY_PORT}")
     refused: set[str] = set()
     waiting: set[str] = set()

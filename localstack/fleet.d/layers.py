@@ -105,6 +105,18 @@ def snapshot(image_id: str, host_dir: Path | None, host: dict, checkout: str, so
     return meta
 
 
+def prune_orphans() -> None:
+    """Removes layers whose checkout is gone (its fleet can no longer drop them), like fleet slots."""
+    for d in _all():
+        try:
+            owner = json.loads((d / "layer.json").read_text()).get("fleet", "")
+        except (OSError, ValueError):
+            continue
+        if owner and not Path(owner).exists():
+            subprocess.run(["rm", "-rf", "--one-file-system", str(d)], check=False)
+            log(f"{d.name}: its checkout {owner} is gone: removed")
+
+
 def drop(image_id: str, why: str) -> None:
     for kind in ("stock", "machine"):
         d = layer_dir(image_id, kind)
