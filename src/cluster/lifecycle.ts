@@ -4,7 +4,7 @@ import type { StarclusterConfig } from '../config/types.js';
 import { CloudError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps } from '../steps.js';
-import { startEngines, stopEngines } from '../engines/cluster.js';
+import { startEngines, stopEngines } from '../deploy/index.js';
 import { restartHooks, setupCluster, shutdownCluster } from '../setup/index.js';
 import { existingNodes, openCluster } from '../cloud/open.js';
 import { sortNodes } from '../model/context.js';

@@ -5,7 +5,7 @@ import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
-import { addEngines, readEngineState, stopEngines } from '../engines/cluster.js';
+import { addEngines, readEngineState, stopEngines } from '../deploy/index.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
 import { launchToken } from '../cloud/ec2/provider.js';
 import { nodeUserData } from '../cloud/ec2/user-data.js';

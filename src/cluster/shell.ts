@@ -1,7 +1,7 @@
 import { createProvider, ec2Of } from '../cloud/index.js';
 import type { Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
-import { connectToCluster } from '../engines/cluster.js';
+import { connectToCluster } from '../deploy/index.js';
 import type { Client, DirectView, LoadBalancedView } from '../engines/index.js';
 
 /**

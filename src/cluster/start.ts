@@ -13,7 +13,7 @@ import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config
 import type { IoHost } from '../io-host.js';
 import { CloudError, ConfigError, StarclusterError } from '../errors.js';
 import { runSteps, type Step } from '../steps.js';
-import { startEngines } from '../engines/cluster.js';
+import { startEngines } from '../deploy/index.js';
 import { setupCluster } from '../setup/index.js';
 import { clusterAliases, missingAliases } from '../model/aliases.js';
 import { launchGroups, nodeShapes, resolveShapeImages, type LaunchGroup, type NodeShape } from './launch-plan.js';
@@ -195,7 +195,7 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
       problems.push(...images.problems);
       // The engine runtime brings Node.js to images without it: make sure it can, before anything is made.
       if (mode === 'create' && !opts.createOnly && !opts.skipEngines && images.resolution) {
-        const { nodeBinaryProblems } = await import('../engines/node-runtime.js');
+        const { nodeBinaryProblems } = await import('../deploy/node-runtime.js');
         const architectures = images.resolution.images.map((i) => i.architecture);
         for (const p of await nodeBinaryProblems(architectures)) problems.push({ kind: 'config', ...p });
       }

@@ -4,7 +4,7 @@ import type { ProviderKind, StarclusterConfig } from '../config/types.js';
 import { AbortError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
-import { stopEngines } from '../engines/cluster.js';
+import { stopEngines } from '../deploy/index.js';
 import { shutdownCluster } from '../setup/index.js';
 import type { SecurityGroupInfo } from '../cloud/ec2/provider.js';
 import { openCluster, type OpenedCluster } from '../cloud/open.js';

@@ -3,17 +3,17 @@ import { availableParallelism } from 'node:os';
 import { JobError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import {
-  type Client,
   connectToCluster,
   listRunningClusters,
-  readEngineState,
+  openRemotePipeline,
+  runningEngineState,
   startThrowawayCluster,
-} from '../engines/cluster.js';
-import type { RemotePipelineWorkers } from '../engines/pipeline/remote.js';
+  type RemotePipelineWorkers,
+} from '../deploy/index.js';
+import { runPipeline, type Client, type Scheme } from '../engines/index.js';
 import type { ClusterKeys } from '../engines/protocol/keys.js';
 import { loadClusterKeys } from '../engines/protocol/keys.js';
 import { clusterStateDir } from '../paths.js';
-import type { Scheme } from '../engines/index.js';
 import type { TaskBackend } from './backend.js';
 import { ENGINE_RUN_EXPORT, ENGINE_RUN_TAGGED_EXPORT } from './bundle.js';
 import type { TaskOutcome } from './define.js';
@@ -110,7 +110,6 @@ export function pipelineBackend(
       if (remote) await remote.ship(modules);
     },
     map: async (request) => {
-      const { runPipeline } = await import('../engines/pipeline/pipeline.js');
       type Tagged = { v: unknown; e: number; s: number; c: number };
       let results: Tagged[];
       try {
@@ -239,22 +238,16 @@ export async function openRunTarget(
 /**
  * `run --pipeline -c NAME`: pipeline workers on the cluster's engine slots, with the cluster's own
  * CURVE keys. A local cluster's workers are processes on this machine; a remote cluster's run on
- * its nodes (src/engines/pipeline/remote.ts).
+ * its nodes (src/deploy/pipeline-workers.ts).
  */
 async function openClusterPipeline(name: string, env?: NodeJS.ProcessEnv): Promise<OpenRunTarget> {
   const stateDir = clusterStateDir(name, env);
-  const state = await readEngineState(stateDir);
-  if (!state) {
-    throw new JobError('EnginesNotRunning', `cluster ${name} has no engine runtime running`, {
-      hint: `start it: starcluster start ${name}`,
-    });
-  }
+  const state = await runningEngineState(name, stateDir);
   const slots = Object.values(state.engines).reduce((a, b) => a + b, 0);
   if (state.provider === 'local') {
     const keys = await loadClusterKeys(stateDir);
     return { backend: pipelineBackend(slots, { cluster: name, keys }), close: () => Promise.resolve() };
   }
-  const { openRemotePipeline } = await import('../engines/pipeline/remote.js');
   const remote = await openRemotePipeline({ cluster: name, stateDir, state, ...(env ? { env } : {}) });
   return { backend: pipelineBackend(slots, { cluster: name, remote }), close: () => remote.close() };
 }

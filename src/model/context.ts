@@ -7,7 +7,7 @@ import type { NodeRecord } from './node.js';
 
 /**
  * What cluster operations (start, resize, terminate...) hand to the layers that act on nodes:
- * node setup over SSH (src/setup) and the engine runtime.
+ * node setup over SSH (src/setup) and the deployment of the engine runtime (src/deploy).
  */
 export interface ClusterContext {
   /** Cluster tag, e.g. `mycluster`. */

@@ -21,7 +21,7 @@ import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { Client, loadPeerKeys, KEY_FILES } from '../../../src/engines/index.js';
-import { readEngineState } from '../../../src/engines/cluster.js';
+import { readEngineState } from '../../../src/deploy/index.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
 import type { PiSummary } from '../../../src/science/pi-stats.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { StarclusterConfig } from '../../../src/config/types.js';
-import { connectToCluster, readEngineState, type EngineState } from '../../../src/engines/cluster.js';
+import { connectToCluster, readEngineState, type EngineState } from '../../../src/deploy/index.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { clusterStateDir } from '../../../src/paths.js';

@@ -9,7 +9,7 @@ import type { NodeRecord, Provider } from '../../../src/cloud/provider.js';
 import type { ClusterContext } from '../../../src/model/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { defaultTemplate } from '../../../src/model/template.js';
-import { listRunningClusters, readEngineState, startEngines, stopEngines } from '../../../src/engines/cluster.js';
+import { listRunningClusters, readEngineState, startEngines, stopEngines } from '../../../src/deploy/index.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 

@@ -9,7 +9,7 @@ import { createLocalProvider, readNodeStatus } from '../../../src/cloud/local/in
 import type { ClusterContext } from '../../../src/model/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { defaultTemplate } from '../../../src/model/template.js';
-import { listRunningClusters, startEngines, stopEngines } from '../../../src/engines/cluster.js';
+import { listRunningClusters, startEngines, stopEngines } from '../../../src/deploy/index.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';

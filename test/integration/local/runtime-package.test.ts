@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '../../../src/engines/client/client.js';
-import { buildEngineRuntime } from '../../../src/engines/cluster.js';
+import { buildEngineRuntime } from '../../../src/deploy/index.js';
 import { generateClusterKeys } from '../../../src/engines/protocol/keys.js';
 import { freePortPair } from './_ports.js';
 

@@ -8,7 +8,7 @@ import type { ClusterContext } from '../../../src/model/context.js';
 import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { openShell } from '../../../src/cluster/shell.js';
 import { runRepl } from '../../../src/cli/repl.js';
-import { startEngines, stopEngines } from '../../../src/engines/cluster.js';
+import { startEngines, stopEngines } from '../../../src/deploy/index.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 
 // `starcluster shell -p CLUSTER` on a real local cluster (controller and engine processes): the REPL

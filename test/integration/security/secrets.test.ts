@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, KEY_FILES, loadPeerKeys, newClusterKeys, startEngine } from '../../../src/engines/index.js';
-import { readEngineState } from '../../../src/engines/cluster.js';
+import { readEngineState } from '../../../src/deploy/index.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { ROOT, localstackEndpoint } from '../faults/_cloud.js';
 

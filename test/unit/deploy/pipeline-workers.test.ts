@@ -16,8 +16,8 @@ import {
   workerCountCommand,
   workerStartCommand,
   workerStopCommand,
-} from '../../../src/engines/pipeline/remote.js';
-import { ROOT, waitFor } from './helpers.js';
+} from '../../../src/deploy/pipeline-workers.js';
+import { ROOT, waitFor } from '../engines/helpers.js';
 
 const sh = promisify(execFile);
 const cleanup: (() => Promise<unknown> | unknown)[] = [];

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { JobError } from '../errors.js';
 import { starclusterHome } from '../paths.js';
-import type { RemoteHost } from '../remote/types.js';
+import { execChecked, type RemoteHost } from '../remote/types.js';
 import { shellQuote as q } from '../shell.js';
 
 /**
@@ -338,7 +338,6 @@ export function pullNodeCommand(root: string, binary: NodeBinary, masterIp: stri
 
 /** Puts node.gz on the master (once: kept there for the other nodes to pull). */
 export async function uploadNodeGz(host: RemoteHost, root: string, binary: NodeBinary): Promise<string> {
-  const { execChecked } = await import('../remote/types.js');
   const dir = remoteNodeDir(root, binary);
   const gz = posix.join(dir, 'node.gz');
   const sum = `${binary.sha256}`;

@@ -15,7 +15,7 @@ import {
   remoteNodePath,
   shasumFor,
   unpackNodeCommand,
-} from '../../../src/engines/node-runtime.js';
+} from '../../../src/deploy/node-runtime.js';
 
 // The binaries here are small stand-ins (a real node is 100 MB); the shell that unpacks and checks
 // them on a node runs for real in a temp folder. The fleet test brings a real node to a Debian image.
