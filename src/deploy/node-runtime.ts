@@ -98,15 +98,15 @@ export interface NodeBinaryOptions {
   fetchFn?: typeof fetch;
 }
 
+/** This client's own Node: its binary, version, platform and arch. */
+function thisNode(): NonNullable<NodeBinaryOptions['self']> {
+  return { path: process.execPath, version: process.version, platform: process.platform, arch: process.arch };
+}
+
 /** The Node binary to bring to nodes of `arch` (see the module comment), compressed in the cache. */
 export async function nodeBinaryFor(arch: string, options: NodeBinaryOptions = {}): Promise<NodeBinary> {
   const env = options.env ?? process.env;
-  const self = options.self ?? {
-    path: process.execPath,
-    version: process.version,
-    platform: process.platform,
-    arch: process.arch,
-  };
+  const self = options.self ?? thisNode();
   const cache = nodeCacheDir(env);
   await mkdir(cache, { recursive: true });
 
@@ -256,12 +256,7 @@ export async function nodeBinaryProblems(
   options: NodeBinaryOptions = {},
 ): Promise<{ code: string; message: string }[]> {
   const env = options.env ?? process.env;
-  const self = options.self ?? {
-    path: process.execPath,
-    version: process.version,
-    platform: process.platform,
-    arch: process.arch,
-  };
+  const self = options.self ?? thisNode();
   const out: { code: string; message: string }[] = [];
   for (const arch of new Set(architectures.map(nodeArchOf).filter((a): a is string => !!a))) {
     const configured = env[`STARCLUSTER_NODE_BINARY_${arch.toUpperCase()}`];
