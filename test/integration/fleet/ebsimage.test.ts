@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readEngineState } from '../../../src/engines/cluster.js';
+import { readEngineState } from '../../../src/deploy/index.js';
 import { clusterStateDir } from '../../../src/paths.js';
 import { readPrivateKey, waitForSsh } from '../../../src/remote/index.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
