@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StarclusterError } from '../../../src/errors.js';
-import { isFleetAddress, sshAddress } from '../../../src/remote/address.js';
+import { networkInterfaces } from 'node:os';
+import { isFleetAddress, isOnLocalNetwork, sshAddress } from '../../../src/remote/address.js';
 import { mapLimit } from '../../../src/remote/semaphore.js';
 
 const node = (privateIp?: string, publicIp?: string) => ({ alias: 'node001', id: 'i-1', privateIp, publicIp });
@@ -17,7 +18,33 @@ describe('which address we ssh to', () => {
     expect(sshAddress(node('10.0.0.5', '54.1.2.3'), true)).toBe('54.1.2.3');
     expect(sshAddress(node('10.0.0.5', '54.1.2.3'), undefined)).toBe('54.1.2.3');
     expect(sshAddress(node('10.0.0.5', '54.1.2.3'), false)).toBe('10.0.0.5');
-    expect(sshAddress(node('10.0.0.5'), undefined)).toBe('10.0.0.5');
+    // With PUBLIC_IPS unset, a private IP alone is used where this machine is on its network.
+    expect(sshAddress(node('10.0.0.5'), undefined, () => true)).toBe('10.0.0.5');
+  });
+
+  it("PUBLIC_IPS unset, no public IP, a private IP on none of this machine's networks: fails at once, saying what to set", () => {
+    let error: unknown;
+    try {
+      sshAddress(node('172.31.250.9'), undefined, () => false);
+    } catch (e) {
+      error = e;
+    }
+    expect(StarclusterError.is(error) && error.code).toBe('NoPublicAddress');
+    expect((error as Error).message).toBe(
+      "node001 (i-1) has no public IP address, and its private address 172.31.250.9 is on none of this machine's networks, so ssh cannot reach it from here",
+    );
+    expect((error as StarclusterError).hint).toMatch(/PUBLIC_IPS = True.*SUBNET_ID.*PUBLIC_IPS = False/);
+    expect((error as StarclusterError).hint).not.toMatch(/security group/);
+  });
+
+  it("knows this machine's own networks (its interfaces' subnets), and no other", () => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i?.family === 'IPv4' && !i.internal);
+    if (own) expect(isOnLocalNetwork(own.address)).toBe(true);
+    expect(isOnLocalNetwork('127.0.0.1')).toBe(true);
+    expect(isOnLocalNetwork('203.0.113.77')).toBe(false); // TEST-NET-3 (this machine sits in TEST-NET-1)
+    expect(isOnLocalNetwork('not-an-ip')).toBe(false);
   });
 
   it('fails clearly when the needed address is missing', () => {
