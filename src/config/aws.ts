@@ -1,5 +1,5 @@
 import { registerSecret } from '../secrets.js';
-import { endpointFor } from './load.js';
+import { endpointFor } from './sections.js';
 import type { AwsSettings, StarclusterConfig } from './types.js';
 
 /** What the EC2 client needs from the config, besides the region (src/cloud/ec2/region.ts chooses it). */
