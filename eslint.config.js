@@ -43,6 +43,7 @@ const layers = [
       './src/setup',
       './src/remote',
       './src/engines',
+      './src/deploy',
       './src/jobs',
       './src/cli',
       './src/commands',
