@@ -1,6 +1,6 @@
 import { AbortError, RemoteError, StarclusterError } from '../errors.js';
 import { connect, type ConnectTarget, type SshConnection } from './connection.js';
-import { sleep } from '../sleep.js';
+import { deadlineIn, systemClock, type Clock } from '../clock.js';
 
 export interface WaitForSshOptions {
   /** Give up after this long in total (default 300 s). */
@@ -9,6 +9,8 @@ export interface WaitForSshOptions {
   initialDelayMs?: number;
   maxDelayMs?: number;
   signal?: AbortSignal;
+  /** Whose time the waits and the total are measured in (default the wall clock). */
+  clock?: Clock;
   /** Told about each failed attempt (for progress: "waiting for sshd on node001"). */
   onRetry?: (attempt: number, error: unknown) => void;
 }
@@ -29,14 +31,15 @@ const FATAL = new Set([
  */
 export async function waitForSsh(target: ConnectTarget, options: WaitForSshOptions = {}): Promise<SshConnection> {
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const deadline = Date.now() + timeoutMs;
+  const clock = options.clock ?? systemClock;
+  const deadline = deadlineIn(timeoutMs, clock);
   let delay = options.initialDelayMs ?? 250;
   const maxDelay = options.maxDelayMs ?? 2_000;
   let attempt = 0;
   let last: unknown;
   for (;;) {
     if (options.signal?.aborted) throw new AbortError();
-    const remaining = deadline - Date.now();
+    const remaining = deadline.remaining();
     if (remaining <= 0) break;
     attempt += 1;
     try {
@@ -49,9 +52,9 @@ export async function waitForSsh(target: ConnectTarget, options: WaitForSshOptio
       last = error;
       options.onRetry?.(attempt, error);
     }
-    const pause = Math.min(delay, deadline - Date.now());
+    const pause = Math.min(delay, deadline.remaining());
     if (pause <= 0) break;
-    await sleep(pause, options.signal);
+    await clock.sleep(pause, options.signal);
     delay = Math.min(delay * 1.6, maxDelay);
   }
   const reason = last instanceof Error ? last.message : 'no attempt finished';

@@ -1,6 +1,6 @@
 import { AbortError, RemoteError, StarclusterError } from '../errors.js';
 import { shellQuote as q, type CommandRunner } from '../remote/types.js';
-import { sleep as pauseFor } from '../sleep.js';
+import { deadlineIn, systemClock, type Clock } from '../clock.js';
 
 /**
  * How setup gets root on a node made from a stock image.
@@ -74,7 +74,8 @@ export interface WaitForRootOptions {
   signal?: AbortSignal;
   initialDelayMs?: number;
   maxDelayMs?: number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Whose time the waits and the total are measured in (default the wall clock). */
+  clock?: Clock;
   /** Told when root was enabled through a login user. */
   onRootEnabled?: (user: string) => void;
 }
@@ -95,8 +96,8 @@ const FATAL = new Set([
  */
 export async function waitForRoot(connector: LoginConnector, options: WaitForRootOptions): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const deadline = Date.now() + timeoutMs;
-  const sleep = options.sleep ?? pauseFor;
+  const clock = options.clock ?? systemClock;
+  const deadline = deadlineIn(timeoutMs, clock);
   let delay = options.initialDelayMs ?? 250;
   const maxDelay = options.maxDelayMs ?? 2_000;
   const users = [...options.loginUsers];
@@ -158,7 +159,7 @@ export async function waitForRoot(connector: LoginConnector, options: WaitForRoo
         break;
       }
     }
-    const left = deadline - Date.now();
+    const left = deadline.remaining();
     if (left <= 0) break;
     // Just enabled: try root again at once. Otherwise the node may still be booting (no sshd yet,
     // or cloud-init not done writing keys): back off.
@@ -166,7 +167,7 @@ export async function waitForRoot(connector: LoginConnector, options: WaitForRoo
       triedAfterEnable = true;
       continue;
     }
-    await sleep(Math.min(delay, left), options.signal);
+    await clock.sleep(Math.min(delay, left), options.signal);
     delay = Math.min(delay * 1.6, maxDelay);
   }
   const reason = last instanceof Error ? last.message : 'no attempt finished';

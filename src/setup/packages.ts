@@ -1,3 +1,4 @@
+import { deadlineIn, systemClock, type Clock, type Deadline } from '../clock.js';
 import { RemoteError, throwIfAborted } from '../errors.js';
 import { shellQuote as q, type CommandRunner, type ExecResult } from '../remote/types.js';
 
@@ -116,8 +117,8 @@ export interface InstallOptions {
   /** Longest one install command may run (default 30 min). */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** For tests: how to wait between attempts. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Whose time the pauses between attempts and the lock wait are measured in (default the wall clock). */
+  clock?: Clock;
   /** Told about each retry (shown as progress detail by setup). */
   onRetry?: (reason: string, attempt: number) => void;
 }
@@ -200,8 +201,6 @@ export function classifyFailure(manager: PackageManager, result: ExecResult): Fa
   return 'fatal';
 }
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Installs `names` (setup roles or distribution package names) on the node unless all are there.
  * Idempotent; throws RemoteError `PackageNotFound` for a name the distribution does not have, and
@@ -242,9 +241,10 @@ async function installMissing(
   options: InstallOptions,
 ): Promise<void> {
   const where = host.alias ?? 'the node';
-  const sleep = options.sleep ?? sleepFor;
+  const clock = options.clock ?? systemClock;
+  const sleep = (ms: number): Promise<void> => clock.sleep(ms, options.signal);
   const attempts = Math.max(1, options.attempts ?? 5);
-  const lockDeadline = Date.now() + (options.lockWaitMs ?? 15 * 60_000);
+  const lockDeadline = deadlineIn(options.lockWaitMs ?? 15 * 60_000, clock);
   const timeoutMs = options.timeoutMs ?? 30 * 60_000;
   const run = (command: string): Promise<ExecResult> =>
     host.exec(command, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
@@ -298,7 +298,7 @@ async function installMissing(
       continue;
     }
     if (kind === 'lock') {
-      if (Date.now() > lockDeadline) {
+      if (lockDeadline.expired()) {
         throw failed(
           'PackageLockTimeout',
           `${where}: another package manager held the lock for too long while installing ${missing.join(', ')}`,
@@ -330,13 +330,13 @@ async function installMissing(
 async function waitForUpdate(
   update: () => Promise<ExecResult>,
   sleep: (ms: number) => Promise<void>,
-  lockDeadline: number,
+  lockDeadline: Deadline,
   options: InstallOptions,
 ): Promise<void> {
   for (;;) {
     throwIfAborted(options.signal);
     const result = await update();
-    if (result.code === 0 || classifyFailure('apt', result) !== 'lock' || Date.now() > lockDeadline) return;
+    if (result.code === 0 || classifyFailure('apt', result) !== 'lock' || lockDeadline.expired()) return;
     options.onRetry?.('waiting for another package manager to finish', 0);
     await sleep(5_000);
   }

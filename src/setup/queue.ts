@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock, type Clock } from '../clock.js';
 import type { ClusterContext } from '../model/context.js';
 import type { ClusterTemplate } from '../config/types.js';
 import { ConfigError, RemoteError, StarclusterError, throwIfAborted } from '../errors.js';
@@ -174,6 +174,7 @@ export interface DrainOptions {
   signal?: AbortSignal;
   /** How often to look at the queue while waiting (default 2 s). */
   pollMs?: number;
+  clock?: Clock;
 }
 
 /**
@@ -198,9 +199,7 @@ export async function drainNodes(
       if (!jobs) break;
       const ids = jobs.split('\n');
       report({ detail: `waiting for ${ids.length} job(s) on ${names.join(', ')}: ${ids.slice(0, 5).join(' ')}` });
-      await sleep(options.pollMs ?? 2_000, undefined, options.signal ? { signal: options.signal } : {}).catch(
-        () => undefined,
-      );
+      await (options.clock ?? systemClock).sleep(options.pollMs ?? 2_000, options.signal);
     }
   } catch (error) {
     await master.exec(slurm.resumeScript(names)).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RemoteError, StarclusterError } from '../../../src/errors.js';
+import { ManualClock } from '../../_helpers/clock.js';
 import type { CommandRunner, ExecResult } from '../../../src/remote/types.js';
 import {
   enableRootScript,
@@ -61,7 +62,7 @@ class FakeNode implements LoginConnector {
   }
 }
 
-const base = { alias: 'node001', loginKey: KEY, sleep: () => Promise.resolve() };
+const base = { alias: 'node001', loginKey: KEY, clock: new ManualClock() };
 
 describe('waitForRoot', () => {
   it('uses root at once when our user data let it in (no login user tried)', async () => {
@@ -116,16 +117,20 @@ describe('waitForRoot', () => {
 
   it('times out naming the node and the last error', async () => {
     const node = new FakeNode({ users: [], rootMode: 'down' });
+    const clock = new ManualClock();
     const error = await waitForRoot(node, {
       ...base,
       loginUsers: ['admin'],
-      timeoutMs: 50,
-      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+      timeoutMs: 10_000,
+      clock,
     }).catch((e: unknown) => e);
     expect(StarclusterError.is(error) && error.code).toBe('SshTimeout');
-    expect((error as Error).message).toMatch(
-      /^node001 did not accept ssh as root within 0s after \d+ attempts; last error: ssh to node001 failed: ECONNREFUSED$/,
+    expect((error as Error).message).toBe(
+      'node001 did not accept ssh as root within 10s after 10 attempts; last error: ssh to node001 failed: ECONNREFUSED',
     );
+    // Backoff ×1.6 from 250 ms to at most 2 s, the last pause cut to what was left of the 10 s.
+    expect(clock.sleeps.map(Math.round)).toEqual([250, 400, 640, 1024, 1638, 2000, 2000, 2000, 48]);
+    expect(clock.now()).toBe(10_000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StarclusterError } from '../../../src/errors.js';
+import { ManualClock } from '../../_helpers/clock.js';
 import type { ExecResult } from '../../../src/remote/types.js';
 import {
   classifyFailure,
@@ -60,11 +61,6 @@ class ScriptedHost {
       .filter((c) => /apt-get|dnf|dpkg --configure/.test(c) && !c.startsWith('for p'));
   }
 }
-
-const noSleep = (waits: number[]) => (ms: number) => {
-  waits.push(ms);
-  return Promise.resolve();
-};
 
 describe('parseOsRelease', () => {
   it('tells apt from dnf families by ID and ID_LIKE', () => {
@@ -144,13 +140,13 @@ describe('installPackages with apt', () => {
         1,
       ],
     ]);
-    const result = await installPackages(host, ['sshfs'], { os, sleep: noSleep([]) });
+    const result = await installPackages(host, ['sshfs'], { os, clock: new ManualClock() });
     expect(result.installed).toEqual(['sshfs']);
     expect(host.verbs().map((v) => v.split(' ').at(-1))).toEqual(['sshfs', 'update', 'sshfs']);
   });
 
   it('waits for a dpkg lock held by another process (cloud-init, unattended-upgrades), then installs', async () => {
-    const waits: number[] = [];
+    const clock = new ManualClock();
     const locked = {
       code: 100,
       stderr:
@@ -160,14 +156,30 @@ describe('installPackages with apt', () => {
       [/^for p in/, { stdout: 'sshfs\n' }],
       [/ install /, locked, 3],
     ]);
-    const result = await installPackages(host, ['sshfs'], { os, sleep: noSleep(waits) });
+    const result = await installPackages(host, ['sshfs'], { os, clock });
     expect(result.installed).toEqual(['sshfs']);
-    expect(waits).toEqual([5000, 5000, 5000]);
+    expect(clock.sleeps).toEqual([5000, 5000, 5000]);
+    expect(host.verbs().filter((v) => v.includes(' install '))).toHaveLength(4);
+  });
+
+  it('gives up on a lock still held when the lock wait is over, naming what it was installing', async () => {
+    const clock = new ManualClock();
+    const host = new ScriptedHost([
+      [/^for p in/, { stdout: 'sshfs\n' }],
+      [/ install /, { code: 100, stderr: 'E: Could not get lock /var/lib/dpkg/lock-frontend' }],
+    ]);
+    const error = await installPackages(host, ['sshfs'], { os, clock, lockWaitMs: 12_000 }).catch((e: unknown) => e);
+    expect(StarclusterError.is(error) && error.code).toBe('PackageLockTimeout');
+    expect((error as Error).message).toBe(
+      'node001: another package manager held the lock for too long while installing sshfs',
+    );
+    // Waited 5 s at a time until the 12 s were over: three waits, four tries.
+    expect(clock.sleeps).toEqual([5000, 5000, 5000]);
     expect(host.verbs().filter((v) => v.includes(' install '))).toHaveLength(4);
   });
 
   it('retries transient mirror errors with backoff, refreshing the lists, and gives up after the attempts', async () => {
-    const waits: number[] = [];
+    const clock = new ManualClock();
     const host = new ScriptedHost([
       [/^for p in/, { stdout: 'sshfs\n' }],
       [
@@ -178,13 +190,11 @@ describe('installPackages with apt', () => {
         },
       ],
     ]);
-    const error = await installPackages(host, ['sshfs'], { os, attempts: 4, sleep: noSleep(waits) }).catch(
-      (e: unknown) => e,
-    );
+    const error = await installPackages(host, ['sshfs'], { os, attempts: 4, clock }).catch((e: unknown) => e);
     expect(StarclusterError.is(error) && error.code).toBe('PackageInstallFailed');
     expect((error as Error).message).toBe('installing sshfs on node001 failed (apt, exit 100)');
     expect((error as StarclusterError).details.join('\n')).toContain('Temporary failure resolving');
-    expect(waits).toEqual([2000, 4000, 8000]);
+    expect(clock.sleeps).toEqual([2000, 4000, 8000]);
     expect(host.verbs().filter((v) => v.includes(' install '))).toHaveLength(4);
   });
 
@@ -193,7 +203,9 @@ describe('installPackages with apt', () => {
       [/^for p in/, { stdout: 'no-such-pkg\n' }],
       [/ install /, { code: 100, stderr: 'E: Unable to locate package no-such-pkg' }],
     ]);
-    const error = await installPackages(host, ['no-such-pkg'], { os, sleep: noSleep([]) }).catch((e: unknown) => e);
+    const error = await installPackages(host, ['no-such-pkg'], { os, clock: new ManualClock() }).catch(
+      (e: unknown) => e,
+    );
     expect(StarclusterError.is(error) && error.code).toBe('PackageNotFound');
     expect((error as Error).message).toBe('Debian GNU/Linux 12 (bookworm) on node001 has no package no-such-pkg (apt)');
     expect(host.verbs().map((v) => v.split(' ').at(-1))).toEqual(['no-such-pkg', 'update', 'no-such-pkg']);
@@ -242,7 +254,7 @@ describe('installPackages with dnf (Amazon Linux 2023): the commands it issues',
   });
 
   it('retries metadata download errors with backoff and fresh metadata', async () => {
-    const waits: number[] = [];
+    const clock = new ManualClock();
     const host = new ScriptedHost([
       [/^for p in/, { stdout: 'tmux\n' }],
       [
@@ -255,8 +267,8 @@ describe('installPackages with dnf (Amazon Linux 2023): the commands it issues',
         2,
       ],
     ]);
-    await installPackages(host, ['tmux'], { os, sleep: noSleep(waits) });
-    expect(waits).toEqual([2000, 4000]);
+    await installPackages(host, ['tmux'], { os, clock });
+    expect(clock.sleeps).toEqual([2000, 4000]);
     expect(host.verbs()).toEqual([
       'dnf -y -q --setopt=install_weak_deps=False install tmux',
       'dnf -y -q --setopt=install_weak_deps=False --refresh install tmux',
