@@ -28,6 +28,7 @@ import {
   leakCount,
   LOCALSTACK_PYTHON,
 } from '../_helpers/zero-leak.js';
+import { runCli, type CliRun } from '../_helpers/cli.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,31 +46,13 @@ let broken: string | undefined;
 let startedFleet = false;
 const figures: string[] = [];
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], timeoutMs = 600_000): Promise<CliRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STARCLUSTER_HOME: home, AWS_ENDPOINT_URL: endpoint, CI: 'true' };
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args], {
-      env,
-      cwd: dir,
-      timeout: timeoutMs,
-      maxBuffer: 1 << 26,
-      killSignal: 'SIGINT',
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string; killed?: boolean };
-    return {
-      code: typeof e.code === 'number' ? e.code : -1,
-      stdout: e.stdout ?? '',
-      stderr: `${e.stderr ?? ''}${e.killed ? `\n(killed after ${timeoutMs} ms)` : ''}`,
-    };
-  }
+function cli(args: string[], timeoutMs = 600_000): Promise<CliRun> {
+  return runCli(args, {
+    env: { STARCLUSTER_HOME: home, AWS_ENDPOINT_URL: endpoint },
+    cwd: dir,
+    timeoutMs,
+    killSignal: 'SIGINT',
+  });
 }
 
 /** Runs a step unless an earlier one broke the flow; a failing step breaks it for the rest. */

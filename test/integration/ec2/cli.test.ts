@@ -1,18 +1,17 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCommand } from '../../_helpers/cli.js';
 import { createKeyPair, deleteKeyPair, inventory, someImage } from '../../_helpers/localstack.js';
 
 /**
- * The commands as a user runs them (bin/dev.js, a real config file), against LocalStack: exit
- * codes, and the AWS secret key from [aws info] never printed, not even with --debug.
+ * The commands as a user runs them (a real config file), against LocalStack: exit codes, and the
+ * AWS secret key from [aws info] never printed, not even with --debug. The first run is a real
+ * process (bin/dev.js: the exit status a shell sees, a fresh secret registry, --debug's stack
+ * trace on stderr); the rest run in process (test/_helpers/cli.ts).
  */
-const exec = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..', '..', '..');
 const run = randomBytes(3).toString('hex');
 const KEY = `sc-cli-${run}`;
 const NAME = `cli-${run}`;
@@ -21,31 +20,11 @@ const SECRET = `fakeSecret/${randomBytes(12).toString('hex')}`;
 let dir: string;
 let configFile: string;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; stdout: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STARCLUSTER_HOME: join(dir, 'home'), CI: 'true' };
-  // The credentials come from the config file only.
-  delete env.AWS_ACCESS_KEY_ID;
-  delete env.AWS_SECRET_ACCESS_KEY;
-  try {
-    const { stdout, stderr } = await exec(
-      process.execPath,
-      [join(ROOT, 'bin', 'dev.js'), ...args, '--config', configFile],
-      {
-        env,
-        cwd: ROOT,
-        timeout: 180_000,
-      },
-    );
-    return { code: 0, out: stdout + stderr, stdout };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof e.code === 'number' ? e.code : -1,
-      out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
-      stdout: e.stdout ?? '',
-    };
-  }
+/** The credentials come from the config file only. */
+function env(): NodeJS.ProcessEnv {
+  return { STARCLUSTER_HOME: join(dir, 'home'), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
 }
+const cli = (...args: string[]) => runCommand([...args, '--config', configFile], { env: env() });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-cli-'));
@@ -82,7 +61,7 @@ afterAll(async () => {
 
 describe('the cluster commands', () => {
   it('fail validation with exit 4 and never print the secret key, even with --debug', async () => {
-    const bad = await cli('start', NAME, '-i', 'z9.imaginary', '--debug');
+    const bad = await runCli(['start', NAME, '-i', 'z9.imaginary', '--debug', '--config', configFile], { env: env() });
     expect(bad.code).toBe(4);
     expect(bad.out).toMatch(/instance type z9\.imaginary is not offered/);
     expect(bad.out).not.toContain(SECRET);

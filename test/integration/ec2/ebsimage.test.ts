@@ -1,24 +1,21 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
 import { createVolume, listSpots, removeVolumes, resizeVolume } from '../../../src/cluster/resources.js';
+import { runCommand } from '../../_helpers/cli.js';
 import { boto3, createKeyPair, deleteKeyPair, someImage } from '../../_helpers/localstack.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
 
 /**
  * StarCluster users saved their software stack with `ebsimage` and started the next cluster from
- * it. Here, as a user runs it (bin/dev.js, a config file) on LocalStack: start -o → ebsimage of the
+ * it. Here, as a user runs it (the commands, a config file) on LocalStack: start -o → ebsimage of the
  * master → start -o of a second cluster with that AMI as NODE_IMAGE_ID (-n/-m) at once → terminate
  * both → removeimage; then nothing is left (zero-leak check with boto3, image and snapshots too).
  */
-const exec = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..', '..', '..');
 const run = randomBytes(3).toString('hex');
 const KEY = `sc-eimg-${run}`;
 const FIRST = `img-a-${run}`;
@@ -27,25 +24,9 @@ let dir: string;
 let configFile: string;
 let provider: Provider;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; stdout: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STARCLUSTER_HOME: join(dir, 'home'), CI: 'true' };
-  try {
-    // StarCluster's order: the global -c FILE before the command.
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'dev.js'), '-c', configFile, ...args], {
-      env,
-      cwd: ROOT,
-      timeout: 240_000,
-    });
-    return { code: 0, out: stdout + stderr, stdout };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof e.code === 'number' ? e.code : -1,
-      out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
-      stdout: e.stdout ?? '',
-    };
-  }
-}
+/** StarCluster's order: the global -c FILE before the command (run in process: test/_helpers/cli.ts). */
+const cli = (...args: string[]) =>
+  runCommand(['-c', configFile, ...args], { env: { STARCLUSTER_HOME: join(dir, 'home') } });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-eimg-'));

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
@@ -13,6 +11,7 @@ import { terminateCluster } from '../../../src/cluster/terminate.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
+import { runCommand } from '../../_helpers/cli.js';
 import { boto3, createKeyPair, deleteKeyPair, inventory } from '../../_helpers/localstack.js';
 
 /**
@@ -21,8 +20,6 @@ import { boto3, createKeyPair, deleteKeyPair, inventory } from '../../_helpers/l
  * EC2 knows (with their architectures), so `al2023` resolves exactly as on AWS. Other aliases
  * resolve once the fleet has written their parameters (localstack/fleet).
  */
-const exec = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..', '..', '..');
 const run = randomBytes(3).toString('hex');
 const KEY = `sc-img-${run}`;
 const AL2023 = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-';
@@ -74,20 +71,7 @@ out = ssm.get_parameter(Name=args['name'])['Parameter']['Value']`,
   );
 }
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; out: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STARCLUSTER_HOME: join(dir, 'home'), CI: 'true' };
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args], {
-      env,
-      cwd: ROOT,
-      timeout: 180_000,
-    });
-    return { code: 0, stdout, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', out: `${e.stdout}${e.stderr}` };
-  }
-}
+const cli = (...args: string[]) => runCommand(args, { env: { STARCLUSTER_HOME: join(dir, 'home') } });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-img-'));

@@ -6,16 +6,15 @@
  * `start -o` gets SIGINT as soon as it prints that a chosen step has begun (so every trial interrupts
  * a start in progress), exits 130, and `terminate -c` leaves nothing.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { AbortError, StarclusterError } from '../../../src/errors.js';
+import { spawnCli } from '../../_helpers/cli.js';
 import { seededRandom } from '../../_helpers/fault-proxy.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
-import { ROOT, clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
+import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
 
 const TRIALS = 20;
 const SEED = 2026;
@@ -112,31 +111,18 @@ describe('Ctrl-C during start', () => {
   it('SIGINT to the CLI as a step of `start -o` begins: exit 130, then `terminate -c` leaves nothing', async () => {
     const results: string[] = [];
     let leaked = 0;
-    const cli = (args: string[], sigintWhenStarted?: string) =>
-      new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; sent: boolean }>((resolve) => {
-        const child = spawn(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args, '--config', fx.configPath], {
-          env: { ...fx.env, CI: 'true' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let sent = false;
-        const started = sigintWhenStarted ? `- ${sigintWhenStarted}...` : undefined;
-        const onData = (d: Buffer): void => {
-          out += d.toString();
-          if (started && !sent && out.split('\n').some((line) => line.trim() === started)) {
-            sent = true;
-            child.kill('SIGINT');
-          }
-        };
-        child.stdout.on('data', onData);
-        child.stderr.on('data', onData);
-        // Bounded: a CLI that ignores Ctrl-C for 3 minutes fails the test instead of hanging it.
-        const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-        child.on('close', (code, signal) => {
-          clearTimeout(killer);
-          resolve({ code, signal, out, sent });
-        });
-      });
+    /** Runs `starcluster ARGS`; with `sigintWhenStarted`, sends SIGINT as that step is seen to begin. */
+    const cli = async (args: string[], sigintWhenStarted?: string) => {
+      const run = spawnCli([...args, '--config', fx.configPath], { env: fx.env });
+      const sent = sigintWhenStarted
+        ? run.printed(`- ${sigintWhenStarted}...\n`).then(
+            () => (run.kill('SIGINT'), true),
+            () => false,
+          )
+        : Promise.resolve(false);
+      const exited = await run.exited;
+      return { ...exited, out: run.out(), sent: await sent };
+    };
     for (const [trial, when] of SIGINT_WHEN.entries()) {
       const name = clusterName(`sig${trial}`);
       const r = await cli(['start', name, '-o'], when);

@@ -8,15 +8,14 @@
  * Each case ends with the independent boto3 leak check. Also: SSH_CIDR left at 0.0.0.0/0 is warned
  * about once, with the fix, at `start` and in `--plan`.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
+import { spawnCli, type LiveCli } from '../../_helpers/cli.js';
 import { startFaultProxy, type FaultProxy, type ProxyCall } from '../../_helpers/fault-proxy.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
-import { ROOT, clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
+import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from './_cloud.js';
 
 let endpoint: string;
 let fx: Ec2Fixture;
@@ -45,51 +44,27 @@ afterAll(async () => {
 /** The instance waiter's poll (DescribeInstances naming instance ids): start is mid-launch. */
 const waiterPoll = (c: ProxyCall): boolean => c.action === 'DescribeInstances' && c.form.has('InstanceId.1');
 
-interface Cli {
-  out(): string;
-  kill(signal: NodeJS.Signals): void;
-  /** Resolves when a line containing `text` has been printed. */
-  printed(text: string): Promise<void>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+/** `starcluster ARGS --config FILE` in a subprocess, its EC2 calls through `url` (the proxy unless said). */
+function cli(args: string[], url = proxy.url): LiveCli {
+  return spawnCli([...args, '--config', fx.configPath], { env: { ...fx.env, AWS_ENDPOINT_URL: url } });
 }
 
-function cli(args: string[], url = proxy.url): Cli {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args, '--config', fx.configPath], {
-    env: { ...fx.env, AWS_ENDPOINT_URL: url, CI: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  const onData = (d: Buffer): void => {
-    out += d.toString();
-    for (const w of [...waiters])
-      if (out.includes(w.text)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  // Bounded: a CLI that ignores signals for 3 minutes fails the test instead of hanging it.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal });
-    }),
-  );
-  return {
-    out: () => out,
-    kill: (signal) => child.kill(signal),
-    printed: (text) =>
-      out.includes(text)
-        ? Promise.resolve()
-        : new Promise<void>((resolve, reject) => {
-            waiters.push({ text, resolve });
-            void exited.then(() => reject(new Error(`exited without printing "${text}":\n${out}`)));
-          }),
-    exited,
-  };
+/**
+ * `start -o` interrupted once mid-launch, its rollback then held at TerminateInstances: the point
+ * where a second and a third Ctrl-C land.
+ */
+async function startHeldInRollback(name: string): Promise<LiveCli> {
+  holding = (c) => waiterPoll(c) || c.action === 'TerminateInstances';
+  const heldLaunch = proxy.nextCall((c) => c.held && waiterPoll(c));
+  const run = cli(['start', name, '-o']);
+  await heldLaunch;
+  const heldTerminate = proxy.nextCall((c) => c.held && c.action === 'TerminateInstances');
+  run.kill('SIGINT');
+  await run.printed('interrupted (SIGINT)');
+  holding = (c) => c.action === 'TerminateInstances';
+  proxy.release();
+  await heldTerminate; // the rollback is terminating the instances: still running
+  return run;
 }
 
 async function leaks(name: string): Promise<number> {
@@ -121,16 +96,7 @@ describe('signals to `start`', () => {
 
   it('a second Ctrl-C says what is left and how to remove it, and the cleanup goes on', async () => {
     const name = clusterName('ctrlc2');
-    holding = (c) => waiterPoll(c) || c.action === 'TerminateInstances';
-    const heldLaunch = proxy.nextCall((c) => c.held && waiterPoll(c));
-    const run = cli(['start', name, '-o']);
-    await heldLaunch;
-    const heldTerminate = proxy.nextCall((c) => c.held && c.action === 'TerminateInstances');
-    run.kill('SIGINT');
-    await run.printed('interrupted (SIGINT)');
-    holding = (c) => c.action === 'TerminateInstances';
-    proxy.release();
-    await heldTerminate; // the rollback is terminating the instances: still running
+    const run = await startHeldInRollback(name);
     run.kill('SIGINT');
     await run.printed(`starcluster terminate ${name}`);
     const second =
@@ -150,16 +116,7 @@ describe('signals to `start`', () => {
 
   it('a third Ctrl-C exits at once; `terminate NAME` then removes what is left', async () => {
     const name = clusterName('ctrlc3');
-    holding = (c) => waiterPoll(c) || c.action === 'TerminateInstances';
-    const heldLaunch = proxy.nextCall((c) => c.held && waiterPoll(c));
-    const run = cli(['start', name, '-o']);
-    await heldLaunch;
-    const heldTerminate = proxy.nextCall((c) => c.held && c.action === 'TerminateInstances');
-    run.kill('SIGINT');
-    await run.printed('interrupted (SIGINT)');
-    holding = (c) => c.action === 'TerminateInstances';
-    proxy.release();
-    await heldTerminate;
+    const run = await startHeldInRollback(name);
     run.kill('SIGINT');
     await run.printed('still undoing');
     run.kill('SIGINT');

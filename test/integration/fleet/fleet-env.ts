@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Ec2Api, ec2SettingsFromConfig } from '../../../src/cloud/ec2/index.js';
 import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
+import { runCli as runCliProcess, type CliRun } from '../../_helpers/cli.js';
 
 /**
  * The test fleet for integration tests and bench/start-time.ts: LocalStack (localstack/start.sh),
@@ -44,26 +45,11 @@ export interface FleetEnv {
 }
 
 /** What a CLI run printed, and its exit code (-1: killed, e.g. by the timeout). */
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliRun } from '../../_helpers/cli.js';
 
 /** The CLI as a user runs it (`bin/dev.js ARGS --config FILE`), in the fleet's STARCLUSTER_HOME; never throws. */
-export async function runCli(env: FleetEnv, args: string[], config: string, timeoutMs = 900_000): Promise<CliRun> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args, '--config', config], {
-      env: { ...process.env, CI: 'true' },
-      cwd: env.home,
-      timeout: timeoutMs,
-      maxBuffer: 1 << 26,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+export function runCli(env: FleetEnv, args: string[], config: string, timeoutMs = 900_000): Promise<CliRun> {
+  return runCliProcess([...args, '--config', config], { cwd: env.home, timeoutMs });
 }
 
 let shared: Promise<FleetEnv> | undefined;

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import type * as ChildProcessModule from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
 import { terminateCluster } from '../../../src/cluster/terminate.js';
@@ -13,6 +11,7 @@ import { clusterStateDir } from '../../../src/paths.js';
 import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
 import type { PiSummary } from '../../../src/science/pi-stats.js';
+import { runCli } from '../../_helpers/cli.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
 
@@ -27,7 +26,6 @@ const NAME = `pp${process.pid}`;
 const PI = join(ROOT, 'jobs/pi.ts');
 // Deterministic per (samples, seed, tasks): the exact inside count cannot depend on where tasks ran.
 const PARAMS = { samples: '40000000', seed: '11', tasks: '12' };
-const exec = promisify(execFile);
 
 describe.skipIf(skip)(`pipeline mode across a 2-node fleet cluster${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let env: FleetEnv;
@@ -82,11 +80,10 @@ describe.skipIf(skip)(`pipeline mode across a 2-node fleet cluster${skip ? ` (sk
     }
 
     // The command itself, as a user runs it (the one running cluster; --json).
-    const cli = await exec(
-      process.execPath,
-      [join(ROOT, 'bin/dev.js'), 'run', PI, '--pipeline', '-c', NAME, '--json', ...paramFlags(PARAMS)],
-      { env: process.env, cwd: env.home, timeout: 300_000, maxBuffer: 16 << 20 },
-    );
+    const cli = await runCli(['run', PI, '--pipeline', '-c', NAME, '--json', ...paramFlags(PARAMS)], {
+      cwd: env.home,
+    });
+    expect(cli.code, cli.out).toBe(0);
     const out = JSON.parse(cli.stdout) as {
       job: string;
       cluster: string;

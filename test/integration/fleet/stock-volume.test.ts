@@ -8,7 +8,7 @@ import { clusterStateDir } from '../../../src/paths.js';
 import { readPrivateKey, SshPool } from '../../../src/remote/index.js';
 import type { RemoteHost } from '../../../src/remote/types.js';
 import { boto3 } from '../../_helpers/localstack.js';
-import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
+import { fleetEnv, fleetUnavailable, ROOT, runCli, type FleetEnv } from './fleet-env.js';
 
 /**
  * A [volume] on the stock Debian 12 image, live: the fleet attaches a blank EBS volume as a Nitro
@@ -26,19 +26,7 @@ describe.skipIf(skip)(`a [volume] on the stock Debian 12 image${skip ? ` (skippe
   let volumeId: string;
   let pool: SshPool | undefined;
 
-  async function cli(args: string[]): Promise<{ code: number; out: string }> {
-    try {
-      const { stdout, stderr } = await exec(
-        process.execPath,
-        [join(ROOT, 'bin', 'dev.js'), ...args, '--config', configPath],
-        { env: { ...process.env, CI: 'true' }, cwd: env.home, timeout: 900_000, maxBuffer: 1 << 26 },
-      );
-      return { code: 0, out: `${stdout}${stderr}` };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-    }
-  }
+  const cli = (args: string[]) => runCli(env, args, configPath);
 
   async function master(): Promise<RemoteHost> {
     const state = await readEngineState(clusterStateDir(NAME));

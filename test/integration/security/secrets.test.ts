@@ -7,20 +7,18 @@
  * - a started local cluster keeps its CURVE secrets 0600 (in a 0700 folder), and a ZeroMQ client
  *   with a foreign keypair can neither register nor submit.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, KEY_FILES, loadPeerKeys, newClusterKeys, startEngine } from '../../../src/engines/index.js';
 import { readEngineState } from '../../../src/deploy/index.js';
 import { StarclusterError } from '../../../src/errors.js';
-import { ROOT, localstackEndpoint } from '../faults/_cloud.js';
+import { ROOT, runCli, type CliRun } from '../../_helpers/cli.js';
+import { localstackEndpoint } from '../faults/_cloud.js';
 
-const exec = promisify(execFile);
 const SECRET = `scFakeSecret/${randomBytes(15).toString('base64url')}`;
 const ENV_SECRET = `scEnvSecret/${randomBytes(15).toString('base64url')}`;
 /** One secret planted in each place a secret can come from. */
@@ -33,38 +31,22 @@ const PLANTED = {
 let dir: string;
 let endpoint: string;
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const full: NodeJS.ProcessEnv = {
-    ...process.env,
-    STARCLUSTER_HOME: join(dir, 'home'),
-    AWS_ENDPOINT_URL: endpoint,
-    CI: 'true',
-    ...env,
-  };
-  delete full.AWS_ACCESS_KEY_ID;
-  delete full.AWS_SECRET_ACCESS_KEY;
-  if (env.AWS_SECRET_ACCESS_KEY) {
-    full.AWS_ACCESS_KEY_ID = 'test';
-    full.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
-  }
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'dev.js'), ...args], {
-      env: full,
-      cwd: dir,
-      timeout: 180_000,
-      maxBuffer: 1 << 24,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+/**
+ * In a subprocess each (a fresh process knows no secret until the run registers it, as a user's
+ * does); the AWS credentials only from where the case puts them.
+ */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runCli(args, {
+    cwd: dir,
+    timeoutMs: 180_000,
+    env: {
+      STARCLUSTER_HOME: join(dir, 'home'),
+      AWS_ENDPOINT_URL: endpoint,
+      ...env,
+      AWS_ACCESS_KEY_ID: env.AWS_SECRET_ACCESS_KEY ? 'test' : undefined,
+      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+    },
+  });
 }
 
 /** A port on 127.0.0.1 that refuses connections (bound, then closed). */

@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hoistGlobalFlags } from '../../../src/cli/argv.js';
-
-const ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
-const exec = promisify(execFile);
+import { ROOT, runCli } from '../../_helpers/cli.js';
 
 describe('StarCluster global options before the command', () => {
   it('moves -c/-r/-d (and their long forms) behind the command', () => {
@@ -61,13 +56,8 @@ describe('StarCluster global options before the command', () => {
 
   it('works through the real entry point: starcluster -c FILE config path', async () => {
     const file = join(ROOT, 'test/_fixtures/config/full.ini');
-    const { stdout } = await exec(
-      process.execPath,
-      [join(ROOT, 'bin/dev.js'), '-c', file, 'config', 'path', '--json'],
-      {
-        cwd: ROOT,
-      },
-    );
+    // bin/dev.js itself hoists them: only a real process goes through it.
+    const { stdout } = await runCli(['-c', file, 'config', 'path', '--json']);
     expect(JSON.parse(stdout)).toMatchObject({ path: file });
   });
 });
