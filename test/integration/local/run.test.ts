@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalProvider, readNodeStatus } from '../../../src/cloud/local/index.js';
 import type { ClusterContext } from '../../../src/model/context.js';
@@ -12,6 +10,7 @@ import { defaultTemplate } from '../../../src/model/template.js';
 import { listRunningClusters, startEngines, stopEngines } from '../../../src/deploy/index.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { runJob } from '../../../src/jobs/index.js';
+import { runCli, runCommand } from '../../_helpers/cli.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 
 // Real controllers and engine processes on this machine (no fakes), under a throwaway
@@ -21,7 +20,6 @@ process.env.STARCLUSTER_HOME = home;
 const out = join(home, 'out');
 const job = join(import.meta.dirname, '../../_fixtures/jobs/squares.ts');
 const provider = createLocalProvider();
-const root = join(import.meta.dirname, '../../..');
 
 const expectedSum = (n: number): number => ((n - 1) * n * (2 * n - 1)) / 6;
 
@@ -255,23 +253,18 @@ describe('starcluster run on local clusters', () => {
 
 describe('starcluster run --json (the CLI)', () => {
   it('prints one JSON object with job, cluster, engines, seconds, result and figures', async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        join(root, 'bin', 'dev.js'),
-        'run',
-        job,
-        '--local',
-        '-n',
-        '1',
-        '--param',
-        'n=300',
-        '--out',
-        join(out, 'cli'),
-        '--json',
-      ],
-      { cwd: root, env: { ...process.env, CI: '1' } },
-    );
+    const { stdout } = await runCommand([
+      'run',
+      job,
+      '--local',
+      '-n',
+      '1',
+      '--param',
+      'n=300',
+      '--out',
+      join(out, 'cli'),
+      '--json',
+    ]);
     const doc = JSON.parse(stdout) as Record<string, unknown>;
     expect(Object.keys(doc)).toEqual(
       expect.arrayContaining(['job', 'cluster', 'engines', 'seconds', 'result', 'figures']),
@@ -281,16 +274,10 @@ describe('starcluster run --json (the CLI)', () => {
   });
 
   it('refuses a --time-limit that is not a positive number of seconds, naming it (exit 2)', async () => {
-    const failed = await promisify(execFile)(
-      process.execPath,
-      [join(root, 'bin', 'dev.js'), 'run', job, '--local', '-n', '1', '--time-limit', 'soon'],
-      { cwd: root, env: { ...process.env, CI: '1' } },
-    ).then(
-      () => undefined,
-      (e: unknown) => e as { code: number; stderr: string },
-    );
-    expect(failed?.code).toBe(2);
-    expect(failed?.stderr).toContain('--time-limit "soon" is not a positive number of seconds');
-    expect(failed?.stderr).not.toMatch(/\n\s+at /); // no stack without --debug
+    // A subprocess: the exit status and stderr a shell sees.
+    const failed = await runCli(['run', job, '--local', '-n', '1', '--time-limit', 'soon']);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain('--time-limit "soon" is not a positive number of seconds');
+    expect(failed.stderr).not.toMatch(/\n\s+at /); // no stack without --debug
   });
 });

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { newClusterKeys, writeClusterKeys } from '../../../src/engines/protocol/keys.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -20,10 +21,7 @@ import {
 import { ROOT, waitFor } from '../engines/helpers.js';
 
 const sh = promisify(execFile);
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 async function scratch(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sc-piperemote-'));

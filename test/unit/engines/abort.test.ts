@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { CompositeTaskError, TaskAbortedError, TaskTimeLimitError } from '../../../src/engines/index.js';
-import { inProcessCluster, untilLaned, waitFor, type Cleanup } from './helpers.js';
+import { inProcessCluster, untilLaned, waitFor } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 const cluster = (engines: number, lanes: 'auto' | 'on' | 'off') => inProcessCluster(cleanup, engines, { lanes });
 

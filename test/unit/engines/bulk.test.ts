@@ -1,14 +1,12 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { Client, startController, startEngine, newClusterKeys } from '../../../src/engines/index.js';
 import { BulkServer, bulkRandom, connectBulk, type BulkChannel } from '../../../src/engines/protocol/bulk.js';
 import { redact } from '../../../src/secrets.js';
-import { inProcessCluster, waitFor, type Cleanup } from './helpers.js';
+import { inProcessCluster, waitFor } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 /** An engine-side bulk server that echoes each message's frame sizes, and a client channel to it. */
 async function pair(options: { via?: (endpoint: string) => Promise<string> } = {}) {

@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { StarclusterError } from '../../../src/errors.js';
-import { inProcessCluster, type Cleanup } from './helpers.js';
+import { inProcessCluster } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 const cluster = async (engines: number) => (await inProcessCluster(cleanup, engines)).client;
 

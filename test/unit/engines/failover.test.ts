@@ -2,14 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { Client, generateClusterKeys, startController } from '../../../src/engines/index.js';
 import { spawnEngine, waitFor } from './helpers.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 describe('engine death in the middle of a map', () => {
   it('a 2,000-task map completes with exactly 2,000 results, each task once, after an engine process is killed', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Cleanup } from '../../_helpers/cleanup.js';
 import {
   Client,
   newClusterKeys,
@@ -57,8 +58,7 @@ export async function untilLaned(run: () => PromiseLike<unknown>, submitted: () 
   throw new Error('no task took the lane');
 }
 
-/** What a test file undoes after each test (its afterEach runs them in reverse). */
-export type Cleanup = (() => Promise<unknown> | unknown)[];
+export type { Cleanup } from '../../_helpers/cleanup.js';
 
 /**
  * A controller on loopback, `engines` engines in this process (heart on the main thread) and a

@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { CompositeTaskError, TaskAbortedError } from '../../../src/engines/index.js';
-import { processCluster, untilLaned, type Cleanup } from './helpers.js';
+import { processCluster, untilLaned } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 /** A controller here and one real engine process (engine/main.ts: interruptible, heart thread). */
 async function cluster(lanes: 'on' | 'off') {

@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import * as zmq from 'zeromq';
 import { Client, EngineDiedError, newClusterKeys, startController, startEngine } from '../../../src/engines/index.js';
-import { inProcessCluster, untilLaned, type Cleanup } from './helpers.js';
+import { inProcessCluster, untilLaned } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 type Lanes = 'auto' | 'on' | 'off';
 

@@ -1,10 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { processCluster, type Cleanup } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
+import { processCluster } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 const cluster = async (engines: number, lanes: 'on' | 'off') => (await processCluster(cleanup, engines, lanes)).client;
 

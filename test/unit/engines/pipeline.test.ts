@@ -3,15 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curveKeyPair } from 'zeromq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import { RemoteTaskError, newClusterKeys, writeClusterKeys } from '../../../src/engines/index.js';
 import { runPipeline, startPipelineWorker } from '../../../src/engines/pipeline/pipeline.js';
 import { ROOT } from './helpers.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 describe('pipeline mode (PUSH/PULL/PUB with CURVE)', () => {
   it('distributes tasks to workers behind a start barrier and collects every result in order', async () => {

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import {
   Client,
   newClusterKeys,
@@ -10,10 +11,7 @@ import {
 import { StarclusterError } from '../../../src/errors.js';
 import { waitFor } from './helpers.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!().catch(() => {});
-});
+const cleanup = useCleanup();
 
 const HB = 200;
 

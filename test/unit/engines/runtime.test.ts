@@ -1,7 +1,8 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import * as zmq from 'zeromq';
 import {
   Client,
@@ -17,12 +18,9 @@ import {
   type ControllerHandle,
 } from '../../../src/engines/index.js';
 import { StarclusterError } from '../../../src/errors.js';
-import { inProcessCluster, waitFor, type Cleanup } from './helpers.js';
+import { inProcessCluster, waitFor } from './helpers.js';
 
-const cleanup: Cleanup = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 const cluster = (engines: number, options: { heartbeatMs?: number; keys?: ClusterKeys } = {}) =>
   inProcessCluster(cleanup, engines, options);

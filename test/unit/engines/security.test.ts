@@ -1,6 +1,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { curveKeyPair } from 'zeromq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCleanup } from '../../_helpers/cleanup.js';
 import {
   Client,
   newClusterKeys,
@@ -11,10 +12,7 @@ import {
 } from '../../../src/engines/index.js';
 import { waitFor } from './helpers.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => {});
-});
+const cleanup = useCleanup();
 
 async function controllerWith(keys: ClusterKeys) {
   const controller = await startController({ host: '127.0.0.1', keys, heartbeatMs: 100 });
