@@ -7,7 +7,7 @@ import type { DesiredProcess } from '../cloud/local/node/files.js';
 import type { NodeRecord } from '../model/node.js';
 import { RUNTIME_ENTRIES } from '../engines/entries.js';
 import { KEY_FILES } from '../engines/protocol/keys.js';
-import { sleep } from '../sleep.js';
+import { sleep } from '../clock.js';
 import type { NodeLayout, PreparedRuntime } from './plan.js';
 import type { NodeRunner } from './runner.js';
 import type { EngineState } from './state.js';
