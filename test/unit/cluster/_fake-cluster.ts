@@ -5,6 +5,7 @@ import type { Ec2Provider } from '../../../src/cloud/ec2/provider.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { addNodes, removeNodes, resizeCluster } from '../../../src/cluster/resize.js';
+import { stopCluster } from '../../../src/cluster/lifecycle.js';
 import { startCluster, type StartOptions } from '../../../src/cluster/start.js';
 import { terminateCluster, type TerminateOptions } from '../../../src/cluster/terminate.js';
 import { FakeEc2, type FakeEc2Options } from '../../_helpers/fake-ec2/index.js';
@@ -82,6 +83,10 @@ export class FakeCluster {
 
   terminate(name: string, extra: Partial<TerminateOptions> = {}) {
     return terminateCluster({ name, ...this.common(), ...extra });
+  }
+
+  stop(name: string, extra: Partial<Parameters<typeof stopCluster>[0]> = {}) {
+    return stopCluster({ name, ...this.common(), ...extra });
   }
 
   resize(name: string, size: number, signal?: AbortSignal) {

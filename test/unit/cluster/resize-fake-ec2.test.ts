@@ -66,6 +66,15 @@ describe('resize on the fake EC2', () => {
     expect(c.fake.leftovers('at')).toEqual([]);
   });
 
+  it("addnode whose RunInstances answer is lost finds the nodes EC2 made by this run's tag and removes them", async () => {
+    await c.start('al', { clusterSize: 2 });
+    c.fake.faults.fail('RunInstances', 'RequestTimeout', { lost: true });
+    const error = await failureOf(c.addNodes('al', { count: 3 }));
+    expect(error.code).toBe('Ec2RequestTimeout');
+    expect(c.fake.liveInstances('al')).toHaveLength(5);
+    expect(c.aliases('al')).toEqual(['master:running', 'node001:running']);
+  });
+
   it('resize interrupted while the new nodes are waited for rolls them back', async () => {
     await c.start('ai', { clusterSize: 2 });
     const abort = new AbortController();

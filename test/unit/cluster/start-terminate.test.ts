@@ -86,6 +86,30 @@ describe('start: resume, big launches, zones, dry run on the fake EC2', () => {
     expect(c.fake.leftovers('delta')).toEqual([]);
   });
 
+  it('stop keeps the cluster (stopped), start resumes it without launching, terminate removes it', async () => {
+    await c.start('st', { clusterSize: 2 });
+    const stopped = await c.stop('st');
+    expect(stopped.stopped).toHaveLength(2);
+    expect(c.aliases('st')).toEqual(['master:stopped', 'node001:stopped']);
+    const launches = c.fake.faults.count('RunInstances');
+    const resumed = await c.start('st', { clusterSize: 2 });
+    expect(resumed.resumed).toBe(true);
+    expect(c.aliases('st')).toEqual(['master:running', 'node001:running']);
+    expect(c.fake.faults.count('RunInstances')).toBe(launches);
+    expect(c.fake.faults.count('StartInstances')).toBe(1);
+    await c.terminate('st');
+    expect(c.fake.leftovers('st')).toEqual([]);
+  });
+
+  it('stop refuses spot nodes unless told to terminate them (-t)', async () => {
+    await c.start('ss', { clusterSize: 2, spotBid: 0.5 });
+    expect((await failureOf(c.stop('ss'))).code).toBe('UnstoppableNodes');
+    expect(c.fake.faults.count('StopInstances')).toBe(0);
+    const result = await c.stop('ss', { terminateUnstoppable: true });
+    expect(result.terminated).toHaveLength(1);
+    expect(c.aliases('ss')).toEqual(['master:stopped']);
+  });
+
   it('launches at most 25 aliases per RunInstances (the alias list fits one tag)', async () => {
     await c.start('big', { clusterSize: 31 });
     // The master alone, then the 30 nodes as 25 + 5.
