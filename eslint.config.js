@@ -36,19 +36,10 @@ const layers = [
   },
   {
     target: './src/model',
-    from: [
-      './src/cluster',
-      './src/cloud/ec2',
-      './src/cloud/local',
-      './src/setup',
-      './src/remote',
-      './src/engines',
-      './src/deploy',
-      './src/jobs',
-      './src/cli',
-      './src/commands',
-    ],
-    message: 'src/model is the bottom layer: it imports only the config types and the Provider contract',
+    from: './src',
+    except: ['./model', './config/types.ts', './cloud/provider.ts', './io-host.ts', './paths.ts'],
+    message:
+      'src/model is the bottom layer: it imports only the config types, the Provider contract, IoHost and paths (README: Layout)',
   },
 ];
 
