@@ -16,6 +16,7 @@ import type {
   SubmitItem,
   TaskItem,
 } from '../protocol/wire.js';
+import { decodeOrDrop, readMessages } from '../protocol/read-loop.js';
 import {
   decodeControllerToClient,
   decodeLaneToClient,
@@ -241,7 +242,7 @@ export class Client {
         `bad controller endpoint ${this.options.endpoint}: ${(error as Error).message}`,
       );
     }
-    this.loop = this.readLoop();
+    this.loop = readMessages(this.sock, decodeControllerToClient, this.onMessage);
     this.toController({ kind: 'hello' });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
@@ -263,16 +264,7 @@ export class Client {
     const hb = Math.max(50, w.heartbeatMs);
     const lostAfter = this.options.lostAfterMs ?? 15_000;
     this.pingSock.connect(this.options.endpoint);
-    this.pingLoop = (async () => {
-      try {
-        for await (const msg of this.pingSock) {
-          this.lastHeard = Date.now();
-          this.onMessage(msg);
-        }
-      } catch {
-        // closed
-      }
-    })();
+    this.pingLoop = readMessages(this.pingSock, decodeControllerToClient, this.onMessage);
     this.pingTimer = setInterval(() => {
       this.pingSock.send(PING).catch(() => {});
       if (Date.now() - this.lastHeard > lostAfter) this.lose(lostAfter);
@@ -535,7 +527,8 @@ export class Client {
   }
 
   private onBulkMessage(frames: Buffer[]): void {
-    this.onLaneMessage(undefined, frames);
+    const message = decodeOrDrop(decodeLaneToClient, frames);
+    if (message) this.onLaneMessage(undefined, message);
   }
 
   /** The bulk connection could not open: its queued tasks go through the controller instead. */
@@ -610,13 +603,7 @@ export class Client {
       return lane;
     }
     Object.assign(lane, { sock, out: new Outbox(sock), failed: false });
-    lane.loop = (async () => {
-      try {
-        for await (const msg of sock) this.onLaneMessage(lane, msg);
-      } catch {
-        // closed
-      }
-    })();
+    lane.loop = readMessages(sock, decodeLaneToClient, (message) => this.onLaneMessage(lane, message));
     const since = Date.now();
     const hello = (): void => {
       if (lane.ready || lane.failed || this.closed) return;
@@ -633,13 +620,7 @@ export class Client {
   }
 
   /** A message from an engine's lane (`lane`), or from a bulk connection (undefined: results only). */
-  private onLaneMessage(lane: Lane | undefined, msg: Buffer[]): void {
-    let message: LaneToClient;
-    try {
-      message = decodeLaneToClient(msg);
-    } catch {
-      return; // malformed: dropped
-    }
+  private onLaneMessage(lane: Lane | undefined, message: LaneToClient): void {
     switch (message.kind) {
       case 'results':
         this.onResults(message.results);
@@ -733,23 +714,9 @@ export class Client {
     if (this.closed) throw new JobError('ClientClosed', 'this client is closed: connect a new one');
   }
 
-  private async readLoop(): Promise<void> {
-    try {
-      for await (const msg of this.sock) this.onMessage(msg);
-    } catch {
-      // closed
-    }
-  }
-
   /** A message from the controller, on the main socket or the ping socket. */
-  private onMessage(msg: Buffer[]): void {
+  private readonly onMessage = (message: ControllerToClient): void => {
     this.lastHeard = Date.now();
-    let message: ControllerToClient;
-    try {
-      message = decodeControllerToClient(msg);
-    } catch {
-      return; // malformed: dropped
-    }
     switch (message.kind) {
       case 'results':
         this.onResults(message.results);
@@ -787,7 +754,7 @@ export class Client {
       default:
         unreachable(message);
     }
-  }
+  };
 
   private onEnginesChanged(up: EngineInfo[], down: number[]): void {
     for (const e of up) this.engineMap.set(e.id, e);

@@ -15,6 +15,7 @@ import type {
   SubmitItem,
   TaskItem,
 } from '../protocol/wire.js';
+import { readRoutedMessages } from '../protocol/read-loop.js';
 import { decodeClientToController, encodeControllerToClient, unreachable } from '../protocol/wire.js';
 import type { ControllerToEngineOut, EngineToController, Registration } from '../protocol/wire-engine.js';
 import { decodeEngineToController, encodeControllerToEngine } from '../protocol/wire-engine.js';
@@ -297,7 +298,29 @@ export class Controller implements ControllerHandle {
     this.engineEndpoint = this.engineSock.lastEndpoint ?? '';
     this.clientEndpoint = this.clientSock.lastEndpoint ?? '';
     this.heartbeatEndpoint = this.hbSock.lastEndpoint ?? '';
-    this.loops.push(this.engineLoop(), this.clientLoop(), this.hbLoop());
+    const rejected = (): void => void this.counters.rejectedMessages++;
+    this.loops.push(
+      readRoutedMessages(
+        this.engineSock,
+        decodeEngineToController,
+        (m, route) => this.onEngineMessage(m, route),
+        rejected,
+      ),
+      readRoutedMessages(
+        this.clientSock,
+        decodeClientToController,
+        (m, route) => this.onClientMessage(m, route),
+        rejected,
+      ),
+      readRoutedMessages(
+        this.hbSock,
+        decodeEngineToController,
+        (m, route) => {
+          if (m.kind === 'beat') this.onBeat(route, `h:${route.toString('latin1')}`, m.uuid, undefined, this.hbOut);
+        },
+        rejected,
+      ),
+    );
     this.beatTimer = setInterval(() => this.beatRound(), this.hb);
     this.beatTimer.unref?.();
   }
@@ -375,23 +398,7 @@ export class Controller implements ControllerHandle {
 
   // ---------------------------------------------------------------- engines
 
-  private async engineLoop(): Promise<void> {
-    try {
-      for await (const msg of this.engineSock) this.onEngineMessage(msg);
-    } catch (error) {
-      if (!this.closed) throw error;
-    }
-  }
-
-  private onEngineMessage(msg: Buffer[]): void {
-    const route = msg[0]!;
-    let message: EngineToController;
-    try {
-      message = decodeEngineToController(msg.slice(1));
-    } catch {
-      this.counters.rejectedMessages++;
-      return;
-    }
+  private onEngineMessage(message: EngineToController, route: Buffer): void {
     const key = route.toString('latin1');
     const rec = this.byRoute.get(key);
     if (rec) rec.seen = true;
@@ -419,25 +426,6 @@ export class Controller implements ControllerHandle {
 
   private toClient(route: Buffer, message: ControllerToClientOut): void {
     this.clientOut.send([route, ...encodeControllerToClient(message)]);
-  }
-
-  private async hbLoop(): Promise<void> {
-    try {
-      for await (const msg of this.hbSock) {
-        const route = msg[0]!;
-        let message: EngineToController;
-        try {
-          message = decodeEngineToController(msg.slice(1));
-        } catch {
-          this.counters.rejectedMessages++;
-          continue;
-        }
-        if (message.kind === 'beat')
-          this.onBeat(route, `h:${route.toString('latin1')}`, message.uuid, undefined, this.hbOut);
-      }
-    } catch (error) {
-      if (!this.closed) throw error;
-    }
   }
 
   /**
@@ -593,23 +581,7 @@ export class Controller implements ControllerHandle {
 
   // ---------------------------------------------------------------- clients
 
-  private async clientLoop(): Promise<void> {
-    try {
-      for await (const msg of this.clientSock) this.onClientMessage(msg);
-    } catch (error) {
-      if (!this.closed) throw error;
-    }
-  }
-
-  private onClientMessage(msg: Buffer[]): void {
-    const route = msg[0]!;
-    let message: ClientToController;
-    try {
-      message = decodeClientToController(msg.slice(1));
-    } catch {
-      this.counters.rejectedMessages++;
-      return;
-    }
+  private onClientMessage(message: ClientToController, route: Buffer): void {
     if (message.kind === 'ping') {
       // also a client's ping socket, which is no client of its own (see Client)
       this.clientOut.send([route, ...this.pong]);

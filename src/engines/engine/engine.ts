@@ -8,6 +8,7 @@ import { engineKeysOf } from '../protocol/keys.js';
 import type { LaneInfo } from '../protocol/messages.js';
 import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs } from '../protocol/messages.js';
 import type { ClientToLane, LaneToClientOut, ResultItem, TaskItem } from '../protocol/wire.js';
+import { decodeOrDrop, readMessages, readRoutedMessages } from '../protocol/read-loop.js';
 import { decodeClientToLane, encodeLaneToClient, unreachable } from '../protocol/wire.js';
 import type { ControllerToEngine, EngineToControllerOut, EngineWelcome } from '../protocol/wire-engine.js';
 import { decodeControllerToEngine, encodeEngineToController } from '../protocol/wire-engine.js';
@@ -156,7 +157,7 @@ export class Engine implements EngineHandle {
     if (this.interrupts) this.keeper = new SigintKeeper();
     await this.openLane();
     this.sock.connect(this.options.controller);
-    this.loop = this.readLoop();
+    this.loop = readMessages(this.sock, decodeControllerToEngine, (message) => this.onMessage(message));
     this.register();
     // resend until welcomed: the controller may start after us or restart
     this.regTimer = setInterval(() => this.register(), 2000);
@@ -233,7 +234,10 @@ export class Engine implements EngineHandle {
     const bulk = new BulkServer(
       (route, channel) => {
         this.bulkChannels.set(route.toString('latin1'), channel);
-        return (frames) => this.onPeerMessage(route, frames, (reply) => channel.send(encodeLaneToClient(reply)));
+        return (frames) => {
+          const message = decodeOrDrop(decodeClientToLane, frames);
+          if (message) this.onPeerMessage(route, message, (reply) => channel.send(encodeLaneToClient(reply)));
+        };
       },
       (route) => this.bulkChannels.delete(route.toString('latin1')),
     );
@@ -247,32 +251,17 @@ export class Engine implements EngineHandle {
       });
     }
     this.lane = { info, context, zap, sock, out, loop: Promise.resolve(), bulk };
-    this.lane.loop = this.laneLoop(sock, out);
-  }
-
-  private async laneLoop(sock: zmq.Router, out: Outbox): Promise<void> {
-    try {
-      for await (const msg of sock) {
-        const route = msg[0]!;
-        this.onPeerMessage(route, msg.slice(1), (reply) => out.send([route, ...encodeLaneToClient(reply)]));
-      }
-    } catch {
-      // closed
-    }
+    this.lane.loop = readRoutedMessages(sock, decodeClientToLane, (message, route) =>
+      this.onPeerMessage(route, message, (reply) => out.send([route, ...encodeLaneToClient(reply)])),
+    );
   }
 
   /**
    * A message from a lane client, by its CURVE lane or its bulk connection (`route` names which):
    * `[header, ...frames]`. Results go back the way the task came.
    */
-  private onPeerMessage(route: Buffer, msg: Buffer[], reply: (message: LaneToClientOut) => void): void {
+  private onPeerMessage(route: Buffer, message: ClientToLane, reply: (message: LaneToClientOut) => void): void {
     if (this.closing) return;
-    let message: ClientToLane;
-    try {
-      message = decodeClientToLane(msg);
-    } catch {
-      return; // a malformed message from a lane client: dropped
-    }
     switch (message.kind) {
       case 'hello':
         if (this.id >= 0) reply({ kind: 'welcome', engine: this.id });
@@ -305,22 +294,8 @@ export class Engine implements EngineHandle {
     this.pump();
   }
 
-  private async readLoop(): Promise<void> {
-    try {
-      for await (const msg of this.sock) this.onMessage(msg);
-    } catch {
-      // socket closed
-    }
-  }
-
-  private onMessage(msg: Buffer[]): void {
+  private onMessage(message: ControllerToEngine): void {
     this.lastHeard = Date.now();
-    let message: ControllerToEngine;
-    try {
-      message = decodeControllerToEngine(msg);
-    } catch {
-      return; // malformed: dropped (the controller's next beat answer still counts as a word from it)
-    }
     switch (message.kind) {
       case 'run':
         this.enqueue(message.tasks, { epoch: this.epoch });

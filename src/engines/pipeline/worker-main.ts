@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KEY_FILES, loadPeerKeys } from '../protocol/keys.js';
-import { startPipelineWorker } from './pipeline.js';
+import { startPipelineWorker } from './worker.js';
 
 const { values } = parseArgs({
   options: {

@@ -9,6 +9,16 @@ import { int, num, optTimeLimit, readHeader, unknownTag, unreachable, WireError 
 export const PIPELINE_STOP = 'STOP';
 export const PIPELINE_BEAT = 'BEAT';
 
+/** control PUB → worker: the distributor is still there, or the run is over. */
+export type PipelineControl = 'beat' | 'stop';
+
+export function decodePipelineControl(frames: readonly Buffer[]): PipelineControl {
+  const topic = frames[0]?.toString() ?? '';
+  if (topic === PIPELINE_STOP) return 'stop';
+  if (topic === PIPELINE_BEAT) return 'beat';
+  return unknownTag(topic, 'the pipeline control socket');
+}
+
 /** distributor → worker: task `index`, its frames as taskFrames makes them. */
 export interface PipelineTask {
   index: number;
