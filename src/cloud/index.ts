@@ -2,7 +2,7 @@ import { awsClientSettings } from '../config/aws.js';
 import type { ClusterTemplate, ProviderKind, StarclusterConfig } from '../config/types.js';
 import type { Provider } from './provider.js';
 import type { Ec2ClientSettings } from './ec2/settings.js';
-import type { Ec2Provider, Ec2ProviderOptions } from './ec2/provider.js';
+import type { Ec2ProviderOptions } from './ec2/provider.js';
 
 export interface CreateProviderOptions {
   /** Overrides the template's PROVIDER (commands that work from tags alone have no template). */
@@ -17,7 +17,8 @@ export interface CreateProviderOptions {
 
 /**
  * The provider a cluster runs on: EC2 (default) or processes on this machine (`PROVIDER = local`).
- * Both are loaded lazily, so a local cluster never loads the AWS SDK.
+ * Both are loaded lazily, so a local cluster never loads the AWS SDK (test/unit/cloud/lazy-sdk.test.ts
+ * checks it): nothing outside src/cloud imports cloud/ec2, and only `import type` reaches it here.
  */
 export async function createProvider(
   template: Pick<ClusterTemplate, 'provider'> | undefined,
@@ -47,11 +48,6 @@ export async function createProvider(
     regionSource: source,
   };
   return new ec2.Ec2Provider(settings, opts.ec2Options);
-}
-
-/** The EC2 provider's extra capabilities, or undefined for any other provider. */
-export function ec2Of(provider: Provider): Ec2Provider | undefined {
-  return provider.kind === 'ec2' ? (provider as Ec2Provider) : undefined;
 }
 
 async function createLocal(env?: NodeJS.ProcessEnv): Promise<Provider> {

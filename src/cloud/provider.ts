@@ -1,4 +1,8 @@
-import type { ProviderKind } from '../config/types.js';
+import { createHash } from 'node:crypto';
+import type { ClusterTemplate, ProviderKind } from '../config/types.js';
+import { UsageError } from '../errors.js';
+import type { Account } from './account.js';
+import type { IngressRule } from './security-group.js';
 import type { NodeRecord, NodeRole } from '../model/node.js';
 
 export type { NodeRecord, NodeRole, NodeState } from '../model/node.js';
@@ -106,14 +110,43 @@ export type PriceQuote = { usdPerHour: number } | { usdPerHour?: undefined; noPr
 
 /**
  * The seam between cluster operations and a place nodes run (EC2, or processes on this machine),
- * in the spirit of Ray's NodeProvider. Contract:
+ * in the spirit of Ray's NodeProvider, with what Ray's `bootstrap_config` does for a cloud (the
+ * template checked against the account, the cluster's network) on the same object, and the
+ * account-level resources (keys, volumes, images, zones) behind `account()`. src/cluster uses
+ * only this interface: it never imports an implementation and never asks which one it has.
+ * Contract:
  * - membership is by tags (`starcluster:cluster`, `starcluster:role`, `Name`), never a local registry;
  * - listings are eventually consistent: callers poll, they do not assume read-after-write;
  * - `launch` is idempotent by `clientToken`: the same token never makes nodes twice;
- * - `terminate` of an id that is already gone is not an error.
+ * - `terminate` of an id that is already gone is not an error;
+ * - what a provider cannot do fails with `notSupported` (a UsageError that says so), never silently.
  */
 export interface Provider {
   readonly kind: ProviderKind;
+  /** The region nodes go to, and how it was chosen (`--region`, `$AWS_REGION`...); absent without regions. */
+  readonly region?: string;
+  readonly regionSource?: string;
+  /**
+   * Nodes are machines that boot an image: node setup over SSH makes them cluster nodes, and the
+   * user data they boot with runs USERDATA_SCRIPTS. False for processes on this machine, which
+   * need neither.
+   */
+  readonly nodesAreMachines: boolean;
+  /** The cluster's security group and placement group; absent where nodes have no network of their own. */
+  readonly network?: ClusterNetwork;
+  /** Stop, start and reboot; absent where nodes cannot be powered off and on (processes). */
+  readonly power?: NodePower;
+
+  // --- templates -------------------------------------------------------------------------------
+
+  /** What this cloud needs of a template, checked without calling it (images and types named, the key file). */
+  checkTemplate(template: ClusterTemplate, shapes: readonly LaunchShape[]): Promise<LaunchProblem[]>;
+  /** The template against the account (key pair, zone, subnet, volumes): every problem at once. */
+  validateTemplate(template: ClusterTemplate, options: TemplateCheckOptions): Promise<LaunchProblem[]>;
+  /** What the nodes boot with (our #cloud-config + USERDATA_SCRIPTS); undefined where nothing boots. */
+  userData(template: ClusterTemplate): Promise<Buffer | undefined>;
+  /** What a careful operator would want to know before saying yes (e.g. SSH open to the world). */
+  templateWarnings(template: Pick<ClusterTemplate, 'name' | 'sshCidr'>): string[];
   /**
    * On-demand USD/hour estimate of one instance of a type where this provider launches (EC2: a
    * built-in table, src/cloud/ec2/prices.ts). Providers whose nodes cost nothing leave it out.
@@ -130,6 +163,9 @@ export interface Provider {
    * and the type is offered where the nodes go. Providers without images leave it out.
    */
   resolveImages?(requests: readonly ImageRequest[], options?: ImageCheckOptions): Promise<ImageResolution>;
+
+  // --- nodes -----------------------------------------------------------------------------------
+
   /** Nodes of the cluster that are not terminated. */
   listNodes(cluster: string): Promise<NodeRecord[]>;
   /** Nodes by id, whichever cluster they are in (none for ids that do not exist). */
@@ -137,11 +173,54 @@ export interface Provider {
   /** Names of every cluster this provider can see, from tags. */
   listClusters(): Promise<string[]>;
   launch(spec: LaunchSpec, signal?: AbortSignal): Promise<NodeRecord[]>;
+  /** Asks the cloud whether this launch would succeed, creating nothing; absent where nothing can be asked. */
+  dryRunLaunch?(spec: LaunchSpec): Promise<true>;
+  /** Whether a launch failed for its zone's sake (capacity, type not offered): another zone may do. */
+  isZoneSpecific(error: unknown): boolean;
+  /** The zones a launch may move to when its zone refused it. */
+  launchZones(): Promise<string[]>;
   /** Waits until the nodes are running (or fails naming the ones that are not). */
   waitRunning(ids: string[], signal?: AbortSignal): Promise<NodeRecord[]>;
   terminate(ids: string[]): Promise<void>;
+  waitTerminated(ids: string[], signal?: AbortSignal): Promise<void>;
+  /**
+   * Undoes one run's launches: terminates what it launched (`ids`, and whatever carries its run tag,
+   * seen or not), cancels their spot requests and, with `wait`, waits until they are gone.
+   */
+  terminateRun(cluster: string, runId: string, ids: readonly string[], options?: { wait?: boolean }): Promise<void>;
+  /** Ids of the cluster's nodes that are shutting down (terminated, not yet gone). */
+  shuttingDown(cluster: string): Promise<string[]>;
+  /**
+   * After `terminate`: terminates whatever of the cluster appeared since (a start racing it) and
+   * waits until every node is gone: the ids it terminated itself, and all it waited for.
+   */
+  finishTerminating(
+    cluster: string,
+    terminated: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<{ extra: string[]; waitedFor: string[] }>;
+  /** Open or active spot requests of the cluster: tagged with it, or feeding these nodes. */
+  spotRequests(cluster: string, instanceIds?: readonly string[]): Promise<string[]>;
+  cancelSpotRequests(ids: readonly string[]): Promise<void>;
+  /** `removenode -k`: the nodes leave the cluster (its tag) but keep running. */
+  releaseNodes(cluster: string, ids: readonly string[]): Promise<void>;
+
+  // --- what else the cloud keeps ---------------------------------------------------------------
+
   /** What the cloud keeps about the cluster besides its nodes (nothing, for a provider without groups). */
   describeCluster(cluster: string): Promise<ClusterRecord>;
+  /** The account-level resources: key pairs, volumes, images, zones, spot prices. */
+  account(): Account;
+}
+
+/** Nodes that can be stopped (their disks kept), started again, and rebooted. */
+export interface NodePower {
+  /** Stops the nodes and waits until they are stopped. */
+  stop(ids: readonly string[], signal?: AbortSignal): Promise<void>;
+  /** Starts stopped nodes (`start` resuming a stopped cluster); `waitRunning` waits for them. */
+  start(ids: readonly string[]): Promise<void>;
+  /** Reboots the nodes and waits until they run again. */
+  reboot(ids: readonly string[], signal?: AbortSignal): Promise<void>;
 }
 
 /** What the cloud keeps about a cluster besides its nodes: on EC2, its security group and the tags on it. */
@@ -152,4 +231,78 @@ export interface ClusterRecord {
   description?: string;
   /** The group its nodes are in. */
   securityGroup?: { id: string; name: string };
+}
+
+/** One node of a planned launch, as the template checks see it. */
+export interface LaunchShape {
+  alias: string;
+  instanceType: string;
+  imageId: string;
+}
+
+export interface TemplateCheckOptions {
+  /** The key file passed the checks on this machine (its fingerprint is compared only then). */
+  keyFileOk: boolean;
+  /** Instances of the cluster being resumed: a volume attached to one of them is in use by it, not taken. */
+  ownInstances?: ReadonlySet<string>;
+}
+
+/** A cluster's security group (`@sc-NAME`) as the cloud has it. */
+export interface ClusterGroup {
+  id: string;
+  name: string;
+  vpcId?: string;
+  tags: Record<string, string>;
+  rules: IngressRule[];
+}
+
+/** A cluster's security group to make: `@sc-NAME`, tagged, in the VPC of the subnet when there is one. */
+export interface GroupSpec {
+  cluster: string;
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+  /** The run making it (a retried call that meets the group its first try made carries on with it). */
+  runId: string;
+  subnetId?: string;
+}
+
+/**
+ * The network a cluster owns besides its nodes: a security group `@sc-NAME` (rules planned by
+ * src/cloud/security-group.ts) and, for types that can use one, a cluster placement group.
+ */
+export interface ClusterNetwork {
+  /** The group named NAME (in the VPC, when given). */
+  findGroup(name: string): Promise<ClusterGroup | undefined>;
+  /** Groups tagged with the cluster, or named after it (there is normally one). */
+  clusterGroups(cluster: string): Promise<ClusterGroup[]>;
+  /**
+   * Creates the group (in the VPC of `subnetId`, when given) with the tags. A retried call that
+   * meets the group its first try made (tagged with `runId`) carries on with that one.
+   */
+  createGroup(input: GroupSpec): Promise<ClusterGroup>;
+  /** Asks whether the group could be created, creating nothing. */
+  dryRunGroup(name: string): Promise<true>;
+  /** SOURCE_GROUP names as group ids, looked up in the VPC; an unknown group is an error. */
+  resolveRules(rules: readonly IngressRule[], vpcId: string | undefined): Promise<IngressRule[]>;
+  authorize(groupId: string, rules: readonly IngressRule[]): Promise<void>;
+  /** Deletes a group, waiting while the cloud still sees it in use (nodes shutting down). */
+  deleteGroup(groupId: string, signal?: AbortSignal): Promise<void>;
+  /** Whether nodes of all these types can share a cluster placement group. */
+  placementFits(instanceTypes: readonly string[]): boolean;
+  findPlacementGroup(name: string): Promise<boolean>;
+  /** Creates the group; false (nothing made) where the endpoint has no placement groups. */
+  createPlacementGroup(name: string, tags: Record<string, string>): Promise<boolean>;
+  deletePlacementGroup(name: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** The error for what a provider cannot do: names the provider, what it lacks and what to do instead. */
+export function notSupported(kind: ProviderKind, what: string, hint?: string): UsageError {
+  return new UsageError('NotSupportedByProvider', `the ${kind} provider ${what}`, hint ? { hint } : {});
+}
+
+/** A launch's idempotency token: stable for one run's group, distinct across runs. */
+export function launchToken(cluster: string, runId: string, groupKey: string): string {
+  const digest = createHash('sha256').update(`${cluster}\0${runId}\0${groupKey}`).digest('hex').slice(0, 32);
+  return `sc-${cluster.slice(0, 24)}-${digest}`;
 }

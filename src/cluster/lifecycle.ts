@@ -1,5 +1,4 @@
-import { ec2Of } from '../cloud/index.js';
-import type { Provider } from '../cloud/provider.js';
+import { notSupported, type Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { CloudError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
@@ -38,14 +37,15 @@ async function loadCluster(opts: LifecycleOptions) {
     ...(opts.provider ? { provider: opts.provider } : {}),
     ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
   });
-  const ec2 = ec2Of(cluster.provider);
-  if (!ec2)
-    throw new CloudError(
-      'NotOnEc2',
-      `cluster ${opts.name} does not run on EC2: stop and restart apply to EC2 clusters`,
+  const power = cluster.provider.power;
+  if (!power)
+    throw notSupported(
+      cluster.provider.kind,
+      `cannot stop, start or reboot the nodes of cluster ${opts.name}`,
+      'terminate it and start it again',
     );
   const nodes = existingNodes(cluster);
-  return { provider: cluster.provider, ec2, nodes, ctx: cluster.ctx };
+  return { provider: cluster.provider, power, nodes, ctx: cluster.ctx };
 }
 
 /**
@@ -56,7 +56,7 @@ async function loadCluster(opts: LifecycleOptions) {
 export async function stopCluster(
   opts: LifecycleOptions & { terminateUnstoppable?: boolean },
 ): Promise<LifecycleResult> {
-  const { ec2, nodes, ctx } = await loadCluster(opts);
+  const { provider, power, nodes, ctx } = await loadCluster(opts);
   const unstoppable = nodes.filter((n) => n.spotRequestId);
   if (unstoppable.length && !opts.terminateUnstoppable)
     throw new CloudError(
@@ -93,9 +93,8 @@ export async function stopCluster(
         id: 'stop',
         title: 'Stopping instances',
         run: async (_s, report, signal) => {
-          await ec2.api.stopInstances(stoppable.map((n) => n.id));
-          if (unstoppable.length) await ec2.terminate(unstoppable.map((n) => n.id));
-          await ec2.waitStopped(
+          if (unstoppable.length) await provider.terminate(unstoppable.map((n) => n.id));
+          await power.stop(
             stoppable.map((n) => n.id),
             signal,
           );
@@ -111,7 +110,7 @@ export async function stopCluster(
     stopped: stoppable.map((n) => n.id),
     terminated: unstoppable.map((n) => n.id),
     rebooted: [],
-    nodes: sortNodes(await ec2.listNodes(opts.name)).map((n) => summariseNode(n)),
+    nodes: sortNodes(await provider.listNodes(opts.name)).map((n) => summariseNode(n)),
   };
 }
 
@@ -120,7 +119,7 @@ export async function stopCluster(
  * and engines unless `rebootOnly`.
  */
 export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boolean }): Promise<LifecycleResult> {
-  const { ec2, nodes, ctx } = await loadCluster(opts);
+  const { power, nodes, ctx } = await loadCluster(opts);
   const ids = nodes.filter((n) => n.state === 'running').map((n) => n.id);
   await runSteps(
     [
@@ -142,8 +141,7 @@ export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boo
         id: 'reboot',
         title: 'Rebooting nodes',
         run: async (_s, _r, signal) => {
-          await ec2.api.rebootInstances(ids);
-          await ec2.waitRunning(ids, signal);
+          await power.reboot(ids, signal);
         },
       },
       {

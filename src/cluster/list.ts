@@ -1,9 +1,10 @@
-import { createProvider, ec2Of } from '../cloud/index.js';
+import { createProvider } from '../cloud/index.js';
+import { openRunningCluster, sshStatus } from '../setup/access.js';
+import type { InstanceInfo } from '../cloud/account.js';
 import type { Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
 import type { IoHost } from '../io-host.js';
 import { readCluster } from '../cloud/open.js';
-import { fromTags } from '../cloud/ec2/api.js';
 import { renderQueue, type QueueInfo } from './queue.js';
 import { costSoFar, costSoFarText, type CostSoFar } from './cost.js';
 import { formatUptime, summariseNode, table, type NodeSummary } from './summary.js';
@@ -11,6 +12,8 @@ import { formatUptime, summariseNode, table, type NodeSummary } from './summary.
 export interface ClusterInfo {
   name: string;
   provider: Provider['kind'];
+  /** The nodes are machines reached over SSH (false: processes on this machine). */
+  machines: boolean;
   template?: string;
   /** `start -d`. */
   description?: string;
@@ -78,6 +81,7 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
       out.push({
         name,
         provider: provider.kind,
+        machines: provider.nodesAreMachines,
         ...(record.template ? { template: record.template } : {}),
         ...(record.description ? { description: record.description } : {}),
         ...(sg ? { securityGroup: { id: sg.id, name: sg.name } } : {}),
@@ -107,10 +111,9 @@ export async function addSshStatus(
   clusters: ClusterInfo[],
   opts: { configPath?: string; io: IoHost; env?: NodeJS.ProcessEnv },
 ): Promise<ClusterInfo[]> {
-  const { openRunningCluster, sshStatus } = await import('../setup/access.js');
   for (const c of clusters) {
-    if (c.provider !== 'ec2' || !c.nodes.some((n) => n.state === 'running')) {
-      for (const n of c.nodes) n.ssh = c.provider === 'ec2' ? 'down' : 'n/a';
+    if (!c.machines || !c.nodes.some((n) => n.state === 'running')) {
+      for (const n of c.nodes) n.ssh = c.machines ? 'down' : 'n/a';
       continue;
     }
     let status: Record<string, 'up' | 'down'> = {};
@@ -134,7 +137,7 @@ export async function addSshStatus(
   return clusters;
 }
 
-export function renderClusters(clusters: readonly ClusterInfo[]): string {
+export function renderClusters(clusters: readonly Omit<ClusterInfo, 'machines'>[]): string {
   if (clusters.length === 0) return 'No clusters found.';
   const blocks = clusters.map((c) => {
     const head = [
@@ -169,22 +172,6 @@ export function renderClusters(clusters: readonly ClusterInfo[]): string {
   return blocks.join('\n\n');
 }
 
-export interface InstanceInfo {
-  id: string;
-  state: string;
-  instanceType: string;
-  imageId?: string;
-  zone?: string;
-  privateIp?: string;
-  publicIp?: string;
-  keyName?: string;
-  launchTime?: string;
-  cluster?: string;
-  alias?: string;
-  securityGroups: string[];
-  tags: Record<string, string>;
-}
-
 /** `listinstances` (lsi): every instance in the region, whoever made it. */
 export async function listInstances(opts: {
   config?: StarclusterConfig;
@@ -192,30 +179,7 @@ export async function listInstances(opts: {
   includeTerminated?: boolean;
 }): Promise<InstanceInfo[]> {
   const provider = opts.provider ?? (await createProvider(undefined, opts.config, { kind: 'ec2' }));
-  const ec2 = ec2Of(provider);
-  if (!ec2) return [];
-  const filters = opts.includeTerminated
-    ? []
-    : [{ Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }];
-  const instances = await ec2.api.describeInstances(filters);
-  return instances.map((i) => {
-    const tags = fromTags(i.Tags);
-    return {
-      id: i.InstanceId ?? '',
-      state: i.State?.Name ?? '',
-      instanceType: i.InstanceType ?? '',
-      ...(i.ImageId ? { imageId: i.ImageId } : {}),
-      ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
-      ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
-      ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
-      ...(i.KeyName ? { keyName: i.KeyName } : {}),
-      ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime).toISOString() } : {}),
-      ...(tags['starcluster:cluster'] ? { cluster: tags['starcluster:cluster'] } : {}),
-      ...(tags['starcluster:alias'] ? { alias: tags['starcluster:alias'] } : {}),
-      securityGroups: (i.SecurityGroups ?? []).map((g) => g.GroupName ?? g.GroupId ?? ''),
-      tags,
-    };
-  });
+  return provider.account().listInstances({ includeTerminated: Boolean(opts.includeTerminated) });
 }
 
 export function renderInstances(instances: readonly InstanceInfo[]): string {

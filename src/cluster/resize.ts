@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ec2Of } from '../cloud/index.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
@@ -7,17 +6,15 @@ import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { addEngines, readEngineState, stopEngines } from '../deploy/index.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
-import { launchToken } from '../cloud/ec2/provider.js';
-import { nodeUserData } from '../cloud/ec2/user-data.js';
 import { MASTER_ALIAS, aliasNumber, aliasesToRemove, nextAliases } from '../model/aliases.js';
 import { launchGroups, resolveShapeImages, type NodeShape } from './launch-plan.js';
 import { makeContext, sortNodes } from '../model/context.js';
 import { summariseNode, type NodeSummary } from './summary.js';
-import { securityGroupName } from './security-group.js';
+import { securityGroupName } from '../cloud/security-group.js';
+import { launchToken } from '../cloud/provider.js';
 import { TAG_RUN } from '../model/tags.js';
 import { problemsError } from './validate.js';
 import { existingNodes, openCluster, providerForCluster } from '../cloud/open.js';
-import { supportsPlacementGroup } from '../cloud/ec2/prices.js';
 
 export interface AddNodesOptions {
   name: string;
@@ -81,7 +78,6 @@ async function load(opts: AddNodesOptions | RemoveNodesOptions) {
  */
 export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   const { provider, nodes, template, config, record } = await load(opts);
-  const ec2 = ec2Of(provider);
   const existing = nodes.map((n) => n.alias);
   let aliases: string[];
   if (opts.aliases?.length) {
@@ -128,7 +124,8 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   const runId = randomUUID();
   const sg = record.securityGroup;
   const pgName = securityGroupName(opts.name);
-  const usePg = ec2 && supportsPlacementGroup(instanceType) ? await ec2.findPlacementGroup(pgName) : false;
+  const network = provider.network;
+  const usePg = network?.placementFits([instanceType]) ? await network.findPlacementGroup(pgName) : false;
 
   const state = { launched: [] as NodeRecord[], all: [] as NodeRecord[] };
   const ctxOf = () =>
@@ -147,7 +144,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
       title: `Launching ${aliases.length} node(s)`,
       run: async (s) => {
         // The same user data as at start (our #cloud-config + the template's USERDATA_SCRIPTS).
-        const userData = provider.kind === 'ec2' ? (await nodeUserData(template)).userData : undefined;
+        const userData = await provider.userData(template);
         for (const g of launchGroups(shapes)) {
           const made = await provider.launch({
             cluster: opts.name,
@@ -172,14 +169,13 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
           s.launched.push(...made);
         }
       },
-      rollback: async (s) => {
-        const ids = new Set(s.launched.map((n) => n.id));
-        if (ec2) {
-          for (const i of await ec2.api.describeInstances([{ Name: `tag:${TAG_RUN}`, Values: [runId] }]))
-            if (i.InstanceId && i.State?.Name !== 'terminated') ids.add(i.InstanceId);
-        }
-        await provider.terminate([...ids]);
-      },
+      // Whatever this run launched, seen or not (by the run tag).
+      rollback: (s) =>
+        provider.terminateRun(
+          opts.name,
+          runId,
+          s.launched.map((n) => n.id),
+        ),
     },
     {
       id: 'wait-running',
@@ -196,7 +192,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
     {
       id: 'setup',
       title: 'Setting up the new nodes',
-      skip: () => (provider.kind !== 'ec2' ? 'local nodes need no setup' : opts.skipHooks ? 'hooks skipped' : false),
+      skip: () => (!provider.nodesAreMachines ? 'local nodes need no setup' : opts.skipHooks ? 'hooks skipped' : false),
       run: async (s, _r, signal) => setupAddedNodes(ctxOf(), s.launched, signal),
       // Before the launch step terminates them: out of the queue (their jobs requeued), /etc/hosts and shares.
       rollback: async (s) => {
@@ -209,7 +205,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
       skip: () => (opts.skipHooks ? 'hooks skipped' : false),
       run: async (s, _r, signal) => {
         // A cluster started without engines (start -o, or only the queue) gets none on its new nodes either.
-        if (provider.kind === 'ec2' && !(await readEngineState(ctxOf().stateDir))) return;
+        if (provider.nodesAreMachines && !(await readEngineState(ctxOf().stateDir))) return;
         await addEngines(ctxOf(), s.launched, signal);
       },
     },
@@ -229,7 +225,6 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
  */
 export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResult> {
   const { provider, nodes, ctx } = await load(opts);
-  const ec2 = ec2Of(provider);
   const existing = nodes.map((n) => n.alias);
   let aliases: string[];
   if (opts.aliases?.length) {
@@ -282,7 +277,8 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
     {
       id: 'teardown',
       title: 'Removing the nodes from the cluster setup',
-      skip: () => (provider.kind !== 'ec2' ? 'local nodes need no teardown' : opts.skipHooks ? 'hooks skipped' : false),
+      skip: () =>
+        !provider.nodesAreMachines ? 'local nodes need no teardown' : opts.skipHooks ? 'hooks skipped' : false,
       // Drains first: running jobs finish, or with -f are requeued; none is lost.
       run: (_s, _r, signal) =>
         guard('node teardown', () => teardownNodes(ctx, removed, { requeueJobs: Boolean(opts.force), signal })),
@@ -292,12 +288,9 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
       title: opts.keepInstances ? 'Untagging the nodes (kept running)' : 'Terminating the nodes',
       run: async () => {
         const ids = removed.map((n) => n.id);
-        if (opts.keepInstances) {
-          if (ec2) await ec2.api.createTags(ids, { 'starcluster:cluster': `removed-from-${opts.name}` });
-          return;
-        }
+        if (opts.keepInstances) return provider.releaseNodes(opts.name, ids);
         await provider.terminate(ids);
-        if (ec2) await ec2.cancelSpotRequests(await ec2.clusterSpotRequests(opts.name, ids));
+        await provider.cancelSpotRequests(await provider.spotRequests(opts.name, ids));
       },
     },
   ];

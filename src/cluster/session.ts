@@ -1,5 +1,5 @@
 import { createProvider } from '../cloud/index.js';
-import type { Provider } from '../cloud/provider.js';
+import type { Account } from '../cloud/account.js';
 import { loadConfig } from '../config/index.js';
 import { getClusterTemplate } from '../config/templates.js';
 import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
@@ -33,12 +33,9 @@ export async function loadTemplate(
   return { config, template: getClusterTemplate(config, templateName) };
 }
 
-/** Config (or an empty one) and the EC2 provider, for the account-level commands. */
-export async function openEc2(
-  path: string | undefined,
-  region: string | undefined,
-): Promise<{ config: StarclusterConfig; provider: Provider }> {
+/** The EC2 account (config or an empty one, `--region`), for the account-level commands. */
+export async function openAccount(path: string | undefined, region: string | undefined): Promise<Account> {
   const config = await loadConfigOrEmpty(path);
   const provider = await createProvider(undefined, config, { kind: 'ec2', ...(region ? { region } : {}) });
-  return { config, provider };
+  return provider.account();
 }

@@ -1,5 +1,7 @@
-import { createProvider, ec2Of } from '../cloud/index.js';
+import { createProvider } from '../cloud/index.js';
+import type { Account } from '../cloud/account.js';
 import type { Provider } from '../cloud/provider.js';
+import { StarclusterError } from '../errors.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { connectToCluster } from '../deploy/index.js';
 import type { Client, DirectView, LoadBalancedView } from '../engines/index.js';
@@ -45,12 +47,14 @@ export async function openShell(opts: {
       ...(opts.region ? { region: opts.region } : {}),
       ...(opts.env ? { env: opts.env } : {}),
     }));
-  const e = ec2Of(provider);
-  const scope: ShellScope = { cfg: opts.config, provider, ec2: e?.api.client };
+  const account = accountOf(provider);
+  const scope: ShellScope = { cfg: opts.config, provider, ec2: account?.sdkClient };
   const names = [
     { name: 'cfg', what: `the config (${opts.config.path || 'none'})` },
     { name: 'provider', what: `the ${provider.kind} provider` },
-    ...(e ? [{ name: 'ec2', what: `EC2Client of the account (${e.region}); ec2.send(new Command(...))` }] : []),
+    ...(account
+      ? [{ name: 'ec2', what: `EC2Client of the account (${account.region}); ec2.send(new Command(...))` }]
+      : []),
   ];
   if (opts.cluster) {
     const client = await connectToCluster(opts.cluster, opts.env ? { env: opts.env } : {});
@@ -69,7 +73,17 @@ export async function openShell(opts: {
     names,
     close: async () => {
       await scope.client?.close();
-      e?.api.destroy();
+      account?.close();
     },
   };
+}
+
+/** The provider's account, or undefined for a provider without one (a local cluster's shell has no `ec2`). */
+function accountOf(provider: Provider): Account | undefined {
+  try {
+    return provider.account();
+  } catch (error) {
+    if (StarclusterError.is(error) && error.code === 'NotSupportedByProvider') return undefined;
+    throw error;
+  }
 }

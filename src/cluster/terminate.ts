@@ -1,14 +1,12 @@
-import { ec2Of } from '../cloud/index.js';
-import type { NodeRecord, Provider } from '../cloud/provider.js';
+import type { ClusterGroup, NodeRecord, Provider } from '../cloud/provider.js';
 import type { ProviderKind, StarclusterConfig } from '../config/types.js';
 import { AbortError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { stopEngines } from '../deploy/index.js';
 import { shutdownCluster } from '../setup/index.js';
-import type { SecurityGroupInfo } from '../cloud/ec2/provider.js';
 import { openCluster, type OpenedCluster } from '../cloud/open.js';
-import { securityGroupName } from './security-group.js';
+import { securityGroupName } from '../cloud/security-group.js';
 
 export interface ClusterTarget {
   name: string;
@@ -47,7 +45,7 @@ interface TerminateState {
   cluster: OpenedCluster;
   provider: Provider;
   nodes: NodeRecord[];
-  groups: SecurityGroupInfo[];
+  groups: ClusterGroup[];
   result: TerminateResult;
 }
 
@@ -65,8 +63,8 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
     ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
   });
   const { provider, nodes } = cluster;
-  const ec2 = ec2Of(provider);
-  const groups = ec2 ? await ec2.clusterSecurityGroups(opts.name) : [];
+  const network = provider.network;
+  const groups = network ? await network.clusterGroups(opts.name) : [];
   const result: TerminateResult = {
     name: opts.name,
     provider: provider.kind,
@@ -76,14 +74,12 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
     deletedPlacementGroup: false,
     alreadyGone: false,
   };
-  const pgExists = ec2 ? await ec2.findPlacementGroup(securityGroupName(opts.name)) : false;
-  const spotOpen = ec2
-    ? await ec2.clusterSpotRequests(
-        opts.name,
-        nodes.map((n) => n.id),
-      )
-    : [];
-  const shuttingDown = ec2 ? await ec2.describeClusterInstances(opts.name, ['shutting-down']) : [];
+  const pgExists = network ? await network.findPlacementGroup(securityGroupName(opts.name)) : false;
+  const spotOpen = await provider.spotRequests(
+    opts.name,
+    nodes.map((n) => n.id),
+  );
+  const shuttingDown = await provider.shuttingDown(opts.name);
   if (nodes.length === 0 && groups.length === 0 && !pgExists && spotOpen.length === 0 && shuttingDown.length === 0) {
     result.alreadyGone = true;
     opts.io.notify({
@@ -113,8 +109,8 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
         // Nodes may be unreachable: a hook failure is a warning, never a reason to keep paying.
         for (const [what, hook] of [
           ['stop engines', () => stopEngines(ctx)],
-          // Node setup (and so its shutdown hooks) exists only for machines (EC2).
-          ['shutdown hooks', () => (s.provider.kind === 'ec2' ? shutdownCluster(ctx) : Promise.resolve())],
+          // Node setup (and so its shutdown hooks) exists only for machines.
+          ['shutdown hooks', () => (s.provider.nodesAreMachines ? shutdownCluster(ctx) : Promise.resolve())],
         ] as const) {
           try {
             await hook();
@@ -135,33 +131,20 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
         const ids = s.nodes.map((n) => n.id);
         await s.provider.terminate(ids);
         s.result.terminated = ids;
-        const ec2p = ec2Of(s.provider);
-        if (ec2p) {
-          const spot = await ec2p.clusterSpotRequests(s.opts.name, ids);
-          await ec2p.cancelSpotRequests(spot);
-          s.result.cancelledSpotRequests = spot;
-        }
+        const spot = await s.provider.spotRequests(s.opts.name, ids);
+        await s.provider.cancelSpotRequests(spot);
+        s.result.cancelledSpotRequests = spot;
         report({ detail: `${ids.length} instance(s)` });
       },
     },
     {
       id: 'wait-terminated',
       title: 'Waiting for instances to terminate',
-      skip: () => (ec2 ? false : 'not on EC2'),
-      run: async (s, report) => {
-        const ec2p = ec2Of(s.provider);
-        if (!ec2p) return;
-        const pending = (await ec2p.describeClusterInstances(s.opts.name))
-          .map((i) => i.InstanceId ?? '')
-          .filter(Boolean);
+      run: async (s, report, signal) => {
         // Anything that appeared since the listing (a start racing us) goes too.
-        const extra = pending.filter((id) => !s.result.terminated.includes(id));
-        if (extra.length) {
-          await ec2p.terminate(extra);
-          s.result.terminated.push(...extra);
-        }
-        report({ detail: `${pending.length} still shutting down` });
-        await ec2p.waitTerminated(pending);
+        const { extra, waitedFor } = await s.provider.finishTerminating(s.opts.name, s.result.terminated, signal);
+        s.result.terminated.push(...extra);
+        report({ detail: `${waitedFor.length} shut down` });
       },
     },
     {
@@ -169,7 +152,7 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
       title: 'Deleting placement group',
       skip: () => (pgExists ? false : 'none'),
       run: async (s) => {
-        await ec2Of(s.provider)?.deletePlacementGroup(securityGroupName(s.opts.name));
+        await network?.deletePlacementGroup(securityGroupName(s.opts.name));
         s.result.deletedPlacementGroup = true;
       },
     },
@@ -178,10 +161,8 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
       title: 'Deleting security group',
       skip: (s) => (s.groups.length ? false : 'none'),
       run: async (s, _report, signal) => {
-        const ec2p = ec2Of(s.provider);
-        if (!ec2p) return;
         for (const g of s.groups) {
-          await ec2p.deleteSecurityGroup(g.id, signal);
+          await network?.deleteGroup(g.id, signal);
           s.result.deletedSecurityGroups.push(g.id);
         }
       },

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { createKey, type KeyPairSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { KeyPairSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class CreateKey extends BaseCommand<typeof CreateKey> {
   static override summary = 'Create an EC2 key pair and save its private key (mode 0600), or import a public key.';
@@ -21,9 +21,8 @@ export default class CreateKey extends BaseCommand<typeof CreateKey> {
   };
 
   async run(): Promise<KeyPairSummary & { file?: string; imported: boolean }> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const result = await createKey({
-      provider,
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const result = await account.createKey({
       name: this.args.name,
       ...(this.flags['output-file'] ? { outputFile: this.flags['output-file'] } : {}),
       ...(this.flags['import-key'] ? { importPublicKeyFile: this.flags['import-key'] } : {}),

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { refuseVolumeHostFlags, volumeHostFlags } from '../cli/volume-host-flags.js';
-import { createVolume, DEFAULT_MKFS, type VolumeSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { DEFAULT_MKFS, type VolumeSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class CreateVolume extends BaseCommand<typeof CreateVolume> {
   static override summary = 'Create an EBS volume; it is formatted when a cluster first mounts it.';
@@ -35,10 +35,9 @@ export default class CreateVolume extends BaseCommand<typeof CreateVolume> {
   async run(): Promise<VolumeSummary> {
     const f = this.flags;
     refuseVolumeHostFlags('createvolume', f, ['bid']);
-    const { provider } = await openEc2(f.config, f.region);
+    const account = await openAccount(f.config, f.region);
     const tags = Object.fromEntries((f.tag ?? []).map((t) => [t.split('=')[0] ?? t, t.split('=').slice(1).join('=')]));
-    const v = await createVolume({
-      provider,
+    const v = await account.createVolume({
       sizeGb: this.args.size,
       zone: this.args.zone,
       tags,

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { ebsImage, type EbsImageResult } from '../cluster/images.js';
-import { openEc2 } from '../cluster/session.js';
+import type { EbsImageResult } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 import { UsageError } from '../errors.js';
 
 export default class EbsImage extends BaseCommand<typeof EbsImage> {
@@ -49,10 +49,9 @@ export default class EbsImage extends BaseCommand<typeof EbsImage> {
     for (const flag of ['kernel-id', 'ramdisk-id', 'root-volume-size'] as const)
       if (f[flag] !== undefined)
         throw new UsageError('FlagRefused', `ebsimage --${flag} is not supported: ${EbsImage.flags[flag].description}`);
-    const { provider } = await openEc2(f.config, f.region);
+    const account = await openAccount(f.config, f.region);
     const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '');
-    const result = await ebsImage({
-      provider,
+    const result = await account.ebsImage({
       instanceId: this.args.instance,
       name: this.args.name,
       description: f.description ?? `Image created @ ${stamp}`,

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listImages, type ImageSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { ImageSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListImages extends BaseCommand<typeof ListImages> {
   static override summary = 'List your AMIs (with -x, also those shared with you).';
@@ -17,8 +17,8 @@ export default class ListImages extends BaseCommand<typeof ListImages> {
   };
 
   async run(): Promise<ImageSummary[]> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const images = await listImages({ provider, shared: this.flags['show-shared'] });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const images = await account.listImages({ shared: this.flags['show-shared'] });
     this.io.log(
       images.length
         ? table(

@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { createProvider } from '../cloud/index.js';
-import { listInstances, renderInstances, type InstanceInfo } from '../cluster/list.js';
+import type { InstanceInfo } from '../cloud/account.js';
+import { listInstances, renderInstances } from '../cluster/list.js';
 import { loadConfigOrEmpty } from '../cluster/session.js';
 
 export default class ListInstances extends BaseCommand<typeof ListInstances> {

@@ -1,7 +1,7 @@
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listKeyPairs, type KeyPairSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { KeyPairSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListKeyPairs extends BaseCommand<typeof ListKeyPairs> {
   static override summary = 'List EC2 key pairs.';
@@ -9,8 +9,8 @@ export default class ListKeyPairs extends BaseCommand<typeof ListKeyPairs> {
   static override examples = ['<%= config.bin %> listkeypairs', '<%= config.bin %> lk --json'];
 
   async run(): Promise<KeyPairSummary[]> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const keys = await listKeyPairs({ provider });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const keys = await account.listKeyPairs();
     this.io.log(
       keys.length
         ? table(

@@ -1,7 +1,7 @@
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listPublicImages, type PublicImage } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { PublicImage } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListPublic extends BaseCommand<typeof ListPublic> {
   static override summary = 'List the image aliases NODE_IMAGE_ID accepts, with the AMI ids they resolve to.';
@@ -14,8 +14,8 @@ export default class ListPublic extends BaseCommand<typeof ListPublic> {
   static override examples = ['<%= config.bin %> listpublic', '<%= config.bin %> listpublic --region eu-west-1 --json'];
 
   async run(): Promise<{ region: string; regionSource?: string; images: PublicImage[] }> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const result = await listPublicImages({ provider });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const result = await account.listPublicImages();
     this.io.log(
       `Image aliases in ${result.region}${result.regionSource ? ` (region from ${result.regionSource})` : ''}:`,
     );

@@ -1,7 +1,6 @@
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listRegions } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListRegions extends BaseCommand<typeof ListRegions> {
   static override summary = 'List EC2 regions.';
@@ -9,8 +8,8 @@ export default class ListRegions extends BaseCommand<typeof ListRegions> {
   static override examples = ['<%= config.bin %> listregions'];
 
   async run(): Promise<{ name: string; endpoint?: string }[]> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const regions = await listRegions({ provider });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const regions = await account.listRegions();
     this.io.log(
       table(
         ['region', 'endpoint'],

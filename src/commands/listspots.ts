@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listSpots, type SpotRequestSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { SpotRequestSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListSpots extends BaseCommand<typeof ListSpots> {
   static override summary = 'List spot instance requests (open and active; -c for all).';
@@ -13,8 +13,8 @@ export default class ListSpots extends BaseCommand<typeof ListSpots> {
   };
 
   async run(): Promise<SpotRequestSummary[]> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const spots = await listSpots({ provider, showClosed: this.flags['show-closed'] });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const spots = await account.listSpots({ showClosed: this.flags['show-closed'] });
     this.io.log(
       spots.length
         ? table(

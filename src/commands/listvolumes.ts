@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listVolumes, type VolumeSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { VolumeSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListVolumes extends BaseCommand<typeof ListVolumes> {
   static override summary = 'List EBS volumes, with filters.';
@@ -25,22 +25,19 @@ export default class ListVolumes extends BaseCommand<typeof ListVolumes> {
 
   async run(): Promise<VolumeSummary[]> {
     const f = this.flags;
-    const { provider } = await openEc2(f.config, f.region);
-    const volumes = await listVolumes({
-      provider,
-      filters: {
-        ...(f.name ? { name: f.name } : {}),
-        showDeleted: f['show-deleted'],
-        ...(f['volume-id'] ? { volumeId: f['volume-id'] } : {}),
-        ...(f.size !== undefined ? { size: f.size } : {}),
-        ...(f.status ? { status: f.status } : {}),
-        ...(f['attach-status'] ? { attachStatus: f['attach-status'] } : {}),
-        ...(f.zone ? { zone: f.zone } : {}),
-        ...(f['snapshot-id'] ? { snapshotId: f['snapshot-id'] } : {}),
-        ...(f.tag
-          ? { tag: Object.fromEntries(f.tag.map((t) => [t.split('=')[0] ?? t, t.split('=').slice(1).join('=')])) }
-          : {}),
-      },
+    const account = await openAccount(f.config, f.region);
+    const volumes = await account.listVolumes({
+      ...(f.name ? { name: f.name } : {}),
+      showDeleted: f['show-deleted'],
+      ...(f['volume-id'] ? { volumeId: f['volume-id'] } : {}),
+      ...(f.size !== undefined ? { size: f.size } : {}),
+      ...(f.status ? { status: f.status } : {}),
+      ...(f['attach-status'] ? { attachStatus: f['attach-status'] } : {}),
+      ...(f.zone ? { zone: f.zone } : {}),
+      ...(f['snapshot-id'] ? { snapshotId: f['snapshot-id'] } : {}),
+      ...(f.tag
+        ? { tag: Object.fromEntries(f.tag.map((t) => [t.split('=')[0] ?? t, t.split('=').slice(1).join('=')])) }
+        : {}),
     });
     this.io.log(
       volumes.length

@@ -1,8 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { table } from '../cluster/summary.js';
-import { listZones } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ListZones extends BaseCommand<typeof ListZones> {
   static override summary = 'List the availability zones of a region.';
@@ -11,8 +10,8 @@ export default class ListZones extends BaseCommand<typeof ListZones> {
   static override flags = { 'zone-region': Flags.string({ char: 'r', description: 'region (same as --region)' }) };
 
   async run(): Promise<{ name: string; state: string; region: string }[]> {
-    const { provider } = await openEc2(this.flags.config, this.flags['zone-region'] ?? this.flags.region);
-    const zones = await listZones({ provider });
+    const account = await openAccount(this.flags.config, this.flags['zone-region'] ?? this.flags.region);
+    const zones = await account.listZones();
     this.io.log(
       table(
         ['zone', 'state', 'region'],

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { removeImage, type RemoveImageResult } from '../cluster/images.js';
-import { openEc2 } from '../cluster/session.js';
+import type { RemoveImageResult } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class RemoveImage extends BaseCommand<typeof RemoveImage> {
   static override summary = 'Deregister an AMI you own and delete its snapshots.';
@@ -25,9 +25,8 @@ export default class RemoveImage extends BaseCommand<typeof RemoveImage> {
   }
 
   async run(): Promise<RemoveImageResult> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const r = await removeImage({
-      provider,
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const r = await account.removeImage({
       imageId: this.args.image,
       pretend: this.flags.pretend,
       keepImageData: this.flags['keep-image-data'],

@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { removeKey } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class RemoveKey extends BaseCommand<typeof RemoveKey> {
   static override summary = 'Delete an EC2 key pair.';
@@ -15,10 +14,10 @@ export default class RemoveKey extends BaseCommand<typeof RemoveKey> {
   }
 
   async run(): Promise<{ name: string; removed: boolean }> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
+    const account = await openAccount(this.flags.config, this.flags.region);
     if (!this.flags.confirm && !(await this.io.requestConfirm(`Delete key pair ${this.args.name}?`, false)))
       return { name: this.args.name, removed: false };
-    const result = await removeKey({ provider, name: this.args.name });
+    const result = await account.removeKey(this.args.name);
     this.io.log(`Key pair ${result.name} deleted.`);
     return result;
   }

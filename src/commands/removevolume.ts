@@ -1,7 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { removeVolumes } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class RemoveVolume extends BaseCommand<typeof RemoveVolume> {
   static override summary = 'Delete EBS volumes (refuses volumes that are attached or in use).';
@@ -18,10 +17,10 @@ export default class RemoveVolume extends BaseCommand<typeof RemoveVolume> {
   async run(): Promise<{ removed: string[] }> {
     const { argv } = await this.parse(RemoveVolume);
     const ids = argv.map(String);
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
+    const account = await openAccount(this.flags.config, this.flags.region);
     if (!this.flags.confirm && !(await this.io.requestConfirm(`Delete volume(s) ${ids.join(', ')}?`, false)))
       return { removed: [] };
-    const result = await removeVolumes({ provider, volumeIds: ids });
+    const result = await account.removeVolumes(ids);
     this.io.log(`Deleted ${result.removed.join(', ')}.`);
     return result;
   }

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { refuseVolumeHostFlags, volumeHostFlags } from '../cli/volume-host-flags.js';
-import { DEFAULT_RESIZEFS, resizeVolume, type ResizeVolumeResult } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { DEFAULT_RESIZEFS, type ResizeVolumeResult } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ResizeVolume extends BaseCommand<typeof ResizeVolume> {
   static override summary = 'Make a bigger copy of an EBS volume (the original is kept).';
@@ -29,9 +29,8 @@ export default class ResizeVolume extends BaseCommand<typeof ResizeVolume> {
   async run(): Promise<ResizeVolumeResult> {
     const f = this.flags;
     refuseVolumeHostFlags('resizevolume', f);
-    const { provider } = await openEc2(f.config, f.region);
-    const r = await resizeVolume({
-      provider,
+    const account = await openAccount(f.config, f.region);
+    const r = await account.resizeVolume({
       volumeId: this.args.volume,
       sizeGb: this.args.size,
       ...(f.zone ? { zone: f.zone } : {}),

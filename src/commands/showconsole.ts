@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { showConsole } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ShowConsole extends BaseCommand<typeof ShowConsole> {
   static override summary = 'Print an instance’s console output.';
@@ -10,8 +9,8 @@ export default class ShowConsole extends BaseCommand<typeof ShowConsole> {
   static override args = { instance: Args.string({ required: true, description: 'instance id' }) };
 
   async run(): Promise<{ instanceId: string; output: string }> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const result = await showConsole({ provider, instanceId: this.args.instance });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const result = await account.showConsole(this.args.instance);
     this.io.log(result.output || '(no console output yet)');
     return result;
   }

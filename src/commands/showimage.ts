@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { showImage, type ImageSummary } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { ImageSummary } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class ShowImage extends BaseCommand<typeof ShowImage> {
   static override summary = 'Show an AMI’s details.';
@@ -10,8 +10,8 @@ export default class ShowImage extends BaseCommand<typeof ShowImage> {
   static override args = { image: Args.string({ required: true, description: 'AMI id' }) };
 
   async run(): Promise<ImageSummary> {
-    const { provider } = await openEc2(this.flags.config, this.flags.region);
-    const image = await showImage({ provider, imageId: this.args.image });
+    const account = await openAccount(this.flags.config, this.flags.region);
+    const image = await account.showImage(this.args.image);
     for (const [k, v] of Object.entries(image)) this.io.log(`${k}: ${String(v)}`);
     return image;
   }

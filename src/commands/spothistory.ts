@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { spotHistory, type SpotHistory } from '../cluster/resources.js';
-import { openEc2 } from '../cluster/session.js';
+import type { SpotHistory } from '../cloud/account.js';
+import { openAccount } from '../cluster/session.js';
 
 export default class SpotHistoryCommand extends BaseCommand<typeof SpotHistoryCommand> {
   static override summary = 'Show current, average and maximum spot prices of an instance type.';
@@ -20,9 +20,8 @@ export default class SpotHistoryCommand extends BaseCommand<typeof SpotHistoryCo
 
   async run(): Promise<SpotHistory> {
     const f = this.flags;
-    const { provider } = await openEc2(f.config, f.region);
-    const h = await spotHistory({
-      provider,
+    const account = await openAccount(f.config, f.region);
+    const h = await account.spotHistory({
       instanceType: this.args.type,
       ...(f.zone ? { zone: f.zone } : {}),
       ...(f.days ? { days: f.days } : {}),

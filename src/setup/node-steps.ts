@@ -290,8 +290,8 @@ export function userdataStep(): Step<SetupState> {
     skip: (s) =>
       s.ctx.template.userdataScripts.length === 0
         ? 'no USERDATA_SCRIPTS'
-        : s.ctx.provider.kind === 'ec2'
-          ? 'USERDATA_SCRIPTS ran at boot, as EC2 user data'
+        : s.ctx.provider.nodesAreMachines
+          ? 'USERDATA_SCRIPTS ran at boot, as user data'
           : false,
     run: async (s, report) => {
       for (const [i, path] of s.ctx.template.userdataScripts.entries()) {

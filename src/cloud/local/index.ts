@@ -5,8 +5,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError, throwIfAborted } from '../../errors.js';
 import { clusterStateDir, starclusterHome } from '../../paths.js';
+import type { Account } from '../account.js';
+import { TAG_RUN } from '../../model/tags.js';
 import {
+  notSupported,
   type ClusterRecord,
+  type LaunchProblem,
   type LaunchSpec,
   type NodeRecord,
   type NodeState,
@@ -67,6 +71,7 @@ const supervisorMarker = (cluster: string, alias: string): string => `--sc-node=
 
 export class LocalProvider implements Provider {
   readonly kind = 'local' as const;
+  readonly nodesAreMachines = false;
   private readonly env: NodeJS.ProcessEnv;
   private readonly readyTimeoutMs: number;
 
@@ -268,6 +273,77 @@ export class LocalProvider implements Provider {
         await this.writeState(fresh);
       }
     }
+  }
+
+  /** Terminating a process is done when `terminate` returns. */
+  async waitTerminated(): Promise<void> {}
+
+  async terminateRun(cluster: string, runId: string, ids: readonly string[]): Promise<void> {
+    const tagged = (await this.listNodes(cluster)).filter((n) => n.tags[TAG_RUN] === runId).map((n) => n.id);
+    await this.terminate([...new Set([...ids, ...tagged])]);
+  }
+
+  async shuttingDown(): Promise<string[]> {
+    return [];
+  }
+
+  async finishTerminating(
+    cluster: string,
+    terminated: readonly string[],
+  ): Promise<{ extra: string[]; waitedFor: string[] }> {
+    // Anything that appeared since the listing (a start racing us) goes too.
+    const extra = (await this.listNodes(cluster)).map((n) => n.id).filter((id) => !terminated.includes(id));
+    await this.terminate(extra);
+    return { extra, waitedFor: [] };
+  }
+
+  // --- what a process cluster does not have ----------------------------------------------------
+
+  checkTemplate(): Promise<LaunchProblem[]> {
+    return Promise.resolve([]);
+  }
+
+  validateTemplate(): Promise<LaunchProblem[]> {
+    return Promise.resolve([]);
+  }
+
+  /** Processes boot nothing. */
+  userData(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /** No port is opened: nothing to warn about. */
+  templateWarnings(): string[] {
+    return [];
+  }
+
+  /** One machine has no zones: a launch refused here is refused everywhere. */
+  isZoneSpecific(): boolean {
+    return false;
+  }
+
+  launchZones(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  spotRequests(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  async cancelSpotRequests(): Promise<void> {}
+
+  releaseNodes(): Promise<void> {
+    return Promise.reject(
+      notSupported('local', 'cannot keep removed nodes running outside the cluster', 'remove them without -k'),
+    );
+  }
+
+  account(): Account {
+    throw notSupported(
+      'local',
+      'has no account: key pairs, volumes, images, zones and spot prices exist on EC2',
+      'give the command an EC2 config (or the AWS credential chain) and --region',
+    );
   }
 
   /** SIGTERM the supervisor (it stops its children), then SIGKILL whatever of ours is left. */

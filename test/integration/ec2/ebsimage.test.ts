@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
-import { createVolume, listSpots, removeVolumes, resizeVolume } from '../../../src/cluster/resources.js';
 import { runCommand } from '../../_helpers/cli.js';
 import { boto3, createKeyPair, deleteKeyPair, someImage } from '../../_helpers/localstack.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
@@ -163,8 +162,7 @@ out = {'state': i['State'], 'description': i.get('Description'), 'tags': tags(i)
 
 describe('volumes, the StarCluster way', () => {
   it('createvolume tags the format command; -s (volume host) is a usage error, never an unexpected one', async () => {
-    const vol = await createVolume({
-      provider,
+    const vol = await provider.account().createVolume({
       sizeGb: 2,
       zone: 'us-east-1a',
       name: `fmt-${run}`,
@@ -173,7 +171,7 @@ describe('volumes, the StarCluster way', () => {
     try {
       expect(vol.tags['starcluster:mkfs']).toBe('mkfs.xfs');
     } finally {
-      await removeVolumes({ provider, volumeIds: [vol.id] });
+      await provider.account().removeVolumes([vol.id]);
     }
     const host = await cli('createvolume', '2', 'us-east-1a', '-s');
     expect(host.code, host.out).toBe(2);
@@ -182,10 +180,10 @@ describe('volumes, the StarCluster way', () => {
   }, 300_000);
 
   it('resizevolume makes a bigger copy tagged to grow its filesystem, keeps the original, deletes the snapshot', async () => {
-    const vol = await createVolume({ provider, sizeGb: 2, zone: 'us-east-1a', name: `rs-${run}` });
+    const vol = await provider.account().createVolume({ sizeGb: 2, zone: 'us-east-1a', name: `rs-${run}` });
     let made: string | undefined;
     try {
-      const r = await resizeVolume({ provider, volumeId: vol.id, sizeGb: 5 });
+      const r = await provider.account().resizeVolume({ volumeId: vol.id, sizeGb: 5 });
       made = r.volume.id;
       expect(r.volume).toMatchObject({ sizeGb: 5, zone: 'us-east-1a' });
       expect(r.volume.tags).toMatchObject({ 'starcluster:resizefs': 'resize2fs', 'starcluster:resized-from': vol.id });
@@ -195,16 +193,16 @@ describe('volumes, the StarCluster way', () => {
         { a: vol.id, b: made },
       );
       expect(seen).toEqual({ sizes: [2, 5], snapshots: 0 });
-      await expect(resizeVolume({ provider, volumeId: vol.id, sizeGb: 1 })).rejects.toMatchObject({
+      await expect(provider.account().resizeVolume({ volumeId: vol.id, sizeGb: 1 })).rejects.toMatchObject({
         code: 'VolumeNotLarger',
       });
     } finally {
-      await removeVolumes({ provider, volumeIds: [vol.id, ...(made ? [made] : [])] });
+      await provider.account().removeVolumes([vol.id, ...(made ? [made] : [])]);
     }
   });
 
   it('listspots lists requests (open and active by default)', async () => {
-    const spots = await listSpots({ provider });
+    const spots = await provider.account().listSpots();
     expect(spots.every((s) => s.state === 'open' || s.state === 'active')).toBe(true);
   });
 });

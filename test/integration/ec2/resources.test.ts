@@ -3,32 +3,24 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProvider, ec2Of } from '../../../src/cloud/index.js';
+import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from '../../../src/cloud/ec2/fingerprint.js';
 import { StarclusterError } from '../../../src/errors.js';
-import {
-  createKey,
-  createVolume,
-  listKeyPairs,
-  listRegions,
-  listVolumes,
-  listZones,
-  removeKey,
-  removeVolumes,
-  showImage,
-  spotHistory,
-} from '../../../src/cluster/resources.js';
+import type { Account } from '../../../src/cloud/account.js';
+import { volumeAttacher } from '../../../src/setup/volumes.js';
 import { boto3, someImage } from '../../_helpers/localstack.js';
 
 /** The account-level commands' library calls against LocalStack, checked with boto3. */
 const run = randomBytes(3).toString('hex');
 let dir: string;
 let provider: Provider;
+let account: Account;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-res-'));
   provider = await createProvider(undefined, undefined, { kind: 'ec2' });
+  account = provider.account();
 });
 
 afterAll(async () => {
@@ -39,7 +31,7 @@ describe('key pairs', () => {
   it('createkey writes a 0600 private key whose fingerprint matches the pair; removekey deletes it', async () => {
     const name = `sc-res-${run}`;
     const file = join(dir, 'k', `${name}.pem`);
-    const made = await createKey({ provider, name, outputFile: file });
+    const made = await account.createKey({ name, outputFile: file });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const fromBoto = await boto3<string[]>(
       `out = [k['KeyFingerprint'] for k in ec2.describe_key_pairs(KeyNames=[args['name']])['KeyPairs']]`,
@@ -47,12 +39,12 @@ describe('key pairs', () => {
     );
     expect(fromBoto).toEqual([made.fingerprint]);
     expect(fingerprintMatches(made.fingerprint, fingerprintsOfPrivateKey(await readFile(file, 'utf8')))).toBe(true);
-    expect((await listKeyPairs({ provider })).map((k) => k.name)).toContain(name);
+    expect((await account.listKeyPairs()).map((k) => k.name)).toContain(name);
     // Never overwrites a key file.
-    await expect(createKey({ provider, name: `${name}-2`, outputFile: file })).rejects.toMatchObject({
+    await expect(account.createKey({ name: `${name}-2`, outputFile: file })).rejects.toMatchObject({
       code: 'KeyFileExists',
     });
-    await removeKey({ provider, name });
+    await account.removeKey(name);
     const left = await boto3<number>(
       `out = len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'] == args['name']])`,
       { name },
@@ -63,11 +55,11 @@ describe('key pairs', () => {
 
 describe('volumes', () => {
   it('createvolume → listvolumes (filtered) → removevolume', async () => {
-    const vol = await createVolume({ provider, sizeGb: 3, zone: 'us-east-1a', name: `data-${run}` });
+    const vol = await account.createVolume({ sizeGb: 3, zone: 'us-east-1a', name: `data-${run}` });
     expect(vol.id).toMatch(/^vol-/);
-    const listed = await listVolumes({ provider, filters: { name: `data-${run}` } });
+    const listed = await account.listVolumes({ name: `data-${run}` });
     expect(listed.map((v) => [v.id, v.sizeGb, v.zone])).toEqual([[vol.id, 3, 'us-east-1a']]);
-    await removeVolumes({ provider, volumeIds: [vol.id] });
+    await account.removeVolumes([vol.id]);
     const left = await boto3<number>(
       `out = len([v for v in ec2.describe_volumes()['Volumes'] if v['VolumeId'] == args['id']])`,
       { id: vol.id },
@@ -76,9 +68,8 @@ describe('volumes', () => {
   });
 
   it('attaches a volume to an instance and waits until EC2 reports it attached', async () => {
-    const ec2 = ec2Of(provider);
-    if (!ec2) throw new Error('expected the EC2 provider');
-    const vol = await createVolume({ provider, sizeGb: 2, zone: 'us-east-1a', name: `attach-${run}` });
+    const volumes = volumeAttacher(provider);
+    const vol = await account.createVolume({ sizeGb: 2, zone: 'us-east-1a', name: `attach-${run}` });
     const [node] = await provider.launch({
       cluster: `sc-vol-${run}`,
       role: 'master',
@@ -89,9 +80,9 @@ describe('volumes', () => {
       clientToken: `sc-vol-${run}`,
     });
     try {
-      await ec2.waitRunning([node!.id]);
-      await ec2.attachVolume(vol.id, node!.id, '/dev/sdz');
-      await ec2.waitVolumeAttached(vol.id, node!.id);
+      await provider.waitRunning([node!.id]);
+      await volumes.attachVolume(vol.id, node!.id, '/dev/sdz');
+      await volumes.waitVolumeAttached(vol.id, node!.id);
       const state = await boto3<string>(
         `out = ec2.describe_volumes(VolumeIds=[args['id']])['Volumes'][0]['Attachments'][0]['State']`,
         { id: vol.id },
@@ -100,24 +91,24 @@ describe('volumes', () => {
     } finally {
       await provider.terminate([node!.id]);
       await boto3(`ec2.detach_volume(VolumeId=args['id'], Force=True)\nout = 0`, { id: vol.id }).catch(() => 0);
-      await removeVolumes({ provider, volumeIds: [vol.id] }).catch(() => undefined);
+      await account.removeVolumes([vol.id]).catch(() => undefined);
     }
   });
 
   it('refuses a zone that does not exist', async () => {
-    const error: unknown = await createVolume({ provider, sizeGb: 1, zone: 'us-east-1z' }).catch((e: unknown) => e);
+    const error: unknown = await account.createVolume({ sizeGb: 1, zone: 'us-east-1z' }).catch((e: unknown) => e);
     expect(StarclusterError.is(error) && error.code).toBe('UnknownZone');
   });
 });
 
 describe('regions, zones, images, spot prices', () => {
   it('lists what EC2 has', async () => {
-    expect((await listRegions({ provider })).map((r) => r.name)).toContain('us-east-1');
-    expect((await listZones({ provider })).map((z) => z.name)).toContain('us-east-1a');
+    expect((await account.listRegions()).map((r) => r.name)).toContain('us-east-1');
+    expect((await account.listZones()).map((z) => z.name)).toContain('us-east-1a');
     const id = await someImage();
-    expect((await showImage({ provider, imageId: id })).id).toBe(id);
-    await expect(showImage({ provider, imageId: 'ami-0000dead' })).rejects.toMatchObject({ code: 'ImageNotFound' });
-    const h = await spotHistory({ provider, instanceType: 'm5.large', days: 30 });
+    expect((await account.showImage(id)).id).toBe(id);
+    await expect(account.showImage('ami-0000dead')).rejects.toMatchObject({ code: 'ImageNotFound' });
+    const h = await account.spotHistory({ instanceType: 'm5.large', days: 30 });
     expect(h.instanceType).toBe('m5.large');
     if (h.points.length) expect(h.max).toBeGreaterThanOrEqual(h.average ?? 0);
   });

@@ -13,7 +13,6 @@ import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
-import { createKey, removeKey } from '../../../src/cluster/resources.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 
 const run = promisify(execFile);
@@ -121,7 +120,7 @@ export async function ec2Fixture(endpoint: string, opts: FixtureOptions = {}): P
       // Short waits: LocalStack answers at once; a stuck wait should fail the test, not hang it.
       ec2Options: { waitTimeoutSeconds: 120, sgDeleteDelaysMs: [250, 500, 1000, 2000, 4000, 8000] },
     });
-  await createKey({ provider: await makeProvider(), name: keyName, outputFile: keyFile, io: new RecordingIoHost() });
+  await (await makeProvider()).account().createKey({ name: keyName, outputFile: keyFile, io: new RecordingIoHost() });
   return {
     dir,
     configPath,
@@ -133,7 +132,12 @@ export async function ec2Fixture(endpoint: string, opts: FixtureOptions = {}): P
     env,
     provider: makeProvider,
     cleanup: async () => {
-      await removeKey({ provider: await makeProvider(), name: keyName }).catch(() => undefined);
+      await (
+        await makeProvider()
+      )
+        .account()
+        .removeKey(keyName)
+        .catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -17,11 +17,11 @@ describe('[global] REFRESH_INTERVAL and [aws info] AWS_PROXY reach the EC2 clien
     );
     const config = await loadConfig({ path, env });
     const provider = (await createProvider({ provider: 'ec2' }, config, { env })) as Ec2Provider;
-    expect(provider.api.settings).toMatchObject({
+    expect(provider.settings).toMatchObject({
       pollSeconds: 15,
       proxy: { host: 'proxy.internal', port: 3128, user: 'me', pass: 's3cret' },
     });
-    expect(instanceWaitDelays(provider.api.settings)).toEqual({ minDelay: 1, maxDelay: 15 });
+    expect(instanceWaitDelays(provider.settings)).toEqual({ minDelay: 1, maxDelay: 15 });
     expect(instanceWaitDelays({})).toEqual({ minDelay: 1, maxDelay: 10 });
   });
 });

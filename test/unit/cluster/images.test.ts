@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { resolveImagesWith, type ImageCatalog } from '../../../src/cloud/ec2/images.js';
-import type { ClusterRecord, ImageRequest, LaunchSpec, NodeRecord, Provider } from '../../../src/cloud/provider.js';
+import { LocalProvider } from '../../../src/cloud/local/index.js';
+import type {
+  ClusterRecord,
+  ImageRequest,
+  ImageResolution,
+  LaunchSpec,
+  NodeRecord,
+  Provider,
+} from '../../../src/cloud/provider.js';
 import { defaultTemplate, emptyConfig } from '../../../src/model/template.js';
 import { addNodes } from '../../../src/cluster/resize.js';
 import { renderPlan, startCluster } from '../../../src/cluster/start.js';
@@ -32,26 +40,26 @@ const catalog: ImageCatalog = {
     })[name],
 };
 
-class RecordingProvider implements Provider {
-  readonly kind = 'local' as const;
+/** A local provider that launches nothing: it records the launches and answers with what it recorded. */
+class RecordingProvider extends LocalProvider {
   readonly launches: LaunchSpec[] = [];
   readonly made: NodeRecord[] = [];
-  resolveImages(requests: readonly ImageRequest[]) {
+  resolveImages(requests: readonly ImageRequest[]): Promise<ImageResolution> {
     return resolveImagesWith(catalog, requests);
   }
-  async listNodes(): Promise<NodeRecord[]> {
+  override async listNodes(): Promise<NodeRecord[]> {
     return this.made;
   }
-  async listClusters(): Promise<string[]> {
+  override async listClusters(): Promise<string[]> {
     return [];
   }
-  async describeNodes(ids: string[]): Promise<NodeRecord[]> {
+  override async describeNodes(ids: string[]): Promise<NodeRecord[]> {
     return this.made.filter((n) => ids.includes(n.id));
   }
-  async describeCluster(): Promise<ClusterRecord> {
+  override async describeCluster(): Promise<ClusterRecord> {
     return {};
   }
-  async launch(spec: LaunchSpec): Promise<NodeRecord[]> {
+  override async launch(spec: LaunchSpec): Promise<NodeRecord[]> {
     this.launches.push(spec);
     const nodes = spec.aliases.map((alias) => ({
       id: `i-${alias}`,
@@ -67,10 +75,10 @@ class RecordingProvider implements Provider {
     this.made.push(...nodes);
     return nodes;
   }
-  async waitRunning(ids: string[]): Promise<NodeRecord[]> {
+  override async waitRunning(ids: string[]): Promise<NodeRecord[]> {
     return this.made.filter((n) => ids.includes(n.id));
   }
-  async terminate(): Promise<void> {}
+  override async terminate(): Promise<void> {}
 }
 
 function template(over: Partial<ClusterTemplate>): ClusterTemplate {

@@ -154,7 +154,7 @@ describe("StarCluster's test_config.py cases against our loader", () => {
     expect(details[0]).toContain('is a StarCluster (Python) plugin class');
     expect(details[0]).toContain('docs/porting-plugins.md');
     const config = await loadConfig({ path, env: cleanEnv() });
-    const problems = await validateOffline(getClusterTemplate(config, 'c1'), []);
+    const problems = await validateOffline(getClusterTemplate(config, 'c1'));
     expect(problems.filter((p) => p.code === 'PluginInvalid').map((p) => p.message.split(' SETUP_CLASS')[0])).toEqual([
       `${path}:51: [plugin p1]`,
       `${path}:56: [plugin p2]`,

@@ -1,11 +1,9 @@
-import { ec2Of, createProvider } from '../cloud/index.js';
-import { TAG_CLUSTER, type Provider } from '../cloud/provider.js';
-import type { StarclusterConfig } from '../config/types.js';
-import { CloudError, UsageError } from '../errors.js';
-import type { IoHost } from '../io-host.js';
-import { runSteps, type Step } from '../steps.js';
-import { fromTags, isCode, isNotImplemented } from '../cloud/ec2/api.js';
-import type { Ec2Provider } from '../cloud/ec2/provider.js';
+import { CloudError, UsageError } from '../../errors.js';
+import { TAG_ALIAS, TAG_CLUSTER } from '../../model/tags.js';
+import { runSteps, type Step } from '../../steps.js';
+import type { EbsImageOptions, EbsImageResult, RemoveImageOptions, RemoveImageResult } from '../account.js';
+import type { AccountContext } from './account.js';
+import { fromTags, isCode, isNotImplemented } from './api.js';
 
 /**
  * AMIs made from running nodes, as StarCluster users saved their software stack: `ebsimage`
@@ -18,46 +16,6 @@ export const TAG_IMAGE_OF = 'starcluster:image-of';
 export const TAG_IMAGE_CLUSTER = 'starcluster:image-cluster';
 export const TAG_IMAGE_NODE = 'starcluster:image-node';
 
-export interface ImageTarget {
-  config?: StarclusterConfig;
-  provider?: Provider;
-}
-
-async function ec2Provider(target: ImageTarget): Promise<Ec2Provider> {
-  const provider = target.provider ?? (await createProvider(undefined, target.config, { kind: 'ec2' }));
-  const e = ec2Of(provider);
-  if (!e) throw new UsageError('NotEc2', 'images exist on EC2 only');
-  return e;
-}
-
-export interface EbsImageOptions extends ImageTarget {
-  instanceId: string;
-  name: string;
-  description?: string;
-  /** Put on the image's snapshots as their `Description` tag (CreateImage sets their own description). */
-  snapshotDescription?: string;
-  /** CreateImage NoReboot: image the disk as it is, without the clean reboot EC2 does by default. */
-  noReboot?: boolean;
-  /** Extra tags on the image and its snapshots. */
-  tags?: Record<string, string>;
-  io: IoHost;
-  signal?: AbortSignal;
-  /** Seconds to wait for `available` (default: the provider's wait timeout). */
-  waitSeconds?: number;
-}
-
-export interface EbsImageResult {
-  imageId: string;
-  name: string;
-  instanceId: string;
-  cluster?: string;
-  node?: string;
-  state: string;
-  snapshotIds: string[];
-  architecture?: string;
-  rootDeviceName?: string;
-}
-
 interface EbsImageState {
   imageId?: string;
   /** The endpoint could not tag snapshots at creation (LocalStack): tag them once the image exists. */
@@ -65,49 +23,54 @@ interface EbsImageState {
   instance?: { cluster?: string; alias?: string; rootDeviceType?: string };
 }
 
+/** The instance to image, if it can be: it exists, boots from EBS, and the name is free. */
+async function inspectInstance(c: AccountContext, opts: EbsImageOptions): Promise<EbsImageState['instance']> {
+  const found = await c.api.describeInstances([], [opts.instanceId]).catch((error: unknown) => {
+    if (isCode(error, 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed')) return [];
+    throw error;
+  });
+  const instance = found[0];
+  if (!instance || instance.State?.Name === 'terminated' || instance.State?.Name === 'shutting-down')
+    throw new CloudError('InstanceNotFound', `instance ${opts.instanceId} does not exist in ${c.region}`, {
+      hint: 'see `starcluster listinstances`',
+    });
+  if (instance.RootDeviceType === 'instance-store')
+    throw new UsageError(
+      'InstanceStoreRoot',
+      `instance ${opts.instanceId} boots from instance store: only EBS-backed instances can be imaged (StarCluster's s3image world is gone)`,
+    );
+  // AWS refuses a second image of the same name in an account and region; say so before making anything.
+  const taken = await c.api.describeImages({
+    owners: ['self'],
+    filters: [{ Name: 'name', Values: [opts.name] }],
+  });
+  if (taken.length)
+    throw new UsageError(
+      'ImageNameTaken',
+      `an image named ${opts.name} already exists (${taken.map((i) => i.ImageId).join(', ')}): choose another name`,
+      { hint: 'see `starcluster listimages`' },
+    );
+  const tags = fromTags(instance.Tags);
+  return {
+    ...(tags[TAG_CLUSTER] ? { cluster: tags[TAG_CLUSTER] } : {}),
+    ...(tags[TAG_ALIAS] ? { alias: tags[TAG_ALIAS] } : {}),
+  };
+}
+
 /**
  * `ebsimage INSTANCE NAME`: CreateImage from a running (or stopped) EBS-backed instance, tagged
  * with where it came from, then waits until EC2 says `available`. Ctrl-C or a failure while
  * waiting deregisters the half-made image and deletes its snapshots.
  */
-export async function ebsImage(opts: EbsImageOptions): Promise<EbsImageResult> {
-  const e = await ec2Provider(opts);
+export async function ebsImage(c: AccountContext, opts: EbsImageOptions): Promise<EbsImageResult> {
+  const e = c;
   const state: EbsImageState = {};
   const steps: Step<EbsImageState>[] = [
     {
       id: 'inspect',
       title: `Looking at ${opts.instanceId}`,
       run: async (s) => {
-        const found = await e.api.describeInstances([], [opts.instanceId]).catch((error: unknown) => {
-          if (isCode(error, 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed')) return [];
-          throw error;
-        });
-        const instance = found[0];
-        if (!instance || instance.State?.Name === 'terminated' || instance.State?.Name === 'shutting-down')
-          throw new CloudError('InstanceNotFound', `instance ${opts.instanceId} does not exist in ${e.region}`, {
-            hint: 'see `starcluster listinstances`',
-          });
-        if (instance.RootDeviceType === 'instance-store')
-          throw new UsageError(
-            'InstanceStoreRoot',
-            `instance ${opts.instanceId} boots from instance store: only EBS-backed instances can be imaged (StarCluster's s3image world is gone)`,
-          );
-        // AWS refuses a second image of the same name in an account and region; say so before making anything.
-        const taken = await e.api.describeImages({
-          owners: ['self'],
-          filters: [{ Name: 'name', Values: [opts.name] }],
-        });
-        if (taken.length)
-          throw new UsageError(
-            'ImageNameTaken',
-            `an image named ${opts.name} already exists (${taken.map((i) => i.ImageId).join(', ')}): choose another name`,
-            { hint: 'see `starcluster listimages`' },
-          );
-        const tags = fromTags(instance.Tags);
-        s.instance = {
-          ...(tags[TAG_CLUSTER] ? { cluster: tags[TAG_CLUSTER] } : {}),
-          ...(tags['starcluster:alias'] ? { alias: tags['starcluster:alias'] } : {}),
-        };
+        s.instance = await inspectInstance(c, opts);
       },
     },
     {
@@ -186,7 +149,7 @@ function snapshotsOf(image: { BlockDeviceMappings?: { Ebs?: { SnapshotId?: strin
 }
 
 /** Deregisters an image and (unless `keepData`) deletes its snapshots; returns the snapshots it deleted. */
-async function deleteImage(e: Ec2Provider, imageId: string, keepData: boolean): Promise<string[]> {
+async function deleteImage(e: AccountContext, imageId: string, keepData: boolean): Promise<string[]> {
   const [image] = await e.api.describeImages({ imageIds: [imageId] }).catch(() => []);
   const snapshots = new Set(snapshotsOf(image));
   // Snapshots CreateImage tagged for this image, in case the mapping does not name them.
@@ -212,30 +175,9 @@ async function deleteImage(e: Ec2Provider, imageId: string, keepData: boolean): 
   return deleted;
 }
 
-export interface RemoveImageOptions extends ImageTarget {
-  imageId: string;
-  /** `-p/--pretend`: say what would be removed, remove nothing. */
-  pretend?: boolean;
-  /** `-k/--keep-image-data`: deregister only, keep the snapshots. */
-  keepImageData?: boolean;
-  /** Ask first unless this is set (`-c`). */
-  confirm?: boolean;
-  io: IoHost;
-}
-
-export interface RemoveImageResult {
-  imageId: string;
-  name: string;
-  removed: boolean;
-  pretend: boolean;
-  /** Snapshots deleted (or, with pretend, that would be). */
-  snapshotIds: string[];
-  declined?: boolean;
-}
-
 /** `removeimage AMI`: deregister an image you own and delete its root snapshots (StarCluster's "image data"). */
-export async function removeImage(opts: RemoveImageOptions): Promise<RemoveImageResult> {
-  const e = await ec2Provider(opts);
+export async function removeImage(c: AccountContext, opts: RemoveImageOptions): Promise<RemoveImageResult> {
+  const e = c;
   const images = await e.api.describeImages({ imageIds: [opts.imageId] }).catch((error: unknown) => {
     if (isCode(error, 'InvalidAMIID.NotFound', 'InvalidAMIID.Malformed')) return [];
     throw error;

@@ -6,7 +6,7 @@ import {
   planIngressRules,
   ruleKey,
   securityGroupName,
-} from '../../../src/cluster/security-group.js';
+} from '../../../src/cloud/security-group.js';
 
 const perm = (over: Partial<PermissionSettings>): PermissionSettings => ({
   name: 'p',

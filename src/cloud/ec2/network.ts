@@ -1,0 +1,188 @@
+import type { Filter, IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
+import { CloudError } from '../../errors.js';
+import { TAG_CLUSTER, TAG_RUN } from '../../model/tags.js';
+import { sleep } from '../../clock.js';
+import type { ClusterGroup, ClusterNetwork, GroupSpec } from '../provider.js';
+import type { IngressRule } from '../security-group.js';
+import { fromTags, isCode, isNotImplemented, type Ec2Api } from './api.js';
+import { supportsPlacementGroup } from './prices.js';
+
+/**
+ * A cluster's network on EC2: its security group `@sc-NAME` (created in the subnet's VPC, rules
+ * added, deleted with retries while instances still hold it) and its cluster placement group.
+ */
+export class Ec2Network implements ClusterNetwork {
+  /** False once the endpoint said it has no placement groups (LocalStack's EC2 does not implement them). */
+  private placementGroupsSupported = true;
+
+  constructor(
+    private readonly api: Ec2Api,
+    /** Backoff for deleting a group still in use (ms). */
+    private readonly deleteDelaysMs: readonly number[],
+  ) {}
+
+  async findGroup(name: string, vpcId?: string): Promise<ClusterGroup | undefined> {
+    const filters: Filter[] = [{ Name: 'group-name', Values: [name] }];
+    if (vpcId) filters.push({ Name: 'vpc-id', Values: [vpcId] });
+    const group = (await this.api.describeSecurityGroups(filters))[0];
+    return group ? toClusterGroup(group) : undefined;
+  }
+
+  async clusterGroups(cluster: string): Promise<ClusterGroup[]> {
+    const tagged = await this.api.describeSecurityGroups([{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }]);
+    const byName = await this.api.describeSecurityGroups([{ Name: 'group-name', Values: [`@sc-${cluster}`] }]);
+    const seen = new Map<string, ClusterGroup>();
+    for (const g of [...tagged, ...byName]) if (g.GroupId) seen.set(g.GroupId, toClusterGroup(g));
+    return [...seen.values()];
+  }
+
+  async createGroup(input: GroupSpec): Promise<ClusterGroup> {
+    const vpcId = input.subnetId ? (await this.api.describeSubnets([input.subnetId]))[0]?.VpcId : undefined;
+    let id: string;
+    try {
+      id = await this.api.createSecurityGroup(input.name, input.description, input.tags, vpcId);
+    } catch (error) {
+      // A retried call whose first answer was lost meets the group that first call made
+      // (InvalidGroup.Duplicate): a group carrying this run's id is ours, so carry on with it.
+      const mine = (await this.clusterGroups(input.cluster)).find((g) => g.tags[TAG_RUN] === input.runId);
+      if (!mine) throw error;
+      id = mine.id;
+    }
+    return { id, name: input.name, ...(vpcId ? { vpcId } : {}), tags: input.tags, rules: [] };
+  }
+
+  async dryRunGroup(name: string): Promise<true> {
+    return this.api.dryRun('CreateSecurityGroup', () =>
+      this.api.createSecurityGroup(name, 'dry run', {}, undefined, true),
+    );
+  }
+
+  async resolveRules(rules: readonly IngressRule[], vpcId: string | undefined): Promise<IngressRule[]> {
+    return Promise.all(
+      rules.map(async (r) => {
+        if (r.kind !== 'group') return r;
+        const id = await this.resolveGroupId(r.group, vpcId);
+        if (!id)
+          throw new CloudError(
+            'SourceGroupNotFound',
+            `${r.description.replace('starcluster: ', '')}: SOURCE_GROUP ${r.group} is no security group${vpcId ? ` in ${vpcId}` : ''}`,
+            { hint: 'write the id (sg-…) or the name of a group in the same VPC as the cluster' },
+          );
+        return { ...r, group: id };
+      }),
+    );
+  }
+
+  /**
+   * The id of a SOURCE_GROUP: an `sg-` id as written, else the group of that name within the VPC
+   * (or the default VPC when none is given). Undefined when there is no such group.
+   */
+  private async resolveGroupId(idOrName: string, vpcId?: string): Promise<string | undefined> {
+    if (/^sg-[0-9a-f]+$/.test(idOrName)) return idOrName;
+    return (await this.findGroup(idOrName, vpcId))?.id;
+  }
+
+  async authorize(groupId: string, rules: readonly IngressRule[]): Promise<void> {
+    await this.api.authorizeIngress(
+      groupId,
+      rules.map((r) => toPermission(groupId, r)),
+    );
+  }
+
+  /** Deletes a group, retrying while EC2 still sees it in use (instances shutting down). */
+  async deleteGroup(groupId: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.api.deleteSecurityGroup(groupId);
+        return;
+      } catch (error) {
+        if (isCode(error, 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound')) return;
+        const delay = this.deleteDelaysMs[attempt];
+        if (!isCode(error, 'DependencyViolation', 'InvalidGroup.InUse') || delay === undefined) throw error;
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  // --- placement group -------------------------------------------------------------------------
+
+  placementFits(instanceTypes: readonly string[]): boolean {
+    return instanceTypes.every((t) => supportsPlacementGroup(t));
+  }
+
+  async findPlacementGroup(name: string): Promise<boolean> {
+    if (!this.placementGroupsSupported) return false;
+    try {
+      const groups = await this.api.describePlacementGroups([{ Name: 'group-name', Values: [name] }]);
+      return groups.some((g) => g.GroupName === name && g.State !== 'deleted' && g.State !== 'deleting');
+    } catch (error) {
+      if (isCode(error, 'InvalidPlacementGroup.Unknown')) return false;
+      if (isNotImplemented(error)) {
+        this.placementGroupsSupported = false;
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  async createPlacementGroup(name: string, tags: Record<string, string>): Promise<boolean> {
+    if (!this.placementGroupsSupported) return false;
+    try {
+      await this.api.createPlacementGroup(name, tags);
+      return true;
+    } catch (error) {
+      if (!isNotImplemented(error)) throw error;
+      this.placementGroupsSupported = false;
+      return false;
+    }
+  }
+
+  async deletePlacementGroup(name: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.api.deletePlacementGroup(name);
+        return;
+      } catch (error) {
+        if (isCode(error, 'InvalidPlacementGroup.Unknown')) return;
+        const delay = this.deleteDelaysMs[attempt];
+        if (!isCode(error, 'InvalidPlacementGroup.InUse') || delay === undefined) throw error;
+        await sleep(delay, signal);
+      }
+    }
+  }
+}
+
+function toPermission(groupId: string, r: IngressRule): IpPermission {
+  const description = r.description ? { Description: r.description } : {};
+  if (r.kind === 'self') return { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: groupId, ...description }] };
+  const ports = { IpProtocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort };
+  // SOURCE_GROUP: that group and nothing else (no IpRanges beside it).
+  if (r.kind === 'group') return { ...ports, UserIdGroupPairs: [{ GroupId: r.group, ...description }] };
+  return { ...ports, IpRanges: [{ CidrIp: r.cidr, ...description }] };
+}
+
+function toClusterGroup(g: SecurityGroup): ClusterGroup {
+  const rules: IngressRule[] = [];
+  for (const p of g.IpPermissions ?? []) {
+    const ports = {
+      protocol: (p.IpProtocol ?? '-1') as IngressRule['protocol'],
+      fromPort: p.FromPort ?? -1,
+      toPort: p.ToPort ?? -1,
+      description: '',
+    };
+    for (const pair of p.UserIdGroupPairs ?? [])
+      rules.push(
+        pair.GroupId === g.GroupId
+          ? { kind: 'self', protocol: '-1', fromPort: -1, toPort: -1, description: '' }
+          : { kind: 'group', ...ports, group: pair.GroupId ?? '' },
+      );
+    for (const range of p.IpRanges ?? []) rules.push({ kind: 'cidr', ...ports, cidr: range.CidrIp ?? '' });
+  }
+  return {
+    id: g.GroupId ?? '',
+    name: g.GroupName ?? '',
+    ...(g.VpcId ? { vpcId: g.VpcId } : {}),
+    tags: fromTags(g.Tags),
+    rules,
+  };
+}
