@@ -1,6 +1,7 @@
 import type { ClusterTemplate } from '../config/types.js';
 import { execChecked } from '../remote/types.js';
 import type { Step } from '../steps.js';
+import { shellQuote } from '../shell.js';
 import type { NodeAccess, SetupNode } from './session.js';
 import { onNodes } from './session.js';
 
@@ -71,17 +72,15 @@ export interface AutostopSettings {
   stateDir?: string;
 }
 
-const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
-
 /** /etc/starcluster/autostop.conf: shell assignments the check sources. */
 export function autostopConfig(s: AutostopSettings): string {
   return [
     ...(s.deadline !== undefined ? [`DEADLINE=${Math.floor(s.deadline)}`] : []),
     ...(s.idleSeconds !== undefined ? [`IDLE_SECONDS=${Math.floor(s.idleSeconds)}`] : []),
     `ROLE=${s.role}`,
-    `CLUSTER_USER=${quote(s.clusterUser)}`,
-    `POWEROFF=${quote(s.poweroff ?? 'shutdown -h now')}`,
-    ...(s.stateDir ? [`STATE=${quote(s.stateDir)}`] : []),
+    `CLUSTER_USER=${shellQuote(s.clusterUser)}`,
+    `POWEROFF=${shellQuote(s.poweroff ?? 'shutdown -h now')}`,
+    ...(s.stateDir ? [`STATE=${shellQuote(s.stateDir)}`] : []),
     '',
   ].join('\n');
 }

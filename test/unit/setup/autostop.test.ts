@@ -85,7 +85,7 @@ describe('autostop (MAX_LIFETIME, IDLE_SHUTDOWN) on a node', () => {
       clusterUser: 'sgeadmin',
     });
     expect(autostopConfig(s)).toBe(
-      `DEADLINE=${launchTime.getTime() / 1000 + 5400}\nIDLE_SECONDS=900\nROLE=node\nCLUSTER_USER='sgeadmin'\nPOWEROFF='shutdown -h now'\n`,
+      `DEADLINE=${launchTime.getTime() / 1000 + 5400}\nIDLE_SECONDS=900\nROLE=node\nCLUSTER_USER=sgeadmin\nPOWEROFF='shutdown -h now'\n`,
     );
   });
 });
