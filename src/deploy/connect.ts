@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import type { ClusterContext } from '../model/context.js';
 import { Client } from '../engines/client/client.js';
 import { KEY_FILES, loadPeerKeys } from '../engines/protocol/keys.js';
+import { deadlineIn, systemClock, type Clock } from '../clock.js';
 import { JobError, throwIfAborted } from '../errors.js';
 import { clusterStateDir, starclusterHome } from '../paths.js';
 import { LocalNodeRunner } from './local-runner.js';
+import { retryUntil } from './retry.js';
 import { connectThroughTunnel } from './ssh-connect.js';
 import { CONTROLLER_START_MS, readEngineState, type EngineState } from './state.js';
 
@@ -19,25 +21,20 @@ async function connectDirect(state: EngineState, stateDir: string, timeoutMs: nu
 }
 
 /** The controller process takes a moment to bind after its supervisor starts it. */
-async function connectDirectPatiently(state: EngineState, stateDir: string, signal?: AbortSignal): Promise<Client> {
-  const deadline = Date.now() + CONTROLLER_START_MS;
-  for (;;) {
-    throwIfAborted(signal);
-    try {
-      return await connectDirect(state, stateDir, 3_000);
-    } catch (error) {
-      if (Date.now() > deadline) {
-        throw new JobError(
-          'ControllerDidNotStart',
-          `the controller did not answer on ${state.host}:${state.clientPort}`,
-          {
-            hint: 'see nodes/master/controller.log under the cluster state dir',
-            cause: error,
-          },
-        );
-      }
-    }
-  }
+async function connectDirectPatiently(
+  state: EngineState,
+  stateDir: string,
+  signal: AbortSignal | undefined,
+  clock: Clock,
+): Promise<Client> {
+  return retryUntil(deadlineIn(CONTROLLER_START_MS, clock), () => connectDirect(state, stateDir, 3_000), {
+    signal,
+    expired: (error) =>
+      new JobError('ControllerDidNotStart', `the controller did not answer on ${state.host}:${state.clientPort}`, {
+        hint: 'see nodes/master/controller.log under the cluster state dir',
+        cause: error,
+      }),
+  });
 }
 
 /**
@@ -47,10 +44,11 @@ async function connectDirectPatiently(state: EngineState, stateDir: string, sign
 export async function connectToRuntime(
   state: EngineState,
   stateDir: string,
-  options: { starting?: boolean; signal?: AbortSignal | undefined } = {},
+  options: { starting?: boolean; signal?: AbortSignal | undefined; clock?: Clock } = {},
 ): Promise<Client> {
-  if (state.provider !== 'local') return connectThroughTunnel(state, stateDir, options.signal);
-  if (options.starting) return connectDirectPatiently(state, stateDir, options.signal);
+  const clock = options.clock ?? systemClock;
+  if (state.provider !== 'local') return connectThroughTunnel(state, stateDir, options.signal, clock);
+  if (options.starting) return connectDirectPatiently(state, stateDir, options.signal, clock);
   return connectDirect(state, stateDir, 10_000);
 }
 

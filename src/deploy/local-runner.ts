@@ -7,7 +7,7 @@ import type { DesiredProcess } from '../cloud/local/node/files.js';
 import type { NodeRecord } from '../model/node.js';
 import { RUNTIME_ENTRIES } from '../engines/entries.js';
 import { KEY_FILES } from '../engines/protocol/keys.js';
-import { sleep } from '../clock.js';
+import { deadlineIn, systemClock, type Clock } from '../clock.js';
 import type { NodeLayout, PreparedRuntime } from './plan.js';
 import type { NodeRunner } from './runner.js';
 import type { EngineState } from './state.js';
@@ -46,7 +46,10 @@ export function localLayout(stateDir: string): NodeLayout {
  * the cluster's state folder, and the controller on 127.0.0.1.
  */
 export class LocalNodeRunner implements NodeRunner {
-  constructor(private readonly stateDir: string) {}
+  constructor(
+    private readonly stateDir: string,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   async prepare(nodes: readonly NodeRecord[], previous: EngineState | undefined): Promise<PreparedRuntime> {
     const host = '127.0.0.1';
@@ -70,12 +73,12 @@ export class LocalNodeRunner implements NodeRunner {
     for (const n of nodes) await writeDesired(this.stateDir, n.alias, { processes: [] });
     // The whole runtime is going: its keys go too (a new start makes new ones).
     if (whole) for (const file of Object.values(KEY_FILES)) await rm(join(this.stateDir, file), { force: true });
-    const deadline = Date.now() + STOP_WAIT_MS;
+    const deadline = deadlineIn(STOP_WAIT_MS, this.clock);
     for (const n of nodes) {
-      while (Date.now() < deadline) {
+      while (!deadline.expired()) {
         const status = await readNodeStatus(this.stateDir, n.alias);
         if (!status || status.children.every((c) => c.state !== 'running' && c.state !== 'restarting')) break;
-        await sleep(100);
+        await this.clock.sleep(100);
       }
     }
   }
