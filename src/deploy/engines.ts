@@ -19,11 +19,11 @@ import { readEngineState, removeEngineState, writeEngineState } from './state.js
  */
 
 /**
- * How the cluster's nodes are reached: processes on this machine, or SSH. The one place that
- * asks which (Ray's providers likewise hand out their own command runner).
+ * How the cluster's nodes are reached: machines over SSH, or processes on this machine. The
+ * provider says which its nodes are; its kind is never asked.
  */
 export async function openNodeRunner(ctx: ClusterContext): Promise<NodeRunner> {
-  return ctx.provider.kind === 'local' ? new LocalNodeRunner(ctx.stateDir) : SshNodeRunner.open(ctx);
+  return ctx.provider.nodesAreMachines ? SshNodeRunner.open(ctx) : new LocalNodeRunner(ctx.stateDir);
 }
 
 export async function startEngines(ctx: ClusterContext, signal?: AbortSignal): Promise<void> {

@@ -17,7 +17,7 @@ import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
  * The ec2 path of the engine runtime (upload over SFTP, a supervisor per node, the controller on the
  * master's private IP, the client through an SSH tunnel) against a real sshd of our own on
  * 127.0.0.2 and 127.0.0.3, standing in for a master and a node. The provider is a stub that only
- * says "ec2" (nothing here talks to EC2); everything after that is real: ssh2, SFTP, processes,
+ * says "ec2, nodes are machines" (nothing here talks to EC2); everything after that is real: ssh2, SFTP, processes,
  * CURVE sockets. Skipped where there is no sshd or we are not root (sshd needs both).
  */
 const sshd = '/usr/sbin/sshd';
@@ -97,8 +97,8 @@ beforeAll(async () => {
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  // Only the kind matters to the engine runtime; nothing in this test may reach EC2.
-  const provider = { kind: 'ec2' } as Provider;
+  // Only that its nodes are machines (reached over SSH) matters to deploy; nothing here may reach EC2.
+  const provider = { kind: 'ec2', nodesAreMachines: true } as Provider;
   ctx = {
     name: 'far',
     template: template(join(dir, 'user_key')),
