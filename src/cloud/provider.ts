@@ -272,8 +272,11 @@ export interface GroupSpec {
  * src/cloud/security-group.ts) and, for types that can use one, a cluster placement group.
  */
 export interface ClusterNetwork {
-  /** The group named NAME (in the VPC, when given). */
-  findGroup(name: string): Promise<ClusterGroup | undefined>;
+  /**
+   * The cluster's group named NAME, looked up within the cluster's network (EC2: the VPC of
+   * `subnetId`, else the default VPC), so a same-named group elsewhere is not taken for it.
+   */
+  findClusterGroup(name: string, subnetId: string | undefined): Promise<ClusterGroup | undefined>;
   /** Groups tagged with the cluster, or named after it (there is normally one). */
   clusterGroups(cluster: string): Promise<ClusterGroup[]>;
   /**

@@ -85,7 +85,8 @@ export function inspectStep(aliases: readonly string[]): Step<StartState> {
       const { opts, provider } = s;
       s.existing = await provider.listNodes(opts.name);
       if (provider.network) {
-        s.existingSg = await provider.network.findGroup(securityGroupName(opts.name));
+        // Within the cluster's VPC: a group of the same name in another VPC is not this cluster's.
+        s.existingSg = await provider.network.findClusterGroup(securityGroupName(opts.name), opts.template.subnetId);
         if (s.usePlacementGroup) s.existingPg = await provider.network.findPlacementGroup(securityGroupName(opts.name));
       }
       const have = s.existing.map((n) => n.alias);

@@ -71,7 +71,8 @@ function securityGroupStep(network: ClusterNetwork): Step<StartState> {
     },
     rollback: async (s) => {
       if (!s.sgCreated) return;
-      const id = s.sgId ?? (await network.findGroup(securityGroupName(s.opts.name)))?.id;
+      const id =
+        s.sgId ?? (await network.findClusterGroup(securityGroupName(s.opts.name), s.opts.template.subnetId))?.id;
       if (id) await network.deleteGroup(id);
     },
   };

@@ -43,11 +43,16 @@ export interface ProxyCall {
 
 /**
  * A script's decision: an error answer (EC2's XML, or JSON for a JSON-protocol service such as
- * Service Quotas), a successful JSON answer (`json`: for services LocalStack lacks), holding the
+ * Service Quotas), a successful JSON answer (`json`: for services LocalStack lacks) or EC2 XML
+ * answer (`xml`: an account unlike LocalStack's, e.g. without a default VPC), holding the
  * call until `release()`, or nothing (as usual).
  */
 export type ScriptedAnswer =
-  { error: { status?: number; code: string; message: string } } | { json: unknown } | { hold: true } | undefined;
+  | { error: { status?: number; code: string; message: string } }
+  | { json: unknown }
+  | { xml: string }
+  | { hold: true }
+  | undefined;
 
 export interface FaultRates {
   throttle: number;
@@ -236,6 +241,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           : { 'content-type': 'text/xml' },
         Buffer.from(jsonProtocol ? JSON.stringify({ __type: code, message }) : ec2Error(code, message)),
       );
+      events.emit('call', { ...call, held: false, scripted: true });
+      return;
+    }
+    if (decision && 'xml' in decision) {
+      scripted[`${action} xml`] = (scripted[`${action} xml`] ?? 0) + 1;
+      reply(200, { 'content-type': 'text/xml' }, Buffer.from(decision.xml));
       events.emit('call', { ...call, held: false, scripted: true });
       return;
     }

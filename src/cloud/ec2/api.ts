@@ -24,6 +24,7 @@ import {
   DescribePlacementGroupsCommand,
   DescribeRegionsCommand,
   DescribeSubnetsCommand,
+  DescribeVpcsCommand,
   EC2Client,
   EC2ServiceException,
   GetConsoleOutputCommand,
@@ -58,6 +59,7 @@ import {
   type SpotInstanceRequest,
   type SpotPrice,
   type Subnet,
+  type Vpc,
   type Tag,
   type TagSpecification,
   type Volume,
@@ -578,9 +580,21 @@ export class Ec2Api {
     return out.Regions ?? [];
   }
 
-  async describeSubnets(ids: string[]): Promise<Subnet[]> {
+  /** VPCs matching the filters (the default VPC: `is-default = true`). */
+  async describeVpcs(filters: Filter[]): Promise<Vpc[]> {
+    const out = await this.call('DescribeVpcs', () => this.client.send(new DescribeVpcsCommand({ Filters: filters })));
+    return out.Vpcs ?? [];
+  }
+
+  /** Subnets by id; no ids: every subnet of the region (filters narrow it). */
+  async describeSubnets(ids: string[], filters?: Filter[]): Promise<Subnet[]> {
     const out = await this.call('DescribeSubnets', () =>
-      this.client.send(new DescribeSubnetsCommand({ SubnetIds: ids })),
+      this.client.send(
+        new DescribeSubnetsCommand({
+          ...(ids.length ? { SubnetIds: ids } : {}),
+          ...(filters ? { Filters: filters } : {}),
+        }),
+      ),
     );
     return out.Subnets ?? [];
   }

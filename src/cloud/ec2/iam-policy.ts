@@ -46,6 +46,7 @@ export const API_CALLS: readonly ApiCall[] = [
   { action: 'ec2:DescribeSpotInstanceRequests', scope: 'read', why: 'find and cancel spot requests' },
   { action: 'ec2:DescribeSpotPriceHistory', scope: 'read', why: 'spothistory' },
   { action: 'ec2:DescribeSubnets', scope: 'read', why: 'validate SUBNET_ID; its VPC' },
+  { action: 'ec2:DescribeVpcs', scope: 'read', why: 'the default VPC (none: say so); the VPC of @sc-NAME' },
   { action: 'ec2:DescribeVolumes', scope: 'read', why: 'validate and attach volumes; listvolumes' },
   { action: 'ec2:GetConsoleOutput', scope: 'read', why: 'showconsole' },
   { action: 'ec2:RunInstances', scope: 'create', why: 'launch nodes (tags at creation)' },

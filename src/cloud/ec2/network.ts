@@ -5,6 +5,7 @@ import { sleep } from '../../clock.js';
 import type { ClusterGroup, ClusterNetwork, GroupSpec } from '../provider.js';
 import type { IngressRule } from '../security-group.js';
 import { fromTags, isCode, isNotImplemented, type Ec2Api } from './api.js';
+import { clusterVpcId } from './networks.js';
 import { supportsPlacementGroup } from './prices.js';
 
 /**
@@ -21,7 +22,12 @@ export class Ec2Network implements ClusterNetwork {
     private readonly deleteDelaysMs: readonly number[],
   ) {}
 
-  async findGroup(name: string, vpcId?: string): Promise<ClusterGroup | undefined> {
+  async findClusterGroup(name: string, subnetId: string | undefined): Promise<ClusterGroup | undefined> {
+    const vpcId = await clusterVpcId(this.api, subnetId);
+    return this.findGroup(name, vpcId);
+  }
+
+  private async findGroup(name: string, vpcId?: string): Promise<ClusterGroup | undefined> {
     const filters: Filter[] = [{ Name: 'group-name', Values: [name] }];
     if (vpcId) filters.push({ Name: 'vpc-id', Values: [vpcId] });
     const group = (await this.api.describeSecurityGroups(filters))[0];

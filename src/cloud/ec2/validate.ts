@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { ClusterTemplate, VolumeSettings } from '../../config/types.js';
 import type { LaunchProblem, LaunchShape, TemplateCheckOptions } from '../provider.js';
 import { isCode, type Ec2Api } from './api.js';
+import { noDefaultVpcProblem } from './networks.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from './fingerprint.js';
 
 /**
@@ -64,6 +65,13 @@ export async function validateEc2Template(
   if (template.keyname) checks.push(checkKeyPair(api, template, template.keyname, options.keyFileOk, add));
   if (zone) checks.push(checkZone(api, zone, add));
   if (template.subnetId) checks.push(checkSubnet(api, template.subnetId, zone, add));
+  // No subnet: the default VPC must exist (an account can have none).
+  else
+    checks.push(
+      noDefaultVpcProblem(api).then((p) => {
+        if (p) problems.push(p);
+      }),
+    );
   for (const v of template.volumes) checks.push(checkVolume(api, v, zone, options.ownInstances ?? new Set(), add));
   const results = await Promise.allSettled(checks);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -199,6 +199,55 @@ describe('capacity, quotas and eventual consistency', () => {
     }, 300_000);
   }
 
+  it('an account with no default VPC and no SUBNET_ID: refused before anything is made, naming subnets to use', async () => {
+    const name = clusterName('novpc');
+    let runs = 0;
+    // DescribeVpcs answers as in an account whose default VPC was deleted.
+    script = (c) => {
+      if (c.action === 'RunInstances' || c.action === 'CreateSecurityGroup') runs++;
+      return c.action === 'DescribeVpcs'
+        ? {
+            xml: '<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>novpc</requestId><vpcSet/></DescribeVpcsResponse>',
+          }
+        : undefined;
+    };
+    const { error } = await start(name);
+    expect(StarclusterError.is(error) && error.code, String(error)).toBe('NoDefaultVpc');
+    expect((error as StarclusterError).exitCode).toBe(3);
+    const detail = (error as StarclusterError).details.join('\n');
+    expect(detail).toMatch(
+      /no default VPC in us-east-1 and SUBNET_ID is not set.*Subnets in us-east-1: subnet-\w+ \(vpc-\w+, us-east-1\w/,
+    );
+    expect(detail).toContain('aws ec2 create-default-vpc');
+    expect(runs).toBe(0);
+    tally.push(`no default VPC (injected): refused before anything was made, leaked ${await cleanUp(name)}`);
+  }, 300_000);
+
+  it("resume looks the security group up within the VPC: a same-named group in another VPC is not the cluster's", async () => {
+    const name = clusterName('sgvpc');
+    script = () => undefined;
+    const foreign = await boto3<{ vpc: string; group: string }>(
+      "v = ec2.create_vpc(CidrBlock='10.77.0.0/16')['Vpc']['VpcId']; g = ec2.create_security_group(GroupName=args, Description='not the cluster', VpcId=v)['GroupId']; out = {'vpc': v, 'group': g}",
+      `@sc-${name}`,
+    );
+    try {
+      const { result, error } = await start(name);
+      expect(error).toBeUndefined();
+      const seen = await inventory(name);
+      const own = seen.securityGroups.filter((g) => g.tags['starcluster:cluster'] === name);
+      expect(own).toHaveLength(1);
+      expect(own[0]?.id).not.toBe(foreign.group);
+      expect(result?.created.securityGroupId).toBe(own[0]?.id);
+      tally.push(`same-named group in another VPC: ignored, own group made, leaked ${await cleanUp(name)}`);
+    } finally {
+      // terminate removes every group named @sc-NAME by name, in any VPC, so this one may be gone already.
+      await boto3(
+        "try:\n  ec2.delete_security_group(GroupId=args['group'])\nexcept Exception:\n  pass\nec2.delete_vpc(VpcId=args['vpc'])\nout = None",
+        foreign,
+      );
+    }
+  }, 300_000);
+
   it('IAM_PROFILE goes to RunInstances as the instance profile (no access key goes to nodes)', async () => {
     const name = clusterName('prof');
     const seen: string[] = [];
