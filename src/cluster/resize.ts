@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
-import type { StarclusterConfig } from '../config/types.js';
+import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
@@ -77,50 +77,12 @@ async function load(opts: AddNodesOptions | RemoveNodesOptions) {
  * nodes this run launched.
  */
 export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
-  const { provider, nodes, template, config, record } = await load(opts);
-  const existing = nodes.map((n) => n.alias);
-  let aliases: string[];
-  if (opts.aliases?.length) {
-    const bad = opts.aliases.filter((a) => a === MASTER_ALIAS || existing.includes(a));
-    if (bad.length) throw new UsageError('AliasInUse', `alias ${bad.join(', ')} is already in use or reserved`);
-    if (new Set(opts.aliases).size !== opts.aliases.length)
-      throw new UsageError('DuplicateAlias', 'aliases must be unique');
-    aliases = opts.aliases;
-  } else {
-    const count = opts.count ?? 1;
-    if (!Number.isInteger(count) || count < 1)
-      throw new UsageError('NodeCount', `node count ${count} must be at least 1`);
-    aliases = nextAliases(existing, count);
-  }
-  const master = nodes.find((n) => n.role === 'master');
-  const reference = nodes.find((n) => n.role === 'node') ?? master;
-  const instanceType = opts.instanceType ?? template.nodeInstanceType ?? reference?.instanceType ?? '';
-  const imageId = opts.imageId ?? template.nodeImageId ?? reference?.imageId ?? '';
-  const imageSetting = opts.imageId ? '-i' : template.nodeImageId ? 'NODE_IMAGE_ID' : undefined;
-  const spotBid = opts.spotBid ?? template.spotBid;
-  const zone = opts.zone ?? master?.zone ?? template.availabilityZone;
-  // The reference node's image brings its login user along when nothing else names one.
-  const sameAsReference = !opts.imageId && !template.nodeImageId;
-  const loginUser = template.loginUser ?? (sameAsReference ? reference?.loginUser : undefined);
-  const images = await resolveShapeImages(
-    provider,
-    aliases.map((alias) => ({
-      alias,
-      role: 'node' as const,
-      instanceType,
-      imageId,
-      ...(imageSetting ? { imageSetting } : {}),
-      ...(spotBid !== undefined ? { spotBid } : {}),
-    })),
-    loginUser,
-    {
-      ...(zone ? { zone } : {}),
-      ...(template.subnetId ? { subnetId: template.subnetId } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    },
+  const { provider, nodes, template, record, ctx } = await load(opts);
+  const aliases = newAliases(
+    opts,
+    nodes.map((n) => n.alias),
   );
-  if (images.problems.length) throw problemsError(opts.name, images.problems);
-  const shapes: NodeShape[] = images.shapes;
+  const { shapes, instanceType, zone, master } = await newNodeShapes(opts, provider, nodes, template, aliases);
   const runId = randomUUID();
   const sg = record.securityGroup;
   const pgName = securityGroupName(opts.name);
@@ -128,16 +90,7 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
   const usePg = network?.placementFits([instanceType]) ? await network.findPlacementGroup(pgName) : false;
 
   const state = { launched: [] as NodeRecord[], all: [] as NodeRecord[] };
-  const ctxOf = () =>
-    makeContext({
-      name: opts.name,
-      template,
-      config,
-      provider,
-      io: opts.io,
-      nodes: state.all,
-      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-    });
+  const ctxOf = () => makeContext({ ...ctx, nodes: state.all });
   const steps: Step<typeof state>[] = [
     {
       id: 'launch',
@@ -335,4 +288,62 @@ export async function resizeCluster(
   });
   const sorted = sortNodes(nodes).map((n) => summariseNode(n));
   return { name: opts.name, added: [], removed: [], nodes: sorted };
+}
+
+/** The aliases of the nodes `addnode` makes: `-a` as given (new, not the master), else the next free ones. */
+function newAliases(opts: AddNodesOptions, existing: readonly string[]): string[] {
+  if (opts.aliases?.length) {
+    const bad = opts.aliases.filter((a) => a === MASTER_ALIAS || existing.includes(a));
+    if (bad.length) throw new UsageError('AliasInUse', `alias ${bad.join(', ')} is already in use or reserved`);
+    if (new Set(opts.aliases).size !== opts.aliases.length)
+      throw new UsageError('DuplicateAlias', 'aliases must be unique');
+    return opts.aliases;
+  } else {
+    const count = opts.count ?? 1;
+    if (!Number.isInteger(count) || count < 1)
+      throw new UsageError('NodeCount', `node count ${count} must be at least 1`);
+    return nextAliases(existing, count);
+  }
+}
+
+/**
+ * What the new nodes are: the flags' type, image, zone and bid, else the template's, else those of
+ * a node the cluster has (its login user too, when its image is the one launched), images resolved.
+ */
+async function newNodeShapes(
+  opts: AddNodesOptions,
+  provider: Provider,
+  nodes: readonly NodeRecord[],
+  template: ClusterTemplate,
+  aliases: readonly string[],
+): Promise<{ shapes: NodeShape[]; instanceType: string; zone: string | undefined; master: NodeRecord | undefined }> {
+  const master = nodes.find((n) => n.role === 'master');
+  const reference = nodes.find((n) => n.role === 'node') ?? master;
+  const instanceType = opts.instanceType ?? template.nodeInstanceType ?? reference?.instanceType ?? '';
+  const imageId = opts.imageId ?? template.nodeImageId ?? reference?.imageId ?? '';
+  const imageSetting = opts.imageId ? '-i' : template.nodeImageId ? 'NODE_IMAGE_ID' : undefined;
+  const spotBid = opts.spotBid ?? template.spotBid;
+  const zone = opts.zone ?? master?.zone ?? template.availabilityZone;
+  // The reference node's image brings its login user along when nothing else names one.
+  const sameAsReference = !opts.imageId && !template.nodeImageId;
+  const loginUser = template.loginUser ?? (sameAsReference ? reference?.loginUser : undefined);
+  const images = await resolveShapeImages(
+    provider,
+    aliases.map((alias) => ({
+      alias,
+      role: 'node' as const,
+      instanceType,
+      imageId,
+      ...(imageSetting ? { imageSetting } : {}),
+      ...(spotBid !== undefined ? { spotBid } : {}),
+    })),
+    loginUser,
+    {
+      ...(zone ? { zone } : {}),
+      ...(template.subnetId ? { subnetId: template.subnetId } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+  );
+  if (images.problems.length) throw problemsError(opts.name, images.problems);
+  return { shapes: images.shapes, instanceType, zone, master };
 }

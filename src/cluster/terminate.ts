@@ -98,7 +98,23 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
   }
 
   const state: TerminateState = { opts, cluster, provider, nodes, groups, result };
-  const steps: Step<TerminateState>[] = [
+  const steps = terminateSteps(pgExists);
+  try {
+    await runSteps(steps, state, {
+      io: opts.io,
+      rollbackOnFailure: false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } catch (error) {
+    if (error instanceof AbortError) throw new AbortError('interrupted: run `starcluster terminate` again to finish');
+    throw error;
+  }
+  return result;
+}
+
+/** Hooks (tolerating unreachable nodes), instances and spot requests, the wait, placement group, security groups. */
+function terminateSteps(pgExists: boolean): Step<TerminateState>[] {
+  return [
     {
       id: 'hooks',
       title: 'Stopping engines and running shutdown hooks',
@@ -152,7 +168,7 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
       title: 'Deleting placement group',
       skip: () => (pgExists ? false : 'none'),
       run: async (s) => {
-        await network?.deletePlacementGroup(securityGroupName(s.opts.name));
+        await s.provider.network?.deletePlacementGroup(securityGroupName(s.opts.name));
         s.result.deletedPlacementGroup = true;
       },
     },
@@ -162,21 +178,10 @@ export async function terminateCluster(opts: TerminateOptions): Promise<Terminat
       skip: (s) => (s.groups.length ? false : 'none'),
       run: async (s, _report, signal) => {
         for (const g of s.groups) {
-          await network?.deleteGroup(g.id, signal);
+          await s.provider.network?.deleteGroup(g.id, signal);
           s.result.deletedSecurityGroups.push(g.id);
         }
       },
     },
   ];
-  try {
-    await runSteps(steps, state, {
-      io: opts.io,
-      rollbackOnFailure: false,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-  } catch (error) {
-    if (error instanceof AbortError) throw new AbortError('interrupted: run `starcluster terminate` again to finish');
-    throw error;
-  }
-  return result;
 }

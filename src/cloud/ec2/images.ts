@@ -67,13 +67,37 @@ export async function resolveImagesWith(
   requests: readonly ImageRequest[],
   options: Omit<ImageCheckOptions, 'signal'> = {},
 ): Promise<ImageResolution> {
-  const region = catalog.region;
   const problems: LaunchProblem[] = [];
   const unique = dedupe(requests);
   const types = [...new Set(unique.map((r) => r.instanceType))];
+  const typeArch = await lookUpTypes(catalog, types, problems);
+  await checkZoneOffers(
+    catalog,
+    types.filter((type) => typeArch.get(type)),
+    options,
+    problems,
+  );
+  const parameters = new Map<string, Promise<string | undefined>>();
+  const resolved = await Promise.all(unique.map((r) => resolveRef(catalog, r, typeArch, parameters, problems)));
+  const images = new Map<string, Promise<CatalogImage | undefined>>();
+  const checked = await Promise.all(resolved.map((r) => r && checkImage(catalog, r, typeArch, images, problems)));
+  // Request order, whatever order the lookups finished in.
+  const out = checked.filter((i): i is ResolvedImage => i !== undefined);
+  const order = (i: ResolvedImage): number => unique.indexOf(i.request);
+  out.sort((a, b) => order(a) - order(b));
+  return { images: out, problems: sortProblems(problems) };
+}
 
-  // Instance types: one lookup each.
-  const typeArch = new Map<string, (CatalogInstanceType & { arch: Architecture }) | undefined>();
+type TypeInfo = CatalogInstanceType & { arch: Architecture };
+
+/** Instance types: one lookup each; an unknown type is a problem. */
+async function lookUpTypes(
+  catalog: ImageCatalog,
+  types: readonly string[],
+  problems: LaunchProblem[],
+): Promise<Map<string, TypeInfo | undefined>> {
+  const region = catalog.region;
+  const typeArch = new Map<string, TypeInfo | undefined>();
   await Promise.all(
     types.map(async (type) => {
       const info = await catalog.describeInstanceType(type);
@@ -87,166 +111,171 @@ export async function resolveImagesWith(
       } else typeArch.set(type, { ...info, arch: architectureOfType(type, info.architectures) });
     }),
   );
+  return typeArch;
+}
 
-  // The zone the nodes go to, when the config pins one: every type must be offered there.
+/** The zone the nodes go to, when the config pins one: every type must be offered there. */
+async function checkZoneOffers(
+  catalog: ImageCatalog,
+  types: readonly string[],
+  options: Omit<ImageCheckOptions, 'signal'>,
+  problems: LaunchProblem[],
+): Promise<void> {
   const zone =
     options.zone ?? (options.subnetId && catalog.subnetZone ? await catalog.subnetZone(options.subnetId) : undefined);
   const known = zone && catalog.zonesOffering && catalog.availabilityZones ? await catalog.availabilityZones() : [];
   if (zone && catalog.zonesOffering && known.includes(zone)) {
     const offering = catalog.zonesOffering.bind(catalog);
     await Promise.all(
-      types
-        .filter((type) => typeArch.get(type))
-        .map(async (type) => {
-          const zones = await offering(type);
-          if (zones && !zones.includes(zone))
-            problems.push({
-              kind: 'cloud',
-              code: 'InstanceTypeNotInZone',
-              message: `instance type ${type} is not offered in ${zone}${
-                options.zone ? ' (AVAILABILITY_ZONE)' : ` (the zone of SUBNET_ID ${options.subnetId ?? ''})`
-              }${zones.length ? `; it is in ${zones.sort().join(', ')}` : ''}: choose one of those, or another type`,
-            });
-        }),
+      types.map(async (type) => {
+        const zones = await offering(type);
+        if (zones && !zones.includes(zone))
+          problems.push({
+            kind: 'cloud',
+            code: 'InstanceTypeNotInZone',
+            message: `instance type ${type} is not offered in ${zone}${
+              options.zone ? ' (AVAILABILITY_ZONE)' : ` (the zone of SUBNET_ID ${options.subnetId ?? ''})`
+            }${zones.length ? `; it is in ${zones.sort().join(', ')}` : ''}: choose one of those, or another type`,
+          });
+      }),
     );
   }
+}
 
-  // Aliases and resolve:ssm: read the parameter (once per name).
-  const parameterValues = new Map<string, Promise<string | undefined>>();
+/** An alias or resolve:ssm: as the AMI id its parameter holds (each parameter read once); an id as written. */
+async function resolveRef(
+  catalog: ImageCatalog,
+  request: ImageRequest,
+  typeArch: ReadonlyMap<string, TypeInfo | undefined>,
+  parameters: Map<string, Promise<string | undefined>>,
+  problems: LaunchProblem[],
+): Promise<ResolvedImage | undefined> {
+  const region = catalog.region;
   const readParameter = (name: string): Promise<string | undefined> => {
-    let value = parameterValues.get(name);
-    if (!value) parameterValues.set(name, (value = catalog.parameter(name)));
+    let value = parameters.get(name);
+    if (!value) parameters.set(name, (value = catalog.parameter(name)));
     return value;
   };
-  const resolved: (ResolvedImage | undefined)[] = await Promise.all(
-    unique.map(async (request): Promise<ResolvedImage | undefined> => {
-      const where = request.setting ? `${request.setting} ` : '';
-      const ref = parseImageRef(request.image);
-      if (ref.kind === 'bad') {
-        problems.push({ kind: 'config', code: 'UnknownImage', message: `${where}${ref.message}` });
-        return undefined;
-      }
-      if (ref.kind === 'ami') return { request, imageId: ref.id };
-      const type = typeArch.get(request.instanceType);
-      if (ref.kind === 'alias' && !type) return undefined; // the type is reported; no architecture to pick
-      const parameter = ref.kind === 'alias' ? ref.image.parameters[type?.arch ?? 'x86_64'] : ref.parameter;
-      const value = (await readParameter(parameter))?.trim();
-      const what =
-        ref.kind === 'alias'
-          ? `image alias ${ref.image.alias} (${type?.arch ?? ''}, for ${request.instanceType})`
-          : `resolve:ssm:${parameter}`;
-      if (value === undefined) {
-        problems.push({
-          kind: 'cloud',
-          code: 'ImageParameterNotFound',
-          message: `${where}${what}: SSM parameter ${parameter} does not exist in ${region}${
-            ref.kind === 'alias'
-              ? '; choose another alias or region, or give an AMI id'
-              : ': check the name and the region'
-          }`,
-        });
-        return undefined;
-      }
-      if (!/^ami-[0-9a-z]+$/i.test(value)) {
-        problems.push({
-          kind: 'cloud',
-          code: 'ImageParameterNotAmi',
-          message: `${where}${what}: SSM parameter ${parameter} holds ${JSON.stringify(value.slice(0, 40))}, not an AMI id`,
-        });
-        return undefined;
-      }
-      return {
-        request,
-        imageId: value,
-        parameter,
-        ...(ref.kind === 'alias' ? { loginUser: ref.image.loginUser } : {}),
-      };
-    }),
-  );
+  const where = request.setting ? `${request.setting} ` : '';
+  const ref = parseImageRef(request.image);
+  if (ref.kind === 'bad') {
+    problems.push({ kind: 'config', code: 'UnknownImage', message: `${where}${ref.message}` });
+    return undefined;
+  }
+  if (ref.kind === 'ami') return { request, imageId: ref.id };
+  const type = typeArch.get(request.instanceType);
+  if (ref.kind === 'alias' && !type) return undefined; // the type is reported; no architecture to pick
+  const parameter = ref.kind === 'alias' ? ref.image.parameters[type?.arch ?? 'x86_64'] : ref.parameter;
+  const value = (await readParameter(parameter))?.trim();
+  const what =
+    ref.kind === 'alias'
+      ? `image alias ${ref.image.alias} (${type?.arch ?? ''}, for ${request.instanceType})`
+      : `resolve:ssm:${parameter}`;
+  if (value === undefined) {
+    problems.push({
+      kind: 'cloud',
+      code: 'ImageParameterNotFound',
+      message: `${where}${what}: SSM parameter ${parameter} does not exist in ${region}${
+        ref.kind === 'alias' ? '; choose another alias or region, or give an AMI id' : ': check the name and the region'
+      }`,
+    });
+    return undefined;
+  }
+  if (!/^ami-[0-9a-z]+$/i.test(value)) {
+    problems.push({
+      kind: 'cloud',
+      code: 'ImageParameterNotAmi',
+      message: `${where}${what}: SSM parameter ${parameter} holds ${JSON.stringify(value.slice(0, 40))}, not an AMI id`,
+    });
+    return undefined;
+  }
+  return {
+    request,
+    imageId: value,
+    parameter,
+    ...(ref.kind === 'alias' ? { loginUser: ref.image.loginUser } : {}),
+  };
+}
 
-  // The AMIs: exist, available, and of the type's architecture.
-  const images = new Map<string, Promise<Awaited<ReturnType<ImageCatalog['describeImage']>>>>();
-  const out: ResolvedImage[] = [];
-  await Promise.all(
-    resolved.map(async (r) => {
-      if (!r) return;
-      let lookup = images.get(r.imageId);
-      if (!lookup) images.set(r.imageId, (lookup = catalog.describeImage(r.imageId)));
-      const image = await lookup;
-      const where = r.request.setting ? `${r.request.setting} ` : '';
-      const via = r.parameter ? ` (${r.request.image}, from SSM parameter ${r.parameter})` : '';
-      if (!image) {
-        problems.push({
-          kind: 'cloud',
-          code: 'ImageNotFound',
-          message: `${where}AMI ${r.imageId}${via} does not exist in ${region}: check the id and the region`,
-        });
-        return;
-      }
-      if (image.state && image.state !== 'available') {
-        problems.push({
-          kind: 'cloud',
-          code: 'ImageNotAvailable',
-          message: `${where}AMI ${r.imageId}${via} is ${image.state}, not available`,
-        });
-        return;
-      }
-      const type = typeArch.get(r.request.instanceType);
-      const arch = image.architecture;
-      const named = `${where}AMI ${r.imageId}${image.name ? ` (${image.name})` : ''}${via}`;
-      const aliases = `an image alias (${IMAGE_ALIASES.join(', ')})`;
-      const fits =
-        !type || !arch || (type.architectures.length ? type.architectures.includes(arch) : arch === type.arch);
-      if (!fits && type && arch) {
-        problems.push({
-          kind: 'config',
-          code: 'ArchitectureMismatch',
-          message:
-            `${named} is ${arch}, but instance type ${r.request.instanceType} runs ` +
-            `${type.architectures.length ? type.architectures.join('/') : type.arch}: use an ${type.arch} AMI, ` +
-            `an instance type for ${arch}, or ${aliases}, which picks the AMI for the instance type's architecture`,
-        });
-        return;
-      }
-      // StarCluster's own AMIs are paravirtual: current types boot only hvm.
-      const virt = image.virtualizationType;
-      if (type && virt && type.virtualizationTypes.length && !type.virtualizationTypes.includes(virt)) {
-        problems.push({
-          kind: 'config',
-          code: 'VirtualizationMismatch',
-          message:
-            `${named} is a ${virt} image, but instance type ${r.request.instanceType} boots only ` +
-            `${type.virtualizationTypes.join('/')}: use an ${type.virtualizationTypes.join('/')} AMI or ${aliases}`,
-        });
-        return;
-      }
-      // AWS's root device types are `ebs` and `instance-store`; anything else (LocalStack reports
-      // `standard` for an image made by CreateImage, which AWS makes EBS-backed) says nothing.
-      const root =
-        image.rootDeviceType === 'ebs' || image.rootDeviceType === 'instance-store' ? image.rootDeviceType : undefined;
-      if (type && root && type.rootDeviceTypes.length && !type.rootDeviceTypes.includes(root)) {
-        problems.push({
-          kind: 'config',
-          code: 'RootDeviceMismatch',
-          message:
-            `${named} boots from ${root}, which instance type ${r.request.instanceType} does not offer ` +
-            `(${type.rootDeviceTypes.join('/')}): use an EBS-backed AMI or ${aliases}`,
-        });
-        return;
-      }
-      const loginUser = r.loginUser ?? loginUserFromImageName(image.name);
-      out.push({
-        ...r,
-        ...(arch ? { architecture: arch } : {}),
-        ...(image.name ? { imageName: image.name } : {}),
-        ...(loginUser ? { loginUser } : {}),
-      });
-    }),
-  );
-  // Request order, whatever order the lookups finished in.
-  const order = (i: ResolvedImage): number => unique.indexOf(i.request);
-  out.sort((a, b) => order(a) - order(b));
-  return { images: out, problems: sortProblems(problems) };
+/** The AMI exists, is available, and fits the type (architecture, virtualization, root device). */
+async function checkImage(
+  catalog: ImageCatalog,
+  r: ResolvedImage,
+  typeArch: ReadonlyMap<string, TypeInfo | undefined>,
+  images: Map<string, Promise<CatalogImage | undefined>>,
+  problems: LaunchProblem[],
+): Promise<ResolvedImage | undefined> {
+  const region = catalog.region;
+  let lookup = images.get(r.imageId);
+  if (!lookup) images.set(r.imageId, (lookup = catalog.describeImage(r.imageId)));
+  const image = await lookup;
+  const where = r.request.setting ? `${r.request.setting} ` : '';
+  const via = r.parameter ? ` (${r.request.image}, from SSM parameter ${r.parameter})` : '';
+  if (!image) {
+    problems.push({
+      kind: 'cloud',
+      code: 'ImageNotFound',
+      message: `${where}AMI ${r.imageId}${via} does not exist in ${region}: check the id and the region`,
+    });
+    return undefined;
+  }
+  if (image.state && image.state !== 'available') {
+    problems.push({
+      kind: 'cloud',
+      code: 'ImageNotAvailable',
+      message: `${where}AMI ${r.imageId}${via} is ${image.state}, not available`,
+    });
+    return undefined;
+  }
+  const type = typeArch.get(r.request.instanceType);
+  const arch = image.architecture;
+  const named = `${where}AMI ${r.imageId}${image.name ? ` (${image.name})` : ''}${via}`;
+  const aliases = `an image alias (${IMAGE_ALIASES.join(', ')})`;
+  const fits = !type || !arch || (type.architectures.length ? type.architectures.includes(arch) : arch === type.arch);
+  if (!fits && type && arch) {
+    problems.push({
+      kind: 'config',
+      code: 'ArchitectureMismatch',
+      message:
+        `${named} is ${arch}, but instance type ${r.request.instanceType} runs ` +
+        `${type.architectures.length ? type.architectures.join('/') : type.arch}: use an ${type.arch} AMI, ` +
+        `an instance type for ${arch}, or ${aliases}, which picks the AMI for the instance type's architecture`,
+    });
+    return undefined;
+  }
+  // StarCluster's own AMIs are paravirtual: current types boot only hvm.
+  const virt = image.virtualizationType;
+  if (type && virt && type.virtualizationTypes.length && !type.virtualizationTypes.includes(virt)) {
+    problems.push({
+      kind: 'config',
+      code: 'VirtualizationMismatch',
+      message:
+        `${named} is a ${virt} image, but instance type ${r.request.instanceType} boots only ` +
+        `${type.virtualizationTypes.join('/')}: use an ${type.virtualizationTypes.join('/')} AMI or ${aliases}`,
+    });
+    return undefined;
+  }
+  // AWS's root device types are `ebs` and `instance-store`; anything else (LocalStack reports
+  // `standard` for an image made by CreateImage, which AWS makes EBS-backed) says nothing.
+  const root =
+    image.rootDeviceType === 'ebs' || image.rootDeviceType === 'instance-store' ? image.rootDeviceType : undefined;
+  if (type && root && type.rootDeviceTypes.length && !type.rootDeviceTypes.includes(root)) {
+    problems.push({
+      kind: 'config',
+      code: 'RootDeviceMismatch',
+      message:
+        `${named} boots from ${root}, which instance type ${r.request.instanceType} does not offer ` +
+        `(${type.rootDeviceTypes.join('/')}): use an EBS-backed AMI or ${aliases}`,
+    });
+    return undefined;
+  }
+  const loginUser = r.loginUser ?? loginUserFromImageName(image.name);
+  return {
+    ...r,
+    ...(arch ? { architecture: arch } : {}),
+    ...(image.name ? { imageName: image.name } : {}),
+    ...(loginUser ? { loginUser } : {}),
+  };
 }
 
 /** The requests, once per (image, instance type); the settings that asked for each are joined. */
