@@ -7,7 +7,9 @@ import type {
   DescribeSpotInstanceRequestsCommandInput,
   DescribeSpotPriceHistoryCommandInput,
   DescribeSubnetsCommandInput,
+  DescribeVpcsCommandInput,
 } from '@aws-sdk/client-ec2';
+import { DEFAULT_VPC } from './catalog.js';
 import { ec2Error } from './errors.js';
 import { matches, page, tagList } from './filters.js';
 import { route, type Routes } from './routes.js';
@@ -33,12 +35,31 @@ function zoneRoutes(store: Store): Routes {
     DescribeRegions: route<DescribeRegionsCommandInput>(() => ({
       Regions: c.regions.map((r) => ({ RegionName: r, Endpoint: `ec2.${r}.amazonaws.com` })),
     })),
+    // The default VPC and the VPCs of the catalog's subnets.
+    DescribeVpcs: route<DescribeVpcsCommandInput>((input) => ({
+      Vpcs: [...new Set([DEFAULT_VPC, ...c.subnets.map((s) => s.vpcId)])]
+        .filter((id) => !input.VpcIds?.length || input.VpcIds.includes(id))
+        .filter((id) => matches(input.Filters, { 'vpc-id': [id], 'is-default': [String(id === DEFAULT_VPC)] }, {}))
+        .map((id) => ({
+          VpcId: id,
+          IsDefault: id === DEFAULT_VPC,
+          State: 'available' as const,
+          CidrBlock: '10.0.0.0/16',
+        })),
+    })),
     DescribeSubnets: route<DescribeSubnetsCommandInput>((input) => {
       const unknown = input.SubnetIds?.find((id) => !c.subnets.some((s) => s.id === id));
       if (unknown) throw ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${unknown}' does not exist`);
       return {
         Subnets: c.subnets
           .filter((s) => !input.SubnetIds?.length || input.SubnetIds.includes(s.id))
+          .filter((s) =>
+            matches(
+              input.Filters,
+              { 'subnet-id': [s.id], 'vpc-id': [s.vpcId], 'availability-zone': [s.zone], 'default-for-az': ['true'] },
+              {},
+            ),
+          )
           .map((s) => ({
             SubnetId: s.id,
             AvailabilityZone: s.zone,
