@@ -13,6 +13,8 @@ import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { createProvider } from '../../../src/cloud/index.js';
 import type { Provider } from '../../../src/cloud/provider.js';
+import { startCluster, type StartOptions, type StartResult } from '../../../src/cluster/start.js';
+import { terminateCluster, type TerminateResult } from '../../../src/cluster/terminate.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 
 const run = promisify(execFile);
@@ -52,6 +54,13 @@ export interface Ec2Fixture {
    * `maxAttempts` overrides the SDK's attempts per call (default: the library's).
    */
   provider(url?: string, maxAttempts?: number): Promise<Provider>;
+  /**
+   * `start` of the fixture's template (or `opts.template`) on EC2 alone: no setup, no engines, its
+   * state under the fixture's folder; the provider defaults to LocalStack's.
+   */
+  start(name: string, opts?: Partial<Omit<StartOptions, 'name'>>): Promise<StartResult>;
+  /** `terminate -c` without shutdown hooks (nothing was set up); the provider defaults to LocalStack's. */
+  terminate(name: string, opts?: { io?: RecordingIoHost; provider?: Provider }): Promise<TerminateResult>;
   cleanup(): Promise<void>;
 }
 
@@ -131,6 +140,27 @@ export async function ec2Fixture(endpoint: string, opts: FixtureOptions = {}): P
     endpoint,
     env,
     provider: makeProvider,
+    start: async (name, over = {}) =>
+      startCluster({
+        name,
+        template,
+        config,
+        io: new RecordingIoHost(),
+        skipSetup: true,
+        skipEngines: true,
+        stateDir: join(dir, `state-${name}`),
+        ...over,
+        provider: over.provider ?? (await makeProvider()),
+      }),
+    terminate: async (name, over = {}) =>
+      terminateCluster({
+        name,
+        config,
+        io: over.io ?? new RecordingIoHost(),
+        provider: over.provider ?? (await makeProvider()),
+        confirm: true,
+        skipHooks: true,
+      }),
     cleanup: async () => {
       await (
         await makeProvider()

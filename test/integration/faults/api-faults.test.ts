@@ -6,9 +6,7 @@
  * `terminate` cannot remove — and an independent boto3 check must then find nothing left.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster } from '../../../src/cluster/start.js';
 import { resizeCluster } from '../../../src/cluster/resize.js';
-import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { startFaultProxy, type FaultProxy } from '../../_helpers/fault-proxy.js';
 import { checkZeroLeak, describeLeaks, leakCount } from '../../_helpers/zero-leak.js';
@@ -55,18 +53,7 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
       try {
         const provider = await fx.provider(proxy.url);
         const direct = await fx.provider();
-        outcomes.start = await attempt(() =>
-          startCluster({
-            name,
-            template: fx.template,
-            config: fx.config,
-            io,
-            provider,
-            skipSetup: true,
-            skipEngines: true,
-            stateDir: `${fx.dir}/state-${name}`,
-          }),
-        );
+        outcomes.start = await attempt(() => fx.start(name, { io, provider }));
         const afterStart = await direct.listNodes(name);
         if (outcomes.start === 'ok') {
           // Started: exactly the template's nodes, no duplicates from retried RunInstances.
@@ -86,13 +73,9 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
           expect(report.instances, describeLeaks(report)).toEqual([]);
         }
         // Terminate under the same faults; it is idempotent, so an interrupted one is finished by a second.
-        outcomes.terminate = await attempt(() =>
-          terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true }),
-        );
+        outcomes.terminate = await attempt(() => fx.terminate(name, { io, provider }));
         if (outcomes.terminate !== 'ok')
-          outcomes.terminateAgain = await attempt(() =>
-            terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true }),
-          );
+          outcomes.terminateAgain = await attempt(() => fx.terminate(name, { io, provider }));
         expect([outcomes.terminate, outcomes.terminateAgain]).toContain('ok');
         const report = await checkZeroLeak(name, { endpoint, fleet: false });
         leaked = leakCount(report);
@@ -107,15 +90,7 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
             `by action ${JSON.stringify(c.byAction)}); outcomes ${JSON.stringify(outcomes)}; resources leaked: ${leaked ?? 'not checked'}`,
         );
         // Whatever happened, leave LocalStack clean for the next test (no faults now).
-        if (leaked !== 0)
-          await terminateCluster({
-            name,
-            config: fx.config,
-            io,
-            provider: await fx.provider(),
-            confirm: true,
-            skipHooks: true,
-          }).catch(() => undefined);
+        if (leaked !== 0) await fx.terminate(name, { io }).catch(() => undefined);
       }
     }, 600_000);
   }
@@ -138,18 +113,7 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
       const io = new RecordingIoHost();
       try {
         const provider = await fx.provider(proxy.url, 2);
-        const start = await attempt(() =>
-          startCluster({
-            name,
-            template: fx.template,
-            config: fx.config,
-            io,
-            provider,
-            skipSetup: true,
-            skipEngines: true,
-            stateDir: `${fx.dir}/state-${name}`,
-          }),
-        );
+        const start = await attempt(() => fx.start(name, { io, provider }));
         outcomes.push(`start:${start}`);
         const nodes = await (await fx.provider()).listNodes(name);
         const aliases = nodes.map((n) => n.alias).sort();
@@ -162,9 +126,7 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
         const mildProvider = await fx.provider(mild.url);
         let done = false;
         for (let i = 0; i < 3 && !done; i++) {
-          const t = await attempt(() =>
-            terminateCluster({ name, config: fx.config, io, provider: mildProvider, confirm: true, skipHooks: true }),
-          );
+          const t = await attempt(() => fx.terminate(name, { io, provider: mildProvider }));
           outcomes.push(`terminate:${t}`);
           done = t === 'ok';
         }
@@ -180,15 +142,7 @@ describe('the EC2 API misbehaves (20% throttles, 500s and dropped calls)', () =>
             `(${c.throttle} throttled, ${c.serverError} 500s, ${c.timeout} dropped, ${c.timeoutAfterForward} after LocalStack did the work); ` +
             `terminate saw ${proxies[1]?.faults() ?? 0} faults; ${outcomes.join(', ')}; resources leaked: ${leaked ?? 'not checked'}`,
         );
-        if (leaked !== 0)
-          await terminateCluster({
-            name,
-            config: fx.config,
-            io,
-            provider: await fx.provider(),
-            confirm: true,
-            skipHooks: true,
-          }).catch(() => undefined);
+        if (leaked !== 0) await fx.terminate(name, { io }).catch(() => undefined);
       }
     }, 600_000);
   }

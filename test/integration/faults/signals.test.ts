@@ -10,7 +10,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../../src/cluster/start.js';
-import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { spawnCli, type LiveCli } from '../../_helpers/cli.js';
 import { startFaultProxy, type FaultProxy, type ProxyCall } from '../../_helpers/fault-proxy.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -135,17 +134,7 @@ describe('start asks before launching', () => {
   it('shows the plan with its hourly cost and asks; a no creates nothing', async () => {
     const name = clusterName('ask');
     const io = new RecordingIoHost([false]);
-    const result = await startCluster({
-      name,
-      template: fx.template,
-      config: fx.config,
-      io,
-      provider: await fx.provider(),
-      confirm: true,
-      skipSetup: true,
-      skipEngines: true,
-      stateDir: `${fx.dir}/state-${name}`,
-    });
+    const result = await fx.start(name, { io, confirm: true });
     expect(result.declined).toBe(true);
     expect(result.created).toEqual({ instanceIds: [] });
     expect(io.questions).toEqual([
@@ -166,22 +155,13 @@ describe('SSH_CIDR left open to the world', () => {
     const io = new RecordingIoHost();
     const provider = await fx.provider();
     try {
-      const started = await startCluster({
-        name,
-        template: open,
-        config: fx.config,
-        io,
-        provider,
-        skipSetup: true,
-        skipEngines: true,
-        stateDir: `${fx.dir}/state-${name}`,
-      });
+      const started = await fx.start(name, { template: open, io, provider });
       const warned = io.messages.filter((m) => m.code === 'SC_START_W0001');
       expect(warned).toHaveLength(1);
       expect(warned[0]?.message).toMatch(/SSH_CIDR is 0\.0\.0\.0\/0.*SSH_CIDR = 203\.0\.113\.7\/32.*checkip/);
       expect(started.plan.warnings).toHaveLength(1);
     } finally {
-      await terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true });
+      await fx.terminate(name, { io, provider });
     }
     // --plan: in the plan, once; the fixture's own template (SSH_CIDR = 203.0.113.0/24) has none.
     const plain = { ...fx.template };

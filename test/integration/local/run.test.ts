@@ -8,7 +8,7 @@ import type { ClusterContext } from '../../../src/model/context.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
 import { defaultTemplate } from '../../../src/model/template.js';
 import { listRunningClusters, startEngines, stopEngines } from '../../../src/deploy/index.js';
-import { StarclusterError } from '../../../src/errors.js';
+import { failure } from '../../_helpers/failure.js';
 import { runJob } from '../../../src/jobs/index.js';
 import { runCli, runCommand } from '../../_helpers/cli.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
@@ -22,16 +22,6 @@ const job = join(import.meta.dirname, '../../_fixtures/jobs/squares.ts');
 const provider = createLocalProvider();
 
 const expectedSum = (n: number): number => ((n - 1) * n * (2 * n - 1)) / 6;
-
-async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StarclusterError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StarclusterError');
-}
 
 async function waitForEvent(
   io: RecordingIoHost,

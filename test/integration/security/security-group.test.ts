@@ -7,8 +7,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster } from '../../../src/cluster/start.js';
-import { terminateCluster } from '../../../src/cluster/terminate.js';
 import { RecordingIoHost } from '../../_helpers/recording-io-host.js';
 import { checkZeroLeak, describeLeaks, leakCount, LOCALSTACK_PYTHON } from '../../_helpers/zero-leak.js';
 import { clusterName, ec2Fixture, localstackEndpoint, type Ec2Fixture } from '../faults/_cloud.js';
@@ -96,16 +94,7 @@ describe('security group of a started cluster', () => {
     const provider = await fx.provider();
     const io = new RecordingIoHost();
     try {
-      await startCluster({
-        name,
-        template: fx.template,
-        config: fx.config,
-        io,
-        provider,
-        skipSetup: true,
-        skipEngines: true,
-        stateDir: `${fx.dir}/state-${name}`,
-      });
+      await fx.start(name, { io, provider });
       const { grants } = await ingressOf(`@sc-${name}`);
       console.log(`security group @sc-${name} ingress: ${grants.join('; ')}`);
       // "All traffic within the group" is one protocol -1 self rule, or StarCluster's tcp/udp/icmp triple.
@@ -150,7 +139,7 @@ print(json.dumps(out))
         ].sort(),
       );
     } finally {
-      await terminateCluster({ name, config: fx.config, io, provider, confirm: true, skipHooks: true });
+      await fx.terminate(name, { io, provider });
       const report = await checkZeroLeak(name, { endpoint, fleet: false });
       expect(leakCount(report), describeLeaks(report)).toBe(0);
     }

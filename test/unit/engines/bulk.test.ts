@@ -1,10 +1,10 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
 import { Client, startController, startEngine, newClusterKeys } from '../../../src/engines/index.js';
 import { BulkServer, bulkRandom, connectBulk, type BulkChannel } from '../../../src/engines/protocol/bulk.js';
 import { redact } from '../../../src/secrets.js';
-import { inProcessCluster, waitFor } from './helpers.js';
+import { inProcessCluster, tcpRelay, waitFor } from './helpers.js';
 
 const cleanup = useCleanup();
 
@@ -38,39 +38,15 @@ async function pair(options: { via?: (endpoint: string) => Promise<string> } = {
 
 /** A TCP proxy that records client → server bytes and can rewrite them. */
 async function proxy(target: string, rewrite: (chunk: Buffer, seen: number) => Buffer | Buffer[] = (c) => c) {
-  const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(target)!;
-  const sockets = new Set<Socket>();
   const upstream: Buffer[] = [];
   let seen = 0;
-  let last: Socket | undefined;
-  const server: Server = createServer((down) => {
-    const up = createConnection({ host: host!, port: Number(port) });
-    last = up;
-    sockets.add(down).add(up);
-    down.on('data', (chunk: Buffer) => {
-      upstream.push(Buffer.from(chunk));
-      const out = rewrite(chunk, seen);
-      seen += chunk.length;
-      for (const c of Array.isArray(out) ? out : [out]) up.write(c);
-    });
-    up.on('data', (chunk: Buffer) => down.write(chunk));
-    const end = (): void => {
-      down.destroy();
-      up.destroy();
-    };
-    down.on('error', end).on('close', end);
-    up.on('error', end).on('close', end);
+  const relay = await tcpRelay(cleanup, target, (chunk, up) => {
+    upstream.push(Buffer.from(chunk));
+    const out = rewrite(chunk, seen);
+    seen += chunk.length;
+    for (const c of Array.isArray(out) ? out : [out]) up.write(c);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((r) => server.close(r));
-  });
-  return {
-    endpoint: `tcp://127.0.0.1:${(server.address() as { port: number }).port}`,
-    upstream,
-    inject: (bytes: Buffer) => last?.write(bytes),
-  };
+  return { endpoint: relay.endpoint, upstream, inject: (bytes: Buffer) => relay.lastUpstream()?.write(bytes) };
 }
 
 describe('bulk lane channel (AES-256-GCM records over TCP)', () => {

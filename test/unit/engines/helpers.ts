@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -110,4 +111,38 @@ export async function processCluster(
   cleanup.push(() => client.close());
   await client.waitForEngines(engines, 20_000);
   return { controller, engines: spawned, client };
+}
+
+/**
+ * A TCP relay on loopback to `target` (tcp://HOST:PORT), for tests that watch or tamper with a
+ * connection: `forward` sends each client → server chunk on (as it is, rewritten, or not at all);
+ * server → client bytes pass untouched. Closed, with its sockets, by `cleanup`.
+ */
+export async function tcpRelay(
+  cleanup: Cleanup,
+  target: string,
+  forward: (chunk: Buffer, up: Socket) => void = (chunk, up) => up.write(chunk),
+): Promise<{ endpoint: string; lastUpstream(): Socket | undefined }> {
+  const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(target)!;
+  const sockets = new Set<Socket>();
+  let last: Socket | undefined;
+  const server = createServer((down) => {
+    const up = createConnection({ host: host!, port: Number(port) });
+    last = up;
+    sockets.add(down).add(up);
+    down.on('data', (chunk: Buffer) => forward(chunk, up));
+    up.on('data', (chunk: Buffer) => down.write(chunk));
+    const end = (): void => {
+      down.destroy();
+      up.destroy();
+    };
+    down.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return { endpoint: `tcp://127.0.0.1:${(server.address() as { port: number }).port}`, lastUpstream: () => last };
 }

@@ -35,8 +35,11 @@ describe('direct lanes', () => {
     // metadata still names the engine and its times
     const ar = lview.apply(() => 7);
     await ar;
-    expect(ar.metadata[0]!.engine).toBeGreaterThanOrEqual(0);
-    expect(ar.metadata[0]!.completed).toBeGreaterThanOrEqual(ar.metadata[0]!.started!);
+    const meta = ar.metadata[0]!;
+    expect(client.engines.map((e) => e.id)).toContain(meta.engine);
+    expect(meta.status).toBe('ok');
+    expect(meta.started).toBeGreaterThanOrEqual(meta.submitted);
+    expect(meta.completed).toBeGreaterThanOrEqual(meta.started!);
   });
 
   it('concurrent work still goes through the scheduler, and lanes: off never uses a lane', async () => {

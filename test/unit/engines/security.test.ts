@@ -1,4 +1,3 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { curveKeyPair } from 'zeromq';
 import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
@@ -10,7 +9,7 @@ import {
   type ClusterKeys,
   type PeerKeys,
 } from '../../../src/engines/index.js';
-import { waitFor } from './helpers.js';
+import { tcpRelay, waitFor } from './helpers.js';
 
 const cleanup = useCleanup();
 
@@ -67,41 +66,20 @@ describe('CURVE + ZAP', () => {
 
 /** A TCP proxy between an engine and the controller that can flip one byte of engine → controller traffic. */
 async function tamperingProxy(target: string) {
-  const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(target)!;
-  const state = { armed: false, flipped: 0, upstreamClosedAfterFlip: false, sockets: new Set<Socket>() };
-  const server: Server = createServer((down) => {
-    const up = createConnection({ host: host!, port: Number(port) });
-    state.sockets.add(down).add(up);
-    down.on('data', (chunk: Buffer) => {
-      if (state.armed && chunk.length > 0) {
-        state.armed = false;
-        const copy = Buffer.from(chunk);
-        copy[copy.length - 1]! ^= 0x01; // inside the encrypted box: MAC must fail
-        state.flipped++;
-        up.write(copy);
-        up.once('close', () => (state.upstreamClosedAfterFlip = true));
-        return;
-      }
-      up.write(chunk);
-    });
-    up.on('data', (chunk: Buffer) => down.write(chunk));
-    const end = (): void => {
-      down.destroy();
-      up.destroy();
-    };
-    down.on('error', end).on('close', end);
-    up.on('error', end).on('close', end);
+  const state = { armed: false, flipped: 0, upstreamClosedAfterFlip: false };
+  const relay = await tcpRelay(cleanup, target, (chunk, up) => {
+    if (state.armed && chunk.length > 0) {
+      state.armed = false;
+      const copy = Buffer.from(chunk);
+      copy[copy.length - 1]! ^= 0x01; // inside the encrypted box: MAC must fail
+      state.flipped++;
+      up.write(copy);
+      up.once('close', () => (state.upstreamClosedAfterFlip = true));
+      return;
+    }
+    up.write(chunk);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address() as { port: number };
-  return {
-    endpoint: `tcp://127.0.0.1:${address.port}`,
-    state,
-    close: () => {
-      for (const s of state.sockets) s.destroy();
-      return new Promise((r) => server.close(r));
-    },
-  };
+  return { endpoint: relay.endpoint, state };
 }
 
 describe('tampering', () => {
@@ -109,7 +87,6 @@ describe('tampering', () => {
     const keys = newClusterKeys();
     const controller = await controllerWith(keys);
     const proxy = await tamperingProxy(controller.engineEndpoint);
-    cleanup.push(() => proxy.close());
     const engine = await startEngine({ controller: proxy.endpoint, keys, heart: 'main' });
     cleanup.push(() => engine.close());
     const client = await Client.connect({ endpoint: controller.clientEndpoint, keys });

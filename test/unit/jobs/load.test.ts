@@ -3,22 +3,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StarclusterError } from '../../../src/errors.js';
+import { failure } from '../../_helpers/failure.js';
 import { loadJob } from '../../../src/jobs/load.js';
 
 const fixtures = join(import.meta.dirname, '../../_fixtures/jobs');
 const scratch = await mkdtemp(join(tmpdir(), 'sc-load-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function failure(promise: Promise<unknown>): Promise<StarclusterError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StarclusterError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StarclusterError');
-}
 
 describe('loadJob', () => {
   it('loads a job written outside the project that imports the job API and zod from starcluster', async () => {
