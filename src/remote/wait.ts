@@ -15,8 +15,8 @@ export interface WaitForSshOptions {
   onRetry?: (attempt: number, error: unknown) => void;
 }
 
-/** Errors no amount of waiting fixes. */
-const FATAL = new Set([
+/** Codes of the SSH errors no amount of waiting fixes (a changed host key, an unusable private key, an interrupt). */
+export const SSH_FATAL: ReadonlySet<string> = new Set([
   'HostKeyChanged',
   'PrivateKeyMissing',
   'PrivateKeyPermissions',
@@ -48,7 +48,7 @@ export async function waitForSsh(target: ConnectTarget, options: WaitForSshOptio
         options.signal,
       );
     } catch (error) {
-      if (StarclusterError.is(error) && FATAL.has(error.code)) throw error;
+      if (StarclusterError.is(error) && SSH_FATAL.has(error.code)) throw error;
       last = error;
       options.onRetry?.(attempt, error);
     }

@@ -1,5 +1,6 @@
 import { AbortError, RemoteError, StarclusterError } from '../errors.js';
 import { shellQuote as q, type CommandRunner } from '../remote/types.js';
+import { SSH_FATAL } from '../remote/wait.js';
 import { deadlineIn, systemClock, type Clock } from '../clock.js';
 
 /**
@@ -80,14 +81,6 @@ export interface WaitForRootOptions {
   onRootEnabled?: (user: string) => void;
 }
 
-const FATAL = new Set([
-  'HostKeyChanged',
-  'PrivateKeyMissing',
-  'PrivateKeyPermissions',
-  'PrivateKeyInvalid',
-  'Interrupted',
-]);
-
 /**
  * Waits until the node accepts root with our key, enabling it through the image's login user
  * when root is refused. Retries while the node boots (sshd not up yet, cloud-init not done
@@ -125,7 +118,7 @@ export async function waitForRoot(connector: LoginConnector, options: WaitForRoo
         `root login on ${options.alias} is refused: ${check.stdout.trim().split('\n')[0] ?? ''}`,
       );
     } catch (error) {
-      if (StarclusterError.is(error) && FATAL.has(error.code)) throw error;
+      if (StarclusterError.is(error) && SSH_FATAL.has(error.code)) throw error;
       last = error;
       rootRefused = StarclusterError.is(error) && error.code === 'SshAuthFailed';
     }
@@ -136,7 +129,7 @@ export async function waitForRoot(connector: LoginConnector, options: WaitForRoo
         try {
           session = await connector.connect(user);
         } catch (error) {
-          if (StarclusterError.is(error) && FATAL.has(error.code)) throw error;
+          if (StarclusterError.is(error) && SSH_FATAL.has(error.code)) throw error;
           if (!(StarclusterError.is(error) && error.code === 'SshAuthFailed')) last = error;
           continue;
         }

@@ -4,19 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { awsClientSettings, describeTemplate, getClusterTemplate, loadConfig } from '../../../src/config/index.js';
 import { ConfigError, StarclusterError } from '../../../src/errors.js';
+import { mulberry32 } from '../../../src/science/loaders/synthetic.js';
 import { cleanEnv, fixture } from './_helpers.js';
 
 /** mulberry32: a small seeded generator, so every failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 const WRONG_VALUES = [
   'two',
