@@ -1,12 +1,11 @@
 import { JobError, StarclusterError } from '../../errors.js';
-import type { Scheme } from '../controller/schedulers.js';
-import { isScheme } from '../controller/schedulers.js';
-import { nowMs, TaskKind } from '../protocol/messages.js';
+import type { Scheme } from '../protocol/messages.js';
+import { isScheme, nowMs, TaskKind } from '../protocol/messages.js';
 import type { Frames } from '../protocol/sockets.js';
 import { AsyncMapResult, AsyncResult } from './async-result.js';
 import type { PartOutcome, TaskMetadata } from './async-result.js';
-import type { Client, Submission, TaskFunction } from './client.js';
-import { taskFrames } from './client.js';
+import type { Submission, Submitter, TaskFunction } from './framing.js';
+import { taskFrames } from './framing.js';
 
 export interface LoadBalancedOptions {
   /** Scheme for this view's tasks (default: the controller's). */
@@ -72,7 +71,7 @@ function toSliceable<T>(inputs: Iterable<T> | ArrayLike<T>): Sliceable<T> {
   return Array.from(inputs as Iterable<T>);
 }
 
-function submitPart<T>(client: Client, sub: Submission, frames: Frames, ar: AsyncResult<T>, index: number): void {
+function submitPart<T>(client: Submitter, sub: Submission, frames: Frames, ar: AsyncResult<T>, index: number): void {
   if (index === 0) ar.attachAbort((ids, options) => client.abort(ids, options));
   ar.metadata[index]!.taskId = client.submit(sub, frames, (outcome: PartOutcome, meta: Partial<TaskMetadata>) =>
     ar.complete(index, outcome, meta),
@@ -86,7 +85,7 @@ export class LoadBalancedView {
   private readonly follow: readonly Dependency[];
 
   constructor(
-    private readonly client: Client,
+    private readonly client: Submitter,
     options: LoadBalancedOptions = {},
   ) {
     if (options.scheme !== undefined && !isScheme(options.scheme)) {
@@ -257,7 +256,7 @@ export class DirectView {
   private readonly limit: { timeLimitMs?: number };
 
   constructor(
-    private readonly client: Client,
+    private readonly client: Submitter,
     private readonly targetSpec: number | number[] | 'all',
     options: DirectOptions = {},
   ) {
