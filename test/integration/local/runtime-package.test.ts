@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Client } from '../../../src/engines/client/client.js';
 import { buildEngineRuntime } from '../../../src/deploy/index.js';
 import { generateClusterKeys } from '../../../src/engines/protocol/keys.js';
-import { freePortPair } from './_ports.js';
+import { freePortPair } from '../../_helpers/ports.js';
 
 // The folder `start` uploads to EC2 nodes, run here from a copy outside the project: if anything
 // it needs were missing (a bundled import, zeromq's addon, cmake-ts' loader) nothing would start.
