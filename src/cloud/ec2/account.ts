@@ -23,7 +23,8 @@ import type {
 } from '../account.js';
 import { ARCHITECTURES, STOCK_IMAGES } from '../images.js';
 import type { IoHost } from '../../io-host.js';
-import { fromTags, isCode, type Ec2Api } from './api.js';
+import { type Ec2Api } from './api.js';
+import { fromTags, isCode } from './errors.js';
 import { ebsImage, removeImage } from './ebs-image.js';
 import type { ImageCatalog } from './images.js';
 import { createVolume, listVolumes, removeVolumes, resizeVolume } from './volumes.js';

@@ -5,28 +5,15 @@ import {
   CreatePlacementGroupCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
-  AttachVolumeCommand,
-  CreateVolumeCommand,
-  CreateImageCommand,
-  CreateSnapshotCommand,
-  DeleteSnapshotCommand,
-  DeregisterImageCommand,
-  paginateDescribeSnapshots,
-  waitUntilImageAvailable,
-  waitUntilSnapshotCompleted,
-  type Snapshot,
   DeleteKeyPairCommand,
   DeletePlacementGroupCommand,
   DeleteSecurityGroupCommand,
-  DeleteVolumeCommand,
   DescribeAvailabilityZonesCommand,
   DescribeKeyPairsCommand,
   DescribePlacementGroupsCommand,
   DescribeRegionsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
-  EC2Client,
-  EC2ServiceException,
   GetConsoleOutputCommand,
   ImportKeyPairCommand,
   RebootInstancesCommand,
@@ -41,7 +28,6 @@ import {
   paginateDescribeSecurityGroups,
   paginateDescribeSpotInstanceRequests,
   paginateDescribeSpotPriceHistory,
-  paginateDescribeVolumes,
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
   waitUntilInstanceTerminated,
@@ -60,25 +46,13 @@ import {
   type SpotPrice,
   type Subnet,
   type Vpc,
-  type Tag,
-  type TagSpecification,
-  type Volume,
   type _InstanceType,
-  type ResourceType,
 } from '@aws-sdk/client-ec2';
-import { AbortError, CloudError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
-import { requestHandlerFor } from './http.js';
-import type { Ec2ClientSettings } from './settings.js';
-
-/** The SDK waiter's backoff for instance states: 1 s up to REFRESH_INTERVAL (default 10 s). */
-export function instanceWaitDelays(settings: Pick<Ec2ClientSettings, 'pollSeconds'>): {
-  minDelay: number;
-  maxDelay: number;
-} {
-  const maxDelay = Math.max(1, settings.pollSeconds ?? 10);
-  return { minDelay: 1, maxDelay };
-}
+import { instanceWaitDelays } from './calls.js';
+import { CloudError } from '../../errors.js';
+import { isCode, tagSpec, toTags } from './errors.js';
+import { Ec2StorageApi } from './storage-api.js';
 
 /**
  * The narrow slice of the EC2 API that starcluster uses, over @aws-sdk/client-ec2 with adaptive
@@ -86,41 +60,7 @@ export function instanceWaitDelays(settings: Pick<Ec2ClientSettings, 'pollSecond
  * code is `Ec2` + the AWS error code (e.g. `Ec2InvalidAMIIDNotFound`), with the AWS code and
  * message in the text; DryRun answers come back as `true`.
  */
-export class Ec2Api {
-  readonly client: EC2Client;
-  readonly region: string;
-
-  /**
-   * `client`: an EC2Client to use instead of one made from the settings (a fake EC2 in unit tests
-   * subclasses EC2Client and answers `send`; the SDK's paginators and waiters require an EC2Client).
-   */
-  constructor(
-    readonly settings: Ec2ClientSettings,
-    client?: EC2Client,
-  ) {
-    registerSecret(settings.credentials?.secretAccessKey);
-    registerSecret(settings.credentials?.sessionToken);
-    this.region = settings.region;
-    // The SDK would print a Node-version notice to stderr itself; the library never prints.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client =
-      client ??
-      new EC2Client({
-        region: settings.region,
-        ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-        ...(settings.credentials ? { credentials: settings.credentials } : {}),
-        retryMode: 'adaptive',
-        maxAttempts: settings.maxAttempts ?? 8,
-        // Timeouts (the SDK waits forever for an answer by default: a call whose answer is lost would
-        // hang the CLI; a timed-out call is retried like any other transient failure) and AWS_PROXY*.
-        requestHandler: requestHandlerFor(settings),
-      });
-  }
-
-  destroy(): void {
-    this.client.destroy();
-  }
-
+export class Ec2Api extends Ec2StorageApi {
   // --- key pairs ---------------------------------------------------------------------------
 
   async describeKeyPairs(names?: string[]): Promise<KeyPairInfo[]> {
@@ -383,147 +323,6 @@ export class Ec2Api {
     });
   }
 
-  // --- volumes -----------------------------------------------------------------------------
-
-  async describeVolumes(filters: Filter[], volumeIds?: string[]): Promise<Volume[]> {
-    return this.collect('DescribeVolumes', async () => {
-      const out: Volume[] = [];
-      const input = { Filters: filters, ...(volumeIds ? { VolumeIds: volumeIds } : {}) };
-      for await (const page of paginateDescribeVolumes({ client: this.client }, input))
-        out.push(...(page.Volumes ?? []));
-      return out;
-    });
-  }
-
-  async createVolume(input: {
-    sizeGb: number;
-    zone: string;
-    snapshotId?: string;
-    volumeType?: string;
-    tags: Record<string, string>;
-  }): Promise<Volume> {
-    const out = await this.call('CreateVolume', () =>
-      this.client.send(
-        new CreateVolumeCommand({
-          Size: input.sizeGb,
-          AvailabilityZone: input.zone,
-          ...(input.snapshotId ? { SnapshotId: input.snapshotId } : {}),
-          VolumeType: (input.volumeType ?? 'gp3') as 'gp3',
-          TagSpecifications: tagSpec('volume', input.tags),
-        }),
-      ),
-    );
-    return out;
-  }
-
-  async attachVolume(volumeId: string, instanceId: string, device: string): Promise<void> {
-    await this.call('AttachVolume', () =>
-      this.client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device })),
-    );
-  }
-
-  async deleteVolume(volumeId: string): Promise<void> {
-    await this.call('DeleteVolume', () => this.client.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
-  }
-
-  // --- images and snapshots (ebsimage, removeimage, resizevolume) ----------------------------
-
-  /** CreateImage from an instance, tags on the image and its snapshots at creation. */
-  async createImage(input: {
-    instanceId: string;
-    name: string;
-    description?: string;
-    noReboot?: boolean;
-    tags: Record<string, string>;
-    snapshotTags?: Record<string, string>;
-  }): Promise<string> {
-    const out = await this.call('CreateImage', () =>
-      this.client.send(
-        new CreateImageCommand({
-          InstanceId: input.instanceId,
-          Name: input.name,
-          ...(input.description ? { Description: input.description } : {}),
-          NoReboot: input.noReboot ?? false,
-          TagSpecifications: [
-            ...(tagSpec('image', input.tags) ?? []),
-            ...(tagSpec('snapshot', input.snapshotTags ?? input.tags) ?? []),
-          ],
-        }),
-      ),
-    );
-    return out.ImageId ?? '';
-  }
-
-  async deregisterImage(imageId: string): Promise<void> {
-    await this.call('DeregisterImage', () => this.client.send(new DeregisterImageCommand({ ImageId: imageId })));
-  }
-
-  async waitImageAvailable(imageId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<void> {
-    await this.call('wait for image available', () =>
-      waitUntilImageAvailable(
-        {
-          client: this.client,
-          maxWaitTime: maxWaitSeconds,
-          minDelay: 2,
-          maxDelay: 15,
-          ...(signal ? { abortSignal: signal } : {}),
-        },
-        { ImageIds: [imageId] },
-      ),
-    );
-  }
-
-  async describeSnapshots(input: {
-    snapshotIds?: string[];
-    filters?: Filter[];
-    owners?: string[];
-  }): Promise<Snapshot[]> {
-    return this.collect('DescribeSnapshots', async () => {
-      const out: Snapshot[] = [];
-      const pages = paginateDescribeSnapshots(
-        { client: this.client },
-        {
-          ...(input.snapshotIds ? { SnapshotIds: input.snapshotIds } : {}),
-          ...(input.filters ? { Filters: input.filters } : {}),
-          ...(input.owners ? { OwnerIds: input.owners } : {}),
-        },
-      );
-      for await (const page of pages) out.push(...(page.Snapshots ?? []));
-      return out;
-    });
-  }
-
-  async createSnapshot(volumeId: string, description: string, tags: Record<string, string>): Promise<Snapshot> {
-    return this.call('CreateSnapshot', () =>
-      this.client.send(
-        new CreateSnapshotCommand({
-          VolumeId: volumeId,
-          Description: description,
-          TagSpecifications: tagSpec('snapshot', tags),
-        }),
-      ),
-    );
-  }
-
-  async waitSnapshotCompleted(snapshotId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<void> {
-    await this.call('wait for snapshot completed', () =>
-      waitUntilSnapshotCompleted(
-        {
-          client: this.client,
-          maxWaitTime: maxWaitSeconds,
-          minDelay: 2,
-          maxDelay: 15,
-          ...(signal ? { abortSignal: signal } : {}),
-        },
-        { SnapshotIds: [snapshotId] },
-      ),
-    );
-  }
-
-  async deleteSnapshot(snapshotId: string): Promise<void> {
-    await this.call('DeleteSnapshot', () => this.client.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })));
-  }
-
   // --- images, types, places ---------------------------------------------------------------
 
   async describeImages(input: { imageIds?: string[]; owners?: string[]; filters?: Filter[] }): Promise<Image[]> {
@@ -610,81 +409,6 @@ export class Ec2Api {
     // A server that ignores DryRun made something: say so rather than pretend.
     throw new CloudError('Ec2DryRunIgnored', `ec2 ${action} with DryRun=true was carried out instead of checked`);
   }
-
-  // --- plumbing ----------------------------------------------------------------------------
-
-  private async call<T>(action: string, request: () => Promise<T>): Promise<T> {
-    try {
-      return await request();
-    } catch (error) {
-      throw toCloudError(action, error);
-    }
-  }
-
-  private collect<T>(action: string, request: () => Promise<T>): Promise<T> {
-    return this.call(action, request);
-  }
-}
-
-/** The AWS error code of an SDK error or of a CloudError made from one. */
-export function awsErrorCode(error: unknown): string | undefined {
-  if (error instanceof CloudError) {
-    const cause = error.cause;
-    return awsErrorCode(cause) ?? undefined;
-  }
-  if (error instanceof EC2ServiceException) return error.name;
-  if (typeof error === 'object' && error !== null && 'name' in error) {
-    const name = (error as { name: unknown }).name;
-    const code = (error as { Code?: unknown }).Code;
-    if (typeof code === 'string') return code;
-    if (typeof name === 'string' && name !== 'Error') return name;
-  }
-  return undefined;
-}
-
-/** The endpoint does not implement the action (LocalStack answers 501 InternalFailure). */
-export function isNotImplemented(error: unknown): boolean {
-  const root = error instanceof CloudError ? error.cause : error;
-  const status = (root as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return (
-    status === 501 ||
-    (isCode(error, 'InternalFailure') && /not been implemented/i.test(String((root as Error)?.message)))
-  );
-}
-
-export function isCode(error: unknown, ...codes: string[]): boolean {
-  const code = awsErrorCode(error);
-  return code !== undefined && codes.includes(code);
-}
-
-function toCloudError(action: string, error: unknown): Error {
-  if (error instanceof CloudError || error instanceof AbortError) return error;
-  const code = awsErrorCode(error) ?? 'Unknown';
-  if (code === 'AbortError' || code === 'AbortedError') return new AbortError(undefined, { cause: error });
-  // Waiter failures from @smithy carry their reason as a JSON message.
-  const raw = error instanceof Error ? error.message : String(error);
-  const message = raw.length > 400 ? `${raw.slice(0, 400)}…` : raw;
-  const stable = `Ec2${code.replace(/[^A-Za-z0-9]/g, '')}`;
-  return new CloudError(stable, `ec2 ${action} failed: ${code}: ${message}`, {
-    cause: error,
-    ...(code === 'AuthFailure' || code === 'UnauthorizedOperation' || code === 'InvalidClientTokenId'
-      ? { hint: 'check the AWS credentials in [aws info] or the AWS credential chain' }
-      : {}),
-  });
-}
-
-export function toTags(tags: Record<string, string>): Tag[] {
-  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-}
-
-export function fromTags(tags: readonly Tag[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
-  return out;
-}
-
-export function tagSpec(resourceType: ResourceType, tags: Record<string, string>): TagSpecification[] | undefined {
-  return Object.keys(tags).length ? [{ ResourceType: resourceType, Tags: toTags(tags) }] : undefined;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -1,4 +1,5 @@
-import { isCode, isNotImplemented, type Ec2Api } from './api.js';
+import { type Ec2Api } from './api.js';
+import { isCode, isNotImplemented } from './errors.js';
 import type { ImageCatalog } from './images.js';
 import type { SsmParameters } from './ssm.js';
 

@@ -3,7 +3,7 @@ import { TAG_ALIAS, TAG_CLUSTER } from '../../model/tags.js';
 import { runSteps, type Step } from '../../steps.js';
 import type { EbsImageOptions, EbsImageResult, RemoveImageOptions, RemoveImageResult } from '../account.js';
 import type { AccountContext } from './account.js';
-import { fromTags, isCode, isNotImplemented } from './api.js';
+import { fromTags, isCode, isNotImplemented } from './errors.js';
 
 /**
  * AMIs made from running nodes, as StarCluster users saved their software stack: `ebsimage`

@@ -1,4 +1,5 @@
-export { Ec2Api, awsErrorCode, isCode } from './api.js';
+export { Ec2Api } from './api.js';
+export { awsErrorCode, isCode } from './errors.js';
 export { Ec2Provider } from './provider.js';
 export type { Ec2ProviderOptions } from './provider.js';
 export { toNodeRecord, TAG_LAUNCH_ALIASES } from './launch.js';

@@ -3,7 +3,7 @@ import { CloudError } from '../../errors.js';
 import type { NodeRecord, NodeRole, NodeState } from '../../model/node.js';
 import { TAG_ALIAS, TAG_CLUSTER, TAG_LOGIN_USER, TAG_NAME, TAG_ROLE } from '../../model/tags.js';
 import type { LaunchSpec } from '../provider.js';
-import { awsErrorCode, fromTags, isCode, tagSpec } from './api.js';
+import { awsErrorCode, fromTags, isCode, tagSpec } from './errors.js';
 import { NODE_USER_DATA } from './user-data.js';
 
 /** Tag holding the aliases of one launch, in launch-index order (recovers an alias never tagged). */

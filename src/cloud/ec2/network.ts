@@ -4,7 +4,8 @@ import { TAG_CLUSTER, TAG_RUN } from '../../model/tags.js';
 import { sleep } from '../../clock.js';
 import type { ClusterGroup, ClusterNetwork, GroupSpec } from '../provider.js';
 import type { IngressRule } from '../security-group.js';
-import { fromTags, isCode, isNotImplemented, type Ec2Api } from './api.js';
+import { type Ec2Api } from './api.js';
+import { fromTags, isCode, isNotImplemented } from './errors.js';
 import { clusterVpcId } from './networks.js';
 import { supportsPlacementGroup } from './prices.js';
 

@@ -21,7 +21,8 @@ import type {
   TemplateCheckOptions,
 } from '../provider.js';
 import { Ec2Account } from './account.js';
-import { Ec2Api, fromTags, isCode } from './api.js';
+import { Ec2Api } from './api.js';
+import { fromTags, isCode } from './errors.js';
 import { ec2ImageCatalog } from './catalog.js';
 import { resolveImagesWith, type ImageCatalog } from './images.js';
 import {

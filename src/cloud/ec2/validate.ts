@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ClusterTemplate, VolumeSettings } from '../../config/types.js';
 import type { LaunchProblem, LaunchShape, TemplateCheckOptions } from '../provider.js';
-import { isCode, type Ec2Api } from './api.js';
+import { type Ec2Api } from './api.js';
+import { isCode } from './errors.js';
 import { noDefaultVpcProblem } from './networks.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from './fingerprint.js';
 

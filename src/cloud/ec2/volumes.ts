@@ -10,7 +10,7 @@ import {
   type VolumeSummary,
 } from '../account.js';
 import type { AccountContext } from './account.js';
-import { fromTags, isCode } from './api.js';
+import { fromTags, isCode } from './errors.js';
 
 /** EBS volumes of the account: `listvolumes`, `createvolume`, `resizevolume`, `removevolume`. */
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createProvider } from '../../../src/cloud/index.js';
-import { instanceWaitDelays } from '../../../src/cloud/ec2/api.js';
+import { instanceWaitDelays } from '../../../src/cloud/ec2/calls.js';
 import type { Ec2Provider } from '../../../src/cloud/ec2/provider.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { tempConfig } from '../config/_helpers.js';
