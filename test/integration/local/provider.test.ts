@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../../src/cloud/local/entry.js';
 import { createLocalProvider, localNodeDir, readNodeStatus, writeDesired } from '../../../src/cloud/local/index.js';
+import type { LaunchSpec } from '../../../src/cloud/provider.js';
 
 // Real supervisor processes on this machine, under a throwaway STARCLUSTER_HOME.
 const home = await mkdtemp(join(tmpdir(), 'sc-local-'));
@@ -37,24 +38,18 @@ describe('local provider', () => {
       imageId: 'local',
       clientToken: 'tok-master',
     });
-    const nodes = await provider.launch({
+    const nodesRequest: LaunchSpec = {
       cluster: 'alpha',
       role: 'node',
       aliases: ['node001'],
       instanceType: 'local',
       imageId: 'local',
       clientToken: 'tok-nodes',
-    });
+    };
+    const nodes = await provider.launch(nodesRequest);
     expect(master.map((n) => n.id)).toEqual(['local-alpha-master']);
     // Same token: same nodes, nothing new.
-    const again = await provider.launch({
-      cluster: 'alpha',
-      role: 'node',
-      aliases: ['node001'],
-      instanceType: 'local',
-      imageId: 'local',
-      clientToken: 'tok-nodes',
-    });
+    const again = await provider.launch(nodesRequest);
     expect(again.map((n) => n.id)).toEqual(nodes.map((n) => n.id));
 
     const running = await provider.waitRunning(['local-alpha-master', 'local-alpha-node001']);

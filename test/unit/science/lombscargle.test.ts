@@ -12,6 +12,7 @@ import {
   wasmSumsKernelOrNull,
 } from '../../../src/science/lombscargle.js';
 import { assembleLsKernel, lsKernelModuleSource } from '../../../src/science/wasm/ls/assemble.js';
+import { maxRelErr } from './_numeric.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const fixtures = join(root, 'test', '_fixtures', 'lombscargle');
@@ -37,15 +38,6 @@ interface SingleFixture {
 
 const single = JSON.parse(readFileSync(join(fixtures, 'single.json'), 'utf8')) as SingleFixture;
 const engines: Engine[] = wasmSumsKernelOrNull() ? ['direct', 'js', 'wasm'] : ['direct', 'js'];
-
-function maxRelErr(got: Float64Array, want: ArrayLike<number>): number {
-  let worst = 0;
-  for (let k = 0; k < want.length; k++) {
-    const w = want[k] as number;
-    worst = Math.max(worst, Math.abs((got[k] as number) - w) / Math.abs(w));
-  }
-  return worst;
-}
 
 /** f·t minus the nearest integer, with f·t exact (Dekker's two-product, written out here independently). */
 function reducedPhase(f: number, t: number): number {

@@ -6,6 +6,7 @@ import type { FrequencyGrid } from '../../../src/science/lombscargle.js';
 import { lombScargle } from '../../../src/science/lombscargle.js';
 import type { BandSeries } from '../../../src/science/multiband.js';
 import { multibandLombScargle } from '../../../src/science/multiband.js';
+import { maxRelErr } from './_numeric.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '_fixtures', 'lombscargle');
 
@@ -22,15 +23,6 @@ const bands: BandSeries[] = fx.bands.map((b) => ({
   dy: Float64Array.from(b.dy),
 }));
 const grid: FrequencyGrid = { kind: 'list', frequencies: Float64Array.from(fx.frequencies) };
-
-function maxRelErr(got: Float64Array, want: ArrayLike<number>): number {
-  let worst = 0;
-  for (let k = 0; k < want.length; k++) {
-    const w = want[k] as number;
-    worst = Math.max(worst, Math.abs((got[k] as number) - w) / Math.abs(w));
-  }
-  return worst;
-}
 
 /**
  * Direct weighted least squares, no regularisation: per frequency, the design matrix of per-band offset + sin
