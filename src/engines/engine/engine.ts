@@ -1,71 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { JobError } from '../../errors.js';
-import { BulkServer, type BulkChannel } from '../protocol/bulk.js';
 import { encodeValue } from '../protocol/codec.js';
-import type { ClusterKeys, PeerKeys } from '../protocol/keys.js';
+import type { PeerKeys } from '../protocol/keys.js';
 import { engineKeysOf } from '../protocol/keys.js';
-import type { LaneInfo } from '../protocol/messages.js';
-import { INLINE_BODY_MAX, INTERRUPTED_MESSAGE, nowMs } from '../protocol/messages.js';
+import { INLINE_BODY_MAX, nowMs } from '../protocol/messages.js';
+import { readMessages } from '../protocol/read-loop.js';
+import { curveClient, endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
 import type { ClientToLane, LaneToClientOut, ResultItem, TaskItem } from '../protocol/wire.js';
-import { decodeOrDrop, readMessages, readRoutedMessages } from '../protocol/read-loop.js';
-import { decodeClientToLane, encodeLaneToClient, unreachable } from '../protocol/wire.js';
+import { unreachable } from '../protocol/wire.js';
 import type { ControllerToEngine, EngineToControllerOut, EngineWelcome } from '../protocol/wire-engine.js';
 import { decodeControllerToEngine, encodeEngineToController } from '../protocol/wire-engine.js';
-import {
-  curveClient,
-  curveServer,
-  endpointHost,
-  isLoopbackHost,
-  Outbox,
-  tcpEndpoint,
-  ZapHandler,
-  zmq,
-} from '../protocol/sockets.js';
 import { isThenable, TaskExecutor } from './executor.js';
 import { Heart, INTERRUPT_SLOTS, SigintKeeper } from './heart.js';
+import { EngineLane } from './lane.js';
+import type { EngineEnd, EngineHandle, EngineOptions } from './options.js';
+import { abortedError, toError } from './task-errors.js';
 import { beginOutput, captureConsole, endOutput, type TaskOutput } from './output.js';
 
 export type { EngineTaskContext } from './executor.js';
 
-export interface EngineOptions {
-  /** The controller's engine endpoint, e.g. `tcp://10.0.0.5:41002`. */
-  controller: string;
-  keys: ClusterKeys | PeerKeys;
-  /** Node name reported to the controller (default: this host's name). */
-  node?: string;
-  uuid?: string;
-  /**
-   * `thread` (default): beat from a worker thread, so long tasks never look like death.
-   * `main`: beat from the main thread (lightweight; the scale simulation runs 1,000 of these).
-   */
-  heart?: 'thread' | 'main';
-  /** Kill the process if the controller is gone (process entry points only). */
-  exitOnLost?: boolean;
-  /** How long startEngine waits for the controller's welcome (default 30 s). */
-  registerTimeoutMs?: number;
-  /**
-   * Where to bind the engine's direct lane (see LaneInfo): a private IP of this node, or `false` for
-   * none. Default: 127.0.0.1 when the controller is on loopback (a local cluster), else none.
-   */
-  lane?: string | false;
-  /**
-   * Running tasks can be interrupted (AsyncResult.abort({ running: true })): the heart thread stops a
-   * computing task with SIGINT (so SIGINT no longer ends the process; SIGTERM does), and an
-   * asynchronous one is abandoned. Engine processes (engine/main.ts) turn it on; it needs the thread heart.
-   */
-  interruptible?: boolean;
-}
-
-export type EngineEnd = 'closed' | 'stopped' | 'lost';
-
-export interface EngineHandle {
-  readonly id: number;
-  readonly uuid: string;
-  /** Settles when the engine ends: closed by us, stopped by the controller, or controller lost. */
-  readonly ended: Promise<EngineEnd>;
-  close(): Promise<void>;
-}
+export type { EngineEnd, EngineHandle, EngineOptions } from './options.js';
 
 interface QueuedTask {
   id: number;
@@ -113,18 +68,7 @@ export class Engine implements EngineHandle {
   private running = false;
   private results: ResultBatch = [];
   private laneResults = new Map<Buffer, ResultBatch>();
-  private lane?: {
-    info: LaneInfo;
-    context: zmq.Context;
-    zap: ZapHandler;
-    sock: zmq.Router;
-    out: Outbox;
-    loop: Promise<void>;
-    /** The bulk data lane (AES-256-GCM over TCP; see protocol/bulk.ts), keyed through this CURVE lane. */
-    bulk?: BulkServer;
-  };
-  /** Open bulk connections by route (`bulk:<session>`). */
-  private readonly bulkChannels = new Map<string, BulkChannel>();
+  private lane?: EngineLane;
   private flushScheduled = false;
   private readonly executor = new TaskExecutor('engine');
   private regTimer?: NodeJS.Timeout;
@@ -201,58 +145,14 @@ export class Engine implements EngineHandle {
   }
 
   /** Binds the direct lane (CURVE server with this engine's pair; ZAP admits the clients the controller names). */
+  /** Binds the direct lane (CURVE server with this engine's pair; ZAP admits the clients the controller names). */
   private async openLane(): Promise<void> {
     const ctlHost = endpointHost(this.options.controller);
-    const host =
-      this.options.lane === undefined
-        ? ctlHost && isLoopbackHost(ctlHost)
-          ? '127.0.0.1'
-          : undefined
-        : this.options.lane;
+    const loopback = ctlHost !== undefined && isLoopbackHost(ctlHost);
+    const host = this.options.lane === undefined ? (loopback ? '127.0.0.1' : undefined) : this.options.lane;
     if (!host) return;
-    const context = new zmq.Context();
-    const zap = new ZapHandler(context, { lane: [] });
-    const sock = new zmq.Router({
-      context,
-      linger: 0,
-      sendHighWaterMark: 0,
-      receiveHighWaterMark: 0,
-      mandatory: true,
-      ...curveServer(this.keys.secretKey, 'lane'),
-    });
-    try {
-      await sock.bind(tcpEndpoint(host));
-    } catch (error) {
-      sock.close();
-      await zap.close();
-      throw new JobError('LaneBindFailed', `engine cannot bind its lane on ${host}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    const info: LaneInfo = { endpoint: sock.lastEndpoint ?? '', key: this.keys.publicKey };
-    const out = new Outbox(sock);
-    const bulk = new BulkServer(
-      (route, channel) => {
-        this.bulkChannels.set(route.toString('latin1'), channel);
-        return (frames) => {
-          const message = decodeOrDrop(decodeClientToLane, frames);
-          if (message) this.onPeerMessage(route, message, (reply) => channel.send(encodeLaneToClient(reply)));
-        };
-      },
-      (route) => this.bulkChannels.delete(route.toString('latin1')),
-    );
-    try {
-      await bulk.listen(host);
-    } catch (error) {
-      sock.close();
-      await zap.close();
-      throw new JobError('LaneBindFailed', `engine cannot bind its bulk lane on ${host}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    this.lane = { info, context, zap, sock, out, loop: Promise.resolve(), bulk };
-    this.lane.loop = readRoutedMessages(sock, decodeClientToLane, (message, route) =>
-      this.onPeerMessage(route, message, (reply) => out.send([route, ...encodeLaneToClient(reply)])),
+    this.lane = await EngineLane.open(host, this.keys, (route, message, reply) =>
+      this.onPeerMessage(route, message, reply),
     );
   }
 
@@ -274,9 +174,9 @@ export class Engine implements EngineHandle {
         break;
       case 'bulk':
         // a bulk session, asked for on the CURVE lane only (the client's key was admitted by ZAP)
-        if (this.lane?.bulk && !route.toString('latin1').startsWith('bulk:')) {
-          const { s, r, ep } = this.lane.bulk.offer(message.random);
-          reply({ kind: 'bulk', offer: { session: s, random: r, endpoint: ep } });
+        {
+          const offer = this.lane?.offerBulk(route, message.random);
+          if (offer) reply({ kind: 'bulk', offer });
         }
         break;
       default:
@@ -330,7 +230,7 @@ export class Engine implements EngineHandle {
       this.epoch = epoch;
       this.q = this.q.filter((t) => t.lane !== undefined);
     }
-    if (this.lane && welcome.laneClients) this.lane.zap.allow('lane', welcome.laneClients);
+    if (this.lane && welcome.laneClients) this.lane.allowClients(welcome.laneClients);
     this.executor.id = id;
     if (this.regTimer) clearInterval(this.regTimer);
     this.regTimer = undefined;
@@ -522,12 +422,7 @@ export class Engine implements EngineHandle {
       this.toController({ kind: 'results', results });
     }
     if (this.laneResults.size > 0 && this.lane) {
-      for (const [route, results] of this.laneResults) {
-        const message = encodeLaneToClient({ kind: 'results', results });
-        const bulk = this.bulkChannels.get(route.toString('latin1'));
-        if (bulk) bulk.send(message);
-        else if (!route.toString('latin1').startsWith('bulk:')) this.lane.out.send([route, ...message]);
-      }
+      for (const [route, results] of this.laneResults) this.lane.sendResults(route, results);
       this.laneResults = new Map();
     }
   };
@@ -549,13 +444,7 @@ export class Engine implements EngineHandle {
     await this.keeper?.stop();
     this.sock.close();
     await this.loop;
-    if (this.lane) {
-      if (why === 'closed') await this.lane.out.drain(200);
-      this.lane.sock.close();
-      await this.lane.loop;
-      await this.lane.zap.close();
-      await this.lane.bulk?.close();
-    }
+    await this.lane?.close(why === 'closed');
     await this.executor.dispose();
     this.endWith(why);
   }
@@ -568,27 +457,6 @@ export class Engine implements EngineHandle {
 
 /** The longest tasks wait for the heart thread to start beating. */
 const HEART_START_MAX_MS = 10_000;
-
-function abortedError(running: boolean): Error {
-  const err = new Error(running ? INTERRUPTED_MESSAGE : 'aborted before it started');
-  err.name = 'TaskAborted';
-  return err;
-}
-
-function toError(value: unknown): Error {
-  if (value instanceof Error || Object.prototype.toString.call(value) === '[object Error]') return value as Error;
-  const err = new Error(typeof value === 'string' ? value : `non-error thrown: ${safeString(value)}`);
-  err.name = 'Error';
-  return err;
-}
-
-function safeString(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
 
 /** Starts an engine in this process; resolves once the controller has welcomed it. */
 export async function startEngine(options: EngineOptions): Promise<EngineHandle> {
