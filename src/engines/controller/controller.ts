@@ -1,11 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { JobError } from '../../errors.js';
 import { encodeValue } from '../protocol/codec.js';
-import type { ClusterKeys, ControllerKeys } from '../protocol/keys.js';
 import { controllerKeysOf } from '../protocol/keys.js';
 import type { EngineInfo, QueueStatus } from '../protocol/messages.js';
 import { nowMs, TaskKind } from '../protocol/messages.js';
-import type { Frames, ZapStats } from '../protocol/sockets.js';
+import type { Frames } from '../protocol/sockets.js';
 import { curveServer, Outbox, tcpEndpoint, ZapHandler, zmq } from '../protocol/sockets.js';
 import type {
   ClientToController,
@@ -20,164 +19,14 @@ import { decodeClientToController, encodeControllerToClient, unreachable } from 
 import type { ControllerToEngineOut, EngineToController, Registration } from '../protocol/wire-engine.js';
 import { decodeEngineToController, encodeControllerToEngine } from '../protocol/wire-engine.js';
 import type { Random, Scheme } from './schedulers.js';
+import type { ControllerHandle, ControllerOptions, ControllerStats, HighWaterMark } from './options.js';
+import { AUTO_MAX, AUTO_WINDOW_MS } from './options.js';
+import type { ClientRec, EngineRec, TaskRec } from './records.js';
+import { errorBody, messageOf, Queue } from './records.js';
 import { DEFAULT_SCHEME, isScheme, LruLoads, SCHEME_FUNCTIONS } from './schedulers.js';
 
-/**
- * Outstanding tasks per engine. A number is a fixed high-water mark as in ipyparallel (`0` =
- * unlimited, ipyparallel's pre-0.13 behaviour; `1` = its current default). `'auto'` (our default)
- * starts every engine at 1 and lets it hold as many tasks as fit in AUTO_WINDOW_MS of its measured
- * task time (at most AUTO_MAX): tasks of 10 ms or more get ipyparallel's hwm=1 (perfect balance,
- * a round trip of idle per task is < 3 %), tiny tasks get up to AUTO_MAX in flight, which hides the
- * round trip and lets messages carry many tasks — while at most ~10 ms of work ever waits on an
- * engine that another idle engine could have done.
- */
-export type HighWaterMark = number | 'auto';
-export const AUTO_WINDOW_MS = 10;
-export const AUTO_MAX = 256;
-
-export interface ControllerOptions {
-  /** Interface to bind: a private IP or 127.0.0.1. `0.0.0.0`/`*` only with `allowAnyInterface`. */
-  host: string;
-  /** Client port (0 = ephemeral). */
-  port?: number;
-  /** Engine port (0 = ephemeral). */
-  enginePort?: number;
-  /**
-   * Heartbeat port (0 = ephemeral): engines' hearts beat here too, on a socket with its own ZeroMQ
-   * context (I/O thread), so beats are never queued behind a big transfer on the engine port.
-   */
-  heartbeatPort?: number;
-  keys: ClusterKeys | ControllerKeys;
-  scheme?: Scheme;
-  hwm?: HighWaterMark;
-  /** Heartbeat period; an engine silent for `deadAfterBeats` periods is dead. */
-  heartbeatMs?: number;
-  deadAfterBeats?: number;
-  /** Periods without a word from the controller before an engine gives up (told to engines). */
-  engineLostBeats?: number;
-  /** How many times a task whose engine died is resubmitted before it fails with EngineDied. */
-  deathRetries?: number;
-  allowAnyInterface?: boolean;
-  /** Random source for the random schemes (tests pin it). */
-  random?: Random;
-}
-
-export interface ControllerStats {
-  engines: number;
-  queued: number;
-  running: number;
-  submitted: number;
-  completed: number;
-  resubmitted: number;
-  droppedResults: number;
-  /** Messages that did not decode (malformed, or of an unknown kind), dropped. */
-  rejectedMessages: number;
-  zap: ZapStats;
-}
-
-export interface ControllerHandle {
-  readonly clientEndpoint: string;
-  readonly engineEndpoint: string;
-  /** Where engines' hearts beat besides the engine port (see ControllerOptions.heartbeatPort). */
-  readonly heartbeatEndpoint: string;
-  readonly scheme: Scheme;
-  /** Random per controller process: changes when a controller restarts (see WelcomeClientMsg.ep). */
-  readonly epoch: string;
-  engines(): EngineInfo[];
-  stats(): ControllerStats;
-  queueStatus(): QueueStatus;
-  /** Resolves when `n` engines are registered. */
-  waitForEngines(n: number, timeoutMs?: number): Promise<EngineInfo[]>;
-  /** Stops serving. With `stopEngines`, tells every engine to exit first. */
-  close(options?: { stopEngines?: boolean }): Promise<void>;
-}
-
-type Owner =
-  { kind: 'client'; client: ClientRec; id: number } | { kind: 'internal'; done: (ok: boolean, body: Buffer) => void };
-
-interface TaskRec {
-  id: number;
-  owner: Owner;
-  /** Inline body, if the client sent it in the header. */
-  body?: string;
-  frames: Buffer[];
-  targets?: number[];
-  direct: boolean;
-  retriesLeft: number;
-  deathsLeft: number;
-  blacklist?: Set<number>;
-  scheme?: Scheme;
-  engine?: number;
-  /** The failure of its last try, delivered if no engine is left to retry it on. */
-  lastError?: ResultItem;
-  /** Time limit (ms), passed to the engine. */
-  timeLimitMs?: number;
-  /** The client aborted it: never resubmitted. */
-  aborted?: boolean;
-}
-
-interface EngineRec {
-  info: EngineInfo;
-  route: Buffer;
-  /** The heart's socket and routing id, for interrupts (the last one it beat on). */
-  heart?: { route: Buffer; out: Outbox; key: string };
-  /** task id → counted in the LRU loads (load-balanced) */
-  outstanding: Map<number, boolean>;
-  seen: boolean;
-  misses: number;
-  ewmaMs?: number;
-  limit: number;
-  /** Clients whose lane tasks this engine carries (see LeaseMsg). */
-  leases: number;
-  /** Results it has sent back (through the controller). */
-  completed: number;
-  /** Tasks to send at the next flush. */
-  batch?: TaskItem[];
-}
-
-interface ClientRec {
-  key: string;
-  route: Buffer;
-  gone: boolean;
-  /** The engine leased to this client's lane. */
-  lease?: number;
-  /** Its unfinished tasks by the client's id (for abort). */
-  tasks: Map<number, TaskRec>;
-  /** Results to send at the next flush. */
-  batch?: ResultItem[];
-}
-
-function errorBody(name: string, message: string): string {
-  const err = new Error(message);
-  err.name = name;
-  err.stack = `${name}: ${message}`;
-  return encodeValue(err).body;
-}
-
-/** A FIFO with O(1) shift. */
-class Queue<T> {
-  private items: T[] = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head]!;
-    this.items[this.head++] = undefined as T;
-    if (this.head > 4096 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
+export type { ControllerHandle, ControllerOptions, ControllerStats, HighWaterMark } from './options.js';
+export { AUTO_MAX, AUTO_WINDOW_MS } from './options.js';
 
 export class Controller implements ControllerHandle {
   readonly scheme: Scheme;
@@ -918,15 +767,6 @@ export class Controller implements ControllerHandle {
       this.toClient(c.route, { kind: 'results', results });
     }
   };
-}
-
-function messageOf(body: Buffer): string {
-  try {
-    const v = JSON.parse(body.toString()) as { message?: unknown };
-    return typeof v.message === 'string' ? v.message : body.toString();
-  } catch {
-    return body.toString();
-  }
 }
 
 /** Starts a controller: binds its client and engine ports (CURVE + ZAP) and starts heartbeats. */
