@@ -76,7 +76,6 @@ const size = {
 const notYetFixed = {
   // wire
   'src/engines/controller/controller.ts': ['max-lines'],
-  // lint
 };
 const ruleOf = {
   'max-lines': 'max-lines',
