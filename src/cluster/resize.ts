@@ -243,7 +243,9 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
         const ids = removed.map((n) => n.id);
         if (opts.keepInstances) return provider.releaseNodes(opts.name, ids);
         await provider.terminate(ids);
-        await provider.cancelSpotRequests(await provider.spotRequests(opts.name, ids));
+        // Only the removed nodes' own requests: the others still feed the nodes that stay.
+        const spot = removed.flatMap((n) => (n.spotRequestId ? [n.spotRequestId] : []));
+        if (spot.length) await provider.cancelSpotRequests(spot);
       },
     },
   ];

@@ -38,8 +38,12 @@ export class Ec2Network implements ClusterNetwork {
   async clusterGroups(cluster: string): Promise<ClusterGroup[]> {
     const tagged = await this.api.describeSecurityGroups([{ Name: `tag:${TAG_CLUSTER}`, Values: [cluster] }]);
     const byName = await this.api.describeSecurityGroups([{ Name: 'group-name', Values: [`@sc-${cluster}`] }]);
+    // By name only within the VPCs of the cluster's tagged groups: a same-named group of another VPC
+    // is not this cluster's. A cluster from before tags has no tagged group: its name is all there is.
+    const vpcs = new Set(tagged.map((g) => g.VpcId));
+    const named = tagged.length === 0 ? byName : byName.filter((g) => vpcs.has(g.VpcId));
     const seen = new Map<string, ClusterGroup>();
-    for (const g of [...tagged, ...byName]) if (g.GroupId) seen.set(g.GroupId, toClusterGroup(g));
+    for (const g of [...tagged, ...named]) if (g.GroupId) seen.set(g.GroupId, toClusterGroup(g));
     return [...seen.values()];
   }
 

@@ -58,7 +58,8 @@ async function start(name: string, template = fx.template) {
   );
 }
 
-async function cleanUp(name: string): Promise<number> {
+/** terminate, then (after `between`, if given) the zero-leak check: the count of what leaked. */
+async function cleanUp(name: string, between?: () => Promise<void>): Promise<number> {
   script = () => undefined;
   await terminateCluster({
     name,
@@ -68,6 +69,7 @@ async function cleanUp(name: string): Promise<number> {
     confirm: true,
     skipHooks: true,
   });
+  await between?.();
   const report = await checkZeroLeak(name, { endpoint, fleet: false });
   expect(leakCount(report), describeLeaks(report)).toBe(0);
   return leakCount(report);
@@ -230,6 +232,11 @@ describe('capacity, quotas and eventual consistency', () => {
       "v = ec2.create_vpc(CidrBlock='10.77.0.0/16')['Vpc']['VpcId']; g = ec2.create_security_group(GroupName=args, Description='not the cluster', VpcId=v)['GroupId']; out = {'vpc': v, 'group': g}",
       `@sc-${name}`,
     );
+    const dropForeign = (): Promise<unknown> =>
+      boto3(
+        "for f, k in ((ec2.delete_security_group, {'GroupId': args['group']}), (ec2.delete_vpc, {'VpcId': args['vpc']})):\n  try: f(**k)\n  except Exception: pass\nout = None",
+        foreign,
+      );
     try {
       const { result, error } = await start(name);
       expect(error).toBeUndefined();
@@ -238,13 +245,19 @@ describe('capacity, quotas and eventual consistency', () => {
       expect(own).toHaveLength(1);
       expect(own[0]?.id).not.toBe(foreign.group);
       expect(result?.created.securityGroupId).toBe(own[0]?.id);
-      tally.push(`same-named group in another VPC: ignored, own group made, leaked ${await cleanUp(name)}`);
+      // terminate removes the cluster's own group and leaves the same-named one of the other VPC.
+      let left: string[] = [];
+      const leaked = await cleanUp(name, async () => {
+        left = await boto3<string[]>(
+          "out = [g['GroupId'] for g in ec2.describe_security_groups(Filters=[{'Name': 'group-name', 'Values': [args]}])['SecurityGroups']]",
+          `@sc-${name}`,
+        );
+        await dropForeign();
+      });
+      expect(left).toEqual([foreign.group]);
+      tally.push(`same-named group in another VPC: ignored, own group made, left alone by terminate, leaked ${leaked}`);
     } finally {
-      // terminate removes every group named @sc-NAME by name, in any VPC, so this one may be gone already.
-      await boto3(
-        "try:\n  ec2.delete_security_group(GroupId=args['group'])\nexcept Exception:\n  pass\nec2.delete_vpc(VpcId=args['vpc'])\nout = None",
-        foreign,
-      );
+      await dropForeign();
     }
   }, 300_000);
 

@@ -34,6 +34,11 @@ describe('resize on the fake EC2', () => {
     await c.removeNodes('sp', { aliases: ['node003'] });
     expect(c.fake.store.instances.get(gone?.id ?? '')?.state).toBe('shutting-down');
     expect(c.fake.store.spot.get(gone?.spotRequestId ?? '')?.state).not.toMatch(/open|active/);
+    // The nodes that stay keep their requests.
+    const staying = c.fake
+      .liveInstances('sp')
+      .filter((i) => i.tags['starcluster:role'] === 'node' && i.id !== gone?.id);
+    expect(staying.map((i) => c.fake.store.spot.get(i.spotRequestId ?? '')?.state)).toEqual(['active', 'active']);
     const kept = c.fake.liveInstances('sp').find((i) => i.tags['starcluster:alias'] === 'node002');
     await c.removeNodes('sp', { aliases: ['node002'], keepInstances: true });
     expect(c.fake.store.instances.get(kept?.id ?? '')?.state).toBe('running');
