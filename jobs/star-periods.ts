@@ -194,6 +194,18 @@ export function recoveryOf(stars: readonly StarPeriod[], tolerance = RECOVERY_TO
   return known.filter((s) => Math.abs(s.period - s.publishedPeriod!) < tolerance).length / known.length;
 }
 
+/** The period search's settings, as each task carries them. */
+function searchOf(p: StarPeriodsParams): Omit<StarPeriodsTask, 'stars' | 'skipped'> {
+  return {
+    grid: p.grid,
+    minPeriod: p.minPeriod,
+    maxPeriod: p.maxPeriod,
+    nterms: p.nterms,
+    candidates: p.candidates,
+    errorFloor: p.errorFloor,
+  };
+}
+
 async function loadFor(p: StarPeriodsParams, ids?: readonly string[]) {
   const catalogue = await loadCatalogue({
     data: p.data,
@@ -222,14 +234,7 @@ export default defineJob({
       return t;
     });
     const batch = p.batch ?? Math.max(1, Math.ceil(stars.length / (Math.max(1, ctx.engines) * 4)));
-    const common = {
-      grid: p.grid,
-      minPeriod: p.minPeriod,
-      maxPeriod: p.maxPeriod,
-      nterms: p.nterms,
-      candidates: p.candidates,
-      errorFloor: p.errorFloor,
-    };
+    const common = searchOf(p);
     const tasks: StarPeriodsTask[] = [];
     for (let i = 0; i < stars.length; i += batch) tasks.push({ ...common, stars: stars.slice(i, i + batch) });
     if (tasks.length === 0) tasks.push({ ...common, stars: [] });
@@ -270,17 +275,7 @@ export default defineJob({
       });
     }
     const bands = selectBands(star, p.band);
-    const r = await starPeriod(
-      { id: star.id, bands },
-      {
-        grid: p.grid,
-        minPeriod: p.minPeriod,
-        maxPeriod: p.maxPeriod,
-        nterms: p.nterms,
-        candidates: p.candidates,
-        errorFloor: p.errorFloor,
-      },
-    );
+    const r = await starPeriod({ id: star.id, bands }, searchOf(p));
     const plotBands = Object.entries(bands).map(([band, b]) => ({ band, t: b!.t, mag: b!.mag, err: b!.err }));
     figures.push(strip(await lightCurveFigure({ id: star.id, bands: plotBands }, { name: 'lightcurve' })));
     if (!('reason' in r)) {

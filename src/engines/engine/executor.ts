@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
-import { decodeValue } from '../protocol/codec.js';
+import { TYPED, decodeValue } from '../protocol/codec.js';
 import type { TaskBody } from '../protocol/messages.js';
 import { TaskKind } from '../protocol/messages.js';
 import { settleWithin } from '../protocol/timeout.js';
@@ -221,17 +221,7 @@ export class TaskExecutor {
         TextDecoder,
         ArrayBuffer,
         DataView,
-        Int8Array,
-        Uint8Array,
-        Uint8ClampedArray,
-        Int16Array,
-        Uint16Array,
-        Int32Array,
-        Uint32Array,
-        Float32Array,
-        Float64Array,
-        BigInt64Array,
-        BigUint64Array,
+        ...TYPED,
         require,
         process,
         modules: this.modules,

@@ -46,7 +46,8 @@ type TypedArrayCtor = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-const TYPED: Record<TypedArrayName, TypedArrayCtor> = {
+/** The typed array constructors, by name (the executor's sandbox gets them as globals too). */
+export const TYPED: Record<TypedArrayName, TypedArrayCtor> = {
   Int8Array,
   Uint8Array,
   Uint8ClampedArray,
