@@ -1,7 +1,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Provider } from '../cloud/provider.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { RemoteError, StarclusterError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
@@ -48,6 +48,8 @@ export interface LoadBalanceOptions {
   maxIterations?: number;
   /** Stop when this says so, after an iteration (tests: "shrunk back and empty"). */
   until?: (entry: BalancerLogEntry) => boolean;
+  /** Whose time the pauses between looks, idle times and stabilization are measured in (default the wall clock). */
+  clock?: Clock;
 }
 
 export interface BalancerLogEntry {
@@ -98,6 +100,7 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
     ...given,
   };
   const intervalS = opts.intervalS ?? BALANCER_DEFAULTS.intervalS;
+  const clock = opts.clock ?? systemClock;
   if (params.minNodes < 1) throw new UsageError('BalancerMin', 'the minimum is at least 1 node: the master stays');
   if (params.maxNodes < params.minNodes)
     throw new UsageError('BalancerMax', `max nodes ${params.maxNodes} is below min nodes ${params.minNodes}`);
@@ -120,10 +123,10 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
       const ctx = await open();
       const status = await queueStatus(ctx);
       const nodes = ctx.nodes.map((n) => ({ alias: n.alias, hostname: toSetupNode(ctx, n).hostname, role: n.role }));
-      const step = decide({ localNow: Date.now(), nodes, queue: status }, params, memory);
+      const step = decide({ localNow: clock.now(), nodes, queue: status }, params, memory);
       memory = step.memory;
       const entry: BalancerLogEntry = {
-        time: new Date().toISOString(),
+        time: new Date(clock.now()).toISOString(),
         summary: step.summary,
         decision: step.decision,
       };
@@ -139,13 +142,14 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
         });
         // Not interruptible: a half-made change would leave the cluster and its queue apart.
         entry.outcome = await apply(opts, step.decision);
-        memory = { ...memory, lastChange: Date.now() };
+        memory = { ...memory, lastChange: clock.now() };
       }
       decisions.push(entry);
       if (csv) await appendFile(csv, csvLine(entry));
       if (opts.maxIterations !== undefined && iterations >= opts.maxIterations) break;
       if (opts.until?.(entry)) break;
-      await sleep(intervalS * 1000, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+      // An interrupted pause ends the loop (the while's test), not the run.
+      await clock.sleep(intervalS * 1000, opts.signal).catch(() => undefined);
     }
     opts.io.progress({ id: 'loadbalance', state: 'done', title, detail: `${iterations} iteration(s)` });
   } catch (error) {

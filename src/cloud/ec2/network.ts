@@ -1,7 +1,7 @@
 import type { Filter, IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
 import { CloudError } from '../../errors.js';
 import { TAG_CLUSTER, TAG_RUN } from '../../model/tags.js';
-import { sleep } from '../../clock.js';
+import { systemClock, type Clock } from '../../clock.js';
 import type { ClusterGroup, ClusterNetwork, GroupSpec } from '../provider.js';
 import type { IngressRule } from '../security-group.js';
 import { type Ec2Api } from './api.js';
@@ -21,6 +21,8 @@ export class Ec2Network implements ClusterNetwork {
     private readonly api: Ec2Api,
     /** Backoff for deleting a group still in use (ms). */
     private readonly deleteDelaysMs: readonly number[],
+    /** Whose time the pauses between deletes are measured in. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async findClusterGroup(name: string, subnetId: string | undefined): Promise<ClusterGroup | undefined> {
@@ -110,7 +112,7 @@ export class Ec2Network implements ClusterNetwork {
         if (isCode(error, 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound')) return;
         const delay = this.deleteDelaysMs[attempt];
         if (!isCode(error, 'DependencyViolation', 'InvalidGroup.InUse') || delay === undefined) throw error;
-        await sleep(delay, signal);
+        await this.clock.sleep(delay, signal);
       }
     }
   }
@@ -157,7 +159,7 @@ export class Ec2Network implements ClusterNetwork {
         if (isCode(error, 'InvalidPlacementGroup.Unknown')) return;
         const delay = this.deleteDelaysMs[attempt];
         if (!isCode(error, 'InvalidPlacementGroup.InUse') || delay === undefined) throw error;
-        await sleep(delay, signal);
+        await this.clock.sleep(delay, signal);
       }
     }
   }

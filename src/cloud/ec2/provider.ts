@@ -3,7 +3,7 @@ import type { ClusterTemplate } from '../../config/types.js';
 import { CloudError, StarclusterError, throwIfAborted } from '../../errors.js';
 import type { NodeRecord } from '../../model/node.js';
 import { TAG_ALIAS, TAG_CLUSTER, TAG_DESCRIPTION, TAG_NAME, TAG_RUN, TAG_TEMPLATE } from '../../model/tags.js';
-import { sleep } from '../../clock.js';
+import { deadlineIn, systemClock, type Clock } from '../../clock.js';
 import type { Account } from '../account.js';
 import type {
   ClusterRecord,
@@ -56,6 +56,8 @@ export interface Ec2ProviderOptions {
    * (InvalidInstanceID.NotFound: its API is eventually consistent); default 0.25 s doubling, ~30 s.
    */
   tagRetryDelaysMs?: number[];
+  /** Whose time the retries' pauses and the volume wait's deadline are measured in (default the wall clock). */
+  clock?: Clock;
 }
 
 /**
@@ -84,15 +86,18 @@ export class Ec2Provider implements Provider {
   private readonly parameters: Pick<SsmParameters, 'get'>;
   private readonly quotas: QuotaReader;
   private readonly tagRetryDelaysMs: number[];
+  private readonly clock: Clock;
 
   constructor(settingsOrApi: Ec2ClientSettings | Ec2Api, options: Ec2ProviderOptions = {}) {
     this.api = settingsOrApi instanceof Ec2Api ? settingsOrApi : new Ec2Api(settingsOrApi);
     this.parameters = options.parameters ?? new SsmParameters(this.api.settings);
     this.quotas = options.quotas ?? new ServiceQuotas(this.api.settings);
     this.waitTimeoutSeconds = options.waitTimeoutSeconds ?? 900;
+    this.clock = options.clock ?? systemClock;
     this.network = new Ec2Network(
       this.api,
       options.sgDeleteDelaysMs ?? [2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000],
+      this.clock,
     );
     this.tagRetryDelaysMs = options.tagRetryDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000, 15000];
   }
@@ -263,7 +268,7 @@ export class Ec2Provider implements Provider {
       } catch (error) {
         const delay = this.tagRetryDelaysMs[attempt];
         if (!isCode(error, 'InvalidInstanceID.NotFound') || delay === undefined) throw error;
-        await sleep(delay);
+        await this.clock.sleep(delay);
       }
     }
   }
@@ -391,18 +396,18 @@ export class Ec2Provider implements Provider {
 
   /** Polls until the volume reports `attached` to the instance, within the provider's wait timeout. */
   async waitVolumeAttached(volumeId: string, instanceId: string, signal?: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.waitTimeoutSeconds * 1000;
+    const deadline = deadlineIn(this.waitTimeoutSeconds * 1000, this.clock);
     for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
       throwIfAborted(signal);
       const [volume] = await this.api.describeVolumes([], [volumeId]);
       const attachment = volume?.Attachments?.find((a) => a.InstanceId === instanceId);
       if (attachment?.State === 'attached') return;
-      if (Date.now() + delay > deadline)
+      if (delay > deadline.remaining())
         throw new CloudError(
           'VolumeAttachTimeout',
           `volume ${volumeId} did not attach to ${instanceId} within ${this.waitTimeoutSeconds} s (state: ${attachment?.State ?? volume?.State ?? 'unknown'}); check it with \`starcluster listvolumes -v ${volumeId}\``,
         );
-      await sleep(delay, signal);
+      await this.clock.sleep(delay, signal);
     }
   }
 }

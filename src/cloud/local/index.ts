@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { deadlineIn, systemClock, type Clock } from '../../clock.js';
 import { CloudError, throwIfAborted } from '../../errors.js';
 import { clusterStateDir, starclusterHome } from '../../paths.js';
 import type { Account } from '../account.js';
@@ -63,6 +63,8 @@ export interface LocalProviderOptions {
   env?: NodeJS.ProcessEnv;
   /** How long `waitRunning` waits for supervisors to report (ms); default 30 s. */
   readyTimeoutMs?: number;
+  /** Whose time the waits for supervisors (to report, to exit) are measured in (default the wall clock). */
+  clock?: Clock;
 }
 
 export const localNodeId = (cluster: string, alias: string): string => `local-${cluster}-${alias}`;
@@ -74,10 +76,12 @@ export class LocalProvider implements Provider {
   readonly nodesAreMachines = false;
   private readonly env: NodeJS.ProcessEnv;
   private readonly readyTimeoutMs: number;
+  private readonly clock: Clock;
 
   constructor(options: LocalProviderOptions = {}) {
     this.env = options.env ?? process.env;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.clock = options.clock ?? systemClock;
   }
 
   stateDir(cluster: string): string {
@@ -209,7 +213,7 @@ export class LocalProvider implements Provider {
   }
 
   async waitRunning(ids: string[], signal?: AbortSignal): Promise<NodeRecord[]> {
-    const deadline = Date.now() + this.readyTimeoutMs;
+    const deadline = deadlineIn(this.readyTimeoutMs, this.clock);
     for (;;) {
       throwIfAborted(signal);
       const byCluster = new Map<string, NodeRecord[]>();
@@ -230,12 +234,12 @@ export class LocalProvider implements Provider {
       if (ready.length === ids.length) return ready;
       const notReady = ids.filter((id) => !ready.some((n) => n.id === id));
       const dead = found.filter((n) => n.state === 'stopped').map((n) => n.id);
-      if (dead.length || Date.now() > deadline) {
+      if (dead.length || deadline.expired()) {
         throw new CloudError('LocalNodesNotRunning', `local nodes did not start: ${notReady.join(', ')}`, {
           hint: `see supervisor.log under ${join(starclusterHome(this.env), 'clusters', '<cluster>', 'nodes')}`,
         });
       }
-      await sleep(100);
+      await this.clock.sleep(100, signal);
     }
   }
 
@@ -353,13 +357,13 @@ export class LocalProvider implements Provider {
     const marker = `${cluster}/${node.alias}`;
     const supervisorOurs = await isOurProcess(node.supervisorPid, [supervisorMarker(cluster, node.alias)]);
     if (supervisorOurs) signal(node.supervisorPid!, 'SIGTERM');
-    const deadline = Date.now() + 6000;
+    const deadline = deadlineIn(6000, this.clock);
     while (
       supervisorOurs &&
-      Date.now() < deadline &&
+      !deadline.expired() &&
       (await isOurProcess(node.supervisorPid, [supervisorMarker(cluster, node.alias)]))
     )
-      await sleep(50);
+      await this.clock.sleep(50);
     if (await isOurProcess(node.supervisorPid, [supervisorMarker(cluster, node.alias)]))
       signal(node.supervisorPid!, 'SIGKILL');
     for (const child of status?.children ?? []) {
