@@ -136,6 +136,8 @@ export interface Provider {
   readonly network?: ClusterNetwork;
   /** Stop, start and reboot; absent where nodes cannot be powered off and on (processes). */
   readonly power?: NodePower;
+  /** The account's volumes attached to the cluster's nodes (VOLUMES); absent where nodes have no disks to attach. */
+  readonly volumes?: NodeVolumes;
 
   // --- templates -------------------------------------------------------------------------------
 
@@ -221,6 +223,15 @@ export interface NodePower {
   start(ids: readonly string[]): Promise<void>;
   /** Reboots the nodes and waits until they run again. */
   reboot(ids: readonly string[], signal?: AbortSignal): Promise<void>;
+}
+
+/** Attaching the account's volumes (EBS on EC2) to a node, for node setup to mount (src/setup/volumes.ts). */
+export interface NodeVolumes {
+  attach(volumeId: string, instanceId: string, device: string, signal?: AbortSignal): Promise<void>;
+  /** Resolves once the volume is attached to the node, or fails naming it and its state. */
+  waitAttached(volumeId: string, instanceId: string, signal?: AbortSignal): Promise<void>;
+  /** The volume's tags: how setup formats a blank one (createvolume's `starcluster:mkfs`) or grows one (`starcluster:resizefs`). */
+  tags(volumeId: string): Promise<Record<string, string>>;
 }
 
 /** What the cloud keeps about a cluster besides its nodes: on EC2, its security group and the tags on it. */

@@ -9,7 +9,8 @@ import type { LoadedPlugin } from './plugin-loader.js';
 import { configureQueue, installQueue, queueSettings } from './queue.js';
 import * as sh from './scripts.js';
 import { onNodes, sha256, type NodeAccess, type SetupNode } from './session.js';
-import { deviceFor, TAG_MKFS, TAG_RESIZEFS, volumeAttacher } from './volumes.js';
+import { deviceFor, nodeVolumes } from './volumes.js';
+import { TAG_MKFS, TAG_RESIZEFS } from '../model/tags.js';
 
 /**
  * The steps that make a machine a node, in the order setupCluster runs them (index.ts): SSH, packages,
@@ -108,19 +109,19 @@ export function volumesStep(): Step<SetupState> {
     title: 'Attaching and mounting volumes on the master',
     skip: (s) => (s.ctx.template.volumes.length === 0 ? 'no VOLUMES' : false),
     run: async (s, report, signal) => {
-      const attacher = volumeAttacher(s.ctx.provider);
+      const attacher = nodeVolumes(s.ctx.provider);
       const volumes = s.ctx.template.volumes;
       await Promise.all(
         volumes.map(async (v, i) => {
-          await attacher.attachVolume(v.volumeId, s.master.record.id, deviceFor(v, i), signal);
-          await attacher.waitVolumeAttached(v.volumeId, s.master.record.id, signal);
+          await attacher.attach(v.volumeId, s.master.record.id, deviceFor(v, i), signal);
+          await attacher.waitAttached(v.volumeId, s.master.record.id, signal);
           report({ detail: `${v.volumeId} attached` });
         }),
       );
       const root = s.access.host(s.master, 'root');
       for (const [i, v] of volumes.entries()) {
         throwIfAborted(signal);
-        const tags = (await attacher.volumeTags?.(v.volumeId)) ?? {};
+        const tags = await attacher.tags(v.volumeId);
         const mount = {
           volumeId: v.volumeId,
           device: deviceFor(v, i),

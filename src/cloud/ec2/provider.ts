@@ -3,7 +3,7 @@ import type { ClusterTemplate } from '../../config/types.js';
 import { CloudError, StarclusterError, throwIfAborted } from '../../errors.js';
 import type { NodeRecord } from '../../model/node.js';
 import { TAG_ALIAS, TAG_CLUSTER, TAG_DESCRIPTION, TAG_NAME, TAG_RUN, TAG_TEMPLATE } from '../../model/tags.js';
-import { deadlineIn, systemClock, type Clock } from '../../clock.js';
+import { systemClock, type Clock } from '../../clock.js';
 import type { Account } from '../account.js';
 import type {
   ClusterRecord,
@@ -15,6 +15,7 @@ import type {
   LaunchShape,
   LaunchSpec,
   NodePower,
+  NodeVolumes,
   PriceQuote,
   QuotaCheck,
   Provider,
@@ -33,6 +34,7 @@ import {
   ZONE_SPECIFIC_LAUNCH_CODES,
 } from './launch.js';
 import { Ec2Network } from './network.js';
+import { Ec2NodeVolumes } from './node-volumes.js';
 import { priceQuote } from './prices.js';
 import { checkVcpuQuota, ServiceQuotas, type QuotaReader } from './quota.js';
 import type { Ec2ClientSettings } from './settings.js';
@@ -56,7 +58,7 @@ export interface Ec2ProviderOptions {
    * (InvalidInstanceID.NotFound: its API is eventually consistent); default 0.25 s doubling, ~30 s.
    */
   tagRetryDelaysMs?: number[];
-  /** Whose time the retries' pauses and the volume wait's deadline are measured in (default the wall clock). */
+  /** Whose time the retries' pauses and the volume attachment's deadline are measured in (default the wall clock). */
   clock?: Clock;
 }
 
@@ -81,6 +83,7 @@ export class Ec2Provider implements Provider {
       await this.waitRunning([...ids], signal);
     },
   };
+  readonly volumes: NodeVolumes;
   readonly waitTimeoutSeconds: number;
   private readonly api: Ec2Api;
   private readonly parameters: Pick<SsmParameters, 'get'>;
@@ -99,6 +102,7 @@ export class Ec2Provider implements Provider {
       options.sgDeleteDelaysMs ?? [2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000],
       this.clock,
     );
+    this.volumes = new Ec2NodeVolumes(this.api, this.waitTimeoutSeconds, this.clock);
     this.tagRetryDelaysMs = options.tagRetryDelaysMs ?? [250, 500, 1000, 2000, 4000, 8000, 15000];
   }
 
@@ -378,36 +382,5 @@ export class Ec2Provider implements Provider {
 
   async releaseNodes(cluster: string, ids: readonly string[]): Promise<void> {
     await this.api.createTags([...ids], { [TAG_CLUSTER]: `removed-from-${cluster}` });
-  }
-
-  // --- volumes (node setup attaches them: src/setup/volumes.ts) --------------------------------
-
-  /** Attaches an EBS volume (node setup mounts it on the master). */
-  async attachVolume(volumeId: string, instanceId: string, device: string, signal?: AbortSignal): Promise<void> {
-    throwIfAborted(signal);
-    await this.api.attachVolume(volumeId, instanceId, device);
-  }
-
-  /** The volume's tags (how setup formats a blank one: `starcluster:mkfs`). */
-  async volumeTags(volumeId: string): Promise<Record<string, string>> {
-    const [volume] = await this.api.describeVolumes([], [volumeId]);
-    return fromTags(volume?.Tags);
-  }
-
-  /** Polls until the volume reports `attached` to the instance, within the provider's wait timeout. */
-  async waitVolumeAttached(volumeId: string, instanceId: string, signal?: AbortSignal): Promise<void> {
-    const deadline = deadlineIn(this.waitTimeoutSeconds * 1000, this.clock);
-    for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
-      throwIfAborted(signal);
-      const [volume] = await this.api.describeVolumes([], [volumeId]);
-      const attachment = volume?.Attachments?.find((a) => a.InstanceId === instanceId);
-      if (attachment?.State === 'attached') return;
-      if (delay > deadline.remaining())
-        throw new CloudError(
-          'VolumeAttachTimeout',
-          `volume ${volumeId} did not attach to ${instanceId} within ${this.waitTimeoutSeconds} s (state: ${attachment?.State ?? volume?.State ?? 'unknown'}); check it with \`starcluster listvolumes -v ${volumeId}\``,
-        );
-      await this.clock.sleep(delay, signal);
-    }
   }
 }

@@ -8,7 +8,7 @@ import type { Provider } from '../../../src/cloud/provider.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from '../../../src/cloud/ec2/fingerprint.js';
 import { StarclusterError } from '../../../src/errors.js';
 import type { Account } from '../../../src/cloud/account.js';
-import { volumeAttacher } from '../../../src/setup/volumes.js';
+import { nodeVolumes } from '../../../src/setup/volumes.js';
 import { boto3, someImage } from '../../_helpers/localstack.js';
 
 /** The account-level commands' library calls against LocalStack, checked with boto3. */
@@ -68,7 +68,7 @@ describe('volumes', () => {
   });
 
   it('attaches a volume to an instance and waits until EC2 reports it attached', async () => {
-    const volumes = volumeAttacher(provider);
+    const volumes = nodeVolumes(provider);
     const vol = await account.createVolume({ sizeGb: 2, zone: 'us-east-1a', name: `attach-${run}` });
     const [node] = await provider.launch({
       cluster: `sc-vol-${run}`,
@@ -81,8 +81,8 @@ describe('volumes', () => {
     });
     try {
       await provider.waitRunning([node!.id]);
-      await volumes.attachVolume(vol.id, node!.id, '/dev/sdz');
-      await volumes.waitVolumeAttached(vol.id, node!.id);
+      await volumes.attach(vol.id, node!.id, '/dev/sdz');
+      await volumes.waitAttached(vol.id, node!.id);
       const state = await boto3<string>(
         `out = ec2.describe_volumes(VolumeIds=[args['id']])['Volumes'][0]['Attachments'][0]['State']`,
         { id: vol.id },

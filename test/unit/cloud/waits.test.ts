@@ -39,15 +39,15 @@ describe('the EC2 provider waits on its clock', () => {
     await provider.waitRunning([node!.id]);
     const volume = await provider.account().createVolume({ sizeGb: 1, zone: 'us-east-1a' });
     // Never attached: the wait polls until the next pause would pass the 20 s deadline.
-    expect(await codeOf(provider.waitVolumeAttached(volume.id, node!.id))).toBe('VolumeAttachTimeout');
+    expect(await codeOf(provider.volumes.waitAttached(volume.id, node!.id))).toBe('VolumeAttachTimeout');
     expect(clock.sleeps).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
     expect(clock.now()).toBe(17_500);
 
     // Attached: the wait ends at the first read that says so, with no pause at all.
     const again = new ManualClock();
     const patient = fake.provider({ clock: again, waitTimeoutSeconds: 20 });
-    await patient.attachVolume(volume.id, node!.id, '/dev/sdz');
-    await patient.waitVolumeAttached(volume.id, node!.id);
+    await patient.volumes.attach(volume.id, node!.id, '/dev/sdz');
+    await patient.volumes.waitAttached(volume.id, node!.id);
     expect(again.sleeps).toEqual([]);
   });
 
@@ -110,5 +110,4 @@ describe('the local provider waits on its clock', () => {
     expect(await codeOf(provider.waitRunning(['local-c1-master']))).toBe('LocalNodesNotRunning');
     expect(clock.sleeps).toEqual(Array<number>(10).fill(100));
   });
-
 });

@@ -111,14 +111,14 @@ export function template(overrides: Partial<ClusterTemplate> = {}): ClusterTempl
 export function context(
   nodes: NodeRecord[],
   overrides: Partial<ClusterTemplate> = {},
-  provider?: object,
+  provider: Partial<Provider> = {},
 ): ClusterContext & { io: RecordingIoHost } {
   const config: StarclusterConfig = emptyConfig('/nonexistent/config');
   return {
     name: 'c1',
     template: template(overrides),
     config,
-    provider: { kind: 'ec2', ...provider } as Provider,
+    provider: { kind: 'ec2', ...provider } as Provider, // only what setup uses
     io: new RecordingIoHost(),
     // Setup keeps the cluster's munge key here.
     stateDir: join(tmpdir(), `sc-unit-state-${process.pid}`),

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NodeVolumes } from '../../../src/cloud/provider.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { shellQuote, type ExecResult } from '../../../src/remote/types.js';
 import * as sh from '../../../src/setup/scripts.js';
@@ -63,14 +64,15 @@ describe('setupCluster (commands issued, recorded)', () => {
   it('with SHARED_FS = nfs, the master exports /home and volume paths to each worker and workers mount them', async () => {
     const access = new RecordingAccess(defaultAnswers);
     const attached: string[] = [];
-    const provider = {
-      attachVolume: (v: string, i: string, d: string) => (attached.push(`attach ${v} ${i} ${d}`), Promise.resolve()),
-      waitVolumeAttached: (v: string, i: string) => (attached.push(`wait ${v} ${i}`), Promise.resolve()),
+    const volumes: NodeVolumes = {
+      attach: (v, i, d) => (attached.push(`attach ${v} ${i} ${d}`), Promise.resolve()),
+      waitAttached: (v, i) => (attached.push(`wait ${v} ${i}`), Promise.resolve()),
+      tags: () => Promise.resolve({}),
     };
     const ctx = context(
       three(),
       { sharedFs: 'nfs', volumes: [{ name: 'data', volumeId: 'vol-1', mountPath: '/data' }] },
-      provider,
+      { volumes },
     );
     await setupCluster(ctx, undefined, { access });
     expect(attached).toEqual(['attach vol-1 i-master /dev/sdz', 'wait vol-1 i-master']);

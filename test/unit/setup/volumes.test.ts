@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Provider } from '../../../src/cloud/provider.js';
 import { StarclusterError } from '../../../src/errors.js';
 import { findVolumeDeviceScript, formatIfBlankScript, mountVolumeScript } from '../../../src/setup/scripts.js';
 import { setupCluster } from '../../../src/setup/index.js';
@@ -157,10 +158,12 @@ describe('device discovery by volume id', () => {
 
 describe('setup mounts [volume]s by volume id', () => {
   it('formats with the mkfs of createvolume -m (its tag), and refuses a tag that is not a mkfs command', async () => {
-    const provider = (tags: Record<string, string>): object => ({
-      attachVolume: () => Promise.resolve(),
-      waitVolumeAttached: () => Promise.resolve(),
-      volumeTags: () => Promise.resolve(tags),
+    const provider = (tags: Record<string, string>): Partial<Provider> => ({
+      volumes: {
+        attach: () => Promise.resolve(),
+        waitAttached: () => Promise.resolve(),
+        tags: () => Promise.resolve(tags),
+      },
     });
     const nodes = [record('master', '10.0.0.4')];
     const volumes = [{ name: 'data', volumeId: 'vol-0abc', mountPath: '/data' }];
@@ -180,5 +183,15 @@ describe('setup mounts [volume]s by volume id', () => {
       },
     ).catch((e: unknown) => e);
     expect(StarclusterError.is(bad) && bad.code).toBe('VolumeTagInvalid');
+  });
+
+  it('refuses VOLUMES on a provider that cannot attach volumes, saying so', async () => {
+    const nodes = [record('master', '10.0.0.4')];
+    const volumes = [{ name: 'data', volumeId: 'vol-0abc', mountPath: '/data' }];
+    const error = await setupCluster(context(nodes, { volumes }, { kind: 'local' }), undefined, {
+      access: new RecordingAccess(defaultAnswers),
+    }).catch((e: unknown) => e);
+    expect(StarclusterError.is(error) && error.code).toBe('NotSupportedByProvider');
+    expect((error as Error).message).toContain('local provider cannot attach volumes');
   });
 });
