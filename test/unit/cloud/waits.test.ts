@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalProvider } from '../../../src/cloud/local/index.js';
-import { StarclusterError } from '../../../src/errors.js';
+import type { Ec2Provider } from '../../../src/cloud/ec2/provider.js';
+import type { NodeRecord } from '../../../src/cloud/provider.js';
 import { ManualClock } from '../../_helpers/clock.js';
 import { FakeEc2 } from '../../_helpers/fake-ec2/index.js';
+import { failure } from '../../_helpers/failure.js';
 
 /**
  * The providers' own waits run on a Clock: on a ManualClock a wait of minutes passes at once, and
@@ -13,29 +15,25 @@ import { FakeEc2 } from '../../_helpers/fake-ec2/index.js';
  */
 const IMAGE = 'ami-0d0000000000000a1';
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!StarclusterError.is(error)) throw new Error(`expected a StarclusterError, got ${String(error)}`);
-  return error.code;
-}
+const codeOf = async (p: Promise<unknown>): Promise<string> => (await failure(p)).code;
+
+const launchMaster = (provider: Ec2Provider, clientToken: string): Promise<NodeRecord[]> =>
+  provider.launch({
+    cluster: 'c1',
+    role: 'master',
+    aliases: ['master'],
+    instanceType: 't3.micro',
+    imageId: IMAGE,
+    zone: 'us-east-1a',
+    clientToken,
+  });
 
 describe('the EC2 provider waits on its clock', () => {
   it('gives up on a volume that never attaches after the wait timeout, backing off 0.5 s doubling to 5 s', async () => {
     const fake = new FakeEc2();
     const clock = new ManualClock();
     const provider = fake.provider({ clock, waitTimeoutSeconds: 20 });
-    const [node] = await provider.launch({
-      cluster: 'c1',
-      role: 'master',
-      aliases: ['master'],
-      instanceType: 't3.micro',
-      imageId: IMAGE,
-      zone: 'us-east-1a',
-      clientToken: 'tok-1',
-    });
+    const [node] = await launchMaster(provider, 'tok-1');
     await provider.waitRunning([node!.id]);
     const volume = await provider.account().createVolume({ sizeGb: 1, zone: 'us-east-1a' });
     // Never attached: the wait polls until the next pause would pass the 20 s deadline.
@@ -55,14 +53,7 @@ describe('the EC2 provider waits on its clock', () => {
     const fake = new FakeEc2({ invisibleCalls: 2 });
     const clock = new ManualClock();
     const provider = fake.provider({ clock, tagRetryDelaysMs: [250, 500, 1000] });
-    const [node] = await provider.launch({
-      cluster: 'c1',
-      role: 'master',
-      aliases: ['master'],
-      instanceType: 't3.micro',
-      imageId: IMAGE,
-      clientToken: 'tok-2',
-    });
+    const [node] = await launchMaster(provider, 'tok-2');
     expect(clock.sleeps).toEqual([250, 500]);
     expect(node?.alias).toBe('master');
   });

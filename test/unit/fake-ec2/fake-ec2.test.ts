@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Ec2Api } from '../../../src/cloud/ec2/api.js';
 import { fingerprintMatches, fingerprintsOfPrivateKey } from '../../../src/cloud/ec2/fingerprint.js';
 import { API_CALLS } from '../../../src/cloud/ec2/iam-policy.js';
-import { StarclusterError } from '../../../src/errors.js';
 import { FakeEc2 } from '../../_helpers/fake-ec2/index.js';
+import { failure } from '../../_helpers/failure.js';
 
 /** Tests of the fake itself: that it answers as its README says EC2 does. */
 const IMAGE = 'ami-0d0000000000000a1';
@@ -12,14 +12,7 @@ function api(fake: FakeEc2): Ec2Api {
   return new Ec2Api({ region: fake.region }, fake.client());
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!StarclusterError.is(error)) throw new Error(`expected a StarclusterError, got ${String(error)}`);
-  return error.code;
-}
+const codeOf = async (p: Promise<unknown>): Promise<string> => (await failure(p)).code;
 
 function run(a: Ec2Api, over: Record<string, unknown> = {}) {
   return a.runInstances({ ImageId: IMAGE, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, ...over });
