@@ -105,6 +105,13 @@ export function resolvedImageFor(
   return resolution.images.find((i) => i.request.image === image && i.request.instanceType === instanceType);
 }
 
+/** A spot price from the time it took effect (until the next point of its zone). */
+export interface SpotPricePoint {
+  zone: string;
+  time: Date;
+  usdPerHour: number;
+}
+
 /** An hourly price estimate, or why there is none ("no price for z9.large in the built-in table"). */
 export type PriceQuote = { usdPerHour: number } | { usdPerHour?: undefined; noPrice: string };
 
@@ -154,6 +161,12 @@ export interface Provider {
    * built-in table, src/cloud/ec2/prices.ts). Providers whose nodes cost nothing leave it out.
    */
   priceQuote?(instanceType: string): PriceQuote;
+  /**
+   * Spot prices of a type from `since` to now, in one zone or each zone of the region, the price in
+   * effect at `since` included (EC2: DescribeSpotPriceHistory, Linux/UNIX). Providers without a
+   * spot market leave it out.
+   */
+  spotPriceHistory?(instanceType: string, options: { since: Date; zone?: string }): Promise<SpotPricePoint[]>;
   /**
    * Checks the account's quotas (EC2: vCPUs of running instances) leave room for these launches,
    * before any is made. A provider that cannot tell says why in a note and finds no problem.

@@ -77,7 +77,7 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
       const spot = nodes.map((n) => n.spotRequestId).filter((x): x is string => Boolean(x));
       const launch = master?.launchTime;
       const summaries = nodes.map((n) => summariseNode(n, now));
-      const cost = costSoFar(provider, summaries);
+      const cost = await costSoFar(provider, summaries, now);
       out.push({
         name,
         provider: provider.kind,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NodeRecord, Provider } from '../cloud/provider.js';
+import type { LaunchSpec, NodeRecord, Provider } from '../cloud/provider.js';
 import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
 import type { IoHost } from '../io-host.js';
@@ -15,6 +15,9 @@ import { launchToken } from '../cloud/provider.js';
 import { TAG_RUN } from '../model/tags.js';
 import { problemsError } from './validate.js';
 import { existingNodes, openCluster, providerForCluster } from '../cloud/open.js';
+import { checkQuota, launchCounts } from './quota-check.js';
+import { costText, estimateCost, type CostEstimate, type PricedNode } from './cost.js';
+import type { LaunchGroup } from './launch-plan.js';
 
 export interface AddNodesOptions {
   name: string;
@@ -31,6 +34,11 @@ export interface AddNodesOptions {
   imageId?: string;
   zone?: string;
   spotBid?: number;
+  /**
+   * Show what the new nodes cost and ask before launching (the CLI sets it on a terminal without
+   * -y; never under --json or off a terminal). A no launches nothing.
+   */
+  ask?: boolean;
   skipHooks?: boolean;
   stateDir?: string;
 }
@@ -58,6 +66,8 @@ export interface ResizeResult {
   removed: NodeSummary[];
   nodes: NodeSummary[];
   declined?: boolean;
+  /** addnode: what the new nodes cost per hour, and the cluster with them (estimates; absent where nodes cost nothing). */
+  cost?: CostEstimate & { clusterHourlyCostUsd: number };
 }
 
 async function load(opts: AddNodesOptions | RemoveNodesOptions) {
@@ -83,6 +93,16 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
     nodes.map((n) => n.alias),
   );
   const { shapes, instanceType, zone, master } = await newNodeShapes(opts, provider, nodes, template, aliases);
+  const groups = launchGroups(shapes);
+  const cost = await preflightAdd(opts, provider, nodes, groups, zone);
+  if (cost === 'declined')
+    return {
+      name: opts.name,
+      added: [],
+      removed: [],
+      nodes: sortNodes(nodes).map((n) => summariseNode(n)),
+      declined: true,
+    };
   const runId = randomUUID();
   const sg = record.securityGroup;
   const pgName = securityGroupName(opts.name);
@@ -98,28 +118,14 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
       run: async (s) => {
         // The same user data as at start (our #cloud-config + the template's USERDATA_SCRIPTS).
         const userData = await provider.userData(template);
-        for (const g of launchGroups(shapes)) {
-          const made = await provider.launch({
-            cluster: opts.name,
-            role: 'node',
-            aliases: g.aliases,
-            instanceType: g.instanceType,
-            imageId: g.imageId,
+        for (const g of groups) {
+          const where = {
             ...(master?.keyName ? { keyName: master.keyName } : template.keyname ? { keyName: template.keyname } : {}),
             ...(sg ? { securityGroupIds: [sg.id] } : {}),
-            ...(template.subnetId ? { subnetId: template.subnetId } : {}),
             ...(zone ? { zone } : {}),
             ...(usePg ? { placementGroup: pgName } : {}),
-            ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
-            ...(g.loginUser ? { loginUser: g.loginUser } : {}),
-            ...(userData ? { userData } : {}),
-            ...(template.maxLifetime !== undefined || template.idleShutdown !== undefined
-              ? { shutdownTerminates: true }
-              : {}),
-            clientToken: launchToken(opts.name, runId, g.aliases.join(',')),
-            tags: { [TAG_RUN]: runId },
-          });
-          s.launched.push(...made);
+          };
+          s.launched.push(...(await provider.launch(nodeLaunchSpec(opts.name, runId, template, g, where, userData))));
         }
       },
       // Whatever this run launched, seen or not (by the run tag).
@@ -169,7 +175,84 @@ export async function addNodes(opts: AddNodesOptions): Promise<ResizeResult> {
     added: sortNodes(state.launched).map((n) => summariseNode(n)),
     removed: [],
     nodes: sortNodes(state.all).map((n) => summariseNode(n)),
+    ...(cost ? { cost } : {}),
   };
+}
+
+/** The launch of one group of new nodes: the cluster's key, group, zone and placement group (`where`). */
+function nodeLaunchSpec(
+  cluster: string,
+  runId: string,
+  template: ClusterTemplate,
+  g: LaunchGroup,
+  where: Pick<LaunchSpec, 'keyName' | 'securityGroupIds' | 'zone' | 'placementGroup'>,
+  userData: Buffer | undefined,
+): LaunchSpec {
+  return {
+    cluster,
+    role: 'node',
+    aliases: g.aliases,
+    instanceType: g.instanceType,
+    imageId: g.imageId,
+    ...where,
+    ...(template.subnetId ? { subnetId: template.subnetId } : {}),
+    ...(g.spotBid !== undefined ? { spotBid: g.spotBid } : {}),
+    ...(g.loginUser ? { loginUser: g.loginUser } : {}),
+    ...(userData ? { userData } : {}),
+    ...(template.maxLifetime !== undefined || template.idleShutdown !== undefined ? { shutdownTerminates: true } : {}),
+    clientToken: launchToken(cluster, runId, g.aliases.join(',')),
+    tags: { [TAG_RUN]: runId },
+  };
+}
+
+/**
+ * Before addnode launches, as before start: the account's vCPU quota (a refusal makes nothing),
+ * then what the new nodes cost per hour and the cluster with them; on a terminal, the question.
+ */
+async function preflightAdd(
+  opts: AddNodesOptions,
+  provider: Provider,
+  nodes: readonly NodeRecord[],
+  groups: readonly LaunchGroup[],
+  zone: string | undefined,
+): Promise<ResizeResult['cost'] | 'declined'> {
+  await checkQuota({ opts, provider, launches: launchCounts(groups) }, 'SC_ADDNODE_D0001');
+  if (!provider.priceQuote) return undefined;
+  const added: PricedNode[] = groups.flatMap((g) =>
+    g.aliases.map(() => ({
+      instanceType: g.instanceType,
+      ...(g.spotBid !== undefined ? { spot: { bid: g.spotBid, ...(zone ? { zone } : {}) } } : {}),
+    })),
+  );
+  const running: PricedNode[] = nodes
+    .filter((n) => n.state === 'running' || n.state === 'pending')
+    .map((n) => ({
+      instanceType: n.instanceType,
+      ...(n.spotRequestId ? { spot: n.zone ? { zone: n.zone } : {} } : {}),
+    }));
+  const more = await estimateCost(provider, added);
+  const total = await estimateCost(provider, [...running, ...added]);
+  const what = groups
+    .map(
+      (g) => `${g.aliases.length} × ${g.instanceType}${g.spotBid !== undefined ? ` spot (bid $${g.spotBid}/h)` : ''}`,
+    )
+    .join(', ');
+  opts.io.notify({
+    level: 'info',
+    code: 'SC_ADDNODE_I0001',
+    message:
+      `Adding ${what} to cluster ${opts.name}: ${costText(more)} more; ` +
+      `the cluster then costs about $${total.hourlyCostUsd.toFixed(4)}/hour`,
+  });
+  if (opts.ask) {
+    const count = added.length;
+    const ok = await opts.io.requestConfirm(
+      `Launch ${count} instance${count === 1 ? '' : 's'} for cluster ${opts.name} for about $${more.hourlyCostUsd.toFixed(4)}/hour more?`,
+      false,
+    );
+    if (!ok) return 'declined';
+  }
+  return { ...more, clusterHourlyCostUsd: total.hourlyCostUsd };
 }
 
 /**

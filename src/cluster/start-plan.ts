@@ -1,10 +1,10 @@
 import { describeRule, securityGroupName } from '../cloud/security-group.js';
-import { costText, estimateCost } from './cost.js';
+import { costText, estimateCost, type PricedNode } from './cost.js';
 import type { LaunchGroup } from './launch-plan.js';
 import type { PlanAction, StartPlan, StartState } from './start-state.js';
 
 /** What `start` will do, with what the cluster will cost per hour once made. */
-export function planOf(s: StartState): StartPlan {
+export async function planOf(s: StartState): Promise<StartPlan> {
   const { region, regionSource } = s.provider;
   const name = s.opts.name;
   const actions: PlanAction[] = [];
@@ -54,12 +54,22 @@ export function planOf(s: StartState): StartPlan {
       ...(g.requestedImage ? { requestedImage: g.requestedImage } : {}),
     });
   }
-  // Cost of the whole cluster once made: existing nodes at their type, new ones at theirs.
-  const types = [
-    ...s.existing.map((n) => n.instanceType),
-    ...s.missing.flatMap((g) => g.aliases.map(() => g.instanceType)),
+  // Cost of the whole cluster once made: existing nodes at their type, new ones at theirs; spot
+  // nodes at the spot price where they run (new ones: the template's or master's zone, if known).
+  const zone = s.opts.template.availabilityZone ?? s.existing.find((n) => n.role === 'master')?.zone;
+  const nodes: PricedNode[] = [
+    ...s.existing.map((n) => ({
+      instanceType: n.instanceType,
+      ...(n.spotRequestId ? { spot: n.zone ? { zone: n.zone } : {} } : {}),
+    })),
+    ...s.missing.flatMap((g) =>
+      g.aliases.map(() => ({
+        instanceType: g.instanceType,
+        ...(g.spotBid !== undefined ? { spot: { bid: g.spotBid, ...(zone ? { zone } : {}) } } : {}),
+      })),
+    ),
   ];
-  const cost = estimateCost(s.provider, types);
+  const cost = await estimateCost(s.provider, nodes);
   return {
     cluster: name,
     provider: s.provider.kind,
@@ -70,6 +80,7 @@ export function planOf(s: StartState): StartPlan {
     costIsEstimate: true,
     unpricedTypes: cost.unpricedTypes,
     noPrice: cost.noPrice,
+    ...(cost.spotBasis ? { spotBasis: cost.spotBasis } : {}),
     priced: s.provider.priceQuote !== undefined,
     warnings: s.provider.templateWarnings(s.opts.template),
   };

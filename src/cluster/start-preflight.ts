@@ -4,7 +4,7 @@ import { nodeBinaryProblems } from '../deploy/node-runtime.js';
 import { missingAliases } from '../model/aliases.js';
 import type { Step } from '../steps.js';
 import { launchGroups, resolveShapeImages } from './launch-plan.js';
-import { checkQuota } from './quota-check.js';
+import { checkQuota, launchCounts } from './quota-check.js';
 import { imageText, planOf } from './start-plan.js';
 import { launchSpecOf, type StartState } from './start-state.js';
 import { problemsError, validateOffline, type Problem } from './validate.js';
@@ -96,8 +96,9 @@ export function inspectStep(aliases: readonly string[]): Step<StartState> {
         });
       const missing = opts.noCreate ? [] : missingAliases(aliases, have);
       s.missing = launchGroups(s.shapes.filter((sh) => missing.includes(sh.alias)));
-      if ((opts.mode ?? 'create') === 'create' && !opts.skipValidation) await checkQuota(s, report);
-      s.plan = planOf(s);
+      if ((opts.mode ?? 'create') === 'create' && !opts.skipValidation)
+        await checkQuota({ ...s, launches: launchCounts(s.missing, s.existing) }, 'SC_START_D0001', report);
+      s.plan = await planOf(s);
       // Once, before anything is made (--plan and --dry-run show them in the plan instead).
       if ((opts.mode ?? 'create') === 'create')
         for (const message of s.plan.warnings) opts.io.notify({ level: 'warn', code: 'SC_START_W0001', message });

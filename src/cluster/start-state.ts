@@ -60,13 +60,15 @@ export interface StartPlan {
   /** How the region was chosen: `--region`, `[aws info] AWS_REGION_NAME`, `$AWS_REGION`, `profile NAME in FILE`, `default`. */
   regionSource?: string;
   actions: PlanAction[];
-  /** Estimated on-demand USD/hour for the whole cluster; an estimate from a built-in table. */
+  /** Estimated USD/hour for the whole cluster: on-demand nodes from a built-in table, spot nodes at the spot price. */
   hourlyCostUsd: number;
   costIsEstimate: true;
   /** Types missing from the price table (not counted). */
   unpricedTypes: string[];
   /** Why they have no price ("no price for z9.large in the built-in table", "no price for region …"). */
   noPrice: string[];
+  /** How spot nodes were priced (spot price history, or the bid as an upper bound); absent without spot nodes. */
+  spotBasis?: string[];
   /** Whether the nodes have a price at all (processes on this machine cost nothing). */
   priced: boolean;
   /** What a careful operator would want to know before saying yes (e.g. SSH open to the world). */

@@ -69,7 +69,7 @@ export async function startCluster(opts: StartOptions): Promise<StartResult> {
   const run = { io: opts.io, ...(opts.signal ? { signal: opts.signal } : {}) };
   await runSteps(steps, state, run);
 
-  const plan = state.plan ?? planOf(state);
+  const plan = state.plan ?? (await planOf(state));
   if (mode === 'create' && opts.confirm && plan.priced && state.missing.length > 0 && !(await askToLaunch(state, plan)))
     return { ...resultOf(state, plan, state.existing), declined: true };
   if (mode === 'create') await runSteps(createSteps(provider.network), state, run);

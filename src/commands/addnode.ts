@@ -19,6 +19,10 @@ export default class AddNode extends BaseCommand<typeof AddNode> {
     'instance-type': Flags.string({ char: 'I', description: 'instance type of the new nodes' }),
     'availability-zone': Flags.string({ char: 'z', description: 'zone of the new nodes (default: the master’s)' }),
     bid: Flags.string({ char: 'b', description: 'spot bid (USD/hour)' }),
+    yes: Flags.boolean({
+      char: 'y',
+      description: 'launch without showing the cost and asking first (it only asks on a terminal)',
+    }),
   };
 
   async run(): Promise<ResizeResult> {
@@ -36,10 +40,14 @@ export default class AddNode extends BaseCommand<typeof AddNode> {
       ...(f['instance-type'] ? { instanceType: f['instance-type'] } : {}),
       ...(f['availability-zone'] ? { zone: f['availability-zone'] } : {}),
       ...(f.bid !== undefined ? { spotBid: Number(f.bid) } : {}),
+      // On a terminal, say what the new nodes cost and ask; -y, --json and scripts never ask.
+      ask: !f.yes && this.io.interactive && Boolean(process.stdin.isTTY),
       io: this.io,
       signal: this.signal,
     });
-    this.io.log(renderNodeChange(result));
+    if (result.declined)
+      this.io.log(`Nothing was launched. \`starcluster addnode ${result.name} -y\` launches without asking.`);
+    else this.io.log(renderNodeChange(result));
     return result;
   }
 }

@@ -12,7 +12,10 @@ export default class Resize extends BaseCommand<typeof Resize> {
     size: Args.integer({ required: true, description: 'nodes wanted, master included', min: 1 }),
   };
   static override flags = {
-    confirm: Flags.boolean({ char: 'c', description: 'do not ask before removing nodes' }),
+    confirm: Flags.boolean({
+      char: 'c',
+      description: 'do not ask before removing nodes (or, on a terminal, before launching them)',
+    }),
     force: Flags.boolean({
       char: 'f',
       description: 'when removing: requeue the jobs running on those nodes instead of waiting; ignore hook failures',
@@ -29,6 +32,8 @@ export default class Resize extends BaseCommand<typeof Resize> {
       size: this.args.size,
       config: await loadConfigOrEmpty(this.flags.config),
       confirm: this.flags.confirm,
+      // Growing on a terminal: say what the new nodes cost and ask, as addnode does.
+      ask: !this.flags.confirm && this.io.interactive && Boolean(process.stdin.isTTY),
       force: this.flags.force,
       io: this.io,
       signal: this.signal,

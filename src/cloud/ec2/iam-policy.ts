@@ -44,7 +44,11 @@ export const API_CALLS: readonly ApiCall[] = [
   { action: 'ec2:DescribeSecurityGroups', scope: 'read', why: 'find @sc-NAME and SOURCE_GROUPs' },
   { action: 'ec2:DescribeSnapshots', scope: 'read', why: 'ebsimage: wait for its snapshot' },
   { action: 'ec2:DescribeSpotInstanceRequests', scope: 'read', why: 'find and cancel spot requests' },
-  { action: 'ec2:DescribeSpotPriceHistory', scope: 'read', why: 'spothistory' },
+  {
+    action: 'ec2:DescribeSpotPriceHistory',
+    scope: 'read',
+    why: 'spothistory; spot nodes priced in the start plan, addnode and listclusters',
+  },
   { action: 'ec2:DescribeSubnets', scope: 'read', why: 'validate SUBNET_ID; its VPC' },
   { action: 'ec2:DescribeVpcs', scope: 'read', why: 'the default VPC (none: say so); the VPC of @sc-NAME' },
   { action: 'ec2:DescribeVolumes', scope: 'read', why: 'validate and attach volumes; listvolumes' },

@@ -17,6 +17,7 @@ import type {
   NodePower,
   NodeVolumes,
   PriceQuote,
+  SpotPricePoint,
   QuotaCheck,
   Provider,
   TemplateCheckOptions,
@@ -151,6 +152,22 @@ export class Ec2Provider implements Provider {
   /** The built-in table's on-demand estimate in this region (prices.ts: a table, never fetched). */
   priceQuote(instanceType: string): PriceQuote {
     return priceQuote(instanceType, this.region);
+  }
+
+  /** DescribeSpotPriceHistory (Linux/UNIX) from `since`; EC2 includes the price in effect then. */
+  async spotPriceHistory(instanceType: string, options: { since: Date; zone?: string }): Promise<SpotPricePoint[]> {
+    const prices = await this.api.describeSpotPriceHistory({
+      instanceTypes: [instanceType],
+      ...(options.zone ? { zone: options.zone } : {}),
+      start: options.since,
+      productDescriptions: ['Linux/UNIX'],
+    });
+    return prices.flatMap((p) => {
+      const usdPerHour = Number(p.SpotPrice ?? 'NaN');
+      return p.AvailabilityZone && p.Timestamp && Number.isFinite(usdPerHour)
+        ? [{ zone: p.AvailabilityZone, time: new Date(p.Timestamp), usdPerHour }]
+        : [];
+    });
   }
 
   /** The standard-class vCPU quotas (on-demand, spot) against what runs and what is to launch (quota.ts). */

@@ -73,3 +73,8 @@ export function defaultCatalog(region = 'us-east-1'): Catalog {
     },
   };
 }
+
+/** The fake's spot price of a type in a zone now: its catalog price, 5% more per zone after the first. */
+export function fakeSpotPrice(typePrice: number, zoneIndex: number): number {
+  return typePrice * (1 + Math.max(0, zoneIndex) / 20);
+}

@@ -1,6 +1,7 @@
 import type { RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { ec2Error } from './errors.js';
 import type { InstanceRec, Store, Tags } from './store.js';
+import { fakeSpotPrice } from './catalog.js';
 
 /** Where and how a RunInstances call launches, once EC2's checks passed. */
 export interface LaunchPlace {
@@ -75,12 +76,13 @@ export function launchPlace(store: Store, input: RunInstancesCommandInput): Laun
     );
   checkQuota(store, type?.vcpus ?? 1, count);
   const market = input.InstanceMarketOptions;
-  const spotPrice =
-    market?.MarketType === 'spot' ? (market.SpotOptions?.MaxPrice ?? String(type?.spotPrice)) : undefined;
-  if (spotPrice !== undefined && Number(spotPrice) < (type?.spotPrice ?? 0))
+  // The spot price now in this zone (what DescribeSpotPriceHistory answers last).
+  const current = Number(fakeSpotPrice(type?.spotPrice ?? 0, store.catalog.zones.indexOf(zone)).toFixed(6));
+  const spotPrice = market?.MarketType === 'spot' ? (market.SpotOptions?.MaxPrice ?? String(current)) : undefined;
+  if (spotPrice !== undefined && Number(spotPrice) < current)
     throw ec2Error(
       'SpotMaxPriceTooLow',
-      `Your Spot request price of ${spotPrice} is lower than the minimum required Spot request fulfillment price of ${type?.spotPrice}.`,
+      `Your Spot request price of ${spotPrice} is lower than the minimum required Spot request fulfillment price of ${current}.`,
     );
   return {
     count,

@@ -9,7 +9,7 @@ import type {
   DescribeSubnetsCommandInput,
   DescribeVpcsCommandInput,
 } from '@aws-sdk/client-ec2';
-import { DEFAULT_VPC } from './catalog.js';
+import { DEFAULT_VPC, fakeSpotPrice } from './catalog.js';
 import { ec2Error } from './errors.js';
 import { matches, page, tagList } from './filters.js';
 import { route, type Routes } from './routes.js';
@@ -110,22 +110,29 @@ function typeRoutes(store: Store): Routes {
         ...(next ? { NextToken: next } : {}),
       };
     }),
+    // Three points per type and zone, an hour apart, ending at EndTime (default now): the type's
+    // spot price × 1.2, × 1.1, × 1, times 1 + 5% per zone after the first (us-east-1b costs more
+    // than 1a). Like EC2, only points from StartTime on, plus the one in effect at StartTime.
     DescribeSpotPriceHistory: route<DescribeSpotPriceHistoryCommandInput>((input) => {
       const end = input.EndTime ?? new Date();
+      const start = input.StartTime;
       const points = c.types
         .filter((t) => !input.InstanceTypes?.length || input.InstanceTypes.includes(t.type as never))
         .flatMap((t) =>
           t.zones
             .filter((z) => !input.AvailabilityZone || z === input.AvailabilityZone)
-            .flatMap((z) =>
-              [2, 1, 0].map((hoursAgo) => ({
+            .flatMap((z) => {
+              const all = [2, 1, 0].map((hoursAgo) => ({
                 InstanceType: t.type as 't3.micro',
                 AvailabilityZone: z,
                 ProductDescription: 'Linux/UNIX' as const,
-                SpotPrice: (t.spotPrice * (1 + hoursAgo / 10)).toFixed(4),
+                SpotPrice: (fakeSpotPrice(t.spotPrice, c.zones.indexOf(z)) * (1 + hoursAgo / 10)).toFixed(6),
                 Timestamp: new Date(end.getTime() - hoursAgo * 3600_000),
-              })),
-            ),
+              }));
+              if (!start) return all;
+              const before = all.filter((p) => p.Timestamp <= start).pop();
+              return [...(before ? [before] : []), ...all.filter((p) => p.Timestamp > start)];
+            }),
         );
       const { items, next } = page(points, input.NextToken, store.opts.pageSize);
       return { SpotPriceHistory: items, ...(next ? { NextToken: next } : {}) };

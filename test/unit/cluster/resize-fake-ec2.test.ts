@@ -89,6 +89,26 @@ describe('resize on the fake EC2', () => {
     expect(c.aliases('ai')).toEqual(['master:running', 'node001:running']);
   });
 
+  it("addnode and resize up check the account's vCPU quota before launching anything", async () => {
+    await c.start('aq', { clusterSize: 2 });
+    // 2 × t3.micro run (4 vCPUs); 2 more need 4: over a quota of 6.
+    c.fake.store.opts.vcpuLimit = 6;
+    const before = c.fake.faults.count('servicequotas:GetServiceQuota');
+    const launches = c.fake.faults.count('RunInstances');
+    const error = await failureOf(c.addNodes('aq', { count: 2 }));
+    expect(error.code).toBe('VcpuQuotaExceeded');
+    expect(error.details?.join('\n')).toMatch(
+      /L-1216C47A.* is 6 vCPUs; 4 are in use and this launch needs 4 more \(2 × t3.micro\)/,
+    );
+    expect(c.fake.faults.count('servicequotas:GetServiceQuota')).toBe(before + 1);
+    expect((await failureOf(c.resize('aq', 4))).code).toBe('VcpuQuotaExceeded');
+    expect(c.fake.faults.count('RunInstances')).toBe(launches);
+    expect(c.aliases('aq')).toEqual(['master:running', 'node001:running']);
+    // One more fits.
+    const grown = await c.addNodes('aq', { count: 1 });
+    expect(grown.added.map((n) => n.alias)).toEqual(['node002']);
+  });
+
   it('refuses to remove the master or more nodes than there are, touching nothing', async () => {
     await c.start('rf', { clusterSize: 2 });
     expect((await failureOf(c.removeNodes('rf', { aliases: ['master'] }))).code).toBe('RemoveMaster');
