@@ -398,11 +398,22 @@ def host_up(
     log(f"host {instance_id} {ip} ({cluster or '-'}, {what}) up in {time.monotonic() - started:.2f}s, pid {info['pid']}")
 
 
+# How a host's init ended, as the shell that waits for it records it in the host dir's `exit`: 130
+# (SIGINT) when the host halted or powered off, 129 (SIGHUP) when it rebooted. The kernel gives
+# these when a process of the host calls reboot(2) (`poweroff -f`), host-pid1.sh when shutdown,
+# poweroff, halt or reboot ask it through /run/initctl. See power_events.
+POWER_OFF, REBOOT = 130, 129
+
+
 def start_init(hdir: Path, ns: str, init: list[str]) -> int:
-    """Starts a host's init in new UTS, mount and pid namespaces inside its network namespace."""
+    """Starts a host's init in new UTS, mount and pid namespaces inside its network namespace.
+    Returns the pid of the shell that waits for it (the leader of its process group)."""
+    (hdir / "exit").unlink(missing_ok=True)
     logf = open(hdir / "host.log", "ab")
     proc = subprocess.Popen(
         [
+            "/bin/sh", "-c", 'out=$1; shift; "$@"; echo $? > "$out.tmp" && mv "$out.tmp" "$out"', "host-init",
+            str(hdir / "exit"),
             "ip", "netns", "exec", ns,
             "unshare", "--uts", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
             *init,
@@ -416,7 +427,11 @@ def stop_init(info: dict) -> None:
     """Ends a host's init and, with it (unshare --kill-child), every process of the host."""
     pid = info.get("pid")
     if isinstance(pid, int) and pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        try:
+            # The waiting shell, unshare and the host's init: the process group start_init made.
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            os.kill(pid, signal.SIGKILL)
         for _ in range(100):
             try:
                 # Our own child (the reconciler started it): reap it, or it lingers as a zombie.
@@ -452,13 +467,15 @@ def host_down(instance_id: str, quiet: bool = False) -> None:
         log(f"host {instance_id} {info.get('ip')} removed")
 
 
-def reboot_host(instance_id: str, while_down=None) -> None:
+def reboot_host(instance_id: str, while_down=None, ended: bool = False) -> None:
     """EC2's reboot: every process of the host ends, its disk (the overlay's upper dir, /root, /home)
-    and its network stay, and its init starts again. `while_down` runs in between (a snapshot)."""
+    and its network stay, and its init starts again. `while_down` runs in between (a snapshot).
+    `ended`: its init has already ended (a reboot from inside), there is nothing to stop."""
     info = read_host(instance_id)
     if not info or not info.get("init"):
         raise RuntimeError(f"host {instance_id} cannot be rebooted (started by an older fleet)")
-    stop_init(info)
+    if not ended:
+        stop_init(info)
     for _ in range(250):
         # The pid namespace empties right after its init dies; wait for it, so nothing writes to the disk.
         pids = run("ip", "netns", "pids", info["netns"], check=False, quiet=True).stdout.split()
@@ -481,6 +498,38 @@ def reboot_host(instance_id: str, while_down=None) -> None:
         info["pid"] = start_init(host_dir(instance_id), info["netns"], info["init"])
         (host_dir(instance_id) / "host.json").write_text(json.dumps(info))
         log(f"host {instance_id} {info.get('ip')} rebooted, pid {info['pid']}")
+
+
+def power_events(client) -> None:
+    """Hosts whose init ended on its own (start_init records how). Powered off or halted: what EC2
+    does with an instance that shuts itself down, by its InstanceInitiatedShutdownBehavior:
+    `terminate` → TerminateInstances, `stop` → StopInstances (the host then goes with the instance,
+    as any host does). Rebooted: its init starts again, as EC2 reboots an instance. Anything else
+    (its init failed): logged once; the host stays down, an instance whose OS died."""
+    for iid in known_hosts():
+        done = host_dir(iid) / "exit"
+        try:
+            status = int(done.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            if status == REBOOT:
+                log(f"host {iid}: rebooted from inside")
+                reboot_host(iid, ended=True)
+            elif status == POWER_OFF:
+                attr = client.describe_instance_attribute(InstanceId=iid, Attribute="instanceInitiatedShutdownBehavior")
+                behaviour = attr["InstanceInitiatedShutdownBehavior"]["Value"]
+                if behaviour == "terminate":
+                    client.terminate_instances(InstanceIds=[iid])
+                else:
+                    client.stop_instances(InstanceIds=[iid])
+                log(f"host {iid}: powered off from inside; InstanceInitiatedShutdownBehavior={behaviour}: instance {'terminated' if behaviour == 'terminate' else 'stopped'}")
+                done.rename(done.with_suffix(".seen"))
+            else:
+                log(f"host {iid}: its init ended (status {status}); the host stays down")
+                done.rename(done.with_suffix(".seen"))
+        except Exception as exc:  # noqa: BLE001 - LocalStack busy: the record stays, tried again next round
+            log(f"host {iid}: power event (status {status}): {exc}")
 
 
 def known_hosts() -> list[str]:
@@ -509,13 +558,21 @@ def host_volumes(instance_id: str) -> dict[str, dict]:
 
 
 def host_init_pid(info: dict) -> int | None:
-    """Pid (here) of the host's init: the child of the unshare process the fleet started."""
+    """Pid (here) of the host's init: the first process, below the one start_init started, that
+    lives in a pid namespace of its own."""
     pid = info.get("pid")
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
+        mine = os.readlink("/proc/self/ns/pid")
+        for _ in range(4):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if not children:
+                return None
+            pid = int(children[0])
+            if os.readlink(f"/proc/{pid}/ns/pid") != mine:
+                return pid
+    except (OSError, ValueError):
         return None
-    return int(children[0]) if children else None
+    return None
 
 
 def device_name(instance_type: str, attach_device: str, taken: set[str]) -> tuple[str, bool]:
@@ -720,6 +777,7 @@ def reconcile_forever() -> None:
             have = set(known_hosts())
             for iid in sorted(have - set(want)):
                 host_down(iid)
+            power_events(client)
             answer_image_requests()
             known = load_images()
             made = layers.load(CHECKOUT)

@@ -56,27 +56,9 @@ if [ -f "$R/etc/pam.d/sshd" ]; then
   sed -i 's/^session\s\+required\s\+pam_loginuid.so/session optional pam_loginuid.so/' "$R/etc/pam.d/sshd"
 fi
 
-# pid 1 from here on, until the fleet ends the host: it reaps orphans and, as systemd restarts
-# ssh.service, keeps an sshd running (cloud-init's set-passwords and package scripts restart ssh
-# through its init script, which stops ours and starts a daemon of its own).
-exec chroot "$R" /bin/bash -c '
-  export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
-  cloud-init init --local
-  cloud-init init
-  [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A
-  /usr/sbin/sshd -D -e &
-  { cloud-init modules --mode=config; cloud-init modules --mode=final; echo "fleet host: cloud-init finished"; } &
-  sshd_up() { [ -s /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; }
-  sleep 2
-  while :; do
-    if ! sshd_up; then
-      sleep 2
-      if ! sshd_up; then
-        echo "fleet host: no sshd running; starting one"
-        /usr/sbin/sshd -D -e &
-        sleep 1
-      fi
-    fi
-    sleep 2 &
-    wait -n 2>/dev/null || true
-  done'
+# pid 1 from here on (host-pid1.sh): cloud-init's stages and sshd as systemd runs them on the image,
+# an sshd kept running, orphans reaped, the host's power requests taken (/run/initctl).
+mkdir -p "$R/run/fleet-host"
+cp "$(dirname "$0")/host-pid1.sh" "$R/run/fleet-host/pid1"
+mkfifo -m 0600 "$R/run/initctl"
+exec chroot "$R" /bin/bash /run/fleet-host/pid1 stock

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs as pid 1 of a fleet host's own pid, mount and UTS namespaces, inside its network namespace
-# (started by fleet.py). Builds the host's root filesystem and execs its sshd.
+# (started by fleet.py). Builds the host's root filesystem and execs its pid 1 (host-pid1.sh).
 #   $1 host dir (on the fleet tmpfs), $2 hostname, $3 private IP, $4 overlay lower dirs (default /;
 #   an image made from a host puts its layer on top: layers.py)
 set -eu
@@ -41,7 +41,13 @@ if [ -f "$R/etc/pam.d/sshd" ]; then
   sed -i 's/^session\s\+required\s\+pam_loginuid.so/session optional pam_loginuid.so/' "$R/etc/pam.d/sshd"
 fi
 
-exec chroot "$R" /bin/sh -c '
-  { [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key; } &&
-  { [ -f /etc/ssh/ssh_host_ecdsa_key ] || ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key; } &&
-  exec /usr/sbin/sshd -D -e'
+# pid 1 from here on (host-pid1.sh): keeps sshd running, reaps orphans and takes the host's power
+# requests. This host's /dev is the machine's: a /dev/initctl there (a SysV init's control FIFO) is
+# covered by the host's own, so the host's shutdown never reaches the machine's init.
+mkdir -p "$R/run/fleet-host"
+cp "$(dirname "$0")/host-pid1.sh" "$R/run/fleet-host/pid1"
+mkfifo -m 0600 "$R/run/initctl"
+if [ -e "$R/dev/initctl" ] && [ ! -L "$R/dev/initctl" ]; then
+  mount --bind "$R/run/initctl" "$R/dev/initctl"
+fi
+exec chroot "$R" /bin/bash /run/fleet-host/pid1 fast
