@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Ec2Api, ec2SettingsFromConfig } from '../../../src/cloud/ec2/index.js';
 import { getClusterTemplate, loadConfig } from '../../../src/config/index.js';
 import type { ClusterTemplate, StarclusterConfig } from '../../../src/config/types.js';
+import { readPrivateKey, waitForSsh, type SshConnection } from '../../../src/remote/index.js';
 import { runCli as runCliProcess, type CliRun } from '../../_helpers/cli.js';
 
 /**
@@ -42,6 +43,8 @@ export interface FleetEnv {
   ): Promise<{ config: StarclusterConfig; template: ClusterTemplate; path: string }>;
   /** Instance ids and addresses of the fleet's hosts for a cluster (`localstack/fleet status`). */
   hosts(cluster: string): Promise<{ id: string; ip: string; state: string }[]>;
+  /** SSH to an instance launched by hand with the fleet's key, once it answers; host keys pinned in `knownHosts` (a file in home). */
+  login(host: { id: string; ip: string }, user: string, knownHosts: string): Promise<SshConnection>;
 }
 
 /** What a CLI run printed, and its exit code (-1: killed, e.g. by the timeout). */
@@ -130,6 +133,18 @@ async function makeFleetEnv(): Promise<FleetEnv> {
       await writeFile(path, text);
       const config = await loadConfig({ path, env: process.env });
       return { config, template: getClusterTemplate(config, name), path };
+    },
+    async login(host, user, knownHosts) {
+      return waitForSsh(
+        {
+          alias: host.id,
+          address: host.ip,
+          user,
+          privateKey: await readPrivateKey(keyPath),
+          knownHostsFile: join(home, knownHosts),
+        },
+        { timeoutMs: 180_000 },
+      );
     },
     async hosts(cluster) {
       const out = await run(join(ROOT, 'localstack', 'fleet'), ['status'], { env: process.env });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPrivateKey, waitForSsh, type SshConnection } from '../../../src/remote/index.js';
+import type { SshConnection } from '../../../src/remote/index.js';
 import { boto3 } from '../../_helpers/localstack.js';
 import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
 
@@ -50,16 +50,7 @@ out = {'id': i['InstanceId'], 'ip': i['PrivateIpAddress']}
   }
 
   async function login(host: Launched, user: string): Promise<SshConnection> {
-    const conn = await waitForSsh(
-      {
-        alias: host.id,
-        address: host.ip,
-        user,
-        privateKey: await readPrivateKey(env.keyPath),
-        knownHostsFile: join(env.home, 'images-known-hosts'),
-      },
-      { timeoutMs: 180_000 },
-    );
+    const conn = await env.login(host, user, 'images-known-hosts');
     connections.push(conn);
     return conn;
   }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPrivateKey, waitForSsh, type SshConnection } from '../../../src/remote/index.js';
+import type { SshConnection } from '../../../src/remote/index.js';
 import { boto3 } from '../../_helpers/localstack.js';
 import { fleetEnv, fleetUnavailable, ROOT, type FleetEnv } from './fleet-env.js';
 
@@ -52,16 +52,7 @@ describe.skipIf(skip)(
     }
 
     async function login(host: Launched, user: string): Promise<SshConnection> {
-      const conn = await waitForSsh(
-        {
-          alias: host.id,
-          address: host.ip,
-          user,
-          privateKey: await readPrivateKey(env.keyPath),
-          knownHostsFile: join(env.home, 'poweroff-known-hosts'),
-        },
-        { timeoutMs: 180_000 },
-      );
+      const conn = await env.login(host, user, 'poweroff-known-hosts');
       connections.push(conn);
       if (user !== 'root') await conn.exec('cloud-init status --wait', { timeoutMs: 180_000 });
       return conn;
