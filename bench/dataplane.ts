@@ -15,24 +15,30 @@
  *   `lanes: 'off'`, as a client behind an SSH tunnel: everything through the controller, CURVE on each hop.
  * ipyparallel: its default security (HMAC-signed, not encrypted); ipyparallelCurve: with CurveZMQ on
  *   every socket (IPP_ENABLE_CURVE=1), the same security as ours.
- * wire: one stream between two processes, the array's bytes in 4 MiB messages: zeromq PUSH→PULL with
- *   CURVE (`curve`), our bulk channel's AES-256-GCM records over TCP (`aesGcm`), and plain zeromq with no
- *   security (`plain`, for reference). ratioVsWire divides by the faster of curve and aesGcm.
+ * wire (bench/dataplane-wire.ts): one stream between two processes, 4 MiB messages: zeromq PAIR with CURVE
+ *   (`curve`), our bulk channel alone (`aesGcm`: the same AES-256-GCM records over TCP ours uses, nothing
+ *   else of ours), and plain zeromq with no security (`plain`, for reference). ratioVsWire divides by the
+ *   faster of curve and aesGcm.
+ * limits: what one core does, in CPU time: AES-256-GCM encrypt/decrypt (node:crypto), a copy into fresh
+ *   memory (page faults: each received array lands in fresh memory) and into warm memory.
+ * CPU: ours' CPU time (client, controller, engines, all threads) per byte moved in the best run, and the
+ *   MB/s this machine's cores could give at that cost if nothing else ran: the figure to compare on a busy
+ *   machine, where wall-clock MB/s depend on everyone else's load.
  * Peak RSS: VmHWM of the controller and engine processes over the whole run (/proc).
  *
  * `--json` ends with one line {sizes, ours, relay, ipyparallel, ipyparallelCurve, wire, ratioVsIpyparallel,
- * ratioVsIpyparallelCurve, ratioVsWire, peakRssMB, enginesLost}.
+ * ratioVsIpyparallelCurve, ratioVsWire, cpuNsPerByte, limits, peakRssMB, enginesLost}.
+ *
+ * DATAPLANE_CPU_PROF=dir writes a V8 CPU profile of every child process there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import * as zmq from 'zeromq';
 import { Client, generateClusterKeys } from '../src/engines/index.js';
-import { BulkServer, bulkRandom, connectBulk } from '../src/engines/protocol/bulk.js';
+import { cpuNs, firstJsonLine, limits, spawnTs, wire, wirePeer } from './dataplane-wire.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,31 +64,6 @@ if (values['wire-peer']) {
   process.exit(0);
 }
 
-/** Receives streams and answers each with one small message: `curve`/`plain` (zeromq PAIR) or `aes`. */
-async function wirePeer(mode: string): Promise<void> {
-  if (mode === 'aes') {
-    const server = new BulkServer(
-      (_route, channel) => (frames) => channel.send([String(frames.reduce((s, f) => s + f.byteLength, 0))]),
-      () => {},
-    );
-    await server.listen('127.0.0.1');
-    const rl = createInterface({ input: process.stdin });
-    for await (const line of rl) console.log(JSON.stringify(server.offer(line.trim())));
-    return;
-  }
-  const keys = JSON.parse(process.env.WIRE_KEYS ?? '{}') as { secretKey?: string };
-  const sock = new zmq.Pair(mode === 'curve' ? { curveServer: true, curveSecretKey: keys.secretKey!, linger: 0 } : {});
-  await sock.bind('tcp://127.0.0.1:*');
-  console.log(JSON.stringify({ ep: sock.lastEndpoint }));
-  let got = 0;
-  for await (const [frame] of sock) {
-    if (frame!.length === 1) {
-      await sock.send(String(got));
-      got = 0;
-    } else got += frame!.length;
-  }
-}
-
 // ---------------------------------------------------------------- helpers
 
 const root = new URL('..', import.meta.url).pathname;
@@ -97,22 +78,6 @@ const repsFor = (i: number): number => repsList[Math.min(i, repsList.length - 1)
 const ENGINES = Number(values.engines);
 const round = (x: number | null, d = 1): number | null => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 const emptyRates = (): Rates => ({ push: [], pull: [], scatter: [], gather: [] });
-
-function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, script), ...args], {
-    cwd: root,
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-}
-
-async function firstJsonLine<T>(child: ChildProcess): Promise<T> {
-  const rl = createInterface({ input: child.stdout! });
-  for await (const line of rl) {
-    if (line.trim().startsWith('{')) return JSON.parse(line) as T;
-  }
-  throw new Error('process ended before printing its JSON line');
-}
 
 /** Peak resident set (VmHWM) of a process, MB; undefined once it has gone. */
 function peakRssMB(pid: number | undefined): number | undefined {
@@ -138,93 +103,88 @@ function same(a: unknown, b: Float64Array): boolean {
   return true;
 }
 
-// ---------------------------------------------------------------- wire
-
-async function wire(): Promise<Record<'curve' | 'aesGcm' | 'plain', (number | null)[]>> {
-  const out = { curve: [] as (number | null)[], aesGcm: [] as (number | null)[], plain: [] as (number | null)[] };
-  const chunk = 4 << 20;
-  for (const mode of ['curve', 'plain'] as const) {
-    const server = zmq.curveKeyPair();
-    const client = zmq.curveKeyPair();
-    const peer = spawnTs('bench/dataplane.ts', ['--wire-peer', mode], { WIRE_KEYS: JSON.stringify(server) });
-    try {
-      const { ep } = await firstJsonLine<{ ep: string }>(peer);
-      const sock = new zmq.Pair(
-        mode === 'curve'
-          ? { curveServerKey: server.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey }
-          : {},
-      );
-      sock.connect(ep);
-      const payload = Buffer.alloc(chunk, 7);
-      const stream = async (bytes: number): Promise<number> => {
-        const t = performance.now();
-        for (let sent = 0; sent < bytes; sent += chunk) await sock.send(payload);
-        await sock.send('.');
-        const [ack] = await sock.receive();
-        if (Number(ack!.toString()) < bytes) throw new Error('wire peer got too little');
-        return bytes / MB / ((performance.now() - t) / 1000);
-      };
-      await stream(chunk * 4);
-      for (const [i, size] of sizes.entries()) {
-        let best = 0;
-        for (let r = 0; r < repsFor(i); r++) best = Math.max(best, await stream(size));
-        out[mode].push(best);
-      }
-      sock.close();
-    } finally {
-      peer.kill();
-    }
-  }
-  const peer = spawnTs('bench/dataplane.ts', ['--wire-peer', 'aes']);
-  try {
-    const cr = bulkRandom();
-    peer.stdin!.write(`${cr.text}\n`);
-    const offer = await firstJsonLine<{ s: string; r: string; ep: string }>(peer);
-    let answered: (() => void) | undefined;
-    const channel = await connectBulk(
-      offer.ep,
-      offer,
-      cr.bytes,
-      () => answered?.(),
-      () => {},
-    );
-    const stream = async (array: Uint8Array): Promise<number> => {
-      const t = performance.now();
-      const done = new Promise<void>((r) => (answered = r));
-      const frames: Uint8Array[] = [];
-      for (let off = 0; off < array.byteLength; off += chunk) frames.push(array.subarray(off, off + chunk));
-      channel.send(['{}', ...frames]);
-      await done;
-      return array.byteLength / MB / ((performance.now() - t) / 1000);
-    };
-    await stream(new Uint8Array(chunk * 4));
-    for (const [i, size] of sizes.entries()) {
-      const array = new Uint8Array(size).fill(7);
-      let best = 0;
-      for (let r = 0; r < repsFor(i); r++) best = Math.max(best, await stream(array));
-      out.aesGcm.push(best);
-    }
-    channel.close();
-  } finally {
-    peer.kill();
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- ours
 
 interface OursResult {
   ours: Rates;
   relay: Rates | null;
+  /** CPU time of all our processes (client, controller, engines) per byte moved, ns/B (lanes on). */
+  cpuNsPerByte: Rates;
   peakRssMB: { controller?: number; engines: (number | undefined)[]; client: number };
   enginesLost: number;
+}
+
+interface Measured {
+  rates: Rates;
+  cpu: Rates;
+  lost: number;
+}
+
+/** Push, pull, scatter and gather of each size on `client`'s engines: best MB/s, and CPU ns per byte of that run. */
+async function measure(client: Client, label: string, pids: number[]): Promise<Measured> {
+  await client.waitForEngines(ENGINES, 60_000);
+  let lost = 0;
+  const seen = new Set(client.ids);
+  const off = client.onEngines(() => {
+    for (const id of seen) {
+      if (!client.ids.includes(id)) {
+        seen.delete(id);
+        lost++;
+        log(`${label}: engine ${id} was declared dead`);
+      }
+    }
+  });
+  const dv = client.directView();
+  // warm up (JIT, lanes, bulk sessions)
+  const warm = makeArray(1 << 20);
+  await dv.push({ w: warm });
+  await dv.pull('w');
+  const rates = emptyRates();
+  const cpu = emptyRates();
+  const cpuNow = (): number => pids.reduce((s, pid) => s + cpuNs(pid), 0);
+  for (const [i, size] of sizes.entries()) {
+    const arr = makeArray(size);
+    const best: Record<Op, number | null> = { push: 0, pull: 0, scatter: 0, gather: 0 };
+    const cost: Record<Op, number | null> = { push: null, pull: null, scatter: null, gather: null };
+    const time = async (op: Op, bytes: number, run: () => PromiseLike<unknown>): Promise<unknown> => {
+      const [c, t] = [cpuNow(), performance.now()];
+      const value = await run();
+      const rate = bytes / MB / ((performance.now() - t) / 1000);
+      if (rate > (best[op] ?? 0)) [best[op], cost[op]] = [rate, (cpuNow() - c) / bytes];
+      return value;
+    };
+    try {
+      for (let r = 0; r < repsFor(i); r++) {
+        await time('push', size * ENGINES, () => dv.push({ a: arr }));
+        const parts = (await time('pull', size * ENGINES, () => dv.pull('a'))) as unknown[];
+        if (!parts.every((p) => same(p, arr))) throw new Error('pull: wrong data');
+        await time('scatter', size, () => dv.scatter('b', arr));
+        const back = await time('gather', size, () => dv.gather('b'));
+        if (!same(back, arr)) throw new Error('gather: wrong data');
+      }
+      await dv.execute('a = undefined; b = undefined');
+    } catch (error) {
+      log(`${label} ${sizesMiB[i]} MiB: failed: ${(error as Error).message}`);
+      for (const op of OPS) if (best[op] === 0) best[op] = null;
+    }
+    for (const op of OPS) rates[op].push(best[op]);
+    for (const op of OPS) cpu[op].push(cost[op]);
+    log(
+      `${label} ${String(sizesMiB[i]).padStart(4)} MiB: ` +
+        OPS.map((op) => `${op} ${best[op] === null ? 'failed' : best[op]!.toFixed(0)}`).join(' / ') +
+        ' MB/s; CPU ' +
+        OPS.map((op) => (cost[op] === null ? '—' : cost[op]!.toFixed(2))).join(' / ') +
+        ' ns/B',
+    );
+  }
+  off();
+  return { rates, cpu, lost };
 }
 
 async function ours(): Promise<OursResult> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-dataplane-'));
   const keys = await generateClusterKeys(dir);
   const children: ChildProcess[] = [];
-  let lost = 0;
   try {
     const controller = spawnTs('src/engines/controller/main.ts', ['--host', '127.0.0.1', '--keys', dir]);
     children.push(controller);
@@ -235,75 +195,26 @@ async function ours(): Promise<OursResult> {
       children.push(e);
       engines.push(e);
     }
-    const measure = async (client: Client, label: string): Promise<Rates> => {
-      await client.waitForEngines(ENGINES, 60_000);
-      const seen = new Set(client.ids);
-      const off = client.onEngines(() => {
-        for (const id of seen) {
-          if (!client.ids.includes(id)) {
-            seen.delete(id);
-            lost++;
-            log(`${label}: engine ${id} was declared dead`);
-          }
-        }
-      });
-      const dv = client.directView();
-      // warm up (JIT, lanes, bulk sessions)
-      const warm = makeArray(1 << 20);
-      await dv.push({ w: warm });
-      await dv.pull('w');
-      const rates = emptyRates();
-      for (const [i, size] of sizes.entries()) {
-        const arr = makeArray(size);
-        const best: Record<Op, number | null> = { push: 0, pull: 0, scatter: 0, gather: 0 };
-        const time = async (op: Op, bytes: number, run: () => PromiseLike<unknown>): Promise<unknown> => {
-          const t = performance.now();
-          const value = await run();
-          best[op] = Math.max(best[op] ?? 0, bytes / MB / ((performance.now() - t) / 1000));
-          return value;
-        };
-        try {
-          for (let r = 0; r < repsFor(i); r++) {
-            await time('push', size * ENGINES, () => dv.push({ a: arr }));
-            const parts = (await time('pull', size * ENGINES, () => dv.pull('a'))) as unknown[];
-            if (!parts.every((p) => same(p, arr))) throw new Error('pull: wrong data');
-            await time('scatter', size, () => dv.scatter('b', arr));
-            const back = await time('gather', size, () => dv.gather('b'));
-            if (!same(back, arr)) throw new Error('gather: wrong data');
-          }
-          await dv.execute('a = undefined; b = undefined');
-        } catch (error) {
-          log(`${label} ${sizesMiB[i]} MiB: failed: ${(error as Error).message}`);
-          for (const op of OPS) if (best[op] === 0) best[op] = null;
-        }
-        for (const op of OPS) rates[op].push(best[op]);
-        log(
-          `${label} ${String(sizesMiB[i]).padStart(4)} MiB: ` +
-            OPS.map((op) => `${op} ${best[op] === null ? 'failed' : best[op]!.toFixed(0)}`).join(' / ') +
-            ' MB/s',
-        );
-      }
-      off();
-      return rates;
-    };
+    const pids = [process.pid, ...children.map((c) => c.pid ?? 0)];
     const client = await Client.connect({ endpoint: ready.clientEndpoint, keys });
-    const oursRates = await measure(client, 'ours');
+    const lanes = await measure(client, 'ours', pids);
     await client.close();
-    let relay: Rates | null = null;
+    let relay: Measured | null = null;
     if (!values['no-relay']) {
       const relayClient = await Client.connect({ endpoint: ready.clientEndpoint, keys, lanes: 'off' });
-      relay = await measure(relayClient, 'relay (lanes off)');
+      relay = await measure(relayClient, 'relay (lanes off)', pids);
       await relayClient.close();
     }
     return {
-      ours: oursRates,
-      relay,
+      ours: lanes.rates,
+      relay: relay?.rates ?? null,
+      cpuNsPerByte: lanes.cpu,
       peakRssMB: {
         controller: peakRssMB(controller.pid),
         engines: engines.map((e) => peakRssMB(e.pid)),
         client: process.resourceUsage().maxRSS / 1024,
       },
-      enginesLost: lost,
+      enginesLost: lanes.lost + (relay?.lost ?? 0),
     };
   } finally {
     for (const c of children) c.kill('SIGTERM');
@@ -366,7 +277,13 @@ function ratios(a: Rates, b: Rates | null, by?: (i: number) => number | null): {
   return { min: round(list[0]!, 2)!, median: round(median, 2)! };
 }
 
-const wireRates = await wire();
+const machine = { cores: availableParallelism(), ...limits() };
+log(
+  `limits, one core in CPU time: AES-256-GCM (node:crypto, 256 KiB records) encrypt ${machine.encrypt.toFixed(0)} / ` +
+    `decrypt ${machine.decrypt.toFixed(0)} MB/s; copy into fresh memory ${machine.copyFresh.toFixed(0)} / warm ` +
+    `${machine.copyWarm.toFixed(0)} MB/s; ${machine.cores} cores`,
+);
+const wireRates = await wire(sizes, repsFor);
 for (const [i, m] of sizesMiB.entries()) {
   log(
     `wire ${String(m).padStart(4)} MiB: CURVE ${wireRates.curve[i]!.toFixed(0)} / AES-256-GCM ${wireRates.aesGcm[i]!.toFixed(0)}` +
@@ -396,6 +313,17 @@ for (const [i, m] of sizesMiB.entries()) {
     );
   }
 }
+log('');
+log(
+  `ours' CPU (client + controller + engines, all threads) per byte moved, and the MB/s ${machine.cores} cores could give at that cost:`,
+);
+for (const [i, m] of sizesMiB.entries()) {
+  const cost = (op: Op): string => {
+    const ns = o.cpuNsPerByte[op][i];
+    return ns ? `${op} ${ns.toFixed(2)} ns/B (≤ ${((machine.cores * 1000) / ns).toFixed(0)} MB/s)` : `${op} —`;
+  };
+  log(`${String(m).padStart(4)} MiB ${OPS.map(cost).join(' · ')}`);
+}
 log(
   `peak RSS: controller ${fmt(o.peakRssMB.controller)} MB; engines ${o.peakRssMB.engines.map(fmt).join(', ')} MB; ` +
     `client ${fmt(o.peakRssMB.client)} MB; engines lost ${o.enginesLost}`,
@@ -420,6 +348,8 @@ if (values.json) {
       ratioVsIpyparallel: ratios(o.ours, ipp),
       ratioVsIpyparallelCurve: ratios(o.ours, ippCurve),
       ratioVsWire: ratios(o.ours, null, bestWire),
+      cpuNsPerByte: Object.fromEntries(OPS.map((op) => [op, o.cpuNsPerByte[op].map((x) => round(x, 2))])),
+      limits: Object.fromEntries(Object.entries(machine).map(([k, v]) => [k, round(v, 0)])),
       peakRssMB: {
         controller: round(o.peakRssMB.controller ?? null, 0),
         engines: o.peakRssMB.engines.map((x) => round(x ?? null, 0)),

@@ -347,7 +347,7 @@ export class DirectView {
     return new DirectView(this.client, targets, this.limit).each(
       (_engine, index) => {
         const [s, e] = bounds[index]!;
-        return taskFrames(TaskKind.push, undefined, [{ [name]: data.slice(s, e) }]);
+        return taskFrames(TaskKind.push, undefined, [{ [name]: part(data, s, e) }]);
       },
       (): void => undefined,
     );
@@ -362,6 +362,21 @@ export class DirectView {
       true,
     );
   }
+}
+
+/**
+ * Elements [s, e) of scattered data: a typed array's part is a view (its bytes are framed straight from
+ * the array, as push frames a whole one: no copy of the data); other sequences are sliced.
+ */
+function part(
+  data: ArrayLike<unknown> & { slice(start: number, end: number): unknown },
+  s: number,
+  e: number,
+): unknown {
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    return (data as unknown as { subarray(s: number, e: number): unknown }).subarray(s, e);
+  }
+  return data.slice(s, e);
 }
 
 function concat(parts: unknown[]): unknown {

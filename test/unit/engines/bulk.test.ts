@@ -2,7 +2,13 @@ import { createConnection } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
 import { Client, startController, startEngine, newClusterKeys } from '../../../src/engines/index.js';
-import { BulkServer, bulkRandom, connectBulk, type BulkChannel } from '../../../src/engines/protocol/bulk.js';
+import {
+  BulkServer,
+  bulkRandom,
+  connectBulk,
+  RECORD_MAX,
+  type BulkChannel,
+} from '../../../src/engines/protocol/bulk.js';
 import { redact } from '../../../src/secrets.js';
 import { inProcessCluster, tcpRelay, waitFor } from './helpers.js';
 
@@ -60,6 +66,38 @@ describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
     expect(replies[0]!.map((f) => f.byteLength)).toEqual([4, 9, big.length, 0]);
     expect(Buffer.compare(replies[0]![2]!, Buffer.from(big))).toBe(0);
     expect(replies[1]!.map(String)).toEqual(['echo', 'second']);
+  });
+
+  it('carries a message of many frames (a head record larger than a data record)', async () => {
+    const { channel, replies } = await pair();
+    const frames = Array.from({ length: 40_000 }, (_, i) => String(i % 10));
+    channel.send(frames);
+    await waitFor(() => replies.length === 1, 20_000, 'the reply');
+    expect(replies[0]!.length).toBe(40_001);
+    expect(replies[0]!.slice(1).map(String)).toEqual(frames);
+  });
+
+  it('never reuses a nonce: the same message twice crosses the wire as different ciphertext', async () => {
+    let tap: Awaited<ReturnType<typeof proxy>> | undefined;
+    const { channel, received } = await pair({
+      via: async (endpoint) => {
+        tap = await proxy(endpoint);
+        return tap.endpoint;
+      },
+    });
+    const message = new Uint8Array(300_000).fill(9); // a head record and two data records
+    channel.send(['same', message]);
+    await waitFor(() => received.length === 1, 10_000, 'the first message');
+    const first = Buffer.concat(tap!.upstream).subarray(20); // past the preamble
+    channel.send(['same', message]);
+    await waitFor(() => received.length === 2, 10_000, 'the second message');
+    const second = Buffer.concat(tap!.upstream).subarray(20 + first.length);
+    expect(second.length).toBe(first.length);
+    // same lengths (the unencrypted 4-byte record lengths match), different ciphertext and tags throughout
+    let same = 0;
+    for (let i = 0; i < first.length; i++) if (first[i] === second[i]) same++;
+    expect(same / first.length).toBeLessThan(0.02);
+    expect(channel.stats.recordsOut).toBe(2 * (1 + 1 + Math.ceil(300_000 / RECORD_MAX)));
   });
 
   it('refuses a connection that names no session offered on the CURVE lane', async () => {
