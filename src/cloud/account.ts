@@ -1,4 +1,5 @@
 import type { IoHost } from '../io-host.js';
+import type { NodeRecord } from '../model/node.js';
 import type { Architecture, DistroFamily } from './images.js';
 
 /**
@@ -231,18 +232,16 @@ export interface RemoveImageResult {
   declined?: boolean;
 }
 
-export interface InstanceInfo {
-  id: string;
+/** An instance of the account, whoever made it (`listinstances`): a node's fields, as JSON. */
+export interface InstanceInfo extends Pick<
+  NodeRecord,
+  'id' | 'instanceType' | 'imageId' | 'zone' | 'privateIp' | 'publicIp' | 'keyName' | 'tags'
+> {
+  /** Any state of the cloud's, terminated included. */
   state: string;
-  instanceType: string;
-  imageId?: string;
-  zone?: string;
-  privateIp?: string;
-  publicIp?: string;
-  keyName?: string;
+  /** ISO 8601. */
   launchTime?: string;
   cluster?: string;
   alias?: string;
   securityGroups: string[];
-  tags: Record<string, string>;
 }

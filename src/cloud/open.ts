@@ -18,6 +18,17 @@ export async function providerForCluster(
   return createProvider(undefined, config, { kind: 'ec2', env });
 }
 
+/** A cluster named on the command line, and what an operation on it is given. */
+export interface ClusterTarget {
+  name: string;
+  config?: StarclusterConfig;
+  io: IoHost;
+  signal?: AbortSignal;
+  /** Default: the local provider when this machine has a local cluster of that name, else EC2. */
+  provider?: Provider;
+  stateDir?: string;
+}
+
 export interface OpenClusterOptions {
   config?: StarclusterConfig;
   io: IoHost;
@@ -51,7 +62,22 @@ export async function openCluster(name: string, opts: OpenClusterOptions): Promi
   const env = opts.env ?? process.env;
   const provider = opts.provider ?? (await providerForCluster(name, opts.config, env));
   const { nodes: sorted, record } = await readCluster(provider, name);
-  const template = templateFor(opts.config, record.template, provider.kind, sorted);
+  const { template, config, ctx } = clusterContext(name, provider, sorted, { ...opts, templateName: record.template });
+  return { name, provider, nodes: sorted, record, template, config, ctx };
+}
+
+/**
+ * The context node setup and the engines work in, for nodes of the cluster NAME: the config's
+ * template `templateName` (the one the cluster was started from) when the config has it, else the
+ * defaults for the provider; the cluster's state folder (default `~/.starcluster/clusters/NAME`).
+ */
+export function clusterContext(
+  name: string,
+  provider: Provider,
+  nodes: NodeRecord[],
+  opts: Omit<OpenClusterOptions, 'provider'> & { templateName?: string | undefined },
+): { template: ClusterTemplate; config: StarclusterConfig; ctx: ClusterContext } {
+  const template = templateFor(opts.config, opts.templateName, provider.kind, nodes);
   const config = opts.config ?? emptyConfig();
   const ctx = makeContext({
     name,
@@ -59,10 +85,10 @@ export async function openCluster(name: string, opts: OpenClusterOptions): Promi
     config,
     provider,
     io: opts.io,
-    nodes: sorted,
-    stateDir: opts.stateDir ?? clusterStateDir(name, env),
+    nodes,
+    stateDir: opts.stateDir ?? clusterStateDir(name, opts.env ?? process.env),
   });
-  return { name, provider, nodes: sorted, record, template, config, ctx };
+  return { template, config, ctx };
 }
 
 /** What the provider knows of the cluster NAME: its nodes that are not terminated (master first) and its record. */

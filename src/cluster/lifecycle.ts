@@ -1,23 +1,15 @@
-import { notSupported, type Provider } from '../cloud/provider.js';
-import type { StarclusterConfig } from '../config/types.js';
+import { notSupported } from '../cloud/provider.js';
 import { CloudError } from '../errors.js';
-import type { IoHost } from '../io-host.js';
 import { runSteps } from '../steps.js';
 import { startEngines, stopEngines } from '../deploy/index.js';
 import { restartHooks, setupCluster, shutdownCluster } from '../setup/index.js';
-import { existingNodes, openCluster } from '../cloud/open.js';
+import { existingNodes, openCluster, type ClusterTarget } from '../cloud/open.js';
 import { sortNodes } from '../model/context.js';
 import { summariseNode, type NodeSummary } from './summary.js';
 
-export interface LifecycleOptions {
-  name: string;
-  config?: StarclusterConfig;
-  io: IoHost;
-  signal?: AbortSignal;
-  provider?: Provider;
+export interface LifecycleOptions extends ClusterTarget {
   confirm?: boolean;
   skipHooks?: boolean;
-  stateDir?: string;
 }
 
 export interface LifecycleResult {

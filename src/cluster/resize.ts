@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LaunchSpec, NodeRecord, Provider } from '../cloud/provider.js';
-import type { ClusterTemplate, StarclusterConfig } from '../config/types.js';
+import type { ClusterTemplate } from '../config/types.js';
 import { CloudError, UsageError } from '../errors.js';
-import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { addEngines, readEngineState, stopEngines } from '../deploy/index.js';
 import { setupAddedNodes, teardownNodes } from '../setup/index.js';
@@ -14,17 +13,12 @@ import { securityGroupName } from '../cloud/security-group.js';
 import { launchToken } from '../cloud/provider.js';
 import { TAG_RUN } from '../model/tags.js';
 import { problemsError } from './validate.js';
-import { existingNodes, openCluster, providerForCluster } from '../cloud/open.js';
+import { existingNodes, openCluster, providerForCluster, type ClusterTarget } from '../cloud/open.js';
 import { checkQuota, launchCounts } from './quota-check.js';
 import { costText, estimateCost, type CostEstimate, type PricedNode } from './cost.js';
 import type { LaunchGroup } from './launch-plan.js';
 
-export interface AddNodesOptions {
-  name: string;
-  config?: StarclusterConfig;
-  io: IoHost;
-  signal?: AbortSignal;
-  provider?: Provider;
+export interface AddNodesOptions extends ClusterTarget {
   /** How many nodes (default 1, or the number of aliases). */
   count?: number;
   /** `-a`: explicit aliases (must be new and not `master`). */
@@ -40,15 +34,9 @@ export interface AddNodesOptions {
    */
   ask?: boolean;
   skipHooks?: boolean;
-  stateDir?: string;
 }
 
-export interface RemoveNodesOptions {
-  name: string;
-  config?: StarclusterConfig;
-  io: IoHost;
-  signal?: AbortSignal;
-  provider?: Provider;
+export interface RemoveNodesOptions extends ClusterTarget {
   count?: number;
   aliases?: string[];
   /** `-k`: run the hooks but keep the instances running (they lose the cluster tags). */
@@ -57,7 +45,6 @@ export interface RemoveNodesOptions {
   force?: boolean;
   confirm?: boolean;
   skipHooks?: boolean;
-  stateDir?: string;
 }
 
 export interface ResizeResult {

@@ -1,22 +1,11 @@
 import type { ClusterGroup, NodeRecord, Provider } from '../cloud/provider.js';
-import type { ProviderKind, StarclusterConfig } from '../config/types.js';
+import type { ProviderKind } from '../config/types.js';
 import { AbortError } from '../errors.js';
-import type { IoHost } from '../io-host.js';
 import { runSteps, type Step } from '../steps.js';
 import { stopEngines } from '../deploy/index.js';
 import { shutdownCluster } from '../setup/index.js';
-import { openCluster, type OpenedCluster } from '../cloud/open.js';
+import { openCluster, type ClusterTarget, type OpenedCluster } from '../cloud/open.js';
 import { securityGroupName } from '../cloud/security-group.js';
-
-export interface ClusterTarget {
-  name: string;
-  config?: StarclusterConfig;
-  io: IoHost;
-  signal?: AbortSignal;
-  /** Default: the local provider when this machine has a local cluster of that name, else EC2. */
-  provider?: Provider;
-  stateDir?: string;
-}
 
 export interface TerminateOptions extends ClusterTarget {
   /** `-c/--confirm`: do not ask. */

@@ -11,7 +11,12 @@ export default class AddNode extends BaseCommand<typeof AddNode> {
   static override args = { name: Args.string({ required: true, description: 'cluster name' }) };
   static override flags = {
     num: Flags.integer({ char: 'n', description: 'how many nodes', min: 1, aliases: ['num-nodes'] }),
-    alias: Flags.string({ char: 'a', description: 'alias of a new node (repeatable, or comma list)', multiple: true }),
+    alias: Flags.string({
+      char: 'a',
+      description: 'alias of a new node (repeatable, or comma list)',
+      multiple: true,
+      delimiter: ',',
+    }),
     'image-id': Flags.string({
       char: 'i',
       description: 'AMI of the new nodes: an id, an alias (see `starcluster listpublic`) or resolve:ssm:NAME',
@@ -27,10 +32,7 @@ export default class AddNode extends BaseCommand<typeof AddNode> {
 
   async run(): Promise<ResizeResult> {
     const f = this.flags;
-    const aliases = f.alias
-      ?.flatMap((a) => a.split(','))
-      .map((a) => a.trim())
-      .filter(Boolean);
+    const aliases = f.alias?.filter(Boolean);
     const result = await addNodes({
       name: this.args.name,
       config: await loadConfigOrEmpty(f.config),

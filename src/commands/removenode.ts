@@ -19,6 +19,7 @@ export default class RemoveNode extends BaseCommand<typeof RemoveNode> {
       description: 'alias of a node to remove (repeatable, or comma list)',
       aliases: ['aliases'],
       multiple: true,
+      delimiter: ',',
     }),
     keep: Flags.boolean({
       char: 'k',
@@ -38,10 +39,7 @@ export default class RemoveNode extends BaseCommand<typeof RemoveNode> {
 
   async run(): Promise<ResizeResult> {
     const f = this.flags;
-    const aliases = f.alias
-      ?.flatMap((a) => a.split(','))
-      .map((a) => a.trim())
-      .filter(Boolean);
+    const aliases = f.alias?.filter(Boolean);
     const result = await removeNodes({
       name: this.args.name,
       config: await loadConfigOrEmpty(f.config),

@@ -1,10 +1,10 @@
 import { basename, posix } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { createProvider } from '../cloud/index.js';
-import { existingNodes, openCluster } from '../cloud/open.js';
+import { clusterContext, existingNodes, openCluster } from '../cloud/open.js';
 import type { NodeRecord, Provider } from '../cloud/provider.js';
-import { makeContext, type ClusterContext } from '../model/context.js';
-import { emptyConfig, templateFor } from '../model/template.js';
+import type { ClusterContext } from '../model/context.js';
+import { emptyConfig } from '../model/template.js';
 import { loadConfig } from '../config/index.js';
 import type { StarclusterConfig } from '../config/types.js';
 import { CloudError, StarclusterError, UsageError } from '../errors.js';
@@ -15,7 +15,6 @@ import { runOpenSsh } from '../remote/openssh.js';
 import type { StdioOptions } from 'node:child_process';
 import { readPrivateKey } from '../remote/keys.js';
 import type { ExecResult } from '../remote/types.js';
-import { clusterStateDir } from '../paths.js';
 import { shellQuote } from '../shell.js';
 import { knownHostsFile, privateKeyPath, toSetupNode } from './session.js';
 
@@ -166,16 +165,7 @@ export async function openInstance(opts: {
       hint: 'see `starcluster listinstances`',
     });
   const name = node.cluster || opts.instanceId;
-  const template = templateFor(config, undefined, provider.kind, [node]);
-  const ctx = makeContext({
-    name,
-    template,
-    config,
-    provider,
-    io: opts.io,
-    nodes: [node],
-    stateDir: clusterStateDir(name, env),
-  });
+  const { ctx } = clusterContext(name, provider, [node], { config, io: opts.io, env });
   return { ctx, node };
 }
 

@@ -79,17 +79,23 @@ export interface SetupOptions {
   signal?: AbortSignal;
 }
 
-/** After `start` has running instances: wait for SSH (pinning host keys), then set every node up. */
-export async function setupCluster(
+/**
+ * Sets `targets` up as nodes of `ctx`'s cluster: the steps that make machines cluster nodes, in
+ * order, then each plugin's hook (`pluginStep`). `volumes` only for a new cluster: they are
+ * attached to the master, which added nodes are not.
+ */
+async function setUpNodes(
   ctx: ClusterContext,
-  signal?: AbortSignal,
-  options: SetupOptions = {},
+  targets: NodeRecord[],
+  signal: AbortSignal | undefined,
+  options: SetupOptions,
+  how: { volumes: boolean; pluginStep: (plugin: LoadedPlugin) => Step<SetupState> },
 ): Promise<void> {
-  await withState(ctx, ctx.nodes, options, async (state) => {
+  await withState(ctx, targets, options, async (state) => {
     const steps: Step<SetupState>[] = [
       waitSshStep(),
       packagesStep(),
-      volumesStep(),
+      ...(how.volumes ? [volumesStep()] : []),
       hostnamesStep(),
       userStep(),
       scratchStep(),
@@ -98,10 +104,19 @@ export async function setupCluster(
       userdataStep(),
       queueStep(),
       autostopStep(),
-      ...(options.skipPlugins ? [] : state.plugins.map((p) => pluginRunStep(p))),
+      ...(options.skipPlugins ? [] : state.plugins.map(how.pluginStep)),
     ];
     await runSteps(steps, state, { io: ctx.io, signal, rollbackOnFailure: false });
   });
+}
+
+/** After `start` has running instances: wait for SSH (pinning host keys), then set every node up. */
+export async function setupCluster(
+  ctx: ClusterContext,
+  signal?: AbortSignal,
+  options: SetupOptions = {},
+): Promise<void> {
+  await setUpNodes(ctx, ctx.nodes, signal, options, { volumes: true, pluginStep: pluginRunStep });
 }
 
 /** After `addnode`/`resize` up: set the new nodes up and update every node's hosts and shares. */
@@ -112,23 +127,8 @@ export async function setupAddedNodes(
   options: SetupOptions = {},
 ): Promise<void> {
   if (added.length === 0) return;
-  const all = unique([...ctx.nodes, ...added]);
-  await withState({ ...ctx, nodes: all }, added, options, async (state) => {
-    const steps: Step<SetupState>[] = [
-      waitSshStep(),
-      packagesStep(),
-      hostnamesStep(),
-      userStep(),
-      scratchStep(),
-      trustStep(),
-      sharedFsStep(),
-      userdataStep(),
-      queueStep(),
-      autostopStep(),
-      ...(options.skipPlugins ? [] : state.plugins.map((p) => pluginAddStep(p))),
-    ];
-    await runSteps(steps, state, { io: ctx.io, signal, rollbackOnFailure: false });
-  });
+  const nodes = unique([...ctx.nodes, ...added]);
+  await setUpNodes({ ...ctx, nodes }, added, signal, options, { volumes: false, pluginStep: pluginAddStep });
 }
 
 /** Before `removenode`/`resize` down terminates nodes: plugin hooks, hosts and shares updated. */

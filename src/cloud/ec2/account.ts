@@ -26,6 +26,7 @@ import type { IoHost } from '../../io-host.js';
 import { type Ec2Api } from './api.js';
 import { fromTags, isCode } from './errors.js';
 import { ebsImage, removeImage } from './ebs-image.js';
+import { instanceFields } from './launch.js';
 import type { ImageCatalog } from './images.js';
 import { createVolume, listVolumes, removeVolumes, resizeVolume } from './volumes.js';
 
@@ -271,14 +272,8 @@ export class Ec2Account implements Account {
     return instances.map((i) => {
       const tags = fromTags(i.Tags);
       return {
-        id: i.InstanceId ?? '',
+        ...instanceFields(i),
         state: i.State?.Name ?? '',
-        instanceType: i.InstanceType ?? '',
-        ...(i.ImageId ? { imageId: i.ImageId } : {}),
-        ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
-        ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
-        ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
-        ...(i.KeyName ? { keyName: i.KeyName } : {}),
         ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime).toISOString() } : {}),
         ...(tags[TAG_CLUSTER] ? { cluster: tags[TAG_CLUSTER] } : {}),
         ...(tags[TAG_ALIAS] ? { alias: tags[TAG_ALIAS] } : {}),

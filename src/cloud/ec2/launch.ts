@@ -141,6 +141,21 @@ export function explainLaunchFailure(error: unknown, spec: LaunchSpec, count: nu
   return error;
 }
 
+/** What EC2 says of an instance that every listing of instances shows: type, image, zone, addresses, key. */
+export function instanceFields(
+  i: Instance,
+): Pick<NodeRecord, 'id' | 'instanceType' | 'imageId' | 'zone' | 'privateIp' | 'publicIp' | 'keyName'> {
+  return {
+    id: i.InstanceId ?? '',
+    instanceType: i.InstanceType ?? '',
+    ...(i.ImageId ? { imageId: i.ImageId } : {}),
+    ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
+    ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+    ...(i.KeyName ? { keyName: i.KeyName } : {}),
+  };
+}
+
 export function toNodeRecord(i: Instance): NodeRecord {
   const tags = fromTags(i.Tags);
   const role: NodeRole = tags[TAG_ROLE] === 'master' ? 'master' : 'node';
@@ -152,17 +167,11 @@ export function toNodeRecord(i: Instance): NodeRecord {
     i.InstanceId ??
     '';
   return {
-    id: i.InstanceId ?? '',
+    ...instanceFields(i),
     cluster: tags[TAG_CLUSTER] ?? '',
     alias,
     role,
     state: (i.State?.Name ?? 'pending') as NodeState,
-    instanceType: i.InstanceType ?? '',
-    ...(i.ImageId ? { imageId: i.ImageId } : {}),
-    ...(i.Placement?.AvailabilityZone ? { zone: i.Placement.AvailabilityZone } : {}),
-    ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
-    ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
-    ...(i.KeyName ? { keyName: i.KeyName } : {}),
     ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime) } : {}),
     ...(i.SpotInstanceRequestId ? { spotRequestId: i.SpotInstanceRequestId } : {}),
     ...(tags[TAG_LOGIN_USER] ? { loginUser: tags[TAG_LOGIN_USER] } : {}),
