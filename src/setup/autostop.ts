@@ -100,7 +100,12 @@ export function autostopSettingsFor(
   };
 }
 
-/** Runs the check every minute: a systemd timer where systemd is pid 1, else a loop in its own session. */
+/**
+ * Runs the check every minute: a systemd timer where systemd is pid 1, else a loop in its own session.
+ * The first check comes a minute after setup installs it (OnActiveSec, not OnBootSec, which on a node
+ * up for over a minute fires at once): a node whose MAX_LIFETIME ran out during its setup powers off
+ * after that setup, not inside the SSH session that installs the check.
+ */
 export const AUTOSTOP_INSTALL = `set -e
 chmod 755 /usr/local/sbin/starcluster-autostop
 if [ -d /run/systemd/system ]; then
@@ -115,7 +120,7 @@ EOF
 [Unit]
 Description=starcluster: check MAX_LIFETIME and IDLE_SHUTDOWN every minute
 [Timer]
-OnBootSec=1min
+OnActiveSec=1min
 OnUnitActiveSec=1min
 [Install]
 WantedBy=timers.target
@@ -125,7 +130,7 @@ EOF
 else
   pidfile=/var/lib/starcluster/autostop.pid
   if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
-  setsid sh -c 'echo $$ > /var/lib/starcluster/autostop.pid; while :; do /usr/local/sbin/starcluster-autostop; sleep 60; done' </dev/null >/dev/null 2>&1 &
+  setsid sh -c 'echo $$ > /var/lib/starcluster/autostop.pid; while :; do sleep 60; /usr/local/sbin/starcluster-autostop; done' </dev/null >/dev/null 2>&1 &
 fi
 `;
 
