@@ -217,8 +217,12 @@ export interface Provider {
   /** Open or active spot requests of the cluster: tagged with it, or feeding these nodes. */
   spotRequests(cluster: string, instanceIds?: readonly string[]): Promise<string[]>;
   cancelSpotRequests(ids: readonly string[]): Promise<void>;
-  /** `removenode -k`: the nodes leave the cluster (its tag) but keep running. */
-  releaseNodes(cluster: string, ids: readonly string[]): Promise<void>;
+  /**
+   * `removenode -k`: the nodes leave the cluster but keep running: its tag and its network (EC2:
+   * out of @sc-NAME, so `terminate` can delete it and they no longer reach the cluster). Returns
+   * what the user should know (where each went, what of the cluster it still holds).
+   */
+  releaseNodes(cluster: string, ids: readonly string[]): Promise<string[]>;
 
   // --- what else the cloud keeps ---------------------------------------------------------------
 
@@ -320,7 +324,12 @@ export interface ClusterNetwork {
   findPlacementGroup(name: string): Promise<boolean>;
   /** Creates the group; false (nothing made) where the endpoint has no placement groups. */
   createPlacementGroup(name: string, tags: Record<string, string>): Promise<boolean>;
-  deletePlacementGroup(name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Deletes the placement group, waiting while instances shutting down still hold it. Instances
+   * that run in it (not the cluster's: kept by `removenode -k`) keep it: it is left, and their
+   * ids returned (empty: deleted, or already gone).
+   */
+  deletePlacementGroup(name: string, signal?: AbortSignal): Promise<string[]>;
 }
 
 /** The error for what a provider cannot do: names the provider, what it lacks and what to do instead. */

@@ -311,7 +311,11 @@ export async function removeNodes(opts: RemoveNodesOptions): Promise<ResizeResul
       title: opts.keepInstances ? 'Untagging the nodes (kept running)' : 'Terminating the nodes',
       run: async () => {
         const ids = removed.map((n) => n.id);
-        if (opts.keepInstances) return provider.releaseNodes(opts.name, ids);
+        if (opts.keepInstances) {
+          for (const message of await provider.releaseNodes(opts.name, ids))
+            opts.io.notify({ level: 'warn', code: 'SC_REMOVENODE_W0002', message });
+          return;
+        }
         await provider.terminate(ids);
         // Only the removed nodes' own requests: the others still feed the nodes that stay.
         const spot = removed.flatMap((n) => (n.spotRequestId ? [n.spotRequestId] : []));

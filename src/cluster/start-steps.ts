@@ -102,7 +102,13 @@ function placementGroupStep(network: ClusterNetwork): Step<StartState> {
       }
     },
     rollback: async (s) => {
-      if (s.pgCreated) await network.deletePlacementGroup(securityGroupName(s.opts.name));
+      if (!s.pgCreated) return;
+      const name = securityGroupName(s.opts.name);
+      const heldBy = await network.deletePlacementGroup(name);
+      if (heldBy.length)
+        throw new CloudError('PlacementGroupInUse', `placement group ${name} is still used by ${heldBy.join(', ')}`, {
+          hint: `run \`starcluster terminate ${s.opts.name}\` once they are gone`,
+        });
     },
   };
 }

@@ -23,6 +23,11 @@ export interface TerminateResult {
   cancelledSpotRequests: string[];
   deletedSecurityGroups: string[];
   deletedPlacementGroup: boolean;
+  /**
+   * The placement group left in place because instances that are not the cluster's run in it
+   * (kept by `removenode -k`): EC2 deletes only an empty group. `terminate NAME` again deletes it.
+   */
+  keptPlacementGroup?: { name: string; heldBy: string[] };
   /** Nothing was there (terminate is idempotent). */
   alreadyGone: boolean;
   /** The user said no at the prompt. */
@@ -156,9 +161,25 @@ function terminateSteps(pgExists: boolean): Step<TerminateState>[] {
       id: 'placement-group',
       title: 'Deleting placement group',
       skip: () => (pgExists ? false : 'none'),
-      run: async (s) => {
-        await s.provider.network?.deletePlacementGroup(securityGroupName(s.opts.name));
-        s.result.deletedPlacementGroup = true;
+      run: async (s, report) => {
+        const name = securityGroupName(s.opts.name);
+        const heldBy = (await s.provider.network?.deletePlacementGroup(name)) ?? [];
+        if (heldBy.length === 0) {
+          s.result.deletedPlacementGroup = true;
+          return;
+        }
+        s.result.keptPlacementGroup = { name, heldBy };
+        report({ detail: `kept: ${heldBy.join(', ')} still in it` });
+        s.opts.io.notify({
+          level: 'warn',
+          code: 'SC_TERMINATE_W0002',
+          message:
+            `placement group ${name} kept: ${heldBy.join(', ')} still ${heldBy.length === 1 ? 'runs' : 'run'} in it ` +
+            '(not part of the cluster: kept by `removenode -k`, or put there by hand), and EC2 deletes only an empty ' +
+            'placement group and moves only a stopped instance out of one. An empty placement group costs nothing. ' +
+            `Once ${heldBy.length === 1 ? 'it is' : 'they are'} terminated (or stopped and moved out), run ` +
+            `\`starcluster terminate ${s.opts.name}\` again, or \`aws ec2 delete-placement-group --group-name ${name}\``,
+        });
       },
     },
     {

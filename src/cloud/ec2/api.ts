@@ -16,6 +16,7 @@ import {
   DescribeVpcsCommand,
   GetConsoleOutputCommand,
   ImportKeyPairCommand,
+  ModifyInstanceAttributeCommand,
   RebootInstancesCommand,
   RunInstancesCommand,
   StartInstancesCommand,
@@ -261,6 +262,13 @@ export class Ec2Api extends Ec2StorageApi {
       ...(signal ? { abortSignal: signal } : {}),
     };
     await this.call(`wait for instances ${state}`, () => waiter(config, { InstanceIds: ids }));
+  }
+
+  /** Replaces an instance's security groups (its one network interface's), e.g. to leave the cluster's. */
+  async setInstanceGroups(instanceId: string, groupIds: string[]): Promise<void> {
+    await this.call('ModifyInstanceAttribute', () =>
+      this.client.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, Groups: groupIds })),
+    );
   }
 
   async createTags(resourceIds: string[], tags: Record<string, string>): Promise<void> {

@@ -9,7 +9,8 @@
  *   ours), and tags may be written at creation (`ec2:CreateAction`) or on what already carries the
  *   cluster tag;
  * - calls that stop, change or delete a cluster's resources are allowed only on resources tagged
- *   `starcluster:cluster` (every one a cluster owns is tagged at creation);
+ *   `starcluster:cluster` (every one a cluster owns is tagged at creation); `removenode -k` moves
+ *   a cluster-tagged instance to its VPC's default group (ModifyInstanceAttribute), which is not;
  * - key pairs and volumes the user manages with createkey/removekey and createvolume/removevolume
  *   need not carry the cluster tag: those calls are on `*`;
  * - SSM reads are limited to AWS's public parameters (image aliases such as debian-12);
@@ -20,7 +21,16 @@
 import { ON_DEMAND_STANDARD_QUOTA, SPOT_STANDARD_QUOTA } from './quota.js';
 
 export type Scope =
-  'read' | 'create' | 'tag' | 'cluster-tagged' | 'account' | 'ssm-public' | 'quota-read' | 'spot-role' | 'pass-role';
+  | 'read'
+  | 'create'
+  | 'tag'
+  | 'cluster-tagged'
+  | 'release'
+  | 'account'
+  | 'ssm-public'
+  | 'quota-read'
+  | 'spot-role'
+  | 'pass-role';
 
 export interface ApiCall {
   /** The IAM action, e.g. `ec2:RunInstances`. */
@@ -75,6 +85,11 @@ export const API_CALLS: readonly ApiCall[] = [
   { action: 'ec2:StartInstances', scope: 'cluster-tagged', why: 'restart a stopped cluster' },
   { action: 'ec2:RebootInstances', scope: 'cluster-tagged', why: 'restart' },
   { action: 'ec2:CancelSpotInstanceRequests', scope: 'cluster-tagged', why: 'terminate, rollback' },
+  {
+    action: 'ec2:ModifyInstanceAttribute',
+    scope: 'release',
+    why: "removenode -k: the kept instance leaves @sc-NAME for its VPC's default group",
+  },
   { action: 'ssm:GetParameter', scope: 'ssm-public', why: 'image aliases (debian-12, al2023, …)' },
   {
     action: 'servicequotas:GetServiceQuota',
@@ -157,6 +172,20 @@ export function iamPolicy(): PolicyDocument {
       Action: actions('cluster-tagged'),
       Resource: '*',
       Condition: CLUSTER_TAGGED,
+    },
+    {
+      // The instance must carry the cluster tag; the group it moves to (the VPC's default) need not.
+      Sid: 'StarclusterReleaseOwn',
+      Effect: 'Allow',
+      Action: actions('release'),
+      Resource: 'arn:aws:ec2:*:*:instance/*',
+      Condition: CLUSTER_TAGGED,
+    },
+    {
+      Sid: 'StarclusterReleaseToGroup',
+      Effect: 'Allow',
+      Action: actions('release'),
+      Resource: 'arn:aws:ec2:*:*:security-group/*',
     },
     {
       Sid: 'StarclusterImageAliases',

@@ -150,13 +150,19 @@ export class Ec2Network implements ClusterNetwork {
     }
   }
 
-  async deletePlacementGroup(name: string, signal?: AbortSignal): Promise<void> {
+  async deletePlacementGroup(name: string, signal?: AbortSignal): Promise<string[]> {
+    // Instances still running (or stopped) in it are not shutting down: waiting would not help.
+    const held = await this.api.describeInstances([
+      { Name: 'placement-group-name', Values: [name] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
+    if (held.length) return held.flatMap((i) => i.InstanceId ?? []);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.api.deletePlacementGroup(name);
-        return;
+        return [];
       } catch (error) {
-        if (isCode(error, 'InvalidPlacementGroup.Unknown')) return;
+        if (isCode(error, 'InvalidPlacementGroup.Unknown')) return [];
         const delay = this.deleteDelaysMs[attempt];
         if (!isCode(error, 'InvalidPlacementGroup.InUse') || delay === undefined) throw error;
         await this.clock.sleep(delay, signal);

@@ -37,6 +37,7 @@ import {
 import { Ec2Network } from './network.js';
 import { Ec2NodeVolumes } from './node-volumes.js';
 import { priceQuote } from './prices.js';
+import { releaseInstances } from './release.js';
 import { checkVcpuQuota, ServiceQuotas, type QuotaReader } from './quota.js';
 import type { Ec2ClientSettings } from './settings.js';
 import { SsmParameters } from './ssm.js';
@@ -397,7 +398,8 @@ export class Ec2Provider implements Provider {
     }
   }
 
-  async releaseNodes(cluster: string, ids: readonly string[]): Promise<void> {
-    await this.api.createTags([...ids], { [TAG_CLUSTER]: `removed-from-${cluster}` });
+  /** Out of @sc-NAME (into the VPC's default group) and untagged, with their root volumes and spot requests (release.ts). */
+  releaseNodes(cluster: string, ids: readonly string[]): Promise<string[]> {
+    return releaseInstances(this.api, this.network, cluster, ids);
   }
 }

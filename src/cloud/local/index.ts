@@ -336,7 +336,7 @@ export class LocalProvider implements Provider {
 
   async cancelSpotRequests(): Promise<void> {}
 
-  releaseNodes(): Promise<void> {
+  releaseNodes(): Promise<string[]> {
     return Promise.reject(
       notSupported('local', 'cannot keep removed nodes running outside the cluster', 'remove them without -k'),
     );

@@ -3,6 +3,7 @@ import type {
   GetConsoleOutputCommandInput,
   Instance,
   InstanceStateChange,
+  ModifyInstanceAttributeCommandInput,
   RebootInstancesCommandInput,
   RunInstancesCommandInput,
   StartInstancesCommandInput,
@@ -189,10 +190,29 @@ export function instanceRoutes(store: Store): Routes {
     RunInstances: route<RunInstancesCommandInput>((input) => runInstances(store, input)),
     DescribeInstances: route<DescribeInstancesCommandInput>((input) => describeInstances(store, input)),
     ...stateRoutes(store),
+    ModifyInstanceAttribute: route<ModifyInstanceAttributeCommandInput>((input) => {
+      modifyInstanceGroups(store, input);
+      return {};
+    }),
     GetConsoleOutput: route<GetConsoleOutputCommandInput>((input) => {
       const [i] = named(store, [input.InstanceId ?? '']);
       const text = `fake EC2 console of ${i?.id ?? ''}\ncloud-init finished\n`;
       return { InstanceId: i?.id, Output: Buffer.from(text).toString('base64'), Timestamp: new Date() };
     }),
   };
+}
+
+/** ModifyInstanceAttribute's Groups (the only attribute modelled): at least one, each a group of the instance's VPC. */
+function modifyInstanceGroups(store: Store, input: ModifyInstanceAttributeCommandInput): void {
+  const [i] = named(store, [input.InstanceId ?? '']);
+  if (!i || !input.Groups)
+    throw ec2Error('UnsupportedOperation', 'the fake EC2 models only Groups of ModifyInstanceAttribute');
+  if (input.Groups.length === 0)
+    throw ec2Error('InvalidParameterValue', 'Value () for parameter groupId is invalid. The value cannot be empty');
+  if (i.state === 'terminated' || i.state === 'shutting-down')
+    throw ec2Error('IncorrectInstanceState', `The instance '${i.id}' is not in a state from which it can be modified.`);
+  for (const id of input.Groups)
+    if (store.groups.get(id)?.vpcId !== i.vpcId)
+      throw ec2Error('InvalidGroup.NotFound', `The security group '${id}' does not exist in VPC '${i.vpcId}'`);
+  i.groupIds = [...input.Groups];
 }

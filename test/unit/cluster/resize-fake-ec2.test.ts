@@ -28,7 +28,7 @@ describe('resize on the fake EC2', () => {
     expect(c.fake.leftovers('rz')).toEqual([]);
   });
 
-  it('removes spot nodes with their requests; keeps an instance running untagged with -k', async () => {
+  it('removes spot nodes with their requests', async () => {
     await c.start('sp', { clusterSize: 4, nodeInstanceType: 'c5.large', spotBid: 0.5 });
     const gone = c.fake.liveInstances('sp').find((i) => i.tags['starcluster:alias'] === 'node003');
     await c.removeNodes('sp', { aliases: ['node003'] });
@@ -39,16 +39,50 @@ describe('resize on the fake EC2', () => {
       .liveInstances('sp')
       .filter((i) => i.tags['starcluster:role'] === 'node' && i.id !== gone?.id);
     expect(staying.map((i) => c.fake.store.spot.get(i.spotRequestId ?? '')?.state)).toEqual(['active', 'active']);
-    const kept = c.fake.liveInstances('sp').find((i) => i.tags['starcluster:alias'] === 'node002');
-    await c.removeNodes('sp', { aliases: ['node002'], keepInstances: true });
-    expect(c.fake.store.instances.get(kept?.id ?? '')?.state).toBe('running');
-    expect(c.aliases('sp')).toEqual(['master:running', 'node001:running']);
-    expect(c.fake.store.instances.get(kept?.id ?? '')?.tags['starcluster:cluster']).toBe('removed-from-sp');
-    // The kept instance is still in the cluster's security and placement groups: EC2 will not delete
-    // them while it runs (DependencyViolation, InUse), so it goes first, as its owner would do.
-    await c.fake.send('TerminateInstances', { InstanceIds: [kept?.id] });
     await c.terminate('sp');
     expect(c.fake.leftovers('sp')).toEqual([]);
+  });
+
+  it('removenode -k takes the kept instance out of the cluster; terminate then succeeds and leaves it running', async () => {
+    // c5.large nodes share a cluster placement group; node002 is a spot node.
+    await c.start('kp', { clusterSize: 3, nodeInstanceType: 'c5.large', spotBid: 0.5 });
+    const kept = c.fake.liveInstances('kp').find((i) => i.tags['starcluster:alias'] === 'node002')!;
+    const clusterGroup = [...c.fake.store.groups.values()].find((g) => g.name === '@sc-kp')!;
+    const defaultGroup = [...c.fake.store.groups.values()].find((g) => g.name === 'default' && g.vpcId === kept.vpcId)!;
+    expect(kept.groupIds).toEqual([clusterGroup.id]);
+
+    await c.removeNodes('kp', { aliases: ['node002'], keepInstances: true });
+    expect(c.aliases('kp')).toEqual(['master:running', 'node001:running']);
+    // Out of @sc-kp (whose rules let it reach every node) into the VPC's default group; untagged
+    // from the cluster with its root volume and spot request.
+    expect(kept.state).toBe('running');
+    expect(kept.groupIds).toEqual([defaultGroup.id]);
+    expect(kept.tags['starcluster:cluster']).toBe('removed-from-kp');
+    expect(c.fake.store.volumes.get(kept.rootVolumeId)?.tags['starcluster:cluster']).toBe('removed-from-kp');
+    expect(c.fake.store.spot.get(kept.spotRequestId ?? '')?.tags['starcluster:cluster']).toBe('removed-from-kp');
+    const said = c.io.messages.filter((m) => m.code === 'SC_REMOVENODE_W0002').map((m) => m.message);
+    expect(said.join('\n')).toContain(
+      `node002 (${kept.id}) moved from @sc-kp to the VPC's default group ${defaultGroup.id}`,
+    );
+    expect(said.join('\n')).toContain('stays in placement group @sc-kp');
+
+    // terminate removes the cluster and its security group, not the kept instance or its request;
+    // the placement group it still runs in stays, and terminate says why and how to delete it.
+    const gone = await c.terminate('kp');
+    expect(gone.terminated).not.toContain(kept.id);
+    expect(gone.deletedSecurityGroups).toEqual([clusterGroup.id]);
+    expect(gone.deletedPlacementGroup).toBe(false);
+    expect(gone.keptPlacementGroup).toEqual({ name: '@sc-kp', heldBy: [kept.id] });
+    expect(kept.state).toBe('running');
+    expect(c.fake.store.spot.get(kept.spotRequestId ?? '')?.state).toBe('active');
+    const warning = c.io.messages.find((m) => m.code === 'SC_TERMINATE_W0002')?.message ?? '';
+    expect(warning).toContain(`placement group @sc-kp kept: ${kept.id} still runs in it`);
+    expect(warning).toContain('aws ec2 delete-placement-group --group-name @sc-kp');
+    expect(c.fake.leftovers('kp')).toEqual(['placement group @sc-kp']);
+    // Once its owner is done with it, terminate again deletes the group.
+    await c.fake.send('TerminateInstances', { InstanceIds: [kept.id] });
+    expect((await c.terminate('kp')).deletedPlacementGroup).toBe(true);
+    expect(c.fake.leftovers('kp')).toEqual([]);
   });
 
   it('addnode with a failed launch makes nothing and leaves the cluster as it was', async () => {
