@@ -226,6 +226,42 @@ describe('start → listclusters → terminate', () => {
     expect(await inventory(name)).toEqual(empty);
   });
 
+  it('removenode -k: the kept instance leaves @sc-NAME for the VPC default group; terminate then succeeds and leaves it running', async () => {
+    const name = `it-${run}-keep`;
+    await start(name, { clusterSize: 3 });
+    const kept = (await inventory(name)).instances.find((i) => i.alias === 'node002');
+    const io = new RecordingIoHost();
+    await removeNodes({
+      name,
+      config: config(),
+      io,
+      provider,
+      aliases: ['node002'],
+      keepInstances: true,
+      confirm: true,
+      skipHooks: true,
+    });
+    const look = () =>
+      boto3<{ groups: string[]; cluster?: string; state: string; defaultGroup: string }>(
+        `
+i = ec2.describe_instances(InstanceIds=[args['id']])['Reservations'][0]['Instances'][0]
+d = ec2.describe_security_groups(Filters=[{'Name': 'group-name', 'Values': ['default']}, {'Name': 'vpc-id', 'Values': [i['VpcId']]}])['SecurityGroups'][0]
+out = {'groups': [g['GroupId'] for g in i['SecurityGroups']], 'cluster': tags(i).get('starcluster:cluster'),
+       'state': i['State']['Name'], 'defaultGroup': d['GroupId']}
+`,
+        { id: kept?.id },
+      );
+    const moved = await look();
+    expect(moved.groups).toEqual([moved.defaultGroup]);
+    expect(moved.cluster).toBe(`removed-from-${name}`);
+    const gone = await terminate(name);
+    expect(gone.terminated).not.toContain(kept?.id);
+    expect(gone.deletedSecurityGroups).toHaveLength(1);
+    expect(await inventory(name)).toEqual(empty);
+    expect((await look()).state).toBe('running');
+    await boto3(`ec2.terminate_instances(InstanceIds=[args['id']])\nout = None`, { id: kept?.id });
+  });
+
   it('stop keeps the nodes (stopped), start resumes them, restart reboots them', async () => {
     const name = `it-${run}-stop`;
     await start(name, { clusterSize: 2 });
