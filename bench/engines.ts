@@ -59,8 +59,11 @@ const log = (line: string): void => {
   else console.error(line);
 };
 
+/** Extra node flags for the controller and engines, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function spawnTs(script: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, script), ...args], {
+  return spawn(process.execPath, [...NODE_ARGS, '--import', 'tsx', join(root, script), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

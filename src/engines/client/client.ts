@@ -11,7 +11,6 @@ import type {
   ModuleError,
   ResultItem,
   SubmitItem,
-  TaskItem,
 } from '../protocol/wire.js';
 import { unreachable } from '../protocol/wire.js';
 import { settleWithin } from '../protocol/timeout.js';
@@ -211,8 +210,17 @@ export class Client implements Submitter {
     const id = this.nextId++;
     const first = frames[0];
     const inline = typeof first === 'string' && first.length <= INLINE_BODY_MAX;
-    const task: TaskItem<Uint8Array | string> = inline ? { id, body: first, frames: frames.slice(1) } : { id, frames };
+    // One record per task: what the lane sends (a TaskItem) and what the controller is sent (its SubmitItem).
+    const task: SubmitItem<Uint8Array | string> = {
+      id,
+      frames: inline ? frames.slice(1) : frames,
+      direct: sub.direct === true,
+      retries: sub.retries ?? 0,
+    };
+    if (inline) task.body = first;
     if (sub.timeLimitMs !== undefined && sub.timeLimitMs > 0) task.timeLimitMs = sub.timeLimitMs;
+    if (sub.to) task.targets = sub.to;
+    if (sub.scheme) task.scheme = sub.scheme;
     const byLane = this.lanes.trySend(sub, task);
     this.pending.set(id, done);
     if (!byLane) this.enqueue(sub, task);
@@ -246,13 +254,10 @@ export class Client implements Submitter {
   }
 
   /** Adds a task to the next batch for the controller. */
-  private enqueue(sub: Submission, task: TaskItem<Uint8Array | string>): void {
-    const item: SubmitItem<Uint8Array | string> = { ...task, direct: sub.direct === true, retries: sub.retries ?? 0 };
-    if (sub.to) item.targets = sub.to;
-    if (sub.scheme) item.scheme = sub.scheme;
+  private enqueue(sub: Submission, task: SubmitItem<Uint8Array | string>): void {
     this.routed.set(task.id, { sub, task });
     const b = this.batch;
-    b.tasks.push(item);
+    b.tasks.push(task);
     for (const f of task.frames) b.bytes += frameBytes(f);
     if (task.body !== undefined) b.bytes += task.body.length;
     if (b.tasks.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();

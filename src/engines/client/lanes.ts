@@ -6,7 +6,7 @@ import { nowMs } from '../protocol/messages.js';
 import { decodeOrDrop, readMessages } from '../protocol/read-loop.js';
 import type { Frames } from '../protocol/sockets.js';
 import { endpointHost, isLoopbackHost, Outbox, zmq } from '../protocol/sockets.js';
-import type { BulkOffer, LaneToClient, ResultItem, TaskItem } from '../protocol/wire.js';
+import type { BulkOffer, LaneToClient, ResultItem, SubmitItem } from '../protocol/wire.js';
 import { decodeLaneToClient, encodeClientToLane, unreachable } from '../protocol/wire.js';
 import type { TaskMetadata } from './async-result.js';
 import { EngineDiedError } from './errors.js';
@@ -21,7 +21,7 @@ import type { Submission } from './framing.js';
 /** A task as sent, kept until its result arrives so that it can be sent again. */
 export interface Sent {
   sub: Submission;
-  task: TaskItem<Uint8Array | string>;
+  task: SubmitItem<Uint8Array | string>;
 }
 
 /** A task in flight on a lane (`bulk`: on its bulk connection). */
@@ -99,7 +99,7 @@ export class LaneRouter {
   ) {}
 
   /** Sends a task by a lane if it should take one; false: it goes through the controller. */
-  trySend(sub: Submission, task: TaskItem<Uint8Array | string>): boolean {
+  trySend(sub: Submission, task: SubmitItem<Uint8Array | string>): boolean {
     const bulk = this.bulkFor(sub, task.frames);
     if (bulk) {
       this.sendBulk(bulk, { engine: bulk.engine, sub, task, bulk: true });

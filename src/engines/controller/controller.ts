@@ -12,7 +12,6 @@ import type {
   ModuleError,
   ResultItem,
   SubmitItem,
-  TaskItem,
 } from '../protocol/wire.js';
 import { readRoutedMessages } from '../protocol/read-loop.js';
 import { decodeClientToController, encodeControllerToClient, unreachable } from '../protocol/wire.js';
@@ -152,13 +151,19 @@ export class Controller implements ControllerHandle {
       readRoutedMessages(
         this.engineSock,
         decodeEngineToController,
-        (m, route) => this.onEngineMessage(m, route),
+        (m, route) => {
+          this.onEngineMessage(m, route);
+          this.flush();
+        },
         rejected,
       ),
       readRoutedMessages(
         this.clientSock,
         decodeClientToController,
-        (m, route) => this.onClientMessage(m, route),
+        (m, route) => {
+          this.onClientMessage(m, route);
+          this.flush();
+        },
         rejected,
       ),
       readRoutedMessages(
@@ -705,10 +710,8 @@ export class Controller implements ControllerHandle {
     t.engine = rec.info.id;
     rec.outstanding.set(t.id, lb);
     if (lb) this.lru.assign(rec.info.id);
-    const item: TaskItem = { id: t.id, frames: t.frames };
-    if (t.body !== undefined) item.body = t.body;
-    if (t.timeLimitMs !== undefined) item.timeLimitMs = t.timeLimitMs;
-    (rec.batch ??= []).push(item);
+    // the record is the TaskItem sent (id, frames, body, timeLimitMs): the client's frames go on untouched
+    (rec.batch ??= []).push(t);
     this.scheduleFlush();
   }
 
@@ -752,6 +755,7 @@ export class Controller implements ControllerHandle {
   }
 
   private readonly flush = (): void => {
+    if (!this.flushScheduled) return;
     this.flushScheduled = false;
     if (this.closed) return;
     for (const rec of this.engineRecs.values()) {

@@ -302,6 +302,12 @@ export class Engine implements EngineHandle {
   private pump(): void {
     if (this.running || this.heartStarting) return;
     this.running = true;
+    this.runQueued();
+    // Results go out now, before the read loop waits for the next message (a microtask would run after it).
+    this.flush();
+  }
+
+  private runQueued(): void {
     const start = performance.now();
     while (this.q.length > 0) {
       if (this.closing) break;
@@ -415,6 +421,7 @@ export class Engine implements EngineHandle {
   }
 
   private readonly flush = (): void => {
+    if (!this.flushScheduled) return;
     this.flushScheduled = false;
     if (this.results.length > 0) {
       const results = this.results;

@@ -22,7 +22,6 @@ import {
   intList,
   list,
   num,
-  optInt,
   readHeader,
   record,
   resultHead,
@@ -32,6 +31,7 @@ import {
   unreachable,
   WireError,
   withItems,
+  withTaskOptions,
 } from './wire-common.js';
 import type { FrameReader } from './wire-common.js';
 
@@ -84,19 +84,20 @@ export type ClientToController =
 
 const FROM_CLIENT = 'a client';
 
-function decodeSubmitItem(value: unknown, frames: FrameReader<Buffer>, what: string): SubmitItem {
-  const raw = record(value, what);
-  const item: SubmitItem = {
-    ...decodeTaskItem(raw, frames, what),
-    direct: flag(raw, 'd', what),
-    retries: Math.max(0, optInt(raw, 'r', what) ?? 0),
-  };
+function decodeSubmitItem(raw: Raw, frames: FrameReader<Buffer>): SubmitItem {
+  const item: SubmitItem = withTaskOptions(raw, {
+    id: int(raw, 'i', ''),
+    frames: frames.take(int(raw, 'n', '')),
+    direct: flag(raw, 'd', ''),
+    retries: 0,
+  });
+  if (raw.r !== undefined) item.retries = Math.max(0, int(raw, 'r', ''));
   if (raw.to !== undefined) {
-    const targets = intList(raw, 'to', what);
+    const targets = intList(raw, 'to', '');
     if (targets.length > 0) item.targets = targets;
   }
   if (raw.s !== undefined) {
-    if (!isScheme(raw.s)) throw new WireError(`${what}: unknown scheme ${JSON.stringify(raw.s)}`);
+    if (!isScheme(raw.s)) throw new WireError(`unknown scheme ${JSON.stringify(raw.s)}`);
     item.scheme = raw.s;
   }
   return item;
