@@ -50,6 +50,7 @@ LOG_FILE = STATE / "reconciler.log"
 SUBNET_FILE = STATE / "subnet"
 IMAGES_FILE = STATE / "images.json"
 IMAGE_REQUESTS = STATE / "image-requests"  # CreateImage of fleet hosts (see layers.py)
+REBOOT_REQUESTS = STATE / "reboot-requests"  # RebootInstances of fleet hosts (LocalStack's init hook)
 layers.MACHINE_ROOT = HOSTS / ".layers"  # on the hosts' tmpfs, off / (see layers.py)
 
 FLEET_TAG = "starcluster:fleet"
@@ -313,12 +314,7 @@ def read_host(instance_id: str) -> dict | None:
         return None
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
+pid_alive = images.pid_alive
 
 
 HOST_INIT = HERE / "host-init.sh"
@@ -530,6 +526,24 @@ def power_events(client) -> None:
                 done.rename(done.with_suffix(".seen"))
         except Exception as exc:  # noqa: BLE001 - LocalStack busy: the record stays, tried again next round
             log(f"host {iid}: power event (status {status}): {exc}")
+
+
+def answer_reboot_requests() -> None:
+    """RebootInstances of fleet hosts (LocalStack's init hook leaves a file per instance and call):
+    each host reboots once per round, however many calls asked; an instance with no host (stopped,
+    or its image does not boot here) has nothing to reboot."""
+    if not REBOOT_REQUESTS.exists():
+        return
+    asked = sorted(REBOOT_REQUESTS.iterdir())
+    for iid in sorted({f.name.split(".")[0] for f in asked}):
+        try:
+            if read_host(iid):
+                log(f"host {iid}: RebootInstances")
+                reboot_host(iid)
+        except Exception as exc:  # noqa: BLE001 - reported; the host stays as it is
+            log(f"host {iid}: reboot: {exc}")
+    for f in asked:
+        f.unlink(missing_ok=True)
 
 
 def known_hosts() -> list[str]:
@@ -778,6 +792,7 @@ def reconcile_forever() -> None:
             for iid in sorted(have - set(want)):
                 host_down(iid)
             power_events(client)
+            answer_reboot_requests()
             answer_image_requests()
             known = load_images()
             made = layers.load(CHECKOUT)
@@ -889,13 +904,7 @@ def cmd_stop() -> None:
     need_root()
     pid = reconciler_pid()
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not pid_alive(pid):
-                break
-            time.sleep(0.05)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        images.stop_process(pid)
     PID_FILE.unlink(missing_ok=True)
     for iid in known_hosts():
         host_down(iid)
@@ -908,7 +917,7 @@ def cmd_stop() -> None:
     subprocess.run(["rm", "-rf", "--one-file-system", str(VOLUMES)], check=False)
     for image_id in layers.load(CHECKOUT):
         layers.drop(image_id, "fleet stopped")
-    subprocess.run(["rm", "-rf", "--one-file-system", str(IMAGE_REQUESTS)], check=False)
+    subprocess.run(["rm", "-rf", "--one-file-system", str(IMAGE_REQUESTS), str(REBOOT_REQUESTS)], check=False)
     if HOSTS.exists() and run("mountpoint", "-q", str(HOSTS), check=False, quiet=True).returncode == 0:
         run("umount", "-l", str(HOSTS), check=False)
     bridge_down()

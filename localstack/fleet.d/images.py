@@ -114,6 +114,22 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def stop_process(pid: int, seconds: float = 5.0) -> None:
+    """SIGTERM, up to `seconds` for the process to end, then SIGKILL."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.monotonic() + seconds
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 # ---------------------------------------------------------------- package proxy
 
 
@@ -184,11 +200,7 @@ def release_proxy(index: int) -> None:
             f.unlink(missing_ok=True)
         pid = proxy_pid()
         if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                if not pid_alive(pid):
-                    break
-                time.sleep(0.1)
+            stop_process(pid)
             log(f"package proxy apt-cacher-ng stopped (pid {pid})")
 
 

@@ -19,6 +19,9 @@ only ever uses the ordinary APIs (ssm:GetParameter, ec2:DescribeImages):
    reason). DescribeImages then shows `available` (or `failed`), as EC2 does when the snapshot is
    complete. A request the fleet dropped unanswered (fleet stopped) makes the image `failed`.
    FLEET_STATE comes from start.sh (STARCLUSTER_FLEET_STATE).
+4. RebootInstances of a fleet host. moto only notes it; here each running instance of the running
+   fleet's subnet also gets a request, FLEET_STATE/reboot-requests/<instance>.<n>, and the fleet
+   reboots its host in its next round (every process ends; disk, address and host keys stay).
 """
 
 import json
@@ -188,6 +191,33 @@ def _patch_create_image() -> None:
         setattr(AmisResponse, name, refreshed)
 
 
+def _patch_reboot_instances() -> None:
+    from moto.ec2.responses.instances import InstanceResponse
+
+    original = InstanceResponse.reboot_instances
+    if getattr(original, "_starcluster_fleet", False):
+        return
+
+    def reboot_instances(self):
+        result = original(self)
+        state = _fleet_state()
+        subnet = _fleet_subnet(state) if state else None
+        if not subnet:
+            return result
+        requests = state / "reboot-requests"
+        for instance_id in self._get_param("InstanceIds", []):
+            instance = self.ec2_backend.get_instance(instance_id)
+            if getattr(instance, "subnet_id", None) != subnet or instance.state != "running":
+                continue
+            requests.mkdir(parents=True, exist_ok=True)
+            (requests / f"{instance_id}.{time.time_ns()}").write_text("")
+        return result
+
+    reboot_instances._starcluster_fleet = True
+    InstanceResponse.reboot_instances = reboot_instances
+
+
 _patch_ssm()
 _patch_register_image()
 _patch_create_image()
+_patch_reboot_instances()

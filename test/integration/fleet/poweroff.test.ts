@@ -150,5 +150,23 @@ out = ssm.get_parameter(Name='/aws/service/debian/release/12/latest/amd64')['Par
       expect(await reconcilerLog()).toContain(`host ${host.id}: rebooted from inside`);
       expect(await machineInit()).toEqual(machineBefore);
     }, 400_000);
+
+    it('RebootInstances (the API) on the fast image: every process ends, /root stays, sshd answers again', async () => {
+      const host = await launch(env.imageId, 'terminate');
+      const root = await login(host, 'root');
+      await root.exec('echo kept > /root/before-reboot; setsid sleep 100000 </dev/null >/dev/null 2>&1 &');
+      const bootBefore = (await root.exec('cat /proc/1/stat')).stdout.split(' ')[21];
+      // The session ends when the host's processes do: the reboot has begun.
+      const ended = ending(root, 'true');
+      await env.api.rebootInstances([host.id]);
+      await ended;
+      const after = await login(host, 'root');
+      expect((await after.exec('cat /proc/1/stat')).stdout.split(' ')[21]).not.toBe(bootBefore);
+      const check = await after.exec('cat /root/before-reboot; pgrep -x sleep -a | grep -c 100000 || true');
+      expect(check.stdout).toBe('kept\n0\n');
+      expect(await state(host.id)).toBe('running');
+      expect(await reconcilerLog()).toContain(`host ${host.id}: RebootInstances`);
+      expect(await machineInit()).toEqual(machineBefore);
+    }, 300_000);
   },
 );
