@@ -61,6 +61,22 @@ const noLayerDodgingImport = {
   ],
 };
 
+// src/cluster never branches on the provider kind (issue 13): what differs between clouds is asked of the Provider
+// (nodesAreMachines, network, power, volumes, account()...). A comparison or a case against 'ec2' or 'local' there is
+// such a branch. (Choosing which providers to open, `createProvider(..., { kind: 'ec2' })`, is not a comparison.)
+const noKindBranch = [
+  {
+    selector: 'BinaryExpression[operator=/^[!=]==?$/] > Literal[value=/^(ec2|local)$/]',
+    message:
+      'src/cluster never branches on the provider kind: ask the Provider (a capability such as power, volumes, nodesAreMachines)',
+  },
+  {
+    selector: 'SwitchCase > Literal.test[value=/^(ec2|local)$/]',
+    message:
+      'src/cluster never branches on the provider kind: ask the Provider (a capability such as power, volumes, nodesAreMachines)',
+  },
+];
+
 // Size (issue 13): no function over 100 lines, no file over 500, counted as written (comments and blank lines
 // too). A file or function that must be longer (a WAT kernel, a table) says why where it is:
 // `// eslint-disable-next-line max-lines-per-function -- a WAT kernel: …`.
@@ -128,6 +144,10 @@ export default tseslint.config(
       ...noLayerDodgingImport,
       ...size,
     },
+  },
+  {
+    files: ['src/cluster/**/*.ts'],
+    rules: { 'no-restricted-syntax': [...noLayerDodgingImport['no-restricted-syntax'], ...noKindBranch] },
   },
   // Lazy-loading inside the cloud layer is what keeps the AWS SDK off local clusters.
   { files: ['src/cloud/**'], rules: { 'no-restricted-syntax': 'off' } },

@@ -60,10 +60,10 @@ export async function listClusters(opts: ListClustersOptions = {}): Promise<Clus
     } catch (error) {
       // With the default providers, a user with only local clusters (and no AWS account) still sees them.
       if (opts.providers) throw error;
-      const usesEc2 = [...(opts.config?.clusters.values() ?? [])].some((t) => t.provider === 'ec2');
+      const used = [...(opts.config?.clusters.values() ?? [])].some((t) => t.provider === provider.kind);
       opts.io?.notify({
-        // Someone with only local templates has no AWS account to warn about.
-        level: usesEc2 ? 'warn' : 'debug',
+        // A provider no template uses is not worth a warning (someone with only local templates has no AWS account).
+        level: used ? 'warn' : 'debug',
         code: 'SC_LIST_W0001',
         message: `could not list ${provider.kind} clusters: ${error instanceof Error ? error.message : String(error)}`,
       });
