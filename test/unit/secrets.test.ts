@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliIoHost } from '../../src/cli/cli-io-host.js';
@@ -9,6 +12,7 @@ import {
   registerScriptSecrets,
   registerSecret,
 } from '../../src/secrets.js';
+import { runCommand } from '../_helpers/cli.js';
 
 afterEach(() => clearSecretsForTesting());
 
@@ -51,5 +55,28 @@ describe('secrets', () => {
     io.json({ printed: ['supersecret-1'] });
     expect(written).not.toContain('supersecret-1');
     expect(JSON.parse(written)).toEqual({ printed: ['***'] });
+  });
+
+  it("a command's --json document, success and failure alike, goes out redacted (BaseCommand.logJson, report)", async () => {
+    // The secret comes from a secret-named environment variable (registered as the command starts)
+    // and reaches the result through the config path the command reports.
+    const secret = 'tok-planted-0451';
+    const dir = await mkdtemp(join(tmpdir(), 'sc-json-redact-'));
+    const env = { PLANTED_TOKEN: secret, STARCLUSTER_CONFIG: undefined };
+    try {
+      const path = join(dir, `${secret}.ini`);
+      const where = await runCommand(['config', 'path', '--config', path, '--json'], { env });
+      expect(where.code).toBe(0);
+      expect(where.out).not.toContain(secret);
+      expect(JSON.parse(where.stdout)).toEqual({ path: join(dir, '***.ini'), source: 'flag', exists: false });
+
+      const failed = await runCommand(['config', 'validate', '--config', path, '--json'], { env });
+      expect(failed.code).toBeGreaterThan(0);
+      expect(failed.out).not.toContain(secret);
+      const body = JSON.parse(failed.stdout) as { error: { message: string } };
+      expect(body.error.message).toContain('***.ini');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
