@@ -128,6 +128,18 @@ describe('start: resume, big launches, zones, dry run on the fake EC2', () => {
     expect(c.fake.liveInstances('eps').map((i) => i.zone)).toEqual(['us-east-1b', 'us-east-1b']);
   });
 
+  it('no capacity in a pinned zone for nodes in a placement group: says the group makes it likelier, what to do; leaves nothing', async () => {
+    c.fake.store.opts.noCapacity = ['us-east-1b'];
+    const error = await failureOf(c.start('icepg', { nodeInstanceType: 'c5.large', availabilityZone: 'us-east-1b' }));
+    expect(error.code).toBe('Ec2InsufficientInstanceCapacity');
+    expect(error.message).toBe(
+      'AWS has no spare capacity for 1 × c5.large in us-east-1b right now; the cluster placement group @sc-icepg ' +
+        'asks for all nodes close together, which makes this likelier',
+    );
+    expect((error as { hint?: string }).hint).toMatch(/^try another zone .*another instance type .*fewer nodes/);
+    expect(c.fake.leftovers('icepg')).toEqual([]);
+  });
+
   it("refuses a start the account's vCPU quota cannot hold, before anything is made", async () => {
     c.fake.store.opts.vcpuLimit = 4;
     const error = await failureOf(c.start('quota'));
