@@ -2,7 +2,7 @@ import { notSupported } from '../cloud/provider.js';
 import { CloudError } from '../errors.js';
 import { runSteps } from '../steps.js';
 import { startEngines, stopEngines } from '../deploy/index.js';
-import { restartHooks, setupCluster, shutdownCluster } from '../setup/index.js';
+import { rebootWatched, restartHooks, setupCluster, shutdownCluster } from '../setup/index.js';
 import { existingNodes, openCluster, type ClusterTarget } from '../cloud/open.js';
 import { sortNodes } from '../model/context.js';
 import { summariseNode, type NodeSummary } from './summary.js';
@@ -107,8 +107,8 @@ export async function stopCluster(
 }
 
 /**
- * `restart NAME` (reboot): plugins' onRestart hooks, reboots every node, waits, then reruns setup
- * and engines unless `rebootOnly`.
+ * `restart NAME` (reboot): plugins' onRestart hooks, reboots every node and waits until each has
+ * gone down (its SSH session ends: rebootWatched), then reruns setup and engines unless `rebootOnly`.
  */
 export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boolean }): Promise<LifecycleResult> {
   const { power, nodes, ctx } = await loadCluster(opts);
@@ -133,7 +133,15 @@ export async function restartCluster(opts: LifecycleOptions & { rebootOnly?: boo
         id: 'reboot',
         title: 'Rebooting nodes',
         run: async (_s, _r, signal) => {
-          await power.reboot(ids, signal);
+          // Hooks skipped: nodes are not reached over SSH, so the reboot cannot be watched.
+          if (opts.skipHooks) return power.reboot(ids, signal);
+          const unwatched = await rebootWatched(ctx, ids, () => power.reboot(ids, signal), signal ? { signal } : {});
+          if (unwatched.length)
+            opts.io.notify({
+              level: 'warn',
+              code: 'SC_RESTART_W0001',
+              message: `could not reach ${unwatched.join(', ')} before rebooting; setup may find the old boot`,
+            });
         },
       },
       {

@@ -56,6 +56,7 @@ export {
   type PluginNode,
 } from './plugins.js';
 export type { NodeAccess, SetupNode } from './session.js';
+export { rebootWatched, type RebootWatchOptions } from './reboot.js';
 export {
   detectOs,
   installPackages,
