@@ -322,11 +322,5 @@ export const clusterSchema = z.object({
   ).optional(),
 });
 
-export type GlobalFields = z.output<typeof globalSchema>;
-export type AwsFields = z.output<typeof awsSchema>;
-export type KeyFields = z.output<typeof keySchema>;
-export type VolumeFields = z.output<typeof volumeSchema>;
-export type PermissionFields = z.output<typeof permissionSchema>;
-export type PluginFields = z.output<typeof pluginSchema>;
 /** A cluster section's own settings, before EXTENDS and defaults: every field optional. */
 export type ClusterFields = z.output<typeof clusterSchema>;

@@ -2,14 +2,7 @@
 export { sshAddress, isFleetAddress, isLoopback } from './address.js';
 export { connect, SshConnection, type ConnectTarget, type InteractiveIo } from './connection.js';
 export { clusterKeyPair, generateKeyPair, publicKeyLine, readPrivateKey, type KeyPairText } from './keys.js';
-export {
-  checkHostKey,
-  forgetHosts,
-  knownHostsName,
-  pinnedEntries,
-  parseKnownHosts,
-  type KnownHostEntry,
-} from './known-hosts.js';
+export { checkHostKey, forgetHosts, knownHostsName, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 export { SshPool, type HostTarget, type SshPoolOptions } from './pool.js';
 export { Semaphore, mapLimit } from './semaphore.js';
 export { openTunnel, type Tunnel } from './tunnel.js';

@@ -138,9 +138,3 @@ export function forgetHosts(file: string, hosts: readonly string[]): Promise<num
     return removed;
   });
 }
-
-/** Pinned `known_hosts` lines for `hosts` (all when omitted), e.g. to pre-fill nodes' own files. */
-export async function pinnedEntries(file: string, hosts?: readonly string[]): Promise<KnownHostEntry[]> {
-  const all = parseKnownHosts(await readText(file));
-  return hosts ? all.filter((e) => hosts.includes(e.host)) : all;
-}

@@ -206,14 +206,12 @@ function powerMod(base: bigint, e: bigint): bigint {
 
 const LONG_JUMP_POLYNOMIAL = wordsToPolynomial(LONG_JUMP);
 
-/** Largest stream id accepted (any id below 2^64 would be disjoint; ids are JSON numbers). */
-export const MAX_STREAM_ID = Number.MAX_SAFE_INTEGER;
-
 /**
  * The first state of stream `id` of `seed`: the seed state advanced 2^192·id steps, i.e. long-jumped
  * `id` times. Streams of one seed never overlap; each holds 2^64 substreams of 2^128 outputs.
  * Reaching stream `id` costs O(log id): the jump polynomial is raised to the power `id` modulo the
- * minimal polynomial (a few milliseconds), instead of `id` long jumps.
+ * minimal polynomial (a few milliseconds), instead of `id` long jumps. Ids are JSON numbers: up to
+ * Number.MAX_SAFE_INTEGER (any id below 2^64 would be disjoint).
  */
 export function streamState(seed: number | bigint, id: number): Xoshiro256State {
   if (!Number.isSafeInteger(id) || id < 0) {

@@ -1,11 +1,7 @@
+// What src/cloud/index.ts loads lazily (so a local cluster never loads the AWS SDK); the rest of
+// cloud/ec2 is imported from its own modules.
 export { Ec2Api } from './api.js';
-export { awsErrorCode, isCode } from './errors.js';
 export { Ec2Provider } from './provider.js';
 export type { Ec2ProviderOptions } from './provider.js';
-export { toNodeRecord, TAG_LAUNCH_ALIASES } from './launch.js';
-export { ec2SettingsFromConfig, ssmEndpointFrom, type Ec2ClientSettings } from './settings.js';
+export { ec2SettingsFromConfig, type Ec2ClientSettings } from './settings.js';
 export { resolveRegion, type RegionChoice } from './region.js';
-export { resolveImagesWith, architectureOfType, type ImageCatalog } from './images.js';
-export { SsmParameters } from './ssm.js';
-export { fingerprintsOfPrivateKey, fingerprintMatches, type KeyFingerprints } from './fingerprint.js';
-export { onDemandPrice, supportsPlacementGroup } from './prices.js';

@@ -6,7 +6,6 @@
 /** SDSS bands, plus `L` for LINEAR's unfiltered band. */
 export type BandName = 'u' | 'g' | 'r' | 'i' | 'z' | 'L';
 export const SDSS_BANDS = ['u', 'g', 'r', 'i', 'z'] as const;
-export type SdssBand = (typeof SDSS_BANDS)[number];
 
 export interface BandSeries {
   t: Float64Array;
@@ -41,18 +40,6 @@ export interface Catalogue {
   source: string;
   stars: Star[];
   skipped: SkippedStar[];
-}
-
-/** Builds a band from parallel plain arrays. */
-export function bandSeries(t: ArrayLike<number>, mag: ArrayLike<number>, err: ArrayLike<number>): BandSeries {
-  return { t: Float64Array.from(t), mag: Float64Array.from(mag), err: Float64Array.from(err) };
-}
-
-/** Number of points over all bands. */
-export function pointCount(star: Star): number {
-  let n = 0;
-  for (const b of Object.values(star.bands)) n += b?.t.length ?? 0;
-  return n;
 }
 
 /** Error-weighted mean magnitude and mean error of one band. */

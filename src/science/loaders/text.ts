@@ -5,12 +5,6 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { UsageError } from '../../errors.js';
 
-/** Where a text row came from, for error messages that name the file and line. */
-export interface RowSource {
-  file: string;
-  line: number;
-}
-
 /** A malformed row inside a data file. */
 export class DataFormatError extends UsageError {
   constructor(
