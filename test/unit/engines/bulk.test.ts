@@ -9,7 +9,9 @@ import {
   RECORD_MAX,
   type BulkChannel,
 } from '../../../src/engines/protocol/bulk.js';
+import { decodeLaneToClient, encodeClientToLane, type LaneToClient } from '../../../src/engines/protocol/wire.js';
 import { redact } from '../../../src/secrets.js';
+import * as zmq from 'zeromq';
 import { inProcessCluster, tcpRelay, waitFor } from './helpers.js';
 
 const cleanup = useCleanup();
@@ -230,6 +232,44 @@ describe('bulk lane in the engine runtime', () => {
     const [back] = (await client.directView(0).pull('a')) as Float64Array[];
     expect(controller.stats().submitted).toBe(before + 2);
     expect(back!.every((x, i) => x === i)).toBe(true);
+  });
+
+  it('a bulk session is offered only on the CURVE lane, on the lane host (loopback here), never on a bulk connection', async () => {
+    const { client, keys } = await inProcessCluster(cleanup, 1);
+    const lane = client.engines[0]!.lane!;
+    const sock = new zmq.Dealer({
+      curveServerKey: lane.key,
+      curvePublicKey: keys.client.publicKey,
+      curveSecretKey: keys.client.secretKey,
+      linger: 0,
+      receiveTimeout: 10_000,
+    });
+    cleanup.push(async () => sock.close());
+    sock.connect(lane.endpoint);
+    const ask = async (cr = bulkRandom()): Promise<LaneToClient> => {
+      await sock.send(encodeClientToLane({ kind: 'bulk', random: cr.text }) as string[]);
+      return decodeLaneToClient(await sock.receive());
+    };
+    const answer = await ask();
+    if (answer.kind !== 'bulk') throw new Error(`expected a bulk offer, got ${answer.kind}`);
+    // the bulk server listens where the lane does: loopback for a loopback controller, never 0.0.0.0 or ::
+    expect(answer.offer.endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const cr = bulkRandom();
+    const offer = (await ask(cr)) as Extract<LaneToClient, { kind: 'bulk' }>;
+    const replies: Buffer[][] = [];
+    const channel = await connectBulk(
+      offer.offer.endpoint,
+      { s: offer.offer.session, r: offer.offer.random },
+      cr.bytes,
+      (frames) => replies.push(frames),
+      () => {},
+    );
+    cleanup.push(() => channel.close());
+    // asked on the bulk connection itself: no offer; the hello after it is answered, in order
+    channel.send(encodeClientToLane({ kind: 'bulk', random: bulkRandom().text }));
+    channel.send(encodeClientToLane({ kind: 'hello' }));
+    await waitFor(() => replies.length >= 1, 10_000, 'the welcome');
+    expect(replies.map((r) => decodeLaneToClient(r).kind)).toEqual(['welcome']);
   });
 
   it('never prints or logs bulk key material; the randoms are registered secrets', async () => {
