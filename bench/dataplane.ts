@@ -20,7 +20,8 @@
  *   else of ours), and plain zeromq with no security (`plain`, for reference). ratioVsWire divides by the
  *   faster of curve and aesGcm.
  * limits: what one core does, in CPU time: AES-256-GCM encrypt/decrypt (node:crypto), a copy into fresh
- *   memory (page faults: each received array lands in fresh memory) and into warm memory.
+ *   memory (page faults: each received array lands in fresh memory) and into warm memory; and the floor
+ *   they set: CPU per encrypted byte moved (encrypt + decrypt + fresh copy), the MB/s all cores could give.
  * CPU: ours' CPU time (client, controller, engines, all threads) per byte moved in the best run, and the
  *   MB/s this machine's cores could give at that cost if nothing else ran: the figure to compare on a busy
  *   machine, where wall-clock MB/s depend on everyone else's load.
@@ -283,6 +284,14 @@ log(
     `decrypt ${machine.decrypt.toFixed(0)} MB/s; copy into fresh memory ${machine.copyFresh.toFixed(0)} / warm ` +
     `${machine.copyWarm.toFixed(0)} MB/s; ${machine.cores} cores`,
 );
+// Every byte moved is encrypted once, decrypted once and lands in fresh memory once (TCP's own copies aside):
+// the least CPU any encrypted transfer of ours can cost. An unencrypted one (ipyparallel's default) pays only the last.
+const floorNs = 1000 / machine.encrypt + 1000 / machine.decrypt + 1000 / machine.copyFresh;
+log(
+  `floor: an encrypted byte moved costs at least ${floorNs.toFixed(2)} ns of CPU (encrypt + decrypt + fresh copy): ` +
+    `≤ ${((machine.cores * 1000) / floorNs).toFixed(0)} MB/s on ${machine.cores} cores; an unencrypted one ` +
+    `${(1000 / machine.copyFresh).toFixed(2)} ns (≤ ${(machine.cores * machine.copyFresh).toFixed(0)} MB/s)`,
+);
 const wireRates = await wire(sizes, repsFor);
 for (const [i, m] of sizesMiB.entries()) {
   log(
@@ -349,7 +358,10 @@ if (values.json) {
       ratioVsIpyparallelCurve: ratios(o.ours, ippCurve),
       ratioVsWire: ratios(o.ours, null, bestWire),
       cpuNsPerByte: Object.fromEntries(OPS.map((op) => [op, o.cpuNsPerByte[op].map((x) => round(x, 2))])),
-      limits: Object.fromEntries(Object.entries(machine).map(([k, v]) => [k, round(v, 0)])),
+      limits: {
+        ...Object.fromEntries(Object.entries(machine).map(([k, v]) => [k, round(v, 0)])),
+        floorNsPerByte: round(floorNs, 2),
+      },
       peakRssMB: {
         controller: round(o.peakRssMB.controller ?? null, 0),
         engines: o.peakRssMB.engines.map((x) => round(x ?? null, 0)),

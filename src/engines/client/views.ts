@@ -383,6 +383,7 @@ function concat(parts: unknown[]): unknown {
   if (parts.length > 0 && parts.every((p) => ArrayBuffer.isView(p) && !(p instanceof DataView))) {
     const tag = Object.prototype.toString.call(parts[0]);
     if (parts.every((p) => Object.prototype.toString.call(p) === tag)) {
+      if (parts.length === 1) return parts[0]; // one engine's part is the whole: no copy
       const views = parts as unknown as (ArrayLike<number> & {
         length: number;
         constructor: new (n: number) => unknown;

@@ -40,3 +40,24 @@ describe('DirectView.scatter', () => {
     ]);
   });
 });
+
+describe('DirectView.gather', () => {
+  it("concatenates typed parts into one array of their type; one engine's part is returned as is", async () => {
+    const answer = (parts: unknown[]) => {
+      const client = recorder(parts.map((_, i) => i));
+      const submit = client.submit.bind(client);
+      client.submit = (sub, frames, done) => {
+        const id = submit(sub, frames, done);
+        done({ ok: true, value: [parts[id - 1]] }, { engine: id - 1 });
+        return id;
+      };
+      return new DirectView(client, 'all').gather('x');
+    };
+    const a = new Float32Array([1, 2]);
+    const b = new Float32Array([3]);
+    const both = (await answer([a, b])) as Float32Array;
+    expect(both).toBeInstanceOf(Float32Array);
+    expect([...both]).toEqual([1, 2, 3]);
+    expect(await answer([a])).toBe(a);
+  });
+});
