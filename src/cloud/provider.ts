@@ -317,8 +317,12 @@ export interface ClusterNetwork {
   /** SOURCE_GROUP names as group ids, looked up in the VPC; an unknown group is an error. */
   resolveRules(rules: readonly IngressRule[], vpcId: string | undefined): Promise<IngressRule[]>;
   authorize(groupId: string, rules: readonly IngressRule[]): Promise<void>;
-  /** Deletes a group, waiting while the cloud still sees it in use (nodes shutting down). */
-  deleteGroup(groupId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Deletes a group, waiting while the cloud still sees it in use (nodes shutting down). Nodes an
+   * older `removenode -k` left in it move out first (their ids are returned); a group used by
+   * anything else fails at once, naming it (SecurityGroupInUse).
+   */
+  deleteGroup(groupId: string, signal?: AbortSignal): Promise<string[]>;
   /** Whether nodes of all these types can share a cluster placement group. */
   placementFits(instanceTypes: readonly string[]): boolean;
   findPlacementGroup(name: string): Promise<boolean>;

@@ -188,7 +188,15 @@ function terminateSteps(pgExists: boolean): Step<TerminateState>[] {
       skip: (s) => (s.groups.length ? false : 'none'),
       run: async (s, _report, signal) => {
         for (const g of s.groups) {
-          await s.provider.network?.deleteGroup(g.id, signal);
+          const moved = (await s.provider.network?.deleteGroup(g.id, signal)) ?? [];
+          if (moved.length)
+            s.opts.io.notify({
+              level: 'warn',
+              code: 'SC_TERMINATE_W0003',
+              message:
+                `${moved.join(', ')} (kept running by an older \`removenode -k\`) moved out of ${g.name} ` +
+                "(to its other groups, else the VPC's default group) so that the group could be deleted; left running",
+            });
           s.result.deletedSecurityGroups.push(g.id);
         }
       },

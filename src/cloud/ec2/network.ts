@@ -1,4 +1,4 @@
-import type { Filter, IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
+import type { Filter, Instance, IpPermission, SecurityGroup } from '@aws-sdk/client-ec2';
 import { CloudError } from '../../errors.js';
 import { TAG_CLUSTER, TAG_RUN } from '../../model/tags.js';
 import { systemClock, type Clock } from '../../clock.js';
@@ -103,18 +103,87 @@ export class Ec2Network implements ClusterNetwork {
   }
 
   /** Deletes a group, retrying while EC2 still sees it in use (instances shutting down). */
-  async deleteGroup(groupId: string, signal?: AbortSignal): Promise<void> {
+  async deleteGroup(groupId: string, signal?: AbortSignal): Promise<string[]> {
+    const moved: string[] = [];
     for (let attempt = 0; ; attempt++) {
       try {
         await this.api.deleteSecurityGroup(groupId);
-        return;
+        return moved;
       } catch (error) {
-        if (isCode(error, 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound')) return;
+        if (isCode(error, 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound')) return moved;
+        if (!isCode(error, 'DependencyViolation', 'InvalidGroup.InUse')) throw error;
+        const freed = await this.freeGroup(groupId, error);
+        moved.push(...freed);
+        if (freed.length) continue;
         const delay = this.deleteDelaysMs[attempt];
-        if (!isCode(error, 'DependencyViolation', 'InvalidGroup.InUse') || delay === undefined) throw error;
+        if (delay === undefined) throw error;
         await this.clock.sleep(delay, signal);
       }
     }
+  }
+
+  /**
+   * What holds a group that will not let go by waiting: instances in it that are not shutting
+   * down. Those an older `removenode -k` kept (tagged `removed-from-CLUSTER`, left in the group)
+   * move out (see leaveGroups); any other instance that is not the cluster's is not ours to move or
+   * wait for: a SecurityGroupInUse error names it. Returns the instances moved (then delete again).
+   */
+  private async freeGroup(groupId: string, cause: unknown): Promise<string[]> {
+    const users = await this.api.describeInstances([
+      { Name: 'instance.group-id', Values: [groupId] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
+    if (users.length === 0) return [];
+    const [group] = await this.api.describeSecurityGroups([{ Name: 'group-id', Values: [groupId] }]);
+    const name = group?.GroupName ?? groupId;
+    const cluster = fromTags(group?.Tags)[TAG_CLUSTER] ?? name.replace(/^@sc-/, '');
+    const owner = (i: Instance) => fromTags(i.Tags)[TAG_CLUSTER];
+    const kept = users.filter((i) => owner(i) === `removed-from-${cluster}`);
+    // The cluster's own, still seen running a moment after they were terminated: waiting helps.
+    const strangers = users.filter((i) => owner(i) !== cluster && !kept.includes(i));
+    if (strangers.length) {
+      const ids = strangers.flatMap((i) => i.InstanceId ?? []).join(', ');
+      throw new CloudError(
+        'SecurityGroupInUse',
+        `security group ${groupId} (${name}) is used by ${ids}, which ${strangers.length === 1 ? 'is' : 'are'} not part of cluster ${cluster} and not terminating`,
+        {
+          cause,
+          hint:
+            `give ${strangers.length === 1 ? 'it' : 'them'} another group (aws ec2 modify-instance-attribute --instance-id ID --groups sg-…) ` +
+            `or terminate ${strangers.length === 1 ? 'it' : 'them'}, then run \`starcluster terminate ${cluster}\` again`,
+        },
+      );
+    }
+    for (const i of kept) await this.leaveGroups(i, new Set([groupId]));
+    return kept.flatMap((i) => i.InstanceId ?? []);
+  }
+
+  /**
+   * Moves an instance out of these groups, to its other groups, else its VPC's default group (an
+   * instance needs one; ModifyInstanceAttribute). Where it went, or undefined when it was in none.
+   */
+  async leaveGroups(
+    i: Instance,
+    groupIds: ReadonlySet<string>,
+  ): Promise<{ to: string[]; vpcDefault: boolean } | undefined> {
+    const groups = (i.SecurityGroups ?? []).flatMap((g) => g.GroupId ?? []);
+    const others = groups.filter((g) => !groupIds.has(g));
+    if (others.length === groups.length) return undefined;
+    const to = others.length ? others : [await this.vpcDefaultGroup(i.VpcId)];
+    await this.api.setInstanceGroups(i.InstanceId ?? '', to);
+    return { to, vpcDefault: others.length === 0 };
+  }
+
+  private async vpcDefaultGroup(vpcId: string | undefined): Promise<string> {
+    const [group] = await this.api.describeSecurityGroups([
+      { Name: 'group-name', Values: ['default'] },
+      ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
+    ]);
+    if (!group?.GroupId)
+      throw new CloudError('NoDefaultGroup', `no default security group in ${vpcId ?? 'the default VPC'}`, {
+        hint: 'remove the node without -k, or give the instance a group of yours first',
+      });
+    return group.GroupId;
   }
 
   // --- placement group -------------------------------------------------------------------------

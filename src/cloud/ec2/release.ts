@@ -1,5 +1,3 @@
-import type { Instance } from '@aws-sdk/client-ec2';
-import { CloudError } from '../../errors.js';
 import { TAG_ALIAS, TAG_CLUSTER } from '../../model/tags.js';
 import { securityGroupName } from '../security-group.js';
 import type { Ec2Api } from './api.js';
@@ -35,19 +33,15 @@ export async function releaseInstances(
   for (const i of instances) {
     const id = i.InstanceId ?? '';
     const name = `${fromTags(i.Tags)[TAG_ALIAS] ?? 'node'} (${id})`;
-    const groups = (i.SecurityGroups ?? []).flatMap((g) => g.GroupId ?? []);
-    const others = groups.filter((g) => !clusterGroups.has(g));
-    if (others.length < groups.length) {
-      const target = others.length ? others : [await defaultGroup(api, i)];
-      await api.setInstanceGroups(id, target);
+    const moved = await network.leaveGroups(i, clusterGroups);
+    if (moved)
       notes.push(
-        others.length
-          ? `${name} moved from ${pg} to its other security groups ${others.join(', ')}`
-          : `${name} moved from ${pg} to the VPC's default group ${target.join('')}: it reaches the cluster no more, ` +
+        moved.vpcDefault
+          ? `${name} moved from ${pg} to the VPC's default group ${moved.to.join('')}: it reaches the cluster no more, ` +
               'and SSH reaches it only if that group allows it (give it a group of yours: ' +
-              `aws ec2 modify-instance-attribute --instance-id ${id} --groups sg-…)`,
+              `aws ec2 modify-instance-attribute --instance-id ${id} --groups sg-…)`
+          : `${name} moved from ${pg} to its other security groups ${moved.to.join(', ')}`,
       );
-    }
     if (i.Placement?.GroupName === pg)
       notes.push(
         `${name} stays in placement group ${pg} (EC2 moves only a stopped instance out of one); ` +
@@ -62,16 +56,4 @@ export async function releaseInstances(
   }
   await api.createTags(retag, { [TAG_CLUSTER]: `removed-from-${cluster}` });
   return notes;
-}
-
-async function defaultGroup(api: Ec2Api, i: Instance): Promise<string> {
-  const [group] = await api.describeSecurityGroups([
-    { Name: 'group-name', Values: ['default'] },
-    ...(i.VpcId ? [{ Name: 'vpc-id', Values: [i.VpcId] }] : []),
-  ]);
-  if (!group?.GroupId)
-    throw new CloudError('NoDefaultGroup', `no default security group in ${i.VpcId ?? 'the default VPC'}`, {
-      hint: 'remove the node without -k, or give the instance a group of yours first',
-    });
-  return group.GroupId;
 }

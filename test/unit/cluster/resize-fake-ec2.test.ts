@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeCluster, failureOf } from './_fake-cluster.js';
+import { FakeCluster, IMAGE, failureOf } from './_fake-cluster.js';
 
 /** addnode / removenode / resize on the fake EC2, hooks skipped: the cloud side of each, and its rollback. */
 let c: FakeCluster;
@@ -83,6 +83,43 @@ describe('resize on the fake EC2', () => {
     await c.fake.send('TerminateInstances', { InstanceIds: [kept.id] });
     expect((await c.terminate('kp')).deletedPlacementGroup).toBe(true);
     expect(c.fake.leftovers('kp')).toEqual([]);
+  });
+
+  it('terminate frees a group an instance kept by an older removenode -k still holds; any other user fails it at once, named', async () => {
+    // What removenode -k did before: the cluster tag changed, the instance left in @sc-old.
+    await c.start('old', { clusterSize: 3 });
+    const kept = c.fake.liveInstances('old').find((i) => i.tags['starcluster:alias'] === 'node002')!;
+    await c.fake.send('CreateTags', {
+      Resources: [kept.id],
+      Tags: [{ Key: 'starcluster:cluster', Value: 'removed-from-old' }],
+    });
+    const gone = await c.terminate('old');
+    expect(gone.deletedSecurityGroups).toHaveLength(1);
+    expect(kept.state).toBe('running');
+    expect(c.fake.store.groups.get(kept.groupIds[0] ?? '')?.name).toBe('default');
+    expect(c.io.messages.find((m) => m.code === 'SC_TERMINATE_W0003')?.message).toMatch(
+      new RegExp(`^${kept.id} \\(kept running by an older \`removenode -k\`\\) moved out of @sc-old`),
+    );
+    // The older -k left the kept instance's root volume tagged: it goes when the instance does.
+    expect(c.fake.leftovers('old')).toEqual([`volume ${kept.rootVolumeId} (in-use)`]);
+
+    // An instance the cluster never made, put in its group by hand: not ours to move or wait for.
+    await c.start('hand', { clusterSize: 2 });
+    const group = [...c.fake.store.groups.values()].find((g) => g.name === '@sc-hand')!;
+    const made = (await c.fake.send('RunInstances', {
+      ImageId: IMAGE,
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      SecurityGroupIds: [group.id],
+    })) as { Instances: { InstanceId: string }[] };
+    const stranger = made.Instances[0]?.InstanceId ?? '';
+    const deletes = c.fake.faults.count('DeleteSecurityGroup');
+    const error = await failureOf(c.terminate('hand'));
+    expect(error.code).toBe('SecurityGroupInUse');
+    expect(error.message).toContain(`security group ${group.id} (@sc-hand) is used by ${stranger}`);
+    expect(c.fake.faults.count('DeleteSecurityGroup')).toBe(deletes + 1);
+    expect(c.fake.store.instances.get(stranger)?.state).toBe('running');
   });
 
   it('addnode with a failed launch makes nothing and leaves the cluster as it was', async () => {
