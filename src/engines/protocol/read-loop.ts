@@ -6,6 +6,14 @@
 
 export type Decoder<T> = (frames: readonly Buffer[]) => T;
 
+/**
+ * A zeromq socket as the loop reads it: `receive()` straight, not the socket's async iterator (which
+ * wraps every message in two more promises); it rejects once the socket is closed.
+ */
+export interface Receiver {
+  receive(): Promise<Buffer[]>;
+}
+
 /** Decodes a message, or reports why not and gives undefined. */
 export function decodeOrDrop<T>(
   decode: Decoder<T>,
@@ -22,13 +30,14 @@ export function decodeOrDrop<T>(
 
 /** Reads a socket whose messages are `[header, ...payload]` (a DEALER, PULL, SUB…). */
 export async function readMessages<T>(
-  socket: AsyncIterable<Buffer[]>,
+  socket: Receiver,
   decode: Decoder<T>,
   handle: (message: T) => void | Promise<void>,
   onRejected?: (error: unknown) => void,
 ): Promise<void> {
   try {
-    for await (const frames of socket) {
+    for (;;) {
+      const frames = await socket.receive();
       const message = decodeOrDrop(decode, frames, onRejected);
       if (message === undefined) continue;
       const pending = handle(message);
@@ -41,13 +50,14 @@ export async function readMessages<T>(
 
 /** Reads a ROUTER: each message is `[routing id, header, ...payload]`; the routing id comes with it. */
 export async function readRoutedMessages<T>(
-  socket: AsyncIterable<Buffer[]>,
+  socket: Receiver,
   decode: Decoder<T>,
   handle: (message: T, route: Buffer) => void,
   onRejected?: (error: unknown) => void,
 ): Promise<void> {
   try {
-    for await (const frames of socket) {
+    for (;;) {
+      const frames = await socket.receive();
       const route = frames[0];
       if (!route) continue;
       const message = decodeOrDrop(decode, frames.slice(1), onRejected);
