@@ -50,6 +50,8 @@ export interface LoadBalanceOptions {
   until?: (entry: BalancerLogEntry) => boolean;
   /** Whose time the pauses between looks, idle times and stabilization are measured in (default the wall clock). */
   clock?: Clock;
+  /** Reads the queue as the master sees it (default: {@link queueStatus}, one SSH command). */
+  readQueue?: (ctx: Awaited<ReturnType<typeof openRunningCluster>>) => Promise<QueueStatus>;
 }
 
 export interface BalancerLogEntry {
@@ -121,7 +123,7 @@ export async function loadBalance(opts: LoadBalanceOptions): Promise<LoadBalance
     while (!opts.signal?.aborted) {
       iterations += 1;
       const ctx = await open();
-      const status = await queueStatus(ctx);
+      const status = await (opts.readQueue ?? queueStatus)(ctx);
       const nodes = ctx.nodes.map((n) => ({ alias: n.alias, hostname: toSetupNode(ctx, n).hostname, role: n.role }));
       const step = decide({ localNow: clock.now(), nodes, queue: status }, params, memory);
       memory = step.memory;
