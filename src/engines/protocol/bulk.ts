@@ -43,6 +43,8 @@ const MAX_FRAMES = (HEAD_MAX - 4) / 8;
 const MAX_MESSAGE = 2 ** 40;
 /** Ciphertext a sender lets the socket buffer before it waits for it to drain. */
 const SEND_BUFFER = 4 << 20;
+/** The client side's reused socket read buffer. */
+const READ_BUFFER = 1 << 20;
 /** Plaintext a sender seals between turns of the event loop (about a millisecond of cipher). */
 const YIELD_BYTES = 1 << 20;
 const TAG = 16;
@@ -125,11 +127,11 @@ export class BulkChannel {
     initial?: Buffer,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('data', (chunk: Buffer) => this.ingest(chunk));
     socket.on('drain', () => this.drainWait?.());
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.fail());
-    if (initial && initial.length > 0) this.receive(initial);
+    if (initial && initial.length > 0) this.ingest(initial);
   }
 
   /** Messages queued and not yet handed to the socket. */
@@ -214,7 +216,8 @@ export class BulkChannel {
 
   // ------------------------------------------------------------ receiving
 
-  private receive(chunk: Buffer): void {
+  /** Takes bytes read from the socket (its own 'data' events, or a reader that owns the buffer). */
+  ingest(chunk: Buffer): void {
     let pos = 0;
     try {
       while (pos < chunk.length && !this.closed) {
@@ -432,13 +435,28 @@ export async function connectBulk(
   const sid = Buffer.from(session.s, 'hex');
   const keys = bulkKeys('client', sid, clientRandom, Buffer.from(session.r, 'base64'));
   const host = m[1]!.replace(/^\[|\]$/g, '');
+  // Reads land in one reused buffer (the channel consumes each read before the next): no allocation per
+  // read, and reads as large as the socket has ready, so fewer and larger decipher calls (a client's
+  // receive CPU per byte fell by about a quarter here; the engine's accepted sockets cannot take onread).
+  const sink: { channel?: BulkChannel } = {};
+  const early: Buffer[] = [];
+  const onread = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER),
+    callback: (n: number, buf: Uint8Array): boolean => {
+      const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
+      if (sink.channel) sink.channel.ingest(chunk);
+      else early.push(Buffer.from(chunk)); // before the channel exists (the engine speaks only when asked)
+      return true;
+    },
+  };
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = createConnection({ host, port: Number(m[2]) }, () => {
+    const s = createConnection({ host, port: Number(m[2]), onread }, () => {
       s.off('error', reject);
       resolve(s);
     });
     s.once('error', reject);
   });
   socket.write(Buffer.concat([MAGIC, sid]));
-  return new BulkChannel(socket, keys, onMessage, onClose);
+  sink.channel = new BulkChannel(socket, keys, onMessage, onClose, early.length ? Buffer.concat(early) : undefined);
+  return sink.channel;
 }

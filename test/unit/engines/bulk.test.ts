@@ -160,6 +160,31 @@ describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
     expect(received).toEqual([]);
   });
 
+  it('the client rejects a tampered record from the engine: its channel closes and the reply is never delivered', async () => {
+    let flipped = false;
+    let seen = 0;
+    const { channel, replies, closed } = await pair({
+      via: async (endpoint) =>
+        (
+          await tcpRelay(cleanup, endpoint, undefined, (chunk, down) => {
+            // flip one ciphertext byte well inside the reply's first data record (past its head record)
+            const at = 5000 - seen;
+            seen += chunk.length;
+            if (flipped || at < 0 || at >= chunk.length) return void down.write(chunk);
+            flipped = true;
+            const copy = Buffer.from(chunk);
+            copy[at]! ^= 0x01;
+            down.write(copy);
+          })
+        ).endpoint,
+    });
+    channel.send(['x', new Uint8Array(1 << 20)]);
+    await waitFor(() => closed.length === 1, 10_000, 'the client channel to close');
+    expect(flipped).toBe(true);
+    expect(replies).toEqual([]);
+    expect(closed[0]!.error?.message).toMatch(/failed authentication/);
+  });
+
   it('rejects a replayed record: nonces only count up, so an old record never authenticates again', async () => {
     let tap: Awaited<ReturnType<typeof proxy>> | undefined;
     const { channel, received, closed, server } = await pair({

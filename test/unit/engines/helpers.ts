@@ -122,6 +122,7 @@ export async function tcpRelay(
   cleanup: Cleanup,
   target: string,
   forward: (chunk: Buffer, up: Socket) => void = (chunk, up) => up.write(chunk),
+  backward: (chunk: Buffer, down: Socket) => void = (chunk, down) => down.write(chunk),
 ): Promise<{ endpoint: string; lastUpstream(): Socket | undefined }> {
   const [, host, port] = /^tcp:\/\/(.+):(\d+)$/.exec(target)!;
   const sockets = new Set<Socket>();
@@ -131,7 +132,7 @@ export async function tcpRelay(
     last = up;
     sockets.add(down).add(up);
     down.on('data', (chunk: Buffer) => forward(chunk, up));
-    up.on('data', (chunk: Buffer) => down.write(chunk));
+    up.on('data', (chunk: Buffer) => backward(chunk, down));
     const end = (): void => {
       down.destroy();
       up.destroy();
