@@ -8,6 +8,10 @@ export const RUNTIME_ENTRIES = {
   controller: new URL('./controller/main.js', import.meta.url),
   engine: new URL('./engine/main.js', import.meta.url),
   'pipeline-worker': new URL('./pipeline/worker-main.js', import.meta.url),
+  // Thread entries, not processes: the engine starts them as workers and finds NAME.mjs next to its own
+  // bundle (startEngineWorker in engine/heart.ts), so the builder must put them there.
+  'heart-worker': new URL('./engine/heart-worker.js', import.meta.url),
+  'sigint-keeper': new URL('./engine/sigint-keeper.js', import.meta.url),
 } as const;
 
 export type RuntimeEntry = keyof typeof RUNTIME_ENTRIES;

@@ -1,103 +1,35 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { JobError } from '../../errors.js';
 import type { PeerKeys } from '../protocol/keys.js';
+import type { HeartCommand, HeartEvent, HeartWorkerData } from './heart-worker.js';
+
+/** The engine's worker threads: modules next to this one (their bundles next to engine.mjs). */
+export type EngineWorker = 'heart-worker' | 'sigint-keeper';
 
 /**
- * The engine's heart: a worker thread with its own CURVE DEALER that beats to the controller every
- * period and listens for the controller's replies, independent of the engine's main thread. A task
- * that computes for minutes without yielding therefore never looks like a dead engine (ipyparallel's
- * heart is a separate thread for the same reason), while a dead process stops beating at once.
- *
- * The worker is plain CommonJS given as source (`eval: true`) so it runs the same under tsx, from
- * dist/ and from an esbuild bundle; it loads zeromq from the path the main thread resolved.
+ * Starts one of the engine's worker threads from its module, found as a sibling: NAME.js next to this
+ * file (dist/), NAME.mjs next to the bundle this code is in (the runtime package: engine.mjs and its
+ * workers side by side, src/engines/entries.ts), or NAME.ts from source, loaded through tsx's API
+ * (worker threads do not inherit the main thread's --import hooks).
  */
-const HEART_SOURCE = `
-const { parentPort, workerData: w } = require('node:worker_threads');
-const zmq = require(w.zmqPath);
-const curve = {
-  curveServerKey: w.keys.serverPublicKey, curvePublicKey: w.keys.publicKey, curveSecretKey: w.keys.secretKey,
-  linger: 0, sendTimeout: 0,
-};
-const sock = new zmq.Dealer(curve);
-sock.connect(w.endpoint);
-// The controller's heartbeat port (its own socket and I/O thread there): beats go to both, so they
-// reach the controller even while the engine port carries a big transfer; the engine port still
-// tells a heart whose controller restarted that it is unknown.
-let hbSock;
-let hbEndpoint;
-const setHb = (endpoint) => {
-  if (!endpoint || endpoint === hbEndpoint) return;
-  if (hbSock) hbSock.close();
-  hbEndpoint = endpoint;
-  hbSock = new zmq.Dealer(curve);
-  hbSock.connect(endpoint);
-  listen(hbSock);
-};
-let lastHeard = Date.now();
-let lostSent = false;
-let alive = false;
-const beat = JSON.stringify({ t: 'hb', uuid: w.uuid });
-// Interrupts (see INTERRUPT_SLOTS): the main thread publishes the task it is computing; a matching
-// request makes this thread SIGINT the process, which stops that task (vm breakOnSigint). A request
-// for a task not started yet is kept a while and checked every few ms, so one that starts late is
-// still stopped.
-const state = w.interrupts ? new BigInt64Array(w.interrupts) : undefined;
-let wanted = [];
-let watch;
-const check = () => {
-  const now = Date.now();
-  const flags = Atomics.load(state, 1);
-  const id = Atomics.load(state, 0);
-  const lane = (flags & 2n) !== 0n;
-  const running = (x) => (flags & 1n) !== 0n && x.id === id && x.lane === lane;
-  // a request ends when it expires, or once its task, signalled, is no longer the one computing
-  wanted = wanted.filter((x) => x.until > now && !(x.sent > 0 && !running(x)));
-  const hit = wanted.find(running);
-  // signalled again if still computing 50 ms later (another watchdog may have taken the signal)
-  if (hit && now - hit.sent > 50) {
-    hit.sent = now;
-    Atomics.store(state, 2, id);
-    process.kill(process.pid, 'SIGINT');
+export function startEngineWorker(name: EngineWorker, options: WorkerOptions): Worker {
+  for (const ext of ['.js', '.mjs']) {
+    const url = new URL(`./${name}${ext}`, import.meta.url);
+    if (existsSync(fileURLToPath(url))) return new Worker(url, options);
   }
-  if (wanted.length === 0 && watch) { clearInterval(watch); watch = undefined; }
-};
-const interrupt = (msg) => {
-  if (!state || !Array.isArray(msg.i)) return;
-  const until = Date.now() + 10000;
-  for (const i of msg.i.slice(0, 4096)) wanted.push({ id: BigInt(i), lane: msg.l === 1, until, sent: 0 });
-  check();
-  if (wanted.length > 0 && !watch) watch = setInterval(check, 5);
-};
-const timer = setInterval(() => {
-  sock.send(beat).catch(() => {});
-  if (hbSock) hbSock.send(beat).catch(() => {});
-  if (!lostSent && Date.now() - lastHeard > w.lostBeats * w.hb) {
-    lostSent = true;
-    parentPort.postMessage('lost');
-    if (w.killOnLost) process.kill(process.pid, 'SIGTERM');
+  const source = new URL(`./${name}.ts`, import.meta.url);
+  if (!existsSync(fileURLToPath(source))) {
+    throw new JobError('EngineWorkerMissing', `the engine's ${name} module is not next to ${import.meta.url}`);
   }
-}, w.hb);
-sock.send(beat).catch(() => {});
-const listen = (s) => (async () => {
-  try {
-    for await (const [m] of s) {
-      lastHeard = Date.now();
-      lostSent = false;
-      const s = m ? m.toString() : '';
-      if (s.startsWith('{"t":"int"')) { try { interrupt(JSON.parse(s)); } catch {} continue; }
-      if (s.includes('"unknown"')) parentPort.postMessage('unknown');
-      else if (!alive) { alive = true; parentPort.postMessage('alive'); }
-    }
-  } catch {}
-})();
-listen(sock);
-setHb(w.hbEndpoint);
-parentPort.on('message', (m) => {
-  if (m === 'stop') {
-    clearInterval(timer); if (watch) clearInterval(watch); sock.close(); if (hbSock) hbSock.close(); parentPort.close();
-  } else if (m && typeof m.hbe === 'string') setHb(m.hbe);
-});
-`;
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+  const load =
+    `import(${JSON.stringify(tsx)}).then((m) => { (m.register ?? m.default.register)(); ` +
+    `return import(${JSON.stringify(source.href)}); })`;
+  return new Worker(load, { ...options, eval: true });
+}
 
 export interface HeartOptions {
   endpoint: string;
@@ -128,37 +60,37 @@ export class Heart {
   private readonly worker: Worker;
 
   constructor(options: HeartOptions) {
-    const zmqPath = createRequire(import.meta.url).resolve('zeromq');
-    this.worker = new Worker(HEART_SOURCE, {
-      eval: true,
-      workerData: {
-        zmqPath,
-        endpoint: options.endpoint,
-        keys: options.keys,
-        uuid: options.uuid,
-        hb: options.hb,
-        lostBeats: options.lostBeats,
-        killOnLost: options.killOnLost,
-        interrupts: options.interrupts,
-        hbEndpoint: options.hbEndpoint,
-      },
-    });
+    const data: HeartWorkerData = {
+      endpoint: options.endpoint,
+      keys: options.keys,
+      uuid: options.uuid,
+      hb: options.hb,
+      lostBeats: options.lostBeats,
+      killOnLost: options.killOnLost,
+    };
+    if (options.interrupts) data.interrupts = options.interrupts;
+    if (options.hbEndpoint) data.hbEndpoint = options.hbEndpoint;
+    this.worker = startEngineWorker('heart-worker', { workerData: data });
     this.worker.unref();
-    this.worker.on('message', (m) => {
-      if (m === 'alive') options.onAlive();
-      else if (m === 'lost') options.onLost();
-      else if (m === 'unknown') options.onUnknown();
+    this.worker.on('message', (event: HeartEvent) => {
+      if (event === 'alive') options.onAlive();
+      else if (event === 'lost') options.onLost();
+      else if (event === 'unknown') options.onUnknown();
     });
     this.worker.on('error', () => {});
   }
 
   /** The controller (restarted) gave a new heartbeat endpoint. */
   heartbeatEndpoint(endpoint: string): void {
-    this.worker.postMessage({ hbe: endpoint });
+    this.send({ hbe: endpoint });
+  }
+
+  private send(command: HeartCommand): void {
+    this.worker.postMessage(command);
   }
 
   async stop(): Promise<void> {
-    this.worker.postMessage('stop');
+    this.send('stop');
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 500).unref());
     await Promise.race([exited, timeout]);
@@ -168,21 +100,8 @@ export class Heart {
 
 /**
  * Keeps one `vm` SIGINT watchdog registered for the life of the engine, in a thread of its own that
- * only waits. Node starts its SIGINT watchdog machinery with the first registration and stops it with
- * the last; with this one always there, a task run with `breakOnSigint` costs about a microsecond
- * instead of tens, and a SIGINT that finds no task computing is swallowed here instead of ending the
- * process.
+ * only waits (engine/sigint-keeper.ts says why).
  */
-const KEEPER_SOURCE = `
-const vm = require('node:vm');
-const { workerData } = require('node:worker_threads');
-globalThis.__cell = new Int32Array(workerData);
-for (;;) {
-  try { vm.runInThisContext('Atomics.wait(__cell, 0, 0)', { breakOnSigint: true }); } catch {}
-  if (Atomics.load(globalThis.__cell, 0) !== 0) break;
-}
-`;
-
 export class SigintKeeper {
   private readonly cell = new Int32Array(new SharedArrayBuffer(4));
   private worker?: Worker;
@@ -194,10 +113,13 @@ export class SigintKeeper {
 
   private spawn(): void {
     if (this.stopped) return;
-    const worker = new Worker(KEEPER_SOURCE, { eval: true, workerData: this.cell.buffer });
+    const worker = startEngineWorker('sigint-keeper', { workerData: this.cell.buffer });
+    let ran = false;
     worker.unref();
     worker.on('error', () => {});
-    worker.once('exit', () => this.spawn());
+    worker.once('online', () => (ran = true));
+    // started again if it ever ends; not if it could not start at all (that would only loop)
+    worker.once('exit', () => ran && this.spawn());
     this.worker = worker;
   }
 

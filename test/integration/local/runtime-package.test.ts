@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,12 @@ afterAll(async () => {
   }
   await rm(scratch, { recursive: true, force: true });
 });
+
+const spin = (): never => {
+  for (;;) {
+    /* computes until interrupted */
+  }
+};
 
 describe('the engine runtime package for remote nodes', () => {
   it('runs controller, engines and supervisor with only what it ships', async () => {
@@ -89,6 +96,20 @@ describe('the engine runtime package for remote nodes', () => {
       expect(client!.engines.map((e) => e.node)).toEqual(['node001', 'node001']);
       const squares = await client!.loadBalancedView().map((x: number) => x * x, [1, 2, 3, 4, 5]);
       expect(squares).toEqual([1, 4, 9, 16, 25]);
+      // The engines' threads are modules of their own next to engine.mjs: the heart (heart-worker.mjs)
+      // is what stops a computing task, the SIGINT keeper (sigint-keeper.mjs) what keeps the engine alive.
+      expect(existsSync(join(runtime, 'heart-worker.mjs')) && existsSync(join(runtime, 'sigint-keeper.mjs'))).toBe(
+        true,
+      );
+      const spinning = client!.directView(0).apply(spin);
+      await new Promise((r) => setTimeout(r, 1_000)); // long enough to be running (no assertion rests on it)
+      spinning.abort({ running: true });
+      const error = await Promise.resolve(spinning.get(20_000)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: 'TaskAborted', running: true });
+      expect(await client!.directView(0).apply(() => 'after')).toEqual(['after']);
     } finally {
       await client!.close();
     }
