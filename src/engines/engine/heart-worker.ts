@@ -19,9 +19,11 @@ export interface HeartWorkerData {
   uuid: string;
   hb: number;
   lostBeats: number;
+  /** Kill this process when the controller is lost (process entry points), even mid-task. */
   killOnLost: boolean;
   /** The engine's interrupt slots (INTERRUPT_SLOTS in heart.ts), if its tasks can be interrupted. */
   interrupts?: SharedArrayBuffer;
+  /** The controller's heartbeat endpoint (the welcome's), beaten as well as `endpoint`. */
   hbEndpoint?: string;
 }
 

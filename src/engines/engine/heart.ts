@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { JobError } from '../../errors.js';
-import type { PeerKeys } from '../protocol/keys.js';
 import type { HeartCommand, HeartEvent, HeartWorkerData } from './heart-worker.js';
 
 /** The engine's worker threads: modules next to this one (their bundles next to engine.mjs). */
@@ -31,22 +30,12 @@ export function startEngineWorker(name: EngineWorker, options: WorkerOptions): W
   return new Worker(load, { ...options, eval: true });
 }
 
-export interface HeartOptions {
-  endpoint: string;
-  keys: PeerKeys;
-  uuid: string;
-  hb: number;
-  lostBeats: number;
-  /** Kill this process when the controller is lost (process entry points), even mid-task. */
-  killOnLost: boolean;
+/** The heart's settings (HeartWorkerData: endpoint, keys, uuid, beats…) and what it tells the engine. */
+export interface HeartOptions extends HeartWorkerData {
   onLost: () => void;
   onUnknown: () => void;
   /** The controller answered the heart's first beat. */
   onAlive: () => void;
-  /** The engine's interrupt slots (INTERRUPT_SLOTS), if its tasks can be interrupted. */
-  interrupts?: SharedArrayBuffer;
-  /** The controller's heartbeat endpoint (WelcomeEngineMsg.hbe), beaten as well as `endpoint`. */
-  hbEndpoint?: string;
 }
 
 /**
@@ -60,22 +49,13 @@ export class Heart {
   private readonly worker: Worker;
 
   constructor(options: HeartOptions) {
-    const data: HeartWorkerData = {
-      endpoint: options.endpoint,
-      keys: options.keys,
-      uuid: options.uuid,
-      hb: options.hb,
-      lostBeats: options.lostBeats,
-      killOnLost: options.killOnLost,
-    };
-    if (options.interrupts) data.interrupts = options.interrupts;
-    if (options.hbEndpoint) data.hbEndpoint = options.hbEndpoint;
+    const { onLost, onUnknown, onAlive, ...data } = options;
     this.worker = startEngineWorker('heart-worker', { workerData: data });
     this.worker.unref();
     this.worker.on('message', (event: HeartEvent) => {
-      if (event === 'alive') options.onAlive();
-      else if (event === 'lost') options.onLost();
-      else if (event === 'unknown') options.onUnknown();
+      if (event === 'alive') onAlive();
+      else if (event === 'lost') onLost();
+      else if (event === 'unknown') onUnknown();
     });
     this.worker.on('error', () => {});
   }
