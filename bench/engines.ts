@@ -12,9 +12,12 @@
  * controller → client); bare.p50/p99 = the wire: a one-hop CURVE request/reply between this process and
  * another (zeromq DEALER → ROUTER, CURVE + a ZAP allowlist as ours, a small JSON message each way),
  * measured in the same run, and laneOverBare / relayOverBare = our p50s over its p50 (the goals:
- * ≤ 1.5 and ≤ 2.5; absolute p50s differ several-fold between machines, the ratio does not).
+ * ≤ 1.5 and ≤ 2.5; absolute p50s differ several-fold between machines, the ratio does not);
+ * relayFloor = the same echo through a bare zeromq relay process with no logic (client → relay → echo →
+ * relay → client), what any controller's round trip costs before it does anything.
  * `--json` ends with one line {tasksPerSecond, p50Ms, p99Ms, engines, curve: true, relay: {p50Ms, p99Ms},
- * bare: {p50Ms, p99Ms}, laneOverBare, relayOverBare, ipyparallel: {tasksPerSecond, p50Ms}}.
+ * bare: {p50Ms, p99Ms}, relayFloor: {p50Ms, p99Ms}, relayFloorOverBare, laneOverBare, relayOverBare,
+ * ipyparallel: {tasksPerSecond, p50Ms}}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,8 +27,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import * as zmq from 'zeromq';
+import type { ClusterKeys } from '../src/engines/index.js';
 import { Client, generateClusterKeys, newClusterKeys } from '../src/engines/index.js';
-import { curveServer, ZapHandler } from '../src/engines/protocol/sockets.js';
+import { curveClient, curveServer, ZapHandler } from '../src/engines/protocol/sockets.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,18 +41,56 @@ const { values } = parseArgs({
     'no-ipyparallel': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'echo-peer': { type: 'boolean', default: false },
+    'relay-peer': { type: 'boolean', default: false },
+    'echo-dealer': { type: 'string' },
   },
 });
 
 /** The bare echo's server side (a child process): a CURVE ROUTER with a ZAP allowlist, echoing each message. */
 if (values['echo-peer']) {
-  const keys = JSON.parse(process.env.ECHO_KEYS ?? '{}') as { secretKey: string; clientPublicKey: string };
+  const keys = JSON.parse(process.env.ECHO_KEYS ?? '{}') as ClusterKeys;
   const context = new zmq.Context();
-  new ZapHandler(context, { echo: [keys.clientPublicKey] });
-  const sock = new zmq.Router({ context, linger: 0, ...curveServer(keys.secretKey, 'echo') });
+  new ZapHandler(context, { echo: [keys.client.publicKey] });
+  const sock = new zmq.Router({ context, linger: 0, ...curveServer(keys.server.secretKey, 'echo') });
   await sock.bind('tcp://127.0.0.1:*');
   console.log(JSON.stringify({ endpoint: sock.lastEndpoint }));
   for await (const [route, frame] of sock) await sock.send([route!, frame!]);
+}
+
+/**
+ * The relay floor's middle (a child process): a bare zeromq relay with no logic, as the controller sits
+ * between client and engine: a CURVE ROUTER for the client, one for the echoing engine stand-in.
+ */
+if (values['relay-peer']) {
+  const keys = JSON.parse(process.env.ECHO_KEYS ?? '{}') as ClusterKeys;
+  const context = new zmq.Context();
+  new ZapHandler(context, { client: [keys.client.publicKey], engine: [keys.engine.publicKey] });
+  const front = new zmq.Router({ context, linger: 0, ...curveServer(keys.server.secretKey, 'client') });
+  const back = new zmq.Router({ context, linger: 0, ...curveServer(keys.server.secretKey, 'engine') });
+  await front.bind('tcp://127.0.0.1:*');
+  await back.bind('tcp://127.0.0.1:*');
+  console.log(JSON.stringify({ endpoint: front.lastEndpoint, back: back.lastEndpoint }));
+  const [echo] = await back.receive(); // its hello
+  let client: Buffer | undefined;
+  void (async () => {
+    for await (const [, frame] of back) if (client) await front.send([client, frame!]);
+  })();
+  for await (const [route, frame] of front) {
+    client = route;
+    await back.send([echo!, frame!]);
+  }
+}
+
+/** The relay floor's engine stand-in (a child process): a CURVE DEALER echoing what the relay sends it. */
+if (values['echo-dealer']) {
+  const keys = JSON.parse(process.env.ECHO_KEYS ?? '{}') as ClusterKeys;
+  const sock = new zmq.Dealer({
+    linger: 0,
+    ...curveClient({ ...keys.engine, serverPublicKey: keys.server.publicKey }),
+  });
+  sock.connect(values['echo-dealer']);
+  await sock.send('hello');
+  for await (const [frame] of sock) await sock.send(frame!);
 }
 const ENGINES = Number(values.engines);
 const TASKS = Number(values.tasks);
@@ -145,40 +187,66 @@ async function benchOurs(): Promise<{ tasksPerSecond: number } & Latency & { rel
   }
 }
 
+/** Sequential request/replies of a small JSON message on a CURVE DEALER, as ours: p50/p99. */
+async function echoLatency(endpoint: string, keys: ClusterKeys): Promise<Latency> {
+  const sock = new zmq.Dealer({
+    linger: 0,
+    ...curveClient({ ...keys.client, serverPublicKey: keys.server.publicKey }),
+  });
+  sock.connect(endpoint);
+  const msg = JSON.stringify({ t: 'sub', k: [{ i: 1, n: 0, b: '{"k":"a","f":"() => null","a":[]}' }] });
+  const once = async (): Promise<void> => {
+    await sock.send(msg);
+    await sock.receive();
+  };
+  for (let i = 0; i < 500; i++) await once();
+  const lat: number[] = [];
+  for (let i = 0; i < LATENCY; i++) {
+    const t = performance.now();
+    await once();
+    lat.push(performance.now() - t);
+  }
+  sock.close();
+  lat.sort((a, b) => a - b);
+  return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+}
+
+function spawnPeer(args: string[], keys: ClusterKeys): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/engines.ts'), ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ECHO_KEYS: JSON.stringify(keys) },
+  });
+}
+
 /** Sequential one-hop CURVE request/reply with another process: the wire our latencies are measured against. */
 async function benchBare(): Promise<Latency> {
   const keys = newClusterKeys();
-  const peer = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/engines.ts'), '--echo-peer'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ECHO_KEYS: JSON.stringify({ ...keys.server, clientPublicKey: keys.client.publicKey }) },
-  });
+  const peer = spawnPeer(['--echo-peer'], keys);
   try {
     const { endpoint } = await firstJsonLine<{ endpoint: string }>(peer);
-    const sock = new zmq.Dealer({
-      curveServerKey: keys.server.publicKey,
-      curvePublicKey: keys.client.publicKey,
-      curveSecretKey: keys.client.secretKey,
-      linger: 0,
-    });
-    sock.connect(endpoint);
-    const msg = JSON.stringify({ t: 'sub', k: [{ i: 1, n: 0, b: '{"k":"a","f":"() => null","a":[]}' }] });
-    const once = async (): Promise<void> => {
-      await sock.send(msg);
-      await sock.receive();
-    };
-    for (let i = 0; i < 500; i++) await once();
-    const lat: number[] = [];
-    for (let i = 0; i < LATENCY; i++) {
-      const t = performance.now();
-      await once();
-      lat.push(performance.now() - t);
-    }
-    sock.close();
-    lat.sort((a, b) => a - b);
-    return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+    return await echoLatency(endpoint, keys);
   } finally {
     peer.kill();
+  }
+}
+
+/**
+ * The relay floor: the same echo through a bare zeromq relay process (client → relay → echo → relay →
+ * client, CURVE on both hops, no logic in the relay): what a round trip through any controller costs
+ * before the controller does anything.
+ */
+async function benchRelayFloor(): Promise<Latency> {
+  const keys = newClusterKeys();
+  const relay = spawnPeer(['--relay-peer'], keys);
+  let echo: ChildProcess | undefined;
+  try {
+    const { endpoint, back } = await firstJsonLine<{ endpoint: string; back: string }>(relay);
+    echo = spawnPeer(['--echo-dealer', back], keys);
+    return await echoLatency(endpoint, keys);
+  } finally {
+    echo?.kill();
+    relay.kill();
   }
 }
 
@@ -213,6 +281,11 @@ const bare = await benchBare();
 log(
   `bare: one-hop CURVE request/reply between two processes p50 ${bare.p50Ms.toFixed(3)} ms, p99 ${bare.p99Ms.toFixed(3)} ms`,
 );
+const floor = await benchRelayFloor();
+const floorOverBare = floor.p50Ms / bare.p50Ms;
+log(
+  `relay floor: the same through a bare zeromq relay process p50 ${floor.p50Ms.toFixed(3)} ms, p99 ${floor.p99Ms.toFixed(3)} ms (${floorOverBare.toFixed(2)}× bare)`,
+);
 const ours = await benchOurs();
 const laneOverBare = ours.p50Ms / bare.p50Ms;
 const relayOverBare = ours.relay.p50Ms / bare.p50Ms;
@@ -237,6 +310,8 @@ if (values.json) {
       curve: true,
       relay: { p50Ms: round(ours.relay.p50Ms, 3), p99Ms: round(ours.relay.p99Ms, 3) },
       bare: { p50Ms: round(bare.p50Ms, 3), p99Ms: round(bare.p99Ms, 3) },
+      relayFloor: { p50Ms: round(floor.p50Ms, 3), p99Ms: round(floor.p99Ms, 3) },
+      relayFloorOverBare: round(floorOverBare, 2),
       laneOverBare: round(laneOverBare, 2),
       relayOverBare: round(relayOverBare, 2),
       ipyparallel: ipp ? { tasksPerSecond: round(ipp.tasksPerSecond, 1), p50Ms: round(ipp.p50Ms, 3) } : null,
