@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { systemClock } from '../../clock.js';
 import { JobError } from '../../errors.js';
 import { controllerKeysOf } from '../protocol/keys.js';
 import type { EngineInfo, QueueStatus } from '../protocol/messages.js';
@@ -249,10 +250,11 @@ export class Controller implements ControllerHandle {
   async close(options: { stopEngines?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     if (options.stopEngines) {
+      const clock = this.options.clock ?? systemClock;
       for (const e of this.engineRecs.values()) this.toEngine(e.route, { kind: 'stop' });
-      await this.engineOut.drain(500);
+      await this.engineOut.drain(500, clock);
       // give the I/O thread a moment to put the stop messages on the wire
-      await new Promise((r) => setTimeout(r, 20));
+      await clock.sleep(20);
     }
     this.closed = true;
     if (this.beatTimer) clearInterval(this.beatTimer);

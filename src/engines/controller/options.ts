@@ -1,3 +1,4 @@
+import type { Clock } from '../../clock.js';
 import type { ClusterKeys, ControllerKeys } from '../protocol/keys.js';
 import type { EngineInfo, QueueStatus, Scheme } from '../protocol/messages.js';
 import type { ZapStats } from '../protocol/sockets.js';
@@ -41,6 +42,8 @@ export interface ControllerOptions {
   allowAnyInterface?: boolean;
   /** Random source for the random schemes (tests pin it). */
   random?: Random;
+  /** Where the controller's waits (closing: the stop messages' drain) read the time (tests pass a ManualClock). */
+  clock?: Clock;
 }
 
 export interface ControllerStats {

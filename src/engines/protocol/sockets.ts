@@ -1,4 +1,5 @@
 import * as zmq from 'zeromq';
+import { type Clock, deadlineIn, systemClock } from '../../clock.js';
 import { z85Decode } from './z85.js';
 
 /** Frames as zeromq.js accepts them. */
@@ -164,12 +165,10 @@ export class Outbox {
     this.start(frames);
   };
 
-  /** Resolves when everything queued so far has been handed to the socket (or failed). */
-  async drain(timeoutMs = 1000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.pending > 0 && !this.socket.closed && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 2));
-    }
+  /** Resolves when everything queued so far has been handed to the socket (or failed), or after `timeoutMs`. */
+  async drain(timeoutMs = 1000, clock: Clock = systemClock): Promise<void> {
+    const deadline = deadlineIn(timeoutMs, clock);
+    while (this.pending > 0 && !this.socket.closed && !deadline.expired()) await clock.sleep(2);
   }
 }
 
