@@ -94,18 +94,20 @@ export class Ec2StorageApi extends Ec2Calls {
     await this.call('DeregisterImage', () => this.client.send(new DeregisterImageCommand({ ImageId: imageId })));
   }
 
+  /** A waiter's settings for images and snapshots: polls every 2–15 s, up to `maxWaitSeconds`. */
+  private storageWaiter(maxWaitSeconds: number, signal?: AbortSignal) {
+    return {
+      client: this.client,
+      maxWaitTime: maxWaitSeconds,
+      minDelay: 2,
+      maxDelay: 15,
+      ...(signal ? { abortSignal: signal } : {}),
+    };
+  }
+
   async waitImageAvailable(imageId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<void> {
     await this.call('wait for image available', () =>
-      waitUntilImageAvailable(
-        {
-          client: this.client,
-          maxWaitTime: maxWaitSeconds,
-          minDelay: 2,
-          maxDelay: 15,
-          ...(signal ? { abortSignal: signal } : {}),
-        },
-        { ImageIds: [imageId] },
-      ),
+      waitUntilImageAvailable(this.storageWaiter(maxWaitSeconds, signal), { ImageIds: [imageId] }),
     );
   }
 
@@ -143,16 +145,7 @@ export class Ec2StorageApi extends Ec2Calls {
 
   async waitSnapshotCompleted(snapshotId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<void> {
     await this.call('wait for snapshot completed', () =>
-      waitUntilSnapshotCompleted(
-        {
-          client: this.client,
-          maxWaitTime: maxWaitSeconds,
-          minDelay: 2,
-          maxDelay: 15,
-          ...(signal ? { abortSignal: signal } : {}),
-        },
-        { SnapshotIds: [snapshotId] },
-      ),
+      waitUntilSnapshotCompleted(this.storageWaiter(maxWaitSeconds, signal), { SnapshotIds: [snapshotId] }),
     );
   }
 
