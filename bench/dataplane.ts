@@ -15,10 +15,13 @@
  *   `lanes: 'off'`, as a client behind an SSH tunnel: everything through the controller, CURVE on each hop.
  * ipyparallel: its default security (HMAC-signed, not encrypted); ipyparallelCurve: with CurveZMQ on
  *   every socket (IPP_ENABLE_CURVE=1), the same security as ours.
- * wire (bench/dataplane-wire.ts): one stream between two processes, 4 MiB messages: zeromq PAIR with CURVE
- *   (`curve`), our bulk channel alone (`aesGcm`: the same AES-256-GCM records over TCP ours uses, nothing
- *   else of ours), and plain zeromq with no security (`plain`, for reference). ratioVsWire divides by the
- *   faster of curve and aesGcm.
+ * wire (bench/dataplane-wire.ts): bare streams from this process to one peer process per engine, in the
+ *   shape of each operation (push to every peer at once, pull from every peer at once, a share each for
+ *   scatter and gather), 4 MiB messages: zeromq PAIR with CURVE (`curve`), our bulk channel alone
+ *   (`aesGcm`: the same AES-256-GCM records over TCP ours uses, nothing else of ours), and plain zeromq with
+ *   no security (`plain`, for reference). ratioVsWire divides ours by the faster of curve and aesGcm in the
+ *   same cell; wireVsIpyparallel divides that secure wire by ipyparallel: what any transfer with ours'
+ *   security could reach here, against the peer (where it is under 2, so is every implementation's).
  * limits: what one core does, in CPU time: AES-256-GCM encrypt/decrypt (node:crypto), a copy into fresh
  *   memory (page faults: each received array lands in fresh memory) and into warm memory; and the floor
  *   they set: CPU per encrypted byte moved (encrypt + decrypt + fresh copy), the MB/s all cores could give.
@@ -28,7 +31,7 @@
  * Peak RSS: VmHWM of the controller and engine processes over the whole run (/proc).
  *
  * `--json` ends with one line {sizes, ours, relay, ipyparallel, ipyparallelCurve, wire, ratioVsIpyparallel,
- * ratioVsIpyparallelCurve, ratioVsWire, cpuNsPerByte, limits, peakRssMB, enginesLost}.
+ * ratioVsIpyparallelCurve, ratioVsWire, wireVsIpyparallel, cpuNsPerByte, limits, peakRssMB, enginesLost}.
  *
  * DATAPLANE_CPU_PROF=dir writes a V8 CPU profile of every child process there.
  */
@@ -39,7 +42,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, generateClusterKeys } from '../src/engines/index.js';
-import { cpuNs, firstJsonLine, limits, spawnTs, wire, wirePeer } from './dataplane-wire.js';
+import { cpuNs, firstJsonLine, limits, OPS, spawnTs, wire, wirePeer, type Op } from './dataplane-wire.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,8 +57,6 @@ const { values } = parseArgs({
 });
 
 const MB = 1e6;
-const OPS = ['push', 'pull', 'scatter', 'gather'] as const;
-type Op = (typeof OPS)[number];
 type Rates = Record<Op, (number | null)[]>;
 
 // ---------------------------------------------------------------- the wire peer (a child process)
@@ -263,11 +264,11 @@ async function ipyparallel(python: string, curve: boolean): Promise<Rates | null
 
 // ---------------------------------------------------------------- run
 
-function ratios(a: Rates, b: Rates | null, by?: (i: number) => number | null): { min: number; median: number } | null {
+function ratios(a: Rates, b: Rates | null): { min: number; median: number } | null {
   const list: number[] = [];
   for (const op of OPS) {
     a[op].forEach((x, i) => {
-      const y = by ? by(i) : (b?.[op][i] ?? null);
+      const y = b?.[op][i] ?? null;
       if (x !== null && y !== null && y > 0) list.push(x / y);
     });
   }
@@ -292,13 +293,18 @@ log(
     `≤ ${((machine.cores * 1000) / floorNs).toFixed(0)} MB/s on ${machine.cores} cores; an unencrypted one ` +
     `${(1000 / machine.copyFresh).toFixed(2)} ns (≤ ${(machine.cores * machine.copyFresh).toFixed(0)} MB/s)`,
 );
-const wireRates = await wire(sizes, repsFor);
+const wireRates = await wire(sizes, repsFor, ENGINES);
 for (const [i, m] of sizesMiB.entries()) {
+  const line = (mode: keyof typeof wireRates): string => OPS.map((op) => wireRates[mode][op][i]!.toFixed(0)).join(' / ');
   log(
-    `wire ${String(m).padStart(4)} MiB: CURVE ${wireRates.curve[i]!.toFixed(0)} / AES-256-GCM ${wireRates.aesGcm[i]!.toFixed(0)}` +
-      ` / plain ${wireRates.plain[i]!.toFixed(0)} MB/s`,
+    `wire ${String(m).padStart(4)} MiB (push / pull / scatter / gather, ${ENGINES} streams): CURVE ${line('curve')}` +
+      ` · AES-256-GCM ${line('aesGcm')} · plain ${line('plain')} MB/s`,
   );
 }
+/** The faster secure wire (CURVE or our bulk channel alone), cell by cell. */
+const secureWire = Object.fromEntries(
+  OPS.map((op) => [op, wireRates.curve[op].map((c, i) => Math.max(c, wireRates.aesGcm[op][i]!))]),
+) as Rates;
 const o = await ours();
 const python = values['no-ipyparallel'] ? undefined : ensurePython();
 if (!python && !values['no-ipyparallel']) log('ipyparallel: no Python peer (bench/python/setup.sh failed); skipped');
@@ -312,15 +318,31 @@ log('');
 log(
   'MB/s by size and operation: ours (× ipyparallel, × ipyparallel+CURVE, × wire) · relay · ipyparallel · ipyparallel+CURVE',
 );
-const bestWire = (i: number): number | null => Math.max(wireRates.curve[i] ?? 0, wireRates.aesGcm[i] ?? 0) || null;
 for (const [i, m] of sizesMiB.entries()) {
   for (const op of OPS) {
     const x = o.ours[op][i];
     log(
-      `${String(m).padStart(4)} MiB ${op.padEnd(7)} ours ${fmt(x)}${rel(x, ipp?.[op][i])}${rel(x, ippCurve?.[op][i])}${rel(x, bestWire(i))}` +
+      `${String(m).padStart(4)} MiB ${op.padEnd(7)} ours ${fmt(x)}${rel(x, ipp?.[op][i])}${rel(x, ippCurve?.[op][i])}${rel(x, secureWire[op][i])}` +
         ` · relay ${fmt(o.relay?.[op][i])} · ipyparallel ${fmt(ipp?.[op][i])} · +CURVE ${fmt(ippCurve?.[op][i])}`,
     );
   }
+}
+const mm = (r: { min: number; median: number } | null): string => (r ? `min ${r.min}, median ${r.median}` : '—');
+log(
+  `ours over ipyparallel ${mm(ratios(o.ours, ipp))}; over ipyparallel+CURVE ${mm(ratios(o.ours, ippCurve))}; ` +
+    `over the secure wire ${mm(ratios(o.ours, secureWire))}`,
+);
+if (ipp) {
+  const out = OPS.flatMap((op) =>
+    sizesMiB.flatMap((m, i) => {
+      const need = 2 * (ipp[op][i] ?? 0);
+      return need > secureWire[op][i]! ? [`${m} MiB ${op} (needs ${need.toFixed(0)}, wire ${secureWire[op][i]!.toFixed(0)})`] : [];
+    }),
+  );
+  log(
+    `the secure wire over ipyparallel ${mm(ratios(secureWire, ipp))}: 2× ipyparallel is above the bare secure wire in ` +
+      `${out.length} of ${OPS.length * sizes.length} cells${out.length ? `: ${out.join(', ')}` : ''}`,
+  );
 }
 log('');
 log(
@@ -350,13 +372,14 @@ if (values.json) {
       ipyparallel: roundRates(ipp),
       ipyparallelCurve: roundRates(ippCurve),
       wire: {
-        curve: wireRates.curve.map((x) => round(x)),
-        aesGcm: wireRates.aesGcm.map((x) => round(x)),
-        plain: wireRates.plain.map((x) => round(x)),
+        curve: roundRates(wireRates.curve),
+        aesGcm: roundRates(wireRates.aesGcm),
+        plain: roundRates(wireRates.plain),
       },
       ratioVsIpyparallel: ratios(o.ours, ipp),
       ratioVsIpyparallelCurve: ratios(o.ours, ippCurve),
-      ratioVsWire: ratios(o.ours, null, bestWire),
+      ratioVsWire: ratios(o.ours, secureWire),
+      wireVsIpyparallel: ratios(secureWire, ipp),
       cpuNsPerByte: Object.fromEntries(OPS.map((op) => [op, o.cpuNsPerByte[op].map((x) => round(x, 2))])),
       limits: {
         ...Object.fromEntries(Object.entries(machine).map(([k, v]) => [k, round(v, 0)])),
