@@ -3,6 +3,7 @@ import type { DecipherGCM } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { JobError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
+import { adoptWithReader, reusedReader } from './bulk-reader.js';
 import type { Frames } from './sockets.js';
 
 /**
@@ -29,8 +30,9 @@ import type { Frames } from './sockets.js';
  * Speed: 256 KiB records are where Node's AES-256-GCM (one createCipheriv + update per record, each
  * update allocating its output) runs fastest here: larger records cost more in fresh output pages,
  * smaller ones in per-call overhead. Each record goes to the socket as one writev (cork) of its
- * length, ciphertext and tag; the receiver decrypts each socket read straight into the message's
- * one slab (a copy out of the decipher's output, no concatenation).
+ * length, ciphertext and tag; both sides read the socket into one reused buffer (bulk-reader.ts) and
+ * decrypt each read straight into the message's one slab (a copy out of the decipher's output, no
+ * concatenation).
  */
 
 /** The largest data record's plaintext. */
@@ -43,8 +45,6 @@ const MAX_FRAMES = (HEAD_MAX - 4) / 8;
 const MAX_MESSAGE = 2 ** 40;
 /** Ciphertext a sender lets the socket buffer before it waits for it to drain. */
 const SEND_BUFFER = 4 << 20;
-/** The client side's reused socket read buffer. */
-const READ_BUFFER = 1 << 20;
 /** Plaintext a sender seals between turns of the event loop (about a millisecond of cipher). */
 const YIELD_BYTES = 1 << 20;
 const TAG = 16;
@@ -98,6 +98,8 @@ export interface BulkStats {
  */
 export class BulkChannel {
   readonly stats: BulkStats = { recordsIn: 0, recordsOut: 0 };
+  /** Its socket reads into one reused buffer (no allocation per read), as both sides' do where Node allows. */
+  readsReused = false;
   private sendCounter = 0;
   /** Plaintext bytes sealed since the sender last let the event loop turn. */
   private sinceYield = 0;
@@ -127,7 +129,6 @@ export class BulkChannel {
     initial?: Buffer,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.ingest(chunk));
     socket.on('drain', () => this.drainWait?.());
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.fail());
@@ -216,7 +217,10 @@ export class BulkChannel {
 
   // ------------------------------------------------------------ receiving
 
-  /** Takes bytes read from the socket (its own 'data' events, or a reader that owns the buffer). */
+  /**
+   * Takes bytes read from the socket (see reusedReader): consumed before it returns (copied or
+   * deciphered out), so the caller may reuse `chunk`'s memory at once.
+   */
   ingest(chunk: Buffer): void {
     let pos = 0;
     try {
@@ -343,7 +347,8 @@ export class BulkServer {
     private readonly onChannel: (route: Buffer, channel: BulkChannel) => (frames: Buffer[]) => void,
     private readonly onChannelClosed: (route: Buffer) => void,
   ) {
-    this.server = createServer((socket) => this.accept(socket));
+    // paused: an accepted connection reads nothing until adoptWithReader has given it its reused buffer
+    this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
   async listen(host: string): Promise<string> {
@@ -370,7 +375,10 @@ export class BulkServer {
     return { s: sid.toString('hex'), r: er.text, ep: this.endpoint };
   }
 
-  private accept(socket: Socket): void {
+  private accept(accepted: Socket): void {
+    // Reads land in one reused buffer, as the client's do (see reusedReader); the preamble first.
+    const reader = reusedReader();
+    const socket = adoptWithReader(accepted, reader);
     let got = Buffer.alloc(0);
     const timer = setTimeout(() => refuse(), 10_000);
     timer.unref();
@@ -380,15 +388,17 @@ export class BulkServer {
       socket.destroy();
     };
     socket.on('error', () => {});
-    const onData = (chunk: Buffer): void => {
+    reader.sink((chunk) => {
       got = Buffer.concat([got, chunk]);
       if (got.length < PREAMBLE) return;
-      socket.off('data', onData);
       clearTimeout(timer);
       const magic = got.subarray(0, MAGIC.length);
       const sid = got.subarray(MAGIC.length, PREAMBLE).toString('hex');
       const session = this.sessions.get(sid);
-      if (!timingSafeEqual(magic, MAGIC) || !session) return refuse();
+      if (!timingSafeEqual(magic, MAGIC) || !session) {
+        reader.sink(() => {});
+        return refuse();
+      }
       this.sessions.delete(sid); // one connection per session
       const route = Buffer.from(`bulk:${sid}`, 'latin1');
       const box: { handler?: (frames: Buffer[]) => void } = {};
@@ -406,12 +416,13 @@ export class BulkServer {
           this.onChannelClosed(route);
         },
       );
+      channel.readsReused = reader.reused;
       this.open.add(channel);
       box.handler = this.onChannel(route, channel);
+      reader.sink((chunk) => channel.ingest(chunk));
       const rest = got.subarray(PREAMBLE);
-      if (rest.length > 0) socket.emit('data', rest);
-    };
-    socket.on('data', onData);
+      if (rest.length > 0) channel.ingest(rest);
+    });
   }
 
   async close(): Promise<void> {
@@ -435,28 +446,17 @@ export async function connectBulk(
   const sid = Buffer.from(session.s, 'hex');
   const keys = bulkKeys('client', sid, clientRandom, Buffer.from(session.r, 'base64'));
   const host = m[1]!.replace(/^\[|\]$/g, '');
-  // Reads land in one reused buffer (the channel consumes each read before the next): no allocation per
-  // read, and reads as large as the socket has ready, so fewer and larger decipher calls (a client's
-  // receive CPU per byte fell by about a quarter here; the engine's accepted sockets cannot take onread).
-  const sink: { channel?: BulkChannel } = {};
-  const early: Buffer[] = [];
-  const onread = {
-    buffer: Buffer.allocUnsafe(READ_BUFFER),
-    callback: (n: number, buf: Uint8Array): boolean => {
-      const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
-      if (sink.channel) sink.channel.ingest(chunk);
-      else early.push(Buffer.from(chunk)); // before the channel exists (the engine speaks only when asked)
-      return true;
-    },
-  };
+  const reader = reusedReader();
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = createConnection({ host, port: Number(m[2]), onread }, () => {
+    const s = createConnection({ host, port: Number(m[2]), onread: reader.onread }, () => {
       s.off('error', reject);
       resolve(s);
     });
     s.once('error', reject);
   });
   socket.write(Buffer.concat([MAGIC, sid]));
-  sink.channel = new BulkChannel(socket, keys, onMessage, onClose, early.length ? Buffer.concat(early) : undefined);
-  return sink.channel;
+  const channel = new BulkChannel(socket, keys, onMessage, onClose);
+  channel.readsReused = reader.reused = true;
+  reader.sink((chunk) => channel.ingest(chunk));
+  return channel;
 }

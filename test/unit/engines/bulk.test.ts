@@ -70,6 +70,37 @@ describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
     expect(replies[1]!.map(String)).toEqual(['echo', 'second']);
   });
 
+  it('both sides read into one reused buffer: the engine adopts its accepted connection with onread', async () => {
+    const channels: BulkChannel[] = [];
+    const received: Buffer[][] = [];
+    const server = new BulkServer(
+      (_route, channel) => {
+        channels.push(channel);
+        return (frames) => {
+          received.push(frames);
+          channel.send(['ok']);
+        };
+      },
+      () => {},
+    );
+    const endpoint = await server.listen('127.0.0.1');
+    cleanup.push(() => server.close());
+    const cr = bulkRandom();
+    const replies: Buffer[][] = [];
+    const client = await connectBulk(endpoint, server.offer(cr.text), cr.bytes, (f) => replies.push(f), () => {});
+    cleanup.push(() => client.close());
+    const big = new Uint8Array(5 << 20).map((_, i) => i % 251);
+    client.send(['x', big]);
+    await waitFor(() => replies.length === 1, 20_000, 'the reply');
+    expect(channels).toHaveLength(1);
+    expect(channels[0]!.readsReused).toBe(true);
+    expect(client.readsReused).toBe(true);
+    expect(Buffer.compare(received[0]![1]!, Buffer.from(big))).toBe(0);
+    // the adopted connection still closes cleanly, and the server with it
+    client.close();
+    await waitFor(() => channels[0]!.isClosed, 10_000, 'the engine side to see the close');
+  });
+
   it('carries a message of many frames (a head record larger than a data record)', async () => {
     const { channel, replies } = await pair();
     const frames = Array.from({ length: 40_000 }, (_, i) => String(i % 10));
