@@ -87,7 +87,13 @@ describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
     cleanup.push(() => server.close());
     const cr = bulkRandom();
     const replies: Buffer[][] = [];
-    const client = await connectBulk(endpoint, server.offer(cr.text), cr.bytes, (f) => replies.push(f), () => {});
+    const client = await connectBulk(
+      endpoint,
+      server.offer(cr.text),
+      cr.bytes,
+      (f) => replies.push(f),
+      () => {},
+    );
     cleanup.push(() => client.close());
     const big = new Uint8Array(5 << 20).map((_, i) => i % 251);
     client.send(['x', big]);
