@@ -172,7 +172,11 @@ async function zmqLink(mode: 'curve' | 'plain', context: zmq.Context, peers: Chi
   });
   sock.connect(ep);
   const next = async (): Promise<Buffer> => (await sock.receive())[0]!;
-  return link((frame) => sock.send(frame), next, () => sock.close());
+  return link(
+    (frame) => sock.send(frame),
+    next,
+    () => sock.close(),
+  );
 }
 
 async function aesLink(peers: ChildProcess[]): Promise<Link> {
@@ -189,7 +193,11 @@ async function aesLink(peers: ChildProcess[]): Promise<Link> {
     (frames) => inbox.push(frames.length === 1 ? frames[0]! : Buffer.concat(frames)),
     () => {},
   );
-  return link((frame) => channel.send([frame]), () => inbox.next(), () => channel.close());
+  return link(
+    (frame) => channel.send([frame]),
+    () => inbox.next(),
+    () => channel.close(),
+  );
 }
 
 /**

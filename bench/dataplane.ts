@@ -295,7 +295,8 @@ log(
 );
 const wireRates = await wire(sizes, repsFor, ENGINES);
 for (const [i, m] of sizesMiB.entries()) {
-  const line = (mode: keyof typeof wireRates): string => OPS.map((op) => wireRates[mode][op][i]!.toFixed(0)).join(' / ');
+  const line = (mode: keyof typeof wireRates): string =>
+    OPS.map((op) => wireRates[mode][op][i]!.toFixed(0)).join(' / ');
   log(
     `wire ${String(m).padStart(4)} MiB (push / pull / scatter / gather, ${ENGINES} streams): CURVE ${line('curve')}` +
       ` · AES-256-GCM ${line('aesGcm')} · plain ${line('plain')} MB/s`,
@@ -336,7 +337,9 @@ if (ipp) {
   const out = OPS.flatMap((op) =>
     sizesMiB.flatMap((m, i) => {
       const need = 2 * (ipp[op][i] ?? 0);
-      return need > secureWire[op][i]! ? [`${m} MiB ${op} (needs ${need.toFixed(0)}, wire ${secureWire[op][i]!.toFixed(0)})`] : [];
+      return need > secureWire[op][i]!
+        ? [`${m} MiB ${op} (needs ${need.toFixed(0)}, wire ${secureWire[op][i]!.toFixed(0)})`]
+        : [];
     }),
   );
   log(

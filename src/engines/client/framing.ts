@@ -35,6 +35,11 @@ export interface Submission {
   timeLimitMs?: number;
   /** Its result may be large (pull, gather): a direct task takes the bulk lane when it can. */
   bulk?: true;
+  /**
+   * Where its result's binary frames may be received (a gather's part, in the final array): exactly
+   * their bytes, consecutive. Used when the result comes by the bulk lane and its frames fit exactly.
+   */
+  into?: Uint8Array;
 }
 
 /** Called exactly once with a task's outcome. */

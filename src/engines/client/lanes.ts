@@ -273,6 +273,7 @@ export class LaneRouter {
       link.random.bytes,
       (frames) => this.onBulkMessage(frames),
       (error) => this.bulkClosed(lane, error),
+      (first, lens) => this.placeResult(first, lens),
     ).then(
       (channel) => {
         if (link.state !== 'opening' || this.host.closed()) {
@@ -291,6 +292,38 @@ export class LaneRouter {
       },
       () => this.bulkFailed(lane),
     );
+  }
+
+  /**
+   * Where a bulk message's frames after its header go (BulkChannel's Placement): the result of a task
+   * sent with `into` (a gather's part), alone in its message, whose last frames are exactly `into`'s
+   * bytes, is received there; anything else in fresh memory.
+   */
+  private placeResult(first: Buffer, lens: readonly number[]): Buffer[] | undefined {
+    let wanted = false;
+    for (const t of this.tasks.values()) if (t.sub.into && t.bulk) wanted = true;
+    if (!wanted) return undefined;
+    let item: { i?: unknown; n?: unknown; ok?: unknown } | undefined;
+    try {
+      const head = JSON.parse(first.toString()) as { t?: unknown; r?: unknown };
+      if (head.t === 'res' && Array.isArray(head.r) && head.r.length === 1) item = head.r[0] as typeof item;
+    } catch {
+      return undefined;
+    }
+    const into = typeof item?.i === 'number' ? this.tasks.get(item.i)?.sub.into : undefined;
+    if (!into || item!.ok !== true || item!.n !== lens.length) return undefined;
+    // the value's body (if not inline) comes first, its bytes last
+    let start = lens.length;
+    let bytes = 0;
+    while (start > 0 && bytes < into.byteLength) bytes += lens[--start]!;
+    if (bytes !== into.byteLength) return undefined;
+    const out: Buffer[] = lens.slice(0, start).map((n) => Buffer.allocUnsafe(n));
+    let at = into.byteOffset;
+    for (const n of lens.slice(start)) {
+      out.push(Buffer.from(into.buffer, at, n));
+      at += n;
+    }
+    return out;
   }
 
   private onBulkMessage(frames: Buffer[]): void {

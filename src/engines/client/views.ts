@@ -6,6 +6,7 @@ import { AsyncMapResult, AsyncResult } from './async-result.js';
 import type { PartOutcome, TaskMetadata } from './async-result.js';
 import type { Submission, Submitter, TaskFunction } from './framing.js';
 import { taskFrames } from './framing.js';
+import { gather } from './gather.js';
 
 export interface LoadBalancedOptions {
   /** Scheme for this view's tasks (default: the controller's). */
@@ -353,14 +354,12 @@ export class DirectView {
     );
   }
 
-  /** Pulls `name` from every target and concatenates the parts (typed arrays stay typed). */
+  /**
+   * Pulls `name` from every target and concatenates the parts (typed arrays stay typed); large typed
+   * parts are received straight into the final array (see gather.ts).
+   */
   gather(name: string): AsyncResult<unknown> {
-    const frames = taskFrames(TaskKind.pull, undefined, [[name]]);
-    return this.each(
-      () => frames,
-      (v) => concat((v as unknown[][]).map((values) => values[0])),
-      true,
-    );
+    return gather(this.client, this.targets, name, { direct: true, ...this.limit });
   }
 }
 
@@ -377,27 +376,4 @@ function part(
     return (data as unknown as { subarray(s: number, e: number): unknown }).subarray(s, e);
   }
   return data.slice(s, e);
-}
-
-function concat(parts: unknown[]): unknown {
-  if (parts.length > 0 && parts.every((p) => ArrayBuffer.isView(p) && !(p instanceof DataView))) {
-    const tag = Object.prototype.toString.call(parts[0]);
-    if (parts.every((p) => Object.prototype.toString.call(p) === tag)) {
-      if (parts.length === 1) return parts[0]; // one engine's part is the whole: no copy
-      const views = parts as unknown as (ArrayLike<number> & {
-        length: number;
-        constructor: new (n: number) => unknown;
-      })[];
-      const total = views.reduce((s, p) => s + p.length, 0);
-      const out = new views[0]!.constructor(total) as { set(a: ArrayLike<number>, offset: number): void };
-      let offset = 0;
-      for (const p of views) {
-        out.set(p, offset);
-        offset += p.length;
-      }
-      return out;
-    }
-  }
-  if (parts.every((p) => Array.isArray(p))) return (parts as unknown[][]).flat();
-  return parts;
 }

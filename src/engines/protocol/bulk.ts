@@ -24,15 +24,17 @@ import type { Frames } from './sockets.js';
  * dropped or altered record fails authentication and ends the connection. Nonces never repeat under
  * a key: keys are per session and direction, counters never wrap (2^53 records).
  * A message is one head record (`u32 frame count`, then each frame's length as a f64, at most
- * HEAD_MAX bytes) followed by each frame's bytes in records of at most RECORD_MAX bytes. Plaintext
- * reaches the caller only after every record of the message has authenticated.
+ * HEAD_MAX bytes) followed by each frame's bytes in records of at most RECORD_MAX bytes. A message
+ * reaches the caller only after every record of it has authenticated (a receiver that places frames
+ * in its own memory, Placement, hands that memory to no one before then).
  *
  * Speed: 256 KiB records are where Node's AES-256-GCM (one createCipheriv + update per record, each
  * update allocating its output) runs fastest here: larger records cost more in fresh output pages,
  * smaller ones in per-call overhead. Each record goes to the socket as one writev (cork) of its
  * length, ciphertext and tag; both sides read the socket into one reused buffer (bulk-reader.ts) and
- * decrypt each read straight into the message's one slab (a copy out of the decipher's output, no
- * concatenation).
+ * decrypt each read straight into where the frame goes (a copy out of the decipher's output, no
+ * concatenation): one allocation for the frames after the header, or memory the receiver placed
+ * them in (a gather's final array).
  */
 
 /** The largest data record's plaintext. */
@@ -85,6 +87,15 @@ function nonce(counter: number, n: Buffer = Buffer.alloc(12)): Buffer {
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
+/**
+ * Where a received message's frames after the first go: given the first frame (complete and
+ * authenticated) and the lengths of the others, buffers of exactly those lengths, or undefined for
+ * fresh memory. The bytes land there record by record, before the whole message has authenticated:
+ * the placer hands them to no one until the message is delivered (a message that fails closes the
+ * channel and is never delivered).
+ */
+export type Placement = (first: Buffer, lens: readonly number[]) => Buffer[] | undefined;
+
 /** Counts of what a channel refused, for tests. */
 export interface BulkStats {
   recordsIn: number;
@@ -126,13 +137,12 @@ export class BulkChannel {
     private readonly keys: BulkKeys,
     private readonly onMessage: (frames: Buffer[]) => void,
     private readonly onClose: (error?: Error) => void,
-    initial?: Buffer,
+    private readonly place?: Placement,
   ) {
     socket.setNoDelay(true);
     socket.on('drain', () => this.drainWait?.());
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.fail());
-    if (initial && initial.length > 0) this.ingest(initial);
   }
 
   /** Messages queued and not yet handed to the socket. */
@@ -304,16 +314,33 @@ export class BulkChannel {
       total += align8(n);
     }
     if (total > MAX_MESSAGE) throw protocolError(`a message of ${total} bytes`);
-    // One allocation for the whole message, each frame 8-aligned in it, so that a typed array spread
-    // over consecutive frames decodes as one view without another copy.
-    const slab = Buffer.allocUnsafeSlow(Math.max(total, 1));
-    const frames: Buffer[] = [];
+    // The first frame (a header) alone; the others once it is in (see layOut).
+    this.msg = { lens, frames: count > 0 ? [Buffer.allocUnsafe(lens[0]!)] : [], index: 0, offset: 0 };
+  }
+
+  /**
+   * Memory for the frames after the first: where `place` says (it has read the first), else one
+   * allocation for them all, each frame 8-aligned in it, so that a typed array spread over consecutive
+   * frames decodes as one view without another copy.
+   */
+  private layOut(m: NonNullable<BulkChannel['msg']>): void {
+    const lens = m.lens.slice(1);
+    const placed = this.place?.(m.frames[0]!, lens);
+    if (placed && placed.length === lens.length && placed.every((b, i) => b.byteLength === lens[i])) {
+      m.frames.push(...placed);
+      return;
+    }
+    const slab = Buffer.allocUnsafeSlow(
+      Math.max(
+        1,
+        lens.reduce((s, n) => s + align8(n), 0),
+      ),
+    );
     let at = 0;
     for (const n of lens) {
-      frames.push(Buffer.from(slab.buffer, slab.byteOffset + at, n));
+      m.frames.push(Buffer.from(slab.buffer, slab.byteOffset + at, n));
       at += align8(n);
     }
-    this.msg = { lens, frames, index: 0, offset: 0 };
   }
 
   /** Skips finished (and empty) frames; delivers the message when every frame is in. */
@@ -323,6 +350,7 @@ export class BulkChannel {
     while (m.index < m.lens.length && m.offset >= m.lens[m.index]!) {
       m.index++;
       m.offset = 0;
+      if (m.index === 1 && m.lens.length > 1) this.layOut(m);
     }
     if (m.index < m.lens.length) return;
     this.msg = undefined;
@@ -440,6 +468,7 @@ export async function connectBulk(
   clientRandom: Buffer,
   onMessage: (frames: Buffer[]) => void,
   onClose: (error?: Error) => void,
+  place?: Placement,
 ): Promise<BulkChannel> {
   const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(endpoint);
   if (!m) throw new JobError('BulkHandshake', `bad bulk endpoint ${JSON.stringify(endpoint)}`);
@@ -455,7 +484,7 @@ export async function connectBulk(
     s.once('error', reject);
   });
   socket.write(Buffer.concat([MAGIC, sid]));
-  const channel = new BulkChannel(socket, keys, onMessage, onClose);
+  const channel = new BulkChannel(socket, keys, onMessage, onClose, place);
   channel.readsReused = reader.reused = true;
   reader.sink((chunk) => channel.ingest(chunk));
   return channel;

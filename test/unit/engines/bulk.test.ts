@@ -8,7 +8,9 @@ import {
   connectBulk,
   RECORD_MAX,
   type BulkChannel,
+  type Placement,
 } from '../../../src/engines/protocol/bulk.js';
+import { LaneRouter } from '../../../src/engines/client/lanes.js';
 import { decodeLaneToClient, encodeClientToLane, type LaneToClient } from '../../../src/engines/protocol/wire.js';
 import { redact } from '../../../src/secrets.js';
 import * as zmq from 'zeromq';
@@ -17,7 +19,7 @@ import { inProcessCluster, tcpRelay, waitFor } from './helpers.js';
 const cleanup = useCleanup();
 
 /** An engine-side bulk server that echoes each message's frame sizes, and a client channel to it. */
-async function pair(options: { via?: (endpoint: string) => Promise<string> } = {}) {
+async function pair(options: { via?: (endpoint: string) => Promise<string>; place?: Placement } = {}) {
   const received: Buffer[][] = [];
   const closed: { error?: Error }[] = [];
   const server = new BulkServer(
@@ -39,6 +41,7 @@ async function pair(options: { via?: (endpoint: string) => Promise<string> } = {
     cr.bytes,
     (frames) => replies.push(frames),
     (error) => closed.push(error ? { error } : {}),
+    options.place,
   );
   cleanup.push(() => channel.close());
   return { server, channel, received, replies, closed, offer, cr };
@@ -55,6 +58,25 @@ async function proxy(target: string, rewrite: (chunk: Buffer, seen: number) => B
     for (const c of Array.isArray(out) ? out : [out]) up.write(c);
   });
   return { endpoint: relay.endpoint, upstream, inject: (bytes: Buffer) => relay.lastUpstream()?.write(bytes) };
+}
+
+/** A relay that flips one byte at offset `at` of the engine → client stream. */
+function flipDownstream(at: number) {
+  let flipped = false;
+  let seen = 0;
+  const via = async (endpoint: string): Promise<string> =>
+    (
+      await tcpRelay(cleanup, endpoint, undefined, (chunk, down) => {
+        const here = at - seen;
+        seen += chunk.length;
+        if (flipped || here < 0 || here >= chunk.length) return void down.write(chunk);
+        flipped = true;
+        const copy = Buffer.from(chunk);
+        copy[here]! ^= 0x01;
+        down.write(copy);
+      })
+    ).endpoint;
+  return { via, flipped: () => flipped };
 }
 
 describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
@@ -198,26 +220,52 @@ describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
   });
 
   it('the client rejects a tampered record from the engine: its channel closes and the reply is never delivered', async () => {
-    let flipped = false;
-    let seen = 0;
-    const { channel, replies, closed } = await pair({
-      via: async (endpoint) =>
-        (
-          await tcpRelay(cleanup, endpoint, undefined, (chunk, down) => {
-            // flip one ciphertext byte well inside the reply's first data record (past its head record)
-            const at = 5000 - seen;
-            seen += chunk.length;
-            if (flipped || at < 0 || at >= chunk.length) return void down.write(chunk);
-            flipped = true;
-            const copy = Buffer.from(chunk);
-            copy[at]! ^= 0x01;
-            down.write(copy);
-          })
-        ).endpoint,
-    });
+    // flip one ciphertext byte well inside the reply's first data record (past its head record)
+    const tamper = flipDownstream(5000);
+    const { channel, replies, closed } = await pair({ via: tamper.via });
     channel.send(['x', new Uint8Array(1 << 20)]);
     await waitFor(() => closed.length === 1, 10_000, 'the client channel to close');
-    expect(flipped).toBe(true);
+    expect(tamper.flipped()).toBe(true);
+    expect(replies).toEqual([]);
+    expect(closed[0]!.error?.message).toMatch(/failed authentication/);
+  });
+
+  it("a receiver's Placement gets the frames after the header in its own memory; others in fresh memory", async () => {
+    const into = new Uint8Array(3 << 20);
+    const asked: number[][] = [];
+    const { channel, replies } = await pair({
+      place: (first, lens) => {
+        asked.push([...lens]);
+        // the echo of the first message: 'echo', 'head', then the payload
+        return String(first) === 'echo' && lens[1] === into.byteLength
+          ? [Buffer.alloc(lens[0]!), Buffer.from(into.buffer, into.byteOffset, into.byteLength)]
+          : undefined;
+      },
+    });
+    const payload = new Uint8Array(into.byteLength).map((_, i) => i % 253);
+    channel.send(['head', payload]);
+    channel.send(['other', new Uint8Array(1000)]);
+    await waitFor(() => replies.length === 2, 20_000, 'two replies');
+    expect(asked).toEqual([
+      [4, into.byteLength],
+      [5, 1000],
+    ]);
+    expect(replies[0]![2]!.buffer).toBe(into.buffer);
+    expect(Buffer.compare(Buffer.from(into), Buffer.from(payload))).toBe(0);
+    expect(replies[1]![2]!.buffer).not.toBe(into.buffer);
+    expect(String(replies[0]![1])).toBe('head');
+  });
+
+  it('a placed message with a tampered record is never delivered: the channel closes', async () => {
+    const tamper = flipDownstream(600_000); // inside the echoed payload's third record
+    const into = new Uint8Array(1 << 20);
+    const { channel, replies, closed } = await pair({
+      place: (_first, lens) => (lens.length === 1 ? [Buffer.from(into.buffer, 0, lens[0])] : undefined),
+      via: tamper.via,
+    });
+    channel.send([new Uint8Array(1 << 20)]);
+    await waitFor(() => closed.length === 1, 10_000, 'the client channel to close');
+    expect(tamper.flipped()).toBe(true);
     expect(replies).toEqual([]);
     expect(closed[0]!.error?.message).toMatch(/failed authentication/);
   });
@@ -284,6 +332,29 @@ describe('bulk lane in the engine runtime', () => {
     // a small apply after a bulk transfer sees the pushed data (tasks to one engine stay in order)
     await dv.push({ a: new Float64Array(1 << 16).fill(3) });
     expect(await dv.apply(() => (globalThis as unknown as { a: Float64Array }).a[5])).toEqual([3, 3]);
+  });
+
+  it("gather receives each engine's large part straight into the final array (bulk Placement)", async () => {
+    const { client } = await inProcessCluster(cleanup, 2);
+    const dv = client.directView();
+    const a = new Float64Array(5 << 17).map((_, i) => i * 3 + 0.5); // 5 MiB: 2.5 MiB a part
+    await dv.scatter('s', a);
+    const place = vi.spyOn(LaneRouter.prototype as unknown as { placeResult: Placement }, 'placeResult');
+    try {
+      const gathered = (await dv.gather('s')) as Float64Array;
+      expect(gathered.length).toBe(a.length);
+      expect(gathered.every((x, i) => x === a[i])).toBe(true);
+      // both parts' bytes were placed, in one buffer, and the result is that buffer whole
+      const placed = place.mock.results.map((r) => r.value as Buffer[] | undefined).filter((r) => r !== undefined);
+      expect(placed).toHaveLength(2);
+      const buffers = new Set(
+        placed.flatMap((frames) => frames.filter((f) => f.byteLength > 4096).map((f) => f.buffer)),
+      );
+      expect([...buffers]).toEqual([gathered.buffer]);
+      expect(gathered.byteLength).toBe(gathered.buffer.byteLength);
+    } finally {
+      place.mockRestore();
+    }
   });
 
   it('with lanes off, the same transfers go through the controller (CURVE), intact', async () => {
