@@ -30,7 +30,13 @@ export class ControllerConnection {
     keys: PeerKeys,
     private readonly onMessage: (message: ControllerToClient) => void,
   ) {
-    this.sock = new zmq.Dealer({ ...curveClient(keys), linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    this.sock = new zmq.Dealer({
+      ...curveClient(keys),
+      linger: 0,
+      sendHighWaterMark: 0,
+      receiveHighWaterMark: 0,
+      sendTimeout: 0,
+    });
     this.out = new Outbox(this.sock);
     this.pingSock = new zmq.Dealer({ ...curveClient(keys), linger: 0, sendTimeout: 0 });
     this.sock.events.on('handshake:error:auth', (e) => {

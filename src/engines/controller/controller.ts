@@ -101,7 +101,7 @@ export class Controller implements ControllerHandle {
     this.clientKeys = keys.clientPublicKeys;
     this.pong = encodeControllerToClient({ kind: 'pong', epoch: this.epoch });
     this.zap = new ZapHandler(this.context, { client: keys.clientPublicKeys, engine: keys.enginePublicKeys });
-    const common = { context: this.context, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 };
+    const common = { context: this.context, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 };
     this.clientSock = new zmq.Router({ ...common, ...curveServer(keys.server.secretKey, 'client'), mandatory: true });
     this.engineSock = new zmq.Router({
       ...common,

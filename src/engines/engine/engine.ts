@@ -88,6 +88,7 @@ export class Engine implements EngineHandle {
       linger: 0,
       sendHighWaterMark: 0,
       receiveHighWaterMark: 0,
+      sendTimeout: 0,
     });
     this.out = new Outbox(this.sock);
     if (options.interruptible && (options.heart ?? 'thread') === 'thread') {

@@ -100,28 +100,41 @@ export function curveClient(keys: { serverPublicKey: string; publicKey: string; 
   return { curveServerKey: keys.serverPublicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey };
 }
 
-type Sendable = { send(message: Frames): Promise<void>; readonly closed: boolean };
+type Sendable = { send(message: Frames): Promise<void>; readonly closed: boolean; readonly sendTimeout?: number };
 
 /**
  * A FIFO in front of a socket's send(): zeromq.js allows one send in flight per socket, so concurrent
  * senders queue here. The first message goes straight to the socket (no added latency). A failed
  * send (a ROUTER peer that is gone) is reported to `onError` and the queue continues.
+ *
+ * A socket with `sendTimeout: 0` never has a send in flight: zeromq.js hands each message to libzmq
+ * before send() returns (and rejects at once if it cannot), so the Outbox sends to it straight away,
+ * with no queue and no wait for the previous send's promise. Use it with an unlimited send HWM, so
+ * that a message is never refused for a full pipe.
  */
 export class Outbox {
   private queue: Frames[] = [];
   private head = 0;
   private busy = false;
+  /** The socket sends synchronously (sendTimeout 0): no queue. */
+  private readonly direct: boolean;
 
   constructor(
     private readonly socket: Sendable,
     private readonly onError: (error: unknown, frames: Frames) => void = () => {},
-  ) {}
+  ) {
+    this.direct = socket.sendTimeout === 0;
+  }
 
   get pending(): number {
     return this.queue.length - this.head + (this.busy ? 1 : 0);
   }
 
   send(frames: Frames): void {
+    if (this.direct) {
+      this.sendNow(frames);
+      return;
+    }
     if (this.busy) {
       this.queue.push(frames);
       return;
@@ -140,6 +153,18 @@ export class Outbox {
       return;
     }
     p.then(this.next, (error: unknown) => this.failed(error, frames));
+  }
+
+  /** A synchronous socket's send: done when send() returns; only a refusal is left to report. */
+  private sendNow(frames: Frames): void {
+    if (this.socket.closed) return;
+    try {
+      this.socket.send(frames).then(undefined, (error: unknown) => {
+        if (!this.socket.closed) this.onError(error, frames);
+      });
+    } catch (error) {
+      if (!this.socket.closed) this.onError(error, frames);
+    }
   }
 
   private failed(error: unknown, frames: Frames): void {

@@ -43,4 +43,23 @@ describe('Outbox', () => {
     expect(out.pending).toBe(0);
     expect(done.now()).toBeLessThan(10_000); // it returned once the queue emptied, not at the deadline
   });
+
+  it('sends to a synchronous socket (sendTimeout 0) at once, without waiting for the previous send, and reports refusals', async () => {
+    const { socket, sent } = slowSocket();
+    const errors: string[] = [];
+    const sync = Object.assign(socket, { sendTimeout: 0 });
+    let refuse = false;
+    const send = sync.send.bind(sync);
+    sync.send = (frames: Frames): Promise<void> => (refuse ? Promise.reject(new Error('EHOSTUNREACH')) : send(frames));
+    const out = new Outbox(sync, (error) => errors.push((error as Error).message));
+    out.send(['a']);
+    out.send(['b']); // the first send's promise has not settled: a queued Outbox would hold this one back
+    expect(sent).toEqual([['a'], ['b']]);
+    expect(out.pending).toBe(0);
+    refuse = true;
+    out.send(['c']);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(errors).toEqual(['EHOSTUNREACH']);
+  });
 });

@@ -45,6 +45,21 @@ describe('controller, engines, client', () => {
     expect(controller.engines().map((e) => e.id)).toEqual([0, 1]);
   });
 
+  it('the data path sends synchronously: sendTimeout 0 and unlimited send HWM on every socket a task crosses', async () => {
+    const { controller, client, engines } = await cluster(1);
+    type Sock = { sendTimeout: number; sendHighWaterMark: number };
+    const c = controller as unknown as { clientSock: Sock; engineSock: Sock };
+    const socks = [
+      c.clientSock,
+      c.engineSock,
+      (engines[0] as unknown as { sock: Sock }).sock,
+      (client as unknown as { link: { sock: Sock } }).link.sock,
+    ];
+    // the Outbox sends to such a socket at once (no queue, no wait for the previous send's promise)
+    expect(socks.map((s) => [s.sendTimeout, s.sendHighWaterMark])).toEqual(socks.map(() => [0, 0]));
+    expect(await client.loadBalancedView().apply((x: number) => x + 1, 1)).toBe(2);
+  });
+
   it('declares an engine dead after 3 silent beats and tells the client', async () => {
     const { controller, client, engines } = await cluster(2, { heartbeatMs: 100 });
     const victim = engines[1]!;
