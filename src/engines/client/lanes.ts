@@ -391,6 +391,9 @@ export class LaneRouter {
       linger: 0,
       sendHighWaterMark: 0,
       receiveHighWaterMark: 0,
+      // never waits (unlimited HWM; the pipe exists from connect on), so zeromq.js need not ask
+      // ZMQ_EVENTS before each send (a poll() and a getpid())
+      sendTimeout: 0,
     });
     try {
       sock.connect(info.endpoint);

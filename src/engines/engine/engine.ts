@@ -70,6 +70,8 @@ export class Engine implements EngineHandle {
   private laneResults = new Map<Buffer, ResultBatch>();
   private lane?: EngineLane;
   private flushScheduled = false;
+  /** Inside pump's run of queued tasks (it flushes their results when it ends). */
+  private pumping = false;
   private readonly executor = new TaskExecutor('engine');
   private regTimer?: NodeJS.Timeout;
   private mainBeat?: NodeJS.Timeout;
@@ -303,7 +305,12 @@ export class Engine implements EngineHandle {
   private pump(): void {
     if (this.running || this.heartStarting) return;
     this.running = true;
-    this.runQueued();
+    this.pumping = true;
+    try {
+      this.runQueued();
+    } finally {
+      this.pumping = false;
+    }
     // Results go out now, before the read loop waits for the next message (a microtask would run after it).
     this.flush();
   }
@@ -417,7 +424,8 @@ export class Engine implements EngineHandle {
     batch.push(result);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flush);
+      // within pump, which flushes when its run ends; else (an asynchronous task settled) soon
+      if (!this.pumping) queueMicrotask(this.flush);
     }
   }
 

@@ -20,9 +20,25 @@ type AnyFn = (...args: unknown[]) => unknown;
 
 const FN_CACHE_LIMIT = 512;
 
-/** The namespace slot and script through which a guarded task runs under `vm`'s watchdogs. */
+/**
+ * A guarded task runs through this one-line script, so that `vm`'s watchdogs apply to it (see
+ * executeGuarded). It runs in this realm (runInThisContext: no entering the namespace's context per
+ * task), calling a hidden global that runs whatever `guardedNext` holds.
+ */
 const GUARDED_ENTRY = '__starclusterGuardedTask';
 const GUARDED_CALL = new vm.Script(`${GUARDED_ENTRY}()`, { filename: 'guarded-task' });
+/** What the guarded entry runs next: set just before, cleared by the entry (no closure per task). */
+const guardedNext: { executor?: TaskExecutor; taskId: number; body?: TaskBody } = { taskId: -1 };
+function runGuardedNext(): unknown {
+  const { executor, taskId, body } = guardedNext;
+  guardedNext.executor = undefined;
+  guardedNext.body = undefined;
+  return executor && body ? executor.execute(taskId, body) : undefined;
+}
+if (!Object.prototype.hasOwnProperty.call(globalThis, GUARDED_ENTRY)) {
+  // not enumerable, not writable; tasks never see it (they run in the namespace's own realm)
+  Object.defineProperty(globalThis, GUARDED_ENTRY, { value: runGuardedNext });
+}
 
 const INTERRUPTIBLE_OPTIONS = { breakOnSigint: true } as const;
 
@@ -56,9 +72,6 @@ export class TaskExecutor {
   private readonly moduleHashes = new Map<string, string>();
   private moduleDir?: string;
 
-  /** The task the guarded entry runs next (see executeGuarded). */
-  private guarded?: { taskId: number; body: TaskBody };
-
   constructor(private readonly tag: string) {}
 
   /**
@@ -80,23 +93,13 @@ export class TaskExecutor {
    * terminates the run) and `breakOnSigint` (a SIGINT terminates it; see Engine's interrupt).
    */
   private executeGuarded(taskId: number, body: TaskBody, limitMs: number | undefined, interruptible: boolean): unknown {
-    const started = performance.now();
-    const ctx = this.context();
-    if (!Object.prototype.hasOwnProperty.call(ctx, GUARDED_ENTRY)) {
-      // defined once, hidden from the namespace's keys; it runs whatever `guarded` holds
-      Object.defineProperty(ctx, GUARDED_ENTRY, {
-        value: () => {
-          const g = this.guarded!;
-          this.guarded = undefined;
-          return this.execute(g.taskId, g.body);
-        },
-      });
-    }
+    const started = limitMs ? performance.now() : 0;
     let value: unknown;
-    this.guarded = { taskId, body };
+    guardedNext.executor = this;
+    guardedNext.taskId = taskId;
+    guardedNext.body = body;
     try {
-      value = GUARDED_CALL.runInContext(
-        ctx,
+      value = GUARDED_CALL.runInThisContext(
         limitMs ? { timeout: Math.max(1, Math.floor(limitMs)), breakOnSigint: interruptible } : INTERRUPTIBLE_OPTIONS,
       );
     } catch (error) {
@@ -106,7 +109,8 @@ export class TaskExecutor {
       }
       throw error; // ERR_SCRIPT_EXECUTION_INTERRUPTED included: the engine tells whose interrupt it was
     } finally {
-      this.guarded = undefined;
+      guardedNext.executor = undefined;
+      guardedNext.body = undefined;
     }
     if (!isThenable(value) || !limitMs) return value;
     const left = Math.max(1, limitMs - (performance.now() - started));

@@ -10,7 +10,8 @@ import { decodeClientToLane, encodeLaneToClient } from '../protocol/wire.js';
 /** A lane client's message, its route (a CURVE routing id, or `bulk:<session>`), and how to answer it. */
 export type LaneHandler = (route: Buffer, message: ClientToLane, reply: (message: LaneToClientOut) => void) => void;
 
-const isBulkRoute = (route: Buffer): boolean => route.toString('latin1').startsWith('bulk:');
+/** A bulk connection's route (`bulk:<session>`); a CURVE routing id starts with a zero byte. */
+const isBulkRoute = (route: Buffer): boolean => route[0] === 0x62 && route.toString('latin1').startsWith('bulk:');
 
 /**
  * An engine's direct lane (see LaneInfo): a CURVE ROUTER bound with the engine's own key pair, whose
@@ -41,6 +42,9 @@ export class EngineLane {
       sendHighWaterMark: 0,
       receiveHighWaterMark: 0,
       mandatory: true,
+      // a send never waits (unlimited HWM), so zeromq.js need not ask ZMQ_EVENTS first (a poll()
+      // and a getpid() per send); a send to a client that is gone fails at once, as before
+      sendTimeout: 0,
       ...curveServer(keys.secretKey, 'lane'),
     });
     const failed = async (what: string, error: unknown): Promise<never> => {
@@ -93,9 +97,8 @@ export class EngineLane {
   /** Sends results back the way their tasks came: the bulk connection, or the CURVE lane. */
   sendResults(route: Buffer, results: ResultItem<Uint8Array | string>[]): void {
     const message = encodeLaneToClient({ kind: 'results', results });
-    const bulk = this.bulkChannels.get(route.toString('latin1'));
-    if (bulk) bulk.send(message);
-    else if (!isBulkRoute(route)) this.out.send([route, ...message]);
+    if (isBulkRoute(route)) this.bulkChannels.get(route.toString('latin1'))?.send(message);
+    else this.out.send([route, ...message]);
   }
 
   async close(drain: boolean): Promise<void> {

@@ -42,6 +42,22 @@ describe('direct lanes', () => {
     expect(meta.completed).toBeGreaterThanOrEqual(meta.started!);
   });
 
+  it('lane sockets never wait to send: sendTimeout 0 on both ends (zeromq.js then skips a ZMQ_EVENTS query per send)', async () => {
+    const { client, controller, engines } = await cluster(1);
+    const lview = client.loadBalancedView();
+    await untilLaned(
+      () => lview.apply(() => 1),
+      () => controller.stats().submitted,
+    );
+    // internals, read for this check only: the client's lane socket and the engine's
+    const lanes = (client as unknown as { lanes: { lanes: Map<number, { sock?: zmq.Dealer }> } }).lanes.lanes;
+    expect([...lanes.values()].map((lane) => lane.sock?.sendTimeout)).toEqual([0]);
+    const engineLane = (engines[0] as unknown as { lane: { sock: zmq.Router } }).lane;
+    expect(engineLane.sock.sendTimeout).toBe(0);
+    // and the lane still carries tasks both ways
+    for (let i = 0; i < 20; i++) expect(await lview.apply((x: number) => x + 1, i)).toBe(i + 1);
+  });
+
   it('concurrent work still goes through the scheduler, and lanes: off never uses a lane', async () => {
     const { client, controller } = await cluster(2);
     const lview = client.loadBalancedView();
