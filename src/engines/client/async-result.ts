@@ -41,12 +41,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
     submitted: number,
     private readonly combine: (values: unknown[]) => T,
   ) {
-    this.metadata = Array.from({ length: tasks }, () => ({
-      taskId: -1,
-      engine: -1,
-      submitted,
-      status: 'pending' as const,
-    }));
+    this.metadata = new Array<TaskMetadata>(tasks);
+    for (let i = 0; i < tasks; i++) this.metadata[i] = { taskId: -1, engine: -1, submitted, status: 'pending' };
     this.outcomes = new Array<PartOutcome | undefined>(tasks);
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolveP = resolve;
@@ -153,7 +149,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
   complete(index: number, outcome: PartOutcome, meta: Partial<TaskMetadata>): void {
     if (this.outcomes[index] !== undefined) return; // exactly once
     this.outcomes[index] = outcome;
-    Object.assign(this.metadata[index]!, meta, { status: outcome.ok ? 'ok' : 'error' });
+    const m = Object.assign(this.metadata[index]!, meta);
+    m.status = outcome.ok ? 'ok' : 'error';
     this.done++;
     for (const l of this.partListeners) l(index);
     for (const l of this.progressListeners) l(this.done, this.metadata.length);

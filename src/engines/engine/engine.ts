@@ -189,10 +189,15 @@ export class Engine implements EngineHandle {
 
   /** Queues tasks from the controller (with its epoch) or a lane client (with its route). */
   private enqueue(tasks: TaskItem[], from: { lane: Buffer } | { epoch: string }): void {
+    const lane = 'lane' in from ? from.lane : undefined;
+    const epoch = 'epoch' in from ? from.epoch : undefined;
     for (const t of tasks) {
       const frames: (Buffer | string)[] = t.frames;
       if (t.body !== undefined) frames.unshift(t.body);
-      this.q.push({ id: t.id, frames, timeLimitMs: t.timeLimitMs, ...from });
+      const task: QueuedTask = { id: t.id, frames, timeLimitMs: t.timeLimitMs };
+      if (lane) task.lane = lane;
+      else task.epoch = epoch!;
+      this.q.push(task);
     }
     this.pump();
   }

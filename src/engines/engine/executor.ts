@@ -80,9 +80,10 @@ export class TaskExecutor {
    * `vm`'s timeout does) and an asynchronous one is abandoned: either fails with a TaskTimeLimit error.
    */
   run(taskId: number, frames: readonly (Uint8Array | string)[], guards: TaskGuards = {}): unknown {
-    const [bodyFrame, ...buffers] = frames;
+    const bodyFrame = frames[0];
     if (!bodyFrame) throw new Error('empty task');
-    const body = decodeValue(bodyFrame, buffers as Uint8Array[]) as TaskBody;
+    const buffers = frames.length > 1 ? (frames.slice(1) as Uint8Array[]) : [];
+    const body = decodeValue(bodyFrame, buffers) as TaskBody;
     const limitMs = guards.limitMs && guards.limitMs > 0 ? guards.limitMs : undefined;
     if (!limitMs && !guards.interruptible) return this.execute(taskId, body);
     return this.executeGuarded(taskId, body, limitMs, guards.interruptible === true);

@@ -77,6 +77,19 @@ function bytesOf(view: ArrayBufferView | ArrayBuffer): Uint8Array {
   return new Uint8Array(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength);
 }
 
+/** A primitive that JSON keeps exactly: null, a boolean, a string, a finite number other than -0. */
+const isJsonExact = (v: unknown): boolean =>
+  v === null ||
+  typeof v === 'string' ||
+  typeof v === 'boolean' ||
+  (typeof v === 'number' && Number.isFinite(v) && (v !== 0 || 1 / v > 0));
+
+/** Every item JSON-exact (a hole reads as undefined, which is not: holes take the walk). */
+function allJsonExact(items: readonly unknown[]): boolean {
+  for (let i = 0; i < items.length; i++) if (!isJsonExact(items[i])) return false;
+  return true;
+}
+
 /** Encodes any supported value. Throws a TypeError naming the path of an unsupported value. */
 export function encodeValue(value: unknown): Encoded {
   const buffers: Uint8Array[] = [];
@@ -87,6 +100,8 @@ export function encodeValue(value: unknown): Encoded {
   if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) {
     return { body: String(value), buffers };
   }
+  // Fast path: an array of such primitives (task arguments mostly are) needs no walk.
+  if (Array.isArray(value) && allJsonExact(value)) return { body: JSON.stringify(value), buffers };
   const out = walk(value, buffers, '$', new Set());
   return { body: JSON.stringify(out), buffers };
 }

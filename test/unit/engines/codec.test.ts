@@ -17,6 +17,18 @@ describe('value codec', () => {
     expect(roundTrip(v)).toEqual(v);
   });
 
+  it('an array of JSON-exact primitives is one JSON.stringify (no walk); holes, -0 and others still round-trip', () => {
+    const plain = [1, 'two', true, null, -3.5, 0];
+    expect(encodeValue(plain)).toEqual({ body: JSON.stringify(plain), buffers: [] });
+    expect(encodeValue([])).toEqual({ body: '[]', buffers: [] });
+    // the walk: holes read as undefined, -0 and undefined keep their placeholders
+    // eslint-disable-next-line no-sparse-arrays -- a hole is the case under test
+    const holes = [1, , 3];
+    expect(roundTrip(holes)).toEqual([1, undefined, 3]);
+    expect(Object.is((roundTrip([1, -0]) as number[])[1], -0)).toBe(true);
+    expect(roundTrip([1, undefined, NaN])).toEqual([1, undefined, NaN]);
+  });
+
   it('sends typed arrays as raw binary frames, never as JSON numbers', () => {
     const f = new Float64Array([Math.PI, -0, 1e300, Number.NaN]);
     const { body, buffers } = encodeValue({ f });
