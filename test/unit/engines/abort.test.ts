@@ -1,26 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
 import { CompositeTaskError, TaskAbortedError, TaskTimeLimitError } from '../../../src/engines/index.js';
-import { inProcessCluster, untilLaned, waitFor } from './helpers.js';
+import { inProcessCluster, taskMarks, untilLaned, type TaskGlobals } from './helpers.js';
 
 const cleanup = useCleanup();
 
 const cluster = (engines: number, lanes: 'auto' | 'on' | 'off') => inProcessCluster(cleanup, engines, { lanes });
 
 /**
- * A task that holds its engine for `ms` (an engine runs one task at a time, so nothing sent to it can
- * release it early); the aborts below reach the engine within milliseconds of being sent.
+ * A task that leaves the file `mark` when it starts, then holds its engine for `ms` (an engine runs one
+ * task at a time, so nothing sent to it can release it early); the aborts below are sent once the mark
+ * is there and reach the engine within milliseconds.
  */
-const held = (label: string, ms: number): Promise<string> =>
-  new Promise((resolve) => setTimeout(() => resolve(label), ms));
+const held = (label: string, ms: number, mark: string): Promise<string> => {
+  (globalThis as unknown as TaskGlobals).require('node:fs').writeFileSync(mark, '');
+  return new Promise((resolve) => setTimeout(() => resolve(label), ms));
+};
 const HOLD_MS = 2_000;
 
 describe('abort', () => {
   it('through the controller: tasks not started fail TaskAborted, the running one finishes', async () => {
     const { client } = await cluster(1, 'off');
     const view = client.loadBalancedView();
-    const running = view.apply(held, 'first', HOLD_MS);
-    await waitFor(() => running.metadata[0]!.taskId >= 0 && client.engines.length === 1);
+    const marks = await taskMarks(cleanup);
+    const running = view.apply(held, 'first', HOLD_MS, marks.mark('first'));
+    await marks.started('first');
     const queued = Array.from({ length: 5 }, (_, i) => view.apply((x: number) => x, i));
     // let some reach the engine's own queue (the high-water mark) and some stay in the controller's
     await new Promise((r) => setTimeout(r, 100));
@@ -35,12 +39,16 @@ describe('abort', () => {
   it('a map aborted part-way: finished parts keep their values, the rest fail TaskAborted', async () => {
     const { client } = await cluster(1, 'off');
     const view = client.loadBalancedView();
+    const marks = await taskMarks(cleanup);
     const ar = view.map(
-      (x: string) => new Promise<string>((resolve) => setTimeout(() => resolve(x), 2_000)),
-      ['a', 'b', 'c', 'd'],
+      (mark: string) => {
+        (globalThis as unknown as TaskGlobals).require('node:fs').writeFileSync(mark, '');
+        return new Promise<string>((resolve) => setTimeout(() => resolve(mark.slice(-1)), 2_000));
+      },
+      ['a', 'b', 'c', 'd'].map((x) => marks.mark(x)),
       { chunksize: 1 },
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await marks.started('a');
     ar.abort();
     const err = await ar.then(
       () => undefined,
@@ -62,9 +70,10 @@ describe('abort', () => {
       () => controller.stats().submitted,
     );
     const before = controller.stats().submitted;
-    const running = dview.apply(held, 'lane', HOLD_MS);
+    const marks = await taskMarks(cleanup);
+    const running = dview.apply(held, 'lane', HOLD_MS, marks.mark('lane'));
     const queued = [dview.apply(() => 1), dview.apply(() => 2)];
-    await new Promise((r) => setTimeout(r, 100));
+    await marks.started('lane');
     for (const ar of queued) ar.abort();
     expect(await running).toEqual(['lane']);
     for (const ar of queued) await expect(ar).rejects.toBeInstanceOf(TaskAbortedError);

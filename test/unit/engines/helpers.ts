@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,26 @@ import {
 } from '../../../src/engines/index.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** What a task reaches on its engine through the namespace's `require` (it runs there, not here). */
+export type TaskGlobals = { require: (id: 'node:fs') => { writeFileSync: (path: string, data: string) => void } };
+
+/**
+ * A folder for tasks to leave marks in when they start (`globalThis.require('node:fs').writeFileSync(mark, '')`),
+ * and `started(name)`, which waits until the mark `name` exists: the task is then running on its engine
+ * (engines here share this machine's files). A test waits for that event instead of guessing a time.
+ */
+export async function taskMarks(
+  cleanup: Cleanup,
+): Promise<{ mark: (name: string) => string; started: (name: string) => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'task-marks-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const mark = (name: string): string => join(dir, name);
+  return {
+    mark,
+    started: async (name) => void (await waitFor(() => existsSync(mark(name)), 30_000, `task ${name} to start`)),
+  };
+}
 
 /** Polls `check` until it is truthy (or throws after `timeoutMs`): waits for events, never asserts on time. */
 export async function waitFor<T>(

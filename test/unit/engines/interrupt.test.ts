@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
 import { CompositeTaskError, TaskAbortedError } from '../../../src/engines/index.js';
-import { processCluster, untilLaned } from './helpers.js';
+import { processCluster, taskMarks, untilLaned, type TaskGlobals } from './helpers.js';
 
 const cleanup = useCleanup();
 
@@ -11,14 +11,13 @@ async function cluster(lanes: 'on' | 'off') {
   return { controller, client, engine: engines[0]! };
 }
 
-const spin = (): never => {
+/** Computes forever, after leaving the file `mark`. */
+const spin = (mark: string): never => {
+  (globalThis as unknown as TaskGlobals).require('node:fs').writeFileSync(mark, '');
   for (;;) {
     /* computes forever */
   }
 };
-
-/** Long enough for a dispatched task to be running on its engine (no assertion rests on it). */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 1_000));
 
 async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
   return Promise.resolve(p).then(
@@ -33,9 +32,10 @@ describe('abort({ running: true }) on engine processes', () => {
     const dview = client.directView(0);
     await dview.push({ kept: 5 });
     const view = client.loadBalancedView();
-    const running = view.apply(spin);
+    const marks = await taskMarks(cleanup);
+    const running = view.apply(spin, marks.mark('spin'));
     const queued = view.apply((x: number) => x + 1, 1);
-    await settle();
+    await marks.started('spin');
     running.abort({ running: true });
     const error = await rejection(running.get(20_000));
     expect(error).toBeInstanceOf(TaskAbortedError);
@@ -49,8 +49,15 @@ describe('abort({ running: true }) on engine processes', () => {
 
   it('abandons an asynchronous task that never settles', async () => {
     const { client } = await cluster('off');
-    const ar = client.directView(0).apply(() => new Promise(() => {}));
-    await settle();
+    const marks = await taskMarks(cleanup);
+    const ar = client
+      .directView(0)
+      .apply(
+        (m: string) =>
+          new Promise(() => (globalThis as unknown as TaskGlobals).require('node:fs').writeFileSync(m, '')),
+        marks.mark('hang'),
+      );
+    await marks.started('hang');
     ar.abort({ running: true });
     expect(await rejection(ar.get(20_000))).toMatchObject({ code: 'TaskAborted', running: true });
     expect(await client.directView(0).apply(() => 'next')).toEqual(['next']);
@@ -64,8 +71,9 @@ describe('abort({ running: true }) on engine processes', () => {
       () => controller.stats().submitted,
     );
     const before = controller.stats().submitted;
-    const ar = dview.apply(spin);
-    await settle();
+    const marks = await taskMarks(cleanup);
+    const ar = dview.apply(spin, marks.mark('spin'));
+    await marks.started('spin');
     expect(controller.stats().submitted).toBe(before); // it went by the lane
     ar.abort({ running: true });
     expect(await rejection(ar.get(20_000))).toMatchObject({ code: 'TaskAborted', running: true });
@@ -74,8 +82,12 @@ describe('abort({ running: true }) on engine processes', () => {
 
   it('a map of endless tasks: the running one is interrupted, the queued ones never start', async () => {
     const { client } = await cluster('off');
-    const ar = client.loadBalancedView().map(spin, [1, 2, 3, 4]);
-    await settle();
+    const marks = await taskMarks(cleanup);
+    const ar = client.loadBalancedView().map(
+      spin,
+      [1, 2, 3, 4].map(() => marks.mark('spin')),
+    );
+    await marks.started('spin'); // one of them runs (the engine runs one task at a time)
     ar.abort({ running: true });
     const error = await rejection(ar.get(20_000));
     expect(error).toBeInstanceOf(CompositeTaskError);
