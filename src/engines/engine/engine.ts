@@ -67,7 +67,7 @@ export class Engine implements EngineHandle {
   private current?: { task: QueuedTask; cancel: (error: Error) => void };
   private running = false;
   private results: ResultBatch = [];
-  private laneResults = new Map<Buffer, ResultBatch>();
+  private readonly laneResults = new Map<Buffer, ResultBatch>();
   private lane?: EngineLane;
   private flushScheduled = false;
   /** Inside pump's run of queued tasks (it flushes their results when it ends). */
@@ -330,7 +330,7 @@ export class Engine implements EngineHandle {
         void pending.then(this.resume);
         return;
       }
-      if (performance.now() - start > SLICE_MS) {
+      if (this.q.length > 0 && performance.now() - start > SLICE_MS) {
         // let incoming messages and the result flush through
         setImmediate(this.resume);
         return;
@@ -444,7 +444,7 @@ export class Engine implements EngineHandle {
     }
     if (this.laneResults.size > 0 && this.lane) {
       for (const [route, results] of this.laneResults) this.lane.sendResults(route, results);
-      this.laneResults = new Map();
+      this.laneResults.clear();
     }
   };
 
