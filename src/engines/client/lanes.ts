@@ -12,6 +12,9 @@ import type { TaskMetadata } from './async-result.js';
 import { EngineDiedError } from './errors.js';
 import type { Submission } from './framing.js';
 
+/** A stand-in for a frame not received yet (placeResult). */
+const NO_FRAME = Buffer.alloc(0);
+
 /**
  * Lane routing: which tasks go straight to an engine (its CURVE lane, or the bulk connection keyed
  * on it) instead of through the controller, and the bookkeeping of those in flight. See
@@ -303,15 +306,11 @@ export class LaneRouter {
     let wanted = false;
     for (const t of this.tasks.values()) if (t.sub.into && t.bulk) wanted = true;
     if (!wanted) return undefined;
-    let item: { i?: unknown; n?: unknown; ok?: unknown } | undefined;
-    try {
-      const head = JSON.parse(first.toString()) as { t?: unknown; r?: unknown };
-      if (head.t === 'res' && Array.isArray(head.r) && head.r.length === 1) item = head.r[0] as typeof item;
-    } catch {
-      return undefined;
-    }
-    const into = typeof item?.i === 'number' ? this.tasks.get(item.i)?.sub.into : undefined;
-    if (!into || item!.ok !== true || item!.n !== lens.length) return undefined;
+    // the header decoded as the message will be, with stand-ins for the frames not received yet
+    const message = decodeOrDrop(decodeLaneToClient, [first, ...lens.map(() => NO_FRAME)]);
+    const item = message?.kind === 'results' && message.results.length === 1 ? message.results[0] : undefined;
+    const into = item ? this.tasks.get(item.id)?.sub.into : undefined;
+    if (!into || !item!.ok || item!.frames.length !== lens.length) return undefined;
     // the value's body (if not inline) comes first, its bytes last
     let start = lens.length;
     let bytes = 0;

@@ -1,12 +1,11 @@
 import { JobError } from '../../errors.js';
 import type { LaneInfo } from './messages.js';
-import type { Frames } from './sockets.js';
 
 /**
- * What every direction of the wire shares: reading a header frame, checking its fields, and the three
- * batched items (tasks, submissions, results) that own consecutive payload frames. Decoders check
- * every field they hand on and throw WireError naming the sender and the field; the rest of the
- * runtime only ever sees the typed, full-named records of wire.ts.
+ * What every direction of the wire shares: reading a JSON header frame, checking its fields, and the
+ * records of the batched items (tasks, submissions, results: binary, wire-items.ts) that own
+ * consecutive payload frames. Decoders check every field they hand on and throw WireError naming the
+ * sender and the field; the rest of the runtime only ever sees the typed, full-named records of wire.ts.
  */
 
 /** A message that is not what the protocol says (bad JSON, an unknown tag, a missing or mistyped field). */
@@ -172,108 +171,6 @@ export interface ResultItem<F = Buffer> {
   stdout?: string;
   stderr?: string;
   frames: F[];
-}
-
-/** Item decoders check fields with no description of their own (see bad): decodeItems places errors. */
-const ITEM = '';
-
-export function decodeTaskItem(raw: Raw, frames: FrameReader<Buffer>): TaskItem {
-  return withTaskOptions(raw, { id: int(raw, 'i', ITEM), frames: frames.take(int(raw, 'n', ITEM)) });
-}
-
-/** Adds a task header's optional fields (inline body, time limit) to `item`. */
-export function withTaskOptions<T extends TaskItem>(raw: Raw, item: T): T {
-  const body = raw.b;
-  if (body !== undefined) {
-    if (typeof body !== 'string') bad(ITEM, 'b', 'a string');
-    item.body = body;
-  }
-  if (raw.tl !== undefined) item.timeLimitMs = optTimeLimit(raw, 'tl', ITEM)!;
-  return item;
-}
-
-export function taskHead(item: TaskItem<Uint8Array | string>): Raw {
-  const head: Raw = { i: item.id, n: item.frames.length };
-  if (item.body !== undefined) head.b = item.body;
-  const tl = item.timeLimitMs;
-  if (tl !== undefined && tl > 0 && Number.isFinite(tl)) head.tl = tl;
-  return head;
-}
-
-export function decodeResultItem(raw: Raw, frames: FrameReader<Buffer>): ResultItem {
-  const ok = raw.ok;
-  if (typeof ok !== 'boolean') bad(ITEM, 'ok', 'a boolean');
-  const item: ResultItem = {
-    id: int(raw, 'i', ITEM),
-    ok,
-    started: num(raw, 's', ITEM),
-    completed: num(raw, 'c', ITEM),
-    frames: frames.take(int(raw, 'n', ITEM)),
-  };
-  if (raw.e !== undefined) item.engine = int(raw, 'e', ITEM);
-  if (raw.b !== undefined) item.body = str(raw, 'b', ITEM);
-  if (raw.o !== undefined) item.stdout = str(raw, 'o', ITEM);
-  if (raw.x !== undefined) item.stderr = str(raw, 'x', ITEM);
-  return item;
-}
-
-export function resultHead(item: ResultItem<Uint8Array | string>): Raw {
-  const head: Raw = { i: item.id, n: item.frames.length, ok: item.ok, s: item.started, c: item.completed };
-  if (item.engine !== undefined) head.e = item.engine;
-  if (item.body !== undefined) head.b = item.body;
-  if (item.stdout !== undefined) head.o = item.stdout;
-  if (item.stderr !== undefined) head.x = item.stderr;
-  return head;
-}
-
-/**
- * `[header, ...every item's frames]`; the header is `header` with the items' heads under `key`, as
- * one JSON.stringify (V8 escapes the inline bodies fastest in one pass over the whole tree).
- */
-export function withItems<I extends { frames: (Uint8Array | string)[] }>(
-  header: Raw,
-  key: string,
-  items: readonly I[],
-  head: (item: I) => Raw,
-): Frames {
-  const heads = new Array<Raw>(items.length);
-  const out: Frames = [''];
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!;
-    heads[i] = head(item);
-    for (const f of item.frames) out.push(f);
-  }
-  header[key] = heads;
-  out[0] = JSON.stringify(header);
-  return out;
-}
-
-/** Decodes a batch of items under `key`, each taking its frames after the header. */
-export function decodeItems<I>(
-  raw: Raw,
-  key: string,
-  frames: readonly Buffer[],
-  from: string,
-  what: string,
-  decodeItem: (raw: Raw, reader: FrameReader<Buffer>) => I,
-): I[] {
-  const values = list(raw, key, `${what} from ${from}`);
-  const reader = new FrameReader(frames, 1);
-  const items = new Array<I>(values.length);
-  let i = 0;
-  try {
-    for (; i < values.length; i++) {
-      const value = values[i];
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new WireError('it is not an object');
-      }
-      items[i] = decodeItem(value as Raw, reader);
-    }
-  } catch (error) {
-    if (error instanceof WireError) throw new WireError(`${what} item ${i} from ${from}: ${error.message}`);
-    throw error;
-  }
-  return items;
 }
 
 /** A lane as an engine reports it: a tcp endpoint and a Z85 key. */

@@ -5,25 +5,20 @@ import type { LaneInfo } from './messages.js';
 import type { Frames } from './sockets.js';
 import type { Raw, ResultItem, TaskItem } from './wire-common.js';
 import {
-  decodeItems,
   decodeLane,
-  decodeResultItem,
-  decodeTaskItem,
   flag,
   int,
   intList,
   optInt,
   optStr,
   readHeader,
-  resultHead,
   str,
   strList,
-  taskHead,
   unknownTag,
   unreachable,
   WireError,
-  withItems,
 } from './wire-common.js';
+import { decodeResults, decodeTasks, encodeResults, encodeTasks, isItems, ItemTag } from './wire-items.js';
 
 // ------------------------------------------------------------------------------------------------
 // engine (main socket, or its heart) → controller
@@ -47,6 +42,8 @@ export type EngineToController =
 const FROM_ENGINE = 'an engine';
 
 export function decodeEngineToController(frames: readonly Buffer[]): EngineToController {
+  if (isItems(frames, ItemTag.results, FROM_ENGINE))
+    return { kind: 'results', results: decodeResults(frames, FROM_ENGINE) };
   const raw = readHeader(frames[0], FROM_ENGINE);
   const what = `${raw.t} from ${FROM_ENGINE}`;
   switch (raw.t) {
@@ -60,8 +57,6 @@ export function decodeEngineToController(frames: readonly Buffer[]): EngineToCon
       if (previousId !== undefined && previousId >= 0) registration.previousId = previousId;
       return { kind: 'register', registration };
     }
-    case 'res':
-      return { kind: 'results', results: decodeItems(raw, 'r', frames, FROM_ENGINE, 'result', decodeResultItem) };
     case 'hb': {
       const uuid = optStr(raw, 'uuid', what);
       return uuid === undefined ? { kind: 'beat' } : { kind: 'beat', uuid };
@@ -86,7 +81,7 @@ export function encodeEngineToController(msg: EngineToControllerOut): Frames {
       return [JSON.stringify(head)];
     }
     case 'results':
-      return withItems({ t: 'res' }, 'r', msg.results, resultHead);
+      return encodeResults(msg.results);
     case 'beat':
       return [msg.uuid === undefined ? '{"t":"hb"}' : JSON.stringify({ t: 'hb', uuid: msg.uuid })];
     case 'bye':
@@ -147,13 +142,13 @@ function decodeWelcome(raw: Raw, what: string): EngineWelcome {
 }
 
 export function decodeControllerToEngine(frames: readonly Buffer[]): ControllerToEngine {
+  if (isItems(frames, ItemTag.run, FROM_CONTROLLER))
+    return { kind: 'run', tasks: decodeTasks(frames, FROM_CONTROLLER, false) };
   const raw = readHeader(frames[0], FROM_CONTROLLER);
   const what = `${raw.t} from ${FROM_CONTROLLER}`;
   switch (raw.t) {
     case 'welcome':
       return { kind: 'welcome', welcome: decodeWelcome(raw, what) };
-    case 'run':
-      return { kind: 'run', tasks: decodeItems(raw, 'k', frames, FROM_CONTROLLER, 'task', decodeTaskItem) };
     case 'abort':
       return { kind: 'abort', taskIds: intList(raw, 'i', what), running: flag(raw, 'r', what) };
     case 'hb':
@@ -187,7 +182,7 @@ export function encodeControllerToEngine(msg: ControllerToEngineOut): Frames {
       return [JSON.stringify(head)];
     }
     case 'run':
-      return withItems({ t: 'run' }, 'k', msg.tasks, taskHead);
+      return encodeTasks(ItemTag.run, msg.tasks, false);
     case 'abort':
       return [JSON.stringify(msg.running ? { t: 'abort', i: msg.taskIds, r: 1 } : { t: 'abort', i: msg.taskIds })];
     case 'beat':

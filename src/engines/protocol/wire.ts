@@ -13,10 +13,7 @@ import { isScheme } from './messages.js';
 import type { Frames } from './sockets.js';
 import type { Raw, ResultItem, TaskItem } from './wire-common.js';
 import {
-  decodeItems,
   decodeLane,
-  decodeResultItem,
-  decodeTaskItem,
   flag,
   int,
   intList,
@@ -24,16 +21,12 @@ import {
   num,
   readHeader,
   record,
-  resultHead,
   str,
-  taskHead,
   unknownTag,
   unreachable,
   WireError,
-  withItems,
-  withTaskOptions,
 } from './wire-common.js';
-import type { FrameReader } from './wire-common.js';
+import { decodeResults, decodeTasks, encodeResults, encodeTasks, isItems, ItemTag } from './wire-items.js';
 
 export type { ResultItem, TaskItem } from './wire-common.js';
 export { unreachable, WireError } from './wire-common.js';
@@ -84,35 +77,11 @@ export type ClientToController =
 
 const FROM_CLIENT = 'a client';
 
-function decodeSubmitItem(raw: Raw, frames: FrameReader<Buffer>): SubmitItem {
-  const item: SubmitItem = withTaskOptions(raw, {
-    id: int(raw, 'i', ''),
-    frames: frames.take(int(raw, 'n', '')),
-    direct: flag(raw, 'd', ''),
-    retries: 0,
-  });
-  if (raw.r !== undefined) item.retries = Math.max(0, int(raw, 'r', ''));
-  if (raw.to !== undefined) {
-    const targets = intList(raw, 'to', '');
-    if (targets.length > 0) item.targets = targets;
-  }
-  if (raw.s !== undefined) {
-    if (!isScheme(raw.s)) throw new WireError(`unknown scheme ${JSON.stringify(raw.s)}`);
-    item.scheme = raw.s;
-  }
-  return item;
-}
-
-function submitHead(item: SubmitItem<Uint8Array | string>): Raw {
-  const head = taskHead(item);
-  if (item.targets) head.to = item.targets;
-  if (item.direct) head.d = 1;
-  if (item.retries > 0) head.r = item.retries;
-  if (item.scheme) head.s = item.scheme;
-  return head;
-}
-
 export function decodeClientToController(frames: readonly Buffer[]): ClientToController {
+  if (isItems(frames, ItemTag.submit, FROM_CLIENT)) {
+    // submit: true fills in direct and retries
+    return { kind: 'submit', tasks: decodeTasks(frames, FROM_CLIENT, true) as SubmitItem[] };
+  }
   const raw = readHeader(frames[0], FROM_CLIENT);
   const what = `${raw.t} from ${FROM_CLIENT}`;
   switch (raw.t) {
@@ -120,8 +89,6 @@ export function decodeClientToController(frames: readonly Buffer[]): ClientToCon
       return { kind: 'hello' };
     case 'ping':
       return { kind: 'ping' };
-    case 'sub':
-      return { kind: 'submit', tasks: decodeItems(raw, 'k', frames, FROM_CLIENT, 'task', decodeSubmitItem) };
     case 'mod': {
       const code = frames[1];
       if (!code) throw new WireError(`${what}: the module's code frame is missing`);
@@ -155,7 +122,7 @@ export function encodeClientToController(msg: ClientToControllerOut): Frames {
     case 'ping':
       return ['{"t":"ping"}'];
     case 'submit':
-      return withItems({ t: 'sub' }, 'k', msg.tasks, submitHead);
+      return encodeTasks(ItemTag.submit, msg.tasks, true);
     case 'loadModule':
       return [JSON.stringify({ t: 'mod', i: msg.requestId, name: msg.name }), msg.code];
     case 'abort':
@@ -222,6 +189,9 @@ function decodeQueueStatus(raw: Raw, what: string): QueueStatus {
 }
 
 export function decodeControllerToClient(frames: readonly Buffer[]): ControllerToClient {
+  if (isItems(frames, ItemTag.results, FROM_CONTROLLER)) {
+    return { kind: 'results', results: decodeResults(frames, FROM_CONTROLLER) };
+  }
   const raw = readHeader(frames[0], FROM_CONTROLLER);
   const what = `${raw.t} from ${FROM_CONTROLLER}`;
   switch (raw.t) {
@@ -238,8 +208,6 @@ export function decodeControllerToClient(frames: readonly Buffer[]): ControllerT
     }
     case 'pong':
       return { kind: 'pong', epoch: str(raw, 'ep', what) };
-    case 'res':
-      return { kind: 'results', results: decodeItems(raw, 'r', frames, FROM_CONTROLLER, 'result', decodeResultItem) };
     case 'eng':
       return {
         kind: 'engines',
@@ -274,7 +242,7 @@ export function encodeControllerToClient(msg: ControllerToClientOut): Frames {
     case 'pong':
       return [JSON.stringify({ t: 'pong', ep: msg.epoch })];
     case 'results':
-      return withItems({ t: 'res' }, 'r', msg.results, resultHead);
+      return encodeResults(msg.results);
     case 'engines': {
       const head: Raw = { t: 'eng' };
       if (msg.up.length > 0) head.up = msg.up;
@@ -305,13 +273,14 @@ export type ClientToLane =
 const FROM_LANE_CLIENT = 'a lane client';
 
 export function decodeClientToLane(frames: readonly Buffer[]): ClientToLane {
+  if (isItems(frames, ItemTag.submit, FROM_LANE_CLIENT)) {
+    return { kind: 'submit', tasks: decodeTasks(frames, FROM_LANE_CLIENT, false) };
+  }
   const raw = readHeader(frames[0], FROM_LANE_CLIENT);
   const what = `${raw.t} from ${FROM_LANE_CLIENT}`;
   switch (raw.t) {
     case 'hello':
       return { kind: 'hello' };
-    case 'sub':
-      return { kind: 'submit', tasks: decodeItems(raw, 'k', frames, FROM_LANE_CLIENT, 'task', decodeTaskItem) };
     case 'abort':
       return { kind: 'abort', taskIds: intList(raw, 'i', what), running: flag(raw, 'r', what) };
     case 'bulk':
@@ -329,7 +298,7 @@ export function encodeClientToLane(msg: ClientToLaneOut): Frames {
     case 'hello':
       return ['{"t":"hello"}'];
     case 'submit':
-      return withItems({ t: 'sub' }, 'k', msg.tasks, taskHead);
+      return encodeTasks(ItemTag.submit, msg.tasks, false);
     case 'abort':
       return [JSON.stringify(msg.running ? { t: 'abort', i: msg.taskIds, r: 1 } : { t: 'abort', i: msg.taskIds })];
     case 'bulk':
@@ -355,13 +324,13 @@ export type LaneToClient =
 const FROM_LANE = 'an engine lane';
 
 export function decodeLaneToClient(frames: readonly Buffer[]): LaneToClient {
+  if (isItems(frames, ItemTag.results, FROM_LANE))
+    return { kind: 'results', results: decodeResults(frames, FROM_LANE) };
   const raw = readHeader(frames[0], FROM_LANE);
   const what = `${raw.t} from ${FROM_LANE}`;
   switch (raw.t) {
     case 'welcome':
       return { kind: 'welcome', engine: int(raw, 'id', what) };
-    case 'res':
-      return { kind: 'results', results: decodeItems(raw, 'r', frames, FROM_LANE, 'result', decodeResultItem) };
     case 'bulk':
       return {
         kind: 'bulk',
@@ -380,7 +349,7 @@ export function encodeLaneToClient(msg: LaneToClientOut): Frames {
     case 'welcome':
       return [JSON.stringify({ t: 'welcome', id: msg.engine })];
     case 'results':
-      return withItems({ t: 'res' }, 'r', msg.results, resultHead);
+      return encodeResults(msg.results);
     case 'bulk':
       return [JSON.stringify({ t: 'bulk', s: msg.offer.session, r: msg.offer.random, ep: msg.offer.endpoint })];
     default:

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
 import * as zmq from 'zeromq';
 import { Client, EngineDiedError, newClusterKeys, startController, startEngine } from '../../../src/engines/index.js';
+import { encodeClientToLane } from '../../../src/engines/protocol/wire.js';
 import { inProcessCluster, untilLaned } from './helpers.js';
 
 const cleanup = useCleanup();
@@ -147,7 +148,9 @@ describe('direct lanes', () => {
     cleanup.push(async () => sock.close());
     sock.connect(lane.endpoint);
     await sock.send(['{"t":"hello"}']);
-    await sock.send(['{"t":"sub","k":[{"i":1,"n":0,"b":"{\\"k\\":\\"a\\",\\"f\\":\\"() => 42\\",\\"a\\":[]}"}]}']);
+    await sock.send(
+      encodeClientToLane({ kind: 'submit', tasks: [{ id: 1, frames: [], body: '{"k":"a","f":"() => 42","a":[]}' }] }),
+    );
     await expect(sock.receive()).rejects.toThrow();
   });
 

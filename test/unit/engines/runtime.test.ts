@@ -18,6 +18,7 @@ import {
   type ControllerHandle,
 } from '../../../src/engines/index.js';
 import { StarclusterError } from '../../../src/errors.js';
+import { encodeEngineToController } from '../../../src/engines/protocol/wire-engine.js';
 import { inProcessCluster, waitFor } from './helpers.js';
 
 const cleanup = useCleanup();
@@ -237,8 +238,8 @@ describe('controller, engines, client', () => {
     const [welcome] = await raw.receive();
     expect(JSON.parse(welcome!.toString())).toMatchObject({ t: 'welcome', id: 1 });
     const before = controller.stats().droppedResults;
-    const bogus = { i: 999_999, n: 0, ok: true, s: 0, c: 0, b: '"forged"' };
-    await raw.send(JSON.stringify({ t: 'res', r: [bogus, bogus] }));
+    const bogus = { id: 999_999, ok: true, started: 0, completed: 0, body: '"forged"', frames: [] };
+    await raw.send(encodeEngineToController({ kind: 'results', results: [bogus, bogus] }));
     await waitFor(() => controller.stats().droppedResults === before + 2, 10_000, 'dropped results');
     // the real engine's work is unaffected, and the client saw nothing forged
     expect(await client.directView(0).apply(() => 'real')).toEqual(['real']);
@@ -258,7 +259,12 @@ describe('controller, engines, client', () => {
     const before = controller.stats().rejectedMessages;
     await raw.send('not json');
     await raw.send(JSON.stringify({ t: 'launch' }));
-    await raw.send(JSON.stringify({ t: 'res', r: [{ i: 1, n: 5, ok: true, s: 0, c: 0 }] }));
+    // results claiming 5 payload frames, with none after the header
+    const [claims] = encodeEngineToController({
+      kind: 'results',
+      results: [{ id: 1, ok: true, started: 0, completed: 0, frames: ['1', '2', '3', '4', '5'] }],
+    });
+    await raw.send(claims!);
     await raw.send(JSON.stringify({ t: 'reg', uuid: 'bad', node: 'test', pid: 'one' }));
     await waitFor(() => controller.stats().rejectedMessages === before + 4, 10_000, 'rejected messages');
     expect(controller.engines().map((e) => e.uuid)).not.toContain('bad');

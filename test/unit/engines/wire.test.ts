@@ -5,6 +5,7 @@ import type {
   ClientToLane,
   ControllerToClient,
   LaneToClient,
+  SubmitItem,
 } from '../../../src/engines/protocol/wire.js';
 import type { ControllerToEngine, EngineToController } from '../../../src/engines/protocol/wire-engine.js';
 import type { PipelineReply } from '../../../src/engines/protocol/wire-pipeline.js';
@@ -31,6 +32,22 @@ import {
   encodePipelineReply,
   encodePipelineTask,
 } from '../../../src/engines/protocol/wire-pipeline.js';
+
+/** A one-task submit message with these fields. */
+const submit = (task: Partial<SubmitItem<string>>): Frames =>
+  encodeClientToController({ kind: 'submit', tasks: [{ id: 1, frames: [], direct: false, retries: 0, ...task }] });
+const results = (): EngineToController => ({
+  kind: 'results',
+  results: [{ id: 1, ok: true, started: 1, completed: 2, frames: [] }],
+});
+/** `frames` as received, with bytes of the header overwritten from `at` (-1: the last byte). */
+function patched(frames: Frames, at: number, ...bytes: number[]): Buffer[] {
+  const out = received(frames);
+  const header = Buffer.from(out[0]!);
+  header.set(bytes, at < 0 ? header.length + at : at);
+  out[0] = header;
+  return out;
+}
 
 /** What a socket would deliver for these frames: Buffers. */
 const received = (frames: Frames): Buffer[] => frames.map((f) => Buffer.from(f));
@@ -71,12 +88,35 @@ describe('the typed wire', () => {
     }
   });
 
-  it('keeps the short keys on the wire', () => {
-    const [header] = encodeClientToController({
+  it('sends the item messages (tasks, results) as a binary header: fixed-width fields, no JSON', () => {
+    const [header, body] = encodeClientToController({
       kind: 'submit',
-      tasks: [{ id: 7, body: 'b', frames: [], direct: true, retries: 0, targets: [1], timeLimitMs: 10 }],
-    });
-    expect(JSON.parse(header as string)).toEqual({ t: 'sub', k: [{ i: 7, n: 0, b: 'b', tl: 10, to: [1], d: 1 }] });
+      tasks: [
+        { id: 7, body: 'b', frames: ['x'], direct: true, retries: 0, targets: [1], timeLimitMs: 10, scheme: 'lru' },
+      ],
+    }) as [Buffer, string];
+    expect(Buffer.isBuffer(header)).toBe(true);
+    expect(body).toBe('x'); // payload frames travel untouched
+    expect(header[0]).toBe(1); // the submit tag: never '{', so never read as JSON
+    expect(header.readUInt32LE(1)).toBe(1); // one item
+    expect(header.readDoubleLE(5)).toBe(7); // its id
+    expect(header.readUInt32LE(13)).toBe(1); // its payload frames
+    // flags: time limit, body, direct, targets, scheme; then 10 ms, 1 target (engine 1), scheme 0, "b"
+    expect(header[17]).toBe(1 | 2 | 4 | 16 | 32);
+    expect(header.readDoubleLE(18)).toBe(10);
+    expect([header.readUInt32LE(26), header.readInt32LE(30), header[34]]).toEqual([1, 1, 0]);
+    expect([header.readUInt32LE(35), header.toString('utf8', 39)]).toEqual([1, 'b']);
+    const [result] = encodeEngineToController({
+      kind: 'results',
+      results: [{ id: 3, ok: true, started: 1733380000000.125, completed: 1733380000000.5, body: 'null', frames: [] }],
+    }) as [Buffer];
+    expect(result[0]).toBe(3); // the results tag
+    expect([result.readDoubleLE(5), result[17], result.readDoubleLE(18), result.readDoubleLE(26)]).toEqual([
+      3,
+      1 | 4,
+      1733380000000.125, // times keep every bit (JSON would print and re-parse them)
+      1733380000000.5,
+    ]);
   });
 
   it('round-trips controller → client messages', () => {
@@ -179,22 +219,21 @@ describe('the typed wire', () => {
         () => decodeClientToController(raw('{"t":"abort","i":["1"]}')),
         /abort from a client: field "i" must be a list of integers/,
       ],
-      [
-        () => decodeClientToController(raw('{"t":"sub","k":[{"i":1,"n":2}]}', 'x')),
-        /claims 2 more frame\(s\) at 1, but has 2/,
-      ],
-      [
-        () => decodeClientToController(raw('{"t":"sub","k":[{"i":1,"n":0,"s":"fastest"}]}')),
-        /unknown scheme "fastest"/,
-      ],
-      [
-        () => decodeClientToController(raw('{"t":"sub","k":[{"i":1,"n":0,"tl":-5}]}')),
-        /field "tl" must be a positive number/,
-      ],
       [() => decodeClientToController(raw('{"t":"mod","i":1,"name":"m"}')), /code frame is missing/],
+      [() => decodeClientToController(raw('{"t":"sub","k":[]}')), /unknown message "sub" from a client/],
+      [() => decodeClientToController(received(submit({ frames: ['a', 'b'] })).slice(0, 2)), /claims 2 more frame/],
+      [() => decodeClientToController(patched(submit({ scheme: 'lru' }), -1, 9)), /task item 0 .*unknown scheme/],
+      [() => decodeClientToController(patched(submit({ timeLimitMs: 5 }), 25, 0xc0)), /positive number of ms/],
+      [() => decodeClientToController(patched(submit({}), 17, 0x80)), /unknown flags/],
+      [() => decodeClientToController(patched(submit({}), 1, 0xff, 0xff)), /claims 65535 items/],
+      [() => decodeClientToController([Buffer.concat([received(submit({}))[0]!, Buffer.from([0])])]), /1 stray byte/],
+      [() => decodeClientToController([received(submit({ body: 'abc' }))[0]!.subarray(0, 20)]), /ends inside body/],
+      [() => decodeClientToController(patched(submit({}), 5, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f)), /id must be an integer/],
+      [() => decodeClientToController(received(encodeEngineToController(results()))), /unknown binary message 3/],
+      [() => decodeClientToLane(received(submit({ direct: true }))), /task item 0 from a lane client: .*flags/],
       [
-        () => decodeControllerToClient(raw('{"t":"res","r":[{"i":1,"n":0,"ok":"yes","s":1,"c":2}]}')),
-        /field "ok" must be a boolean/,
+        () => decodeControllerToClient(patched(encodeEngineToController(results()), 18, 0, 0, 0, 0, 0, 0, 0xf0, 0x7f)),
+        /started must be a finite/,
       ],
       [
         () => decodeControllerToClient(raw('{"t":"welcome","engines":[],"scheme":"x","hb":1,"ep":"e"}')),
@@ -212,7 +251,6 @@ describe('the typed wire', () => {
         () => decodeControllerToEngine(raw('{"t":"welcome","id":1,"hb":1,"lost":1,"ep":"e","hbe":"http://x"}')),
         /no tcp endpoint/,
       ],
-      [() => decodeControllerToEngine(raw('{"t":"run","k":{}}')), /field "k" must be a list/],
       [() => decodeLaneToClient(raw('{"t":"bulk","s":"s","r":1,"ep":"e"}')), /field "r" must be a string/],
       [() => decodeClientToLane(raw('{"t":"reg"}')), /unknown message "reg" from a lane client/],
       [() => decodePipelineTask(raw('{"t":"res"}')), /unknown message "res" from the pipeline distributor/],
