@@ -50,6 +50,8 @@ export interface ClientOptions {
 }
 
 const MAX_BATCH_TASKS = 1024;
+/** A resolved promise's reaction is the cheap microtask (Node's queueMicrotask allocates an AsyncResource). */
+const RESOLVED = Promise.resolve();
 const MAX_BATCH_BYTES = 4 << 20;
 
 function frameBytes(f: Uint8Array | string): number {
@@ -260,10 +262,12 @@ export class Client implements Submitter {
     b.tasks.push(task);
     for (const f of task.frames) b.bytes += frameBytes(f);
     if (task.body !== undefined) b.bytes += task.body.length;
-    if (b.tasks.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES) this.flush();
+    // A task submitted while no other is pending (a sequential apply) goes out now; one of a burst
+    // waits for the burst's end (a microtask), so the burst travels as one batch.
+    if (b.tasks.length >= MAX_BATCH_TASKS || b.bytes >= MAX_BATCH_BYTES || this.pending.size <= 1) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      void RESOLVED.then(this.flush);
     }
   }
 

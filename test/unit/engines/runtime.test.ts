@@ -18,6 +18,7 @@ import {
   type ControllerHandle,
 } from '../../../src/engines/index.js';
 import { StarclusterError } from '../../../src/errors.js';
+import type { ClientToControllerOut } from '../../../src/engines/protocol/wire.js';
 import { encodeEngineToController } from '../../../src/engines/protocol/wire-engine.js';
 import { inProcessCluster, waitFor } from './helpers.js';
 
@@ -59,6 +60,25 @@ describe('controller, engines, client', () => {
     // the Outbox sends to such a socket at once (no queue, no wait for the previous send's promise)
     expect(socks.map((s) => [s.sendTimeout, s.sendHighWaterMark])).toEqual(socks.map(() => [0, 0]));
     expect(await client.loadBalancedView().apply((x: number) => x + 1, 1)).toBe(2);
+  });
+
+  it('through the controller, a lone task is sent at once (no microtask) and a burst in one batch', async () => {
+    const { client } = await inProcessCluster(cleanup, 1, { lanes: 'off' });
+    const link = (client as unknown as { link: { send(m: ClientToControllerOut): void } }).link;
+    const batches: number[] = [];
+    const send = link.send.bind(link);
+    link.send = (m) => {
+      if (m.kind === 'submit') batches.push(m.tasks.length);
+      send(m);
+    };
+    const view = client.loadBalancedView();
+    const lone = view.apply(() => 1);
+    expect(batches).toEqual([1]); // before apply returned
+    expect(await lone).toBe(1);
+    const burst = [1, 2, 3, 4].map((x) => view.apply((y: number) => y, x));
+    expect(batches).toEqual([1, 1]); // the burst's first goes at once, the rest wait for the burst's end
+    expect(await Promise.all(burst)).toEqual([1, 2, 3, 4]);
+    expect(batches).toEqual([1, 1, 3]);
   });
 
   it('declares an engine dead after 3 silent beats and tells the client', async () => {
