@@ -1,4 +1,6 @@
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { adoptWithReader, reusedReader } from '../../../src/engines/protocol/bulk-reader.js';
 import { describe, expect, it, vi } from 'vitest';
 import { useCleanup } from '../../_helpers/cleanup.js';
 import { Client, startController, startEngine, newClusterKeys } from '../../../src/engines/index.js';
@@ -127,6 +129,18 @@ describe('bulk lane channel (AES-256-GCM records over TCP)', () => {
     // the adopted connection still closes cleanly, and the server with it
     client.close();
     await waitFor(() => channels[0]!.isClosed, 10_000, 'the engine side to see the close');
+  });
+
+  it("a connection whose Node socket has no handle to adopt keeps its own reads, fed to the channel's reader", async () => {
+    const socket = new PassThrough();
+    const reader = reusedReader();
+    const got: Buffer[] = [];
+    socket.write(Buffer.from('early '));
+    expect(adoptWithReader(socket as unknown as Socket, reader)).toBe(socket);
+    reader.sink((chunk) => got.push(Buffer.from(chunk)));
+    socket.write(Buffer.from('late'));
+    await waitFor(() => Buffer.concat(got).toString() === 'early late', 5000, 'both reads');
+    expect(reader.reused).toBe(false);
   });
 
   it('carries a message of many frames (a head record larger than a data record)', async () => {
