@@ -158,15 +158,24 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   private finish(): void {
-    const errors = this.outcomes.filter((o): o is { ok: false; error: JobError } => o !== undefined && !o.ok);
-    if (errors.length === 1) this.rejectP(errors[0]!.error);
-    else if (errors.length > 1) this.rejectP(new CompositeTaskError(errors.map((e) => e.error)));
-    else {
-      try {
-        this.resolveP(this.combine(this.outcomes.map((o) => (o as { value: unknown }).value)));
-      } catch (error) {
-        this.rejectP(error);
-      }
+    // one pass, no intermediate arrays: this runs once per apply
+    const n = this.outcomes.length;
+    const values = new Array<unknown>(n);
+    let errors: JobError[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const o = this.outcomes[i];
+      if (o === undefined) continue;
+      if (o.ok) values[i] = o.value;
+      else (errors ??= []).push(o.error);
+    }
+    if (errors) {
+      this.rejectP(errors.length === 1 ? errors[0] : new CompositeTaskError(errors));
+      return;
+    }
+    try {
+      this.resolveP(this.combine(values));
+    } catch (error) {
+      this.rejectP(error);
     }
   }
 }
