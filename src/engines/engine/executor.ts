@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,21 +23,25 @@ const FN_CACHE_LIMIT = 512;
 /**
  * A guarded task runs through this one-line script, so that `vm`'s watchdogs apply to it (see
  * executeGuarded). It runs in this realm (runInThisContext: no entering the namespace's context per
- * task), calling a hidden global that runs whatever `guardedNext` holds.
+ * task), calling a hidden global that runs whatever `guardedNext` holds. The global's name is this
+ * module copy's own (a process holding two copies keeps them apart), and it is defined on the first
+ * guarded run only (a process that never runs one, a client, never gets it).
  */
-const GUARDED_ENTRY = '__starclusterGuardedTask';
+const GUARDED_ENTRY = `__starclusterGuardedTask_${randomUUID().replaceAll('-', '')}`;
 const GUARDED_CALL = new vm.Script(`${GUARDED_ENTRY}()`, { filename: 'guarded-task' });
 /** What the guarded entry runs next: set just before, cleared by the entry (no closure per task). */
 const guardedNext: { executor?: TaskExecutor; taskId: number; body?: TaskBody } = { taskId: -1 };
+let guardedEntryDefined = false;
 function runGuardedNext(): unknown {
   const { executor, taskId, body } = guardedNext;
   guardedNext.executor = undefined;
   guardedNext.body = undefined;
   return executor && body ? executor.execute(taskId, body) : undefined;
 }
-if (!Object.prototype.hasOwnProperty.call(globalThis, GUARDED_ENTRY)) {
+function defineGuardedEntry(): void {
   // not enumerable, not writable; tasks never see it (they run in the namespace's own realm)
   Object.defineProperty(globalThis, GUARDED_ENTRY, { value: runGuardedNext });
+  guardedEntryDefined = true;
 }
 
 const INTERRUPTIBLE_OPTIONS = { breakOnSigint: true } as const;
@@ -96,6 +100,7 @@ export class TaskExecutor {
   private executeGuarded(taskId: number, body: TaskBody, limitMs: number | undefined, interruptible: boolean): unknown {
     const started = limitMs ? performance.now() : 0;
     let value: unknown;
+    if (!guardedEntryDefined) defineGuardedEntry();
     guardedNext.executor = this;
     guardedNext.taskId = taskId;
     guardedNext.body = body;
