@@ -3,7 +3,7 @@
  * controller and engines as separate processes (as on a cluster), the client in this process. Then the
  * same workload on ipyparallel (bench/python venv) in the same run.
  *
- *   npm run bench:engines -- [--engines 1] [--tasks 100000] [--latency 5000] [--no-ipyparallel] [--json]
+ *   npm run bench:engines -- [--engines 1] [--tasks 100000] [--latency 5000] [--rounds 10] [--no-ipyparallel] [--json]
  *
  * Figures: tasksPerSecond = N `lview.apply(noop)` submitted back to back (many outstanding) / time until
  * the last result; p50/p99 = sequential `await lview.apply(noop)` round trips with the default client
@@ -12,7 +12,9 @@
  * controller → client); bare.p50/p99 = the wire: a one-hop CURVE request/reply between this process and
  * another (zeromq DEALER → ROUTER, CURVE + a ZAP allowlist as ours, a small JSON message each way),
  * measured in the same run, and laneOverBare / relayOverBare = our p50s over its p50 (the goals:
- * ≤ 1.5 and ≤ 2.5; absolute p50s differ several-fold between machines, the ratio does not);
+ * ≤ 1.5 and ≤ 2.5; absolute p50s differ several-fold between machines, the ratio does not). The
+ * sequential kinds (lane, relay, bare, relay floor) are measured interleaved, in rounds of each in
+ * turn, so that the machine's drift during the run moves them alike;
  * relayFloor = the same echo through a bare zeromq relay process with no logic (client → relay → echo →
  * relay → client), what any controller's round trip costs before it does anything.
  * `--json` ends with one line {tasksPerSecond, p50Ms, p99Ms, engines, curve: true, relay: {p50Ms, p99Ms},
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     engines: { type: 'string', default: '1' },
     tasks: { type: 'string', default: '100000' },
     latency: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '10' },
     'ipp-tasks': { type: 'string', default: '3000' },
     'ipp-latency': { type: 'string', default: '500' },
     'no-ipyparallel': { type: 'boolean', default: false },
@@ -127,25 +130,54 @@ interface Latency {
   p99Ms: number;
 }
 
-/** Sequential round trips; the first `warm` are not counted (JIT, the lane's handshake). */
-async function latency(client: Client, warm: number): Promise<Latency> {
-  const lview = client.loadBalancedView();
-  const noop = (): null => null;
-  for (let i = 0; i < warm; i++) await lview.apply(noop);
-  const lat: number[] = [];
-  for (let i = 0; i < LATENCY; i++) {
-    const t = performance.now();
-    await lview.apply(noop);
-    lat.push(performance.now() - t);
-  }
-  lat.sort((a, b) => a - b);
-  return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+/** One kind of sequential round trip (ours on the lane, ours through the controller, the bare echo…). */
+interface Trip {
+  once: () => PromiseLike<unknown>;
+  close: () => Promise<unknown>;
 }
 
-async function benchOurs(): Promise<{ tasksPerSecond: number } & Latency & { relay: Latency }> {
+/** Rounds the latency samples are taken in, each kind in turn (see interleaved). */
+const ROUNDS = Number(values.rounds);
+
+/**
+ * Sequential round trips of every kind, interleaved: after `warm` uncounted trips each (JIT, the lane's
+ * handshake), ROUNDS rounds of LATENCY / ROUNDS trips of each kind in turn, so that a machine that
+ * gets busier or quieter during the run moves every kind alike and the ratios stay fair.
+ */
+async function interleaved(trips: Trip[], warm: number): Promise<Latency[]> {
+  for (const trip of trips) for (let i = 0; i < warm; i++) await trip.once();
+  const samples = trips.map((): number[] => []);
+  const per = Math.ceil(LATENCY / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, trip] of trips.entries()) {
+      for (let i = 0; i < per; i++) {
+        const t = performance.now();
+        await trip.once();
+        samples[k]!.push(performance.now() - t);
+      }
+    }
+  }
+  return samples.map((lat) => {
+    lat.sort((a, b) => a - b);
+    return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+  });
+}
+
+/**
+ * Our cluster (a controller and ENGINES engine processes): tasks/s pipelined, then the round trips to
+ * measure: `lane` (the default client: sequential tasks take the engine's direct lane) and `relay`
+ * (a client with lanes off: through the controller). `close` ends it all.
+ */
+async function benchOurs(): Promise<{ tasksPerSecond: number; lane: Trip; relay: Trip; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-engines-'));
   const keys = await generateClusterKeys(dir);
   const children: ChildProcess[] = [];
+  const clients: Client[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of clients) await c.close();
+    for (const c of children) c.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     const controller = spawnTs('src/engines/controller/main.ts', ['--host', '127.0.0.1', '--keys', dir]);
     children.push(controller);
@@ -154,6 +186,7 @@ async function benchOurs(): Promise<{ tasksPerSecond: number } & Latency & { rel
       children.push(spawnTs('src/engines/engine/main.ts', ['--controller', ready.engineEndpoint, '--keys', dir]));
     }
     const client = await Client.connect({ endpoint: ready.clientEndpoint, keys });
+    clients.push(client);
     await client.waitForEngines(ENGINES, 60_000);
     const lview = client.loadBalancedView();
     const noop = (): null => null;
@@ -169,46 +202,36 @@ async function benchOurs(): Promise<{ tasksPerSecond: number } & Latency & { rel
     const tasksPerSecond = TASKS / seconds;
     log(`ours: ${TASKS} no-op tasks pipelined in ${seconds.toFixed(2)} s → ${tasksPerSecond.toFixed(0)} tasks/s`);
 
-    const { p50Ms, p99Ms } = await latency(client, 500);
-    log(
-      `ours: sequential round trip p50 ${p50Ms.toFixed(3)} ms, p99 ${p99Ms.toFixed(3)} ms (${LATENCY} tasks, direct lane)`,
-    );
-    await client.close();
     const relayClient = await Client.connect({ endpoint: ready.clientEndpoint, keys, lanes: 'off' });
-    const relay = await latency(relayClient, 500);
-    log(
-      `ours: through the controller p50 ${relay.p50Ms.toFixed(3)} ms, p99 ${relay.p99Ms.toFixed(3)} ms (${LATENCY} tasks, lanes off)`,
-    );
-    await relayClient.close();
-    return { tasksPerSecond, p50Ms, p99Ms, relay };
-  } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await rm(dir, { recursive: true, force: true });
+    clients.push(relayClient);
+    const rview = relayClient.loadBalancedView();
+    const lane: Trip = { once: () => lview.apply(noop), close: async () => {} };
+    const relay: Trip = { once: () => rview.apply(noop), close: async () => {} };
+    return { tasksPerSecond, lane, relay, close };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
 
-/** Sequential request/replies of a small JSON message on a CURVE DEALER, as ours: p50/p99. */
-async function echoLatency(endpoint: string, keys: ClusterKeys): Promise<Latency> {
+/** Request/replies of a small JSON message on a CURVE DEALER, as ours. */
+function echoTrip(endpoint: string, keys: ClusterKeys, peers: ChildProcess[]): Trip {
   const sock = new zmq.Dealer({
     linger: 0,
     ...curveClient({ ...keys.client, serverPublicKey: keys.server.publicKey }),
   });
   sock.connect(endpoint);
   const msg = JSON.stringify({ t: 'sub', k: [{ i: 1, n: 0, b: '{"k":"a","f":"() => null","a":[]}' }] });
-  const once = async (): Promise<void> => {
-    await sock.send(msg);
-    await sock.receive();
+  return {
+    once: async () => {
+      await sock.send(msg);
+      return sock.receive();
+    },
+    close: async () => {
+      sock.close();
+      for (const p of peers) p.kill();
+    },
   };
-  for (let i = 0; i < 500; i++) await once();
-  const lat: number[] = [];
-  for (let i = 0; i < LATENCY; i++) {
-    const t = performance.now();
-    await once();
-    lat.push(performance.now() - t);
-  }
-  sock.close();
-  lat.sort((a, b) => a - b);
-  return { p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
 }
 
 function spawnPeer(args: string[], keys: ClusterKeys): ChildProcess {
@@ -219,15 +242,16 @@ function spawnPeer(args: string[], keys: ClusterKeys): ChildProcess {
   });
 }
 
-/** Sequential one-hop CURVE request/reply with another process: the wire our latencies are measured against. */
-async function benchBare(): Promise<Latency> {
+/** One-hop CURVE request/reply with another process: the wire our latencies are measured against. */
+async function bareTrip(): Promise<Trip> {
   const keys = newClusterKeys();
   const peer = spawnPeer(['--echo-peer'], keys);
   try {
     const { endpoint } = await firstJsonLine<{ endpoint: string }>(peer);
-    return await echoLatency(endpoint, keys);
-  } finally {
+    return echoTrip(endpoint, keys, [peer]);
+  } catch (error) {
     peer.kill();
+    throw error;
   }
 }
 
@@ -236,17 +260,17 @@ async function benchBare(): Promise<Latency> {
  * client, CURVE on both hops, no logic in the relay): what a round trip through any controller costs
  * before the controller does anything.
  */
-async function benchRelayFloor(): Promise<Latency> {
+async function relayFloorTrip(): Promise<Trip> {
   const keys = newClusterKeys();
   const relay = spawnPeer(['--relay-peer'], keys);
-  let echo: ChildProcess | undefined;
+  const peers = [relay];
   try {
     const { endpoint, back } = await firstJsonLine<{ endpoint: string; back: string }>(relay);
-    echo = spawnPeer(['--echo-dealer', back], keys);
-    return await echoLatency(endpoint, keys);
-  } finally {
-    echo?.kill();
-    relay.kill();
+    peers.push(spawnPeer(['--echo-dealer', back], keys));
+    return echoTrip(endpoint, keys, peers);
+  } catch (error) {
+    for (const p of peers) p.kill();
+    throw error;
   }
 }
 
@@ -277,18 +301,20 @@ async function benchIpyparallel(): Promise<{ tasksPerSecond: number; p50Ms: numb
   return { tasksPerSecond: result.tasksPerSecond, p50Ms: result.p50Ms };
 }
 
-const bare = await benchBare();
-log(
-  `bare: one-hop CURVE request/reply between two processes p50 ${bare.p50Ms.toFixed(3)} ms, p99 ${bare.p99Ms.toFixed(3)} ms`,
-);
-const floor = await benchRelayFloor();
-const floorOverBare = floor.p50Ms / bare.p50Ms;
-log(
-  `relay floor: the same through a bare zeromq relay process p50 ${floor.p50Ms.toFixed(3)} ms, p99 ${floor.p99Ms.toFixed(3)} ms (${floorOverBare.toFixed(2)}× bare)`,
-);
 const ours = await benchOurs();
-const laneOverBare = ours.p50Ms / bare.p50Ms;
-const relayOverBare = ours.relay.p50Ms / bare.p50Ms;
+const bareT = await bareTrip();
+const floorT = await relayFloorTrip();
+const [lane, relay, bare, floor] = await interleaved([ours.lane, ours.relay, bareT, floorT], 500);
+await Promise.all([ours.close(), bareT.close(), floorT.close()]);
+const show = (l: Latency): string => `p50 ${l.p50Ms.toFixed(3)} ms, p99 ${l.p99Ms.toFixed(3)} ms`;
+log(`sequential round trips, ${LATENCY} of each kind, interleaved in ${ROUNDS} rounds:`);
+log(`bare: one-hop CURVE request/reply between two processes ${show(bare!)}`);
+const floorOverBare = floor!.p50Ms / bare!.p50Ms;
+log(`relay floor: the same through a bare zeromq relay process ${show(floor!)} (${floorOverBare.toFixed(2)}× bare)`);
+log(`ours: direct lane ${show(lane!)}`);
+log(`ours: through the controller (lanes off) ${show(relay!)}`);
+const laneOverBare = lane!.p50Ms / bare!.p50Ms;
+const relayOverBare = relay!.p50Ms / bare!.p50Ms;
 log(
   `ratio to the bare echo: lane p50 ${laneOverBare.toFixed(2)}× (goal ≤ 1.5), relay p50 ${relayOverBare.toFixed(2)}× (goal ≤ 2.5)`,
 );
@@ -296,7 +322,7 @@ const ipp = values['no-ipyparallel'] ? null : await benchIpyparallel();
 if (ipp) {
   log(
     `ratio: ${(ours.tasksPerSecond / ipp.tasksPerSecond).toFixed(1)}× ipyparallel's tasks/s; ` +
-      `p50 ${(ipp.p50Ms / ours.p50Ms).toFixed(1)}× lower`,
+      `p50 ${(ipp.p50Ms / lane!.p50Ms).toFixed(1)}× lower`,
   );
 }
 const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
@@ -304,13 +330,13 @@ if (values.json) {
   console.log(
     JSON.stringify({
       tasksPerSecond: round(ours.tasksPerSecond, 0),
-      p50Ms: round(ours.p50Ms, 3),
-      p99Ms: round(ours.p99Ms, 3),
+      p50Ms: round(lane!.p50Ms, 3),
+      p99Ms: round(lane!.p99Ms, 3),
       engines: ENGINES,
       curve: true,
-      relay: { p50Ms: round(ours.relay.p50Ms, 3), p99Ms: round(ours.relay.p99Ms, 3) },
-      bare: { p50Ms: round(bare.p50Ms, 3), p99Ms: round(bare.p99Ms, 3) },
-      relayFloor: { p50Ms: round(floor.p50Ms, 3), p99Ms: round(floor.p99Ms, 3) },
+      relay: { p50Ms: round(relay!.p50Ms, 3), p99Ms: round(relay!.p99Ms, 3) },
+      bare: { p50Ms: round(bare!.p50Ms, 3), p99Ms: round(bare!.p99Ms, 3) },
+      relayFloor: { p50Ms: round(floor!.p50Ms, 3), p99Ms: round(floor!.p99Ms, 3) },
       relayFloorOverBare: round(floorOverBare, 2),
       laneOverBare: round(laneOverBare, 2),
       relayOverBare: round(relayOverBare, 2),
