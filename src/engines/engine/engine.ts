@@ -101,9 +101,8 @@ export class Engine implements EngineHandle {
 
   async start(): Promise<void> {
     captureConsole();
-    if (this.interrupts) this.keeper = new SigintKeeper(this.interrupts.buffer as SharedArrayBuffer);
-    // no task runs before the keeper's watchdog is registered (engine/sigint-keeper.ts: order matters)
-    await Promise.all([this.openLane(), this.keeper?.ready(KEEPER_READY_MS)]);
+    if (this.interrupts) this.keeper = new SigintKeeper();
+    await this.openLane();
     this.sock.connect(this.options.controller);
     this.loop = readMessages(this.sock, decodeControllerToEngine, (message) => this.onMessage(message));
     this.register();
@@ -352,7 +351,6 @@ export class Engine implements EngineHandle {
     let value: unknown;
     task.output = beginOutput();
     if (slots) {
-      this.keeper?.settle();
       Atomics.store(slots, 0, BigInt(task.id));
       Atomics.store(slots, 1, task.lane ? 3n : 1n);
     }
@@ -480,8 +478,6 @@ export class Engine implements EngineHandle {
 
 /** The longest tasks wait for the heart thread to start beating. */
 const HEART_START_MAX_MS = 10_000;
-/** The longest the engine waits for its SIGINT keeper to register before it registers with the controller. */
-const KEEPER_READY_MS = 30_000;
 
 /** Starts an engine in this process; resolves once the controller has welcomed it. */
 export async function startEngine(options: EngineOptions): Promise<EngineHandle> {

@@ -78,30 +78,22 @@ export class Heart {
   }
 }
 
-/** Atomics.waitAsync (Node 16+; TypeScript lists it from lib es2024 on). */
-interface AtomicsWaitAsync {
-  waitAsync(cell: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: unknown };
-}
-
 /**
  * Keeps one `vm` SIGINT watchdog registered for the life of the engine, in a thread of its own that
- * only waits (engine/sigint-keeper.ts says why, and why its registration must be older than a task's).
- * `cell`: [0] set to stop the thread, [1] 1 while its watchdog is registered.
+ * only waits (engine/sigint-keeper.ts says why).
  */
 export class SigintKeeper {
-  private readonly cell = new Int32Array(new SharedArrayBuffer(8));
+  private readonly cell = new Int32Array(new SharedArrayBuffer(4));
   private worker?: Worker;
   private stopped = false;
 
-  /** `interrupts`: the engine's interrupt slots (INTERRUPT_SLOTS), so the keeper sees when a task computes. */
-  constructor(private readonly interrupts?: SharedArrayBuffer) {
+  constructor() {
     this.spawn();
   }
 
   private spawn(): void {
     if (this.stopped) return;
-    const workerData = { cell: this.cell.buffer, interrupts: this.interrupts };
-    const worker = startEngineWorker('sigint-keeper', { workerData });
+    const worker = startEngineWorker('sigint-keeper', { workerData: this.cell.buffer });
     let ran = false;
     worker.unref();
     worker.on('error', () => {});
@@ -109,26 +101,6 @@ export class SigintKeeper {
     // started again if it ever ends; not if it could not start at all (that would only loop)
     worker.once('exit', () => ran && this.spawn());
     this.worker = worker;
-  }
-
-  get registered(): boolean {
-    return Atomics.load(this.cell, 1) === 1;
-  }
-
-  /** Resolves true once the keeper's watchdog is registered (false if not within `timeoutMs`). */
-  async ready(timeoutMs: number): Promise<boolean> {
-    if (this.registered) return true;
-    const { async, value } = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.cell, 1, 0, timeoutMs);
-    if (async) await value;
-    return this.registered;
-  }
-
-  /**
-   * Before an interruptible run: if the keeper is between two registrations (it just swallowed a
-   * SIGINT, or its thread is starting again), waits up to `timeoutMs` for it to register first.
-   */
-  settle(timeoutMs = 100): void {
-    if (!this.registered && !this.stopped) Atomics.wait(this.cell, 1, 0, timeoutMs);
   }
 
   async stop(): Promise<void> {
