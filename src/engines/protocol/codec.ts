@@ -93,14 +93,9 @@ function allJsonExact(items: readonly unknown[]): boolean {
 /** Encodes any supported value. Throws a TypeError naming the path of an unsupported value. */
 export function encodeValue(value: unknown): Encoded {
   const buffers: Uint8Array[] = [];
-  // Fast path: a primitive that JSON keeps exactly.
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') {
-    return { body: JSON.stringify(value), buffers };
-  }
-  if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) {
-    return { body: String(value), buffers };
-  }
-  // Fast path: an array of such primitives (task arguments mostly are) needs no walk.
+  // Fast paths: a primitive that JSON keeps exactly, or an array of such primitives (task arguments
+  // mostly are): neither needs the walk.
+  if (isJsonExact(value)) return { body: JSON.stringify(value), buffers };
   if (Array.isArray(value) && allJsonExact(value)) return { body: JSON.stringify(value), buffers };
   const out = walk(value, buffers, '$', new Set());
   return { body: JSON.stringify(out), buffers };
